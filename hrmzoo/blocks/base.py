@@ -1,0 +1,35 @@
+"""Base class of blocks: a sequence map [B, S, D] -> [B, S, D]."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hrmzoo.registry import ComponentConfig
+
+
+class BlockConfig(ComponentConfig):
+    """Fields every block has.
+
+    Attributes:
+        num_layers: layers stacked in the block.
+    """
+
+    num_layers: int = 4
+
+
+class Block(nn.Module):
+    """A stack of layers used as an L-block or an H-block.
+
+    Subclasses are built as ``Block(cfg, model_cfg)`` and map a tensor
+    [B, S, D] to one of the same shape (S includes the puzzle prefix).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def swiglu_inner(hidden: int, expansion: float, multiple: int = 256) -> int:
+    """HRM's SwiGLU width: round(expansion * D * 2/3) up to a multiple of 256."""
+    inner = round(expansion * hidden * 2 / 3)
+    return -(-inner // multiple) * multiple

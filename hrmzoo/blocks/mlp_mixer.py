@@ -1,0 +1,62 @@
+"""TRM's small-grid block: an MLP across token positions replaces attention.
+
+For fixed small grids (Sudoku) TRM mixes tokens with a SwiGLU over the sequence
+axis ("mlp_t"); channels are then mixed by the usual SwiGLU. Post-norm, no bias.
+"""
+
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+from pydantic import Field
+from timm.layers import RmsNormFp32, SwiGLUPacked
+from torch import nn
+
+from hrmzoo.blocks.base import Block, BlockConfig, swiglu_inner
+from hrmzoo.layers import lecun_init_
+from hrmzoo.registry import register
+
+
+class MlpMixerBlockConfig(BlockConfig):
+    """Token-mixing MLP block.
+
+    Attributes:
+        expansion: channel SwiGLU width factor.
+        token_expansion: token-mixing SwiGLU width factor (over positions).
+        norm_eps: RMSNorm epsilon.
+    """
+
+    num_layers: int = 2
+    expansion: float = Field(4.0, gt=0)
+    token_expansion: float = Field(4.0, gt=0)
+    norm_eps: float = Field(1e-5, gt=0)
+
+
+class MixerLayer(nn.Module):
+    def __init__(self, hidden: int, seq_len: int, cfg: MlpMixerBlockConfig):
+        super().__init__()
+        self.token_mlp = SwiGLUPacked(seq_len, 2 * swiglu_inner(seq_len, cfg.token_expansion, multiple=8), bias=False)
+        self.channel_mlp = SwiGLUPacked(hidden, 2 * swiglu_inner(hidden, cfg.expansion), bias=False)
+        self.norm1 = RmsNormFp32(hidden, eps=cfg.norm_eps, affine=False)
+        self.norm2 = RmsNormFp32(hidden, eps=cfg.norm_eps, affine=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mixed = rearrange(self.token_mlp(rearrange(x, "b s d -> b d s")), "b d s -> b s d")
+        x = self.norm1(x + mixed)
+        return self.norm2(x + self.channel_mlp(x))
+
+
+@register("block", "mlp_mixer", config=MlpMixerBlockConfig)
+class MlpMixerBlock(Block):
+    """MLP over token positions then over channels (TRM's mlp_t variant for small grids)."""
+
+    def __init__(self, cfg: MlpMixerBlockConfig, model_cfg):
+        super().__init__()
+        S = model_cfg.total_seq_len
+        self.layers = nn.ModuleList(MixerLayer(model_cfg.hidden_size, S, cfg) for _ in range(cfg.num_layers))
+        lecun_init_(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x

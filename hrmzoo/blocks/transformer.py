@@ -1,0 +1,90 @@
+"""HRM's block: non-causal post-norm transformer layers.
+
+Each layer computes ``h = norm(h + attn(h)); h = norm(h + swiglu(h))`` with
+RMSNorm without gain (in float32), no biases, fused QKV and fused gate/up
+projections, and attention through ``scaled_dot_product_attention``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from pydantic import Field
+from timm.layers import RmsNormFp32, SwiGLUPacked
+from torch import nn
+
+from hrmzoo.blocks.base import Block, BlockConfig, swiglu_inner
+from hrmzoo.layers import RotaryEmbedding1d, apply_rotary, lecun_init_
+from hrmzoo.registry import register
+
+
+class TransformerBlockConfig(BlockConfig):
+    """Post-norm transformer block.
+
+    Attributes:
+        num_heads: attention heads; hidden_size must divide by it.
+        expansion: SwiGLU width factor before the 2/3 and round-to-256 rule.
+        norm_eps: RMSNorm epsilon.
+    """
+
+    num_heads: int = Field(8, gt=0)
+    expansion: float = Field(4.0, gt=0)
+    norm_eps: float = Field(1e-5, gt=0)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention, fused QKV, optional 1-D RoPE, no bias."""
+
+    def __init__(self, hidden: int, num_heads: int, rope: RotaryEmbedding1d | None):
+        super().__init__()
+        if hidden % num_heads:
+            raise ValueError(f"hidden_size {hidden} is not divisible by num_heads {num_heads}")
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(hidden, 3 * hidden, bias=False)
+        self.proj = nn.Linear(hidden, hidden, bias=False)
+        self.rope = rope
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = rearrange(self.qkv(x), "b s (three h d) -> three b h s d", three=3, h=self.num_heads)
+        if self.rope is not None:
+            cos, sin = self.rope()
+            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(rearrange(out, "b h s d -> b s (h d)"))
+
+
+class TransformerLayer(nn.Module):
+    def __init__(self, hidden: int, cfg: TransformerBlockConfig, rope: RotaryEmbedding1d | None):
+        super().__init__()
+        self.attn = Attention(hidden, cfg.num_heads, rope)
+        self.mlp = SwiGLUPacked(hidden, 2 * swiglu_inner(hidden, cfg.expansion), bias=False)
+        self.norm1 = RmsNormFp32(hidden, eps=cfg.norm_eps, affine=False)
+        self.norm2 = RmsNormFp32(hidden, eps=cfg.norm_eps, affine=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm1(x + self.attn(x))
+        return self.norm2(x + self.mlp(x))
+
+
+@register("block", "transformer", config=TransformerBlockConfig)
+class TransformerBlock(Block):
+    """Post-norm transformer (attention + SwiGLU + RMSNorm), HRM's L- and H-block."""
+
+    def __init__(self, cfg: TransformerBlockConfig, model_cfg):
+        super().__init__()
+        D = model_cfg.hidden_size
+        if D % cfg.num_heads:
+            raise ValueError(f"hidden_size {D} is not divisible by num_heads {cfg.num_heads}")
+        rope = None
+        if model_cfg.pos_encoding == "rope":
+            rope = RotaryEmbedding1d(D // cfg.num_heads, model_cfg.total_seq_len, model_cfg.rope_theta)
+        self.layers = nn.ModuleList(TransformerLayer(D, cfg, rope) for _ in range(cfg.num_layers))
+        lecun_init_(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x

@@ -1,0 +1,12 @@
+"""The identity controller."""
+
+from hrmzoo.controllers.base import Controller, ControllerConfig
+from hrmzoo.registry import register
+
+
+@register("controller", "none", config=ControllerConfig)
+class NoController(Controller):
+    """No controller: every hook returns its value unchanged."""
+
+    def __init__(self, cfg, model_cfg):
+        super().__init__()

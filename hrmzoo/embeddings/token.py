@@ -1,0 +1,64 @@
+"""Token embedding with HRM's per-puzzle prefix and optional learned positions."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from timm.layers import trunc_normal_tf_
+from torch import nn
+
+from hrmzoo.registry import ComponentConfig, register
+
+
+class EmbeddingConfig(ComponentConfig):
+    """Token embedding.
+
+    Attributes:
+        scale_by_sqrt_hidden: multiply token vectors by sqrt(hidden) (HRM).
+    """
+
+    scale_by_sqrt_hidden: bool = True
+
+
+@register("embedding", "token", config=EmbeddingConfig)
+class TokenEmbedding(nn.Module):
+    """Token embedding x sqrt(D), a per-puzzle prefix embedding, and learned positions if chosen.
+
+    The per-puzzle table is a real ``nn.Parameter`` named ``puzzle_emb``
+    (zero-initialised; the trainer gives it a sign-SGD optimizer that touches
+    only the rows of the batch). The original HRM kept it in a buffer, which
+    silently broke after ``.to()``.
+    """
+
+    def __init__(self, cfg: EmbeddingConfig, model_cfg):
+        super().__init__()
+        D = model_cfg.hidden_size
+        self.hidden = D
+        self.prefix_len = model_cfg.num_prefix
+        self.scale = math.sqrt(D) if cfg.scale_by_sqrt_hidden else 1.0
+        self.tokens = nn.Embedding(model_cfg.vocab_size, D)
+        trunc_normal_tf_(self.tokens.weight, std=1.0 / math.sqrt(D))
+        self.puzzle_emb = None
+        if model_cfg.puzzle_emb_ndim > 0 and model_cfg.num_puzzle_identifiers > 0:
+            self.puzzle_emb = nn.Parameter(torch.zeros(model_cfg.num_puzzle_identifiers, model_cfg.puzzle_emb_ndim))
+        self.positions = None
+        if model_cfg.pos_encoding == "learned":
+            self.positions = nn.Parameter(torch.empty(model_cfg.total_seq_len, D))
+            trunc_normal_tf_(self.positions, std=1.0 / math.sqrt(D))
+
+    def forward(self, inputs: torch.Tensor, puzzle_identifiers: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.scale * self.tokens(inputs)
+        if self.prefix_len:
+            B = inputs.shape[0]
+            if self.puzzle_emb is not None and puzzle_identifiers is not None:
+                rows = self.puzzle_emb[puzzle_identifiers]
+                rows = F.pad(rows, (0, self.prefix_len * self.hidden - rows.shape[-1]))
+            else:
+                rows = x.new_zeros(B, self.prefix_len * self.hidden)
+            x = torch.cat([rows.view(B, self.prefix_len, self.hidden).to(x.dtype), x], dim=1)
+        if self.positions is not None:
+            # 1/sqrt(2) keeps the variance of the sum near that of either term
+            x = (x + self.positions.to(x.dtype)) * (1 / math.sqrt(2))
+        return x

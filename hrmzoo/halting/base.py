@@ -1,0 +1,90 @@
+"""Halting policies: how many segments (deep-supervision steps) a sample gets.
+
+A policy owns its halting head (if any) and answers three questions:
+
+- ``halt_logits(z)``: its head's output for one segment (None for ``fixed``).
+- ``should_halt(...)``: which samples stop after this segment. In training
+  the policy's own rule applies (with exploration where it has one); at
+  evaluation ``eval_mode`` picks ``max`` (run every sample to
+  ``max_segments``, HRM's behaviour) or ``adaptive`` (the policy's rule).
+- ``loss(...)``: its per-sample training loss terms.
+
+No policy ever runs a sample past ``max_segments``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from hrmzoo.registry import ComponentConfig
+
+
+class HaltingConfig(ComponentConfig):
+    """Fields every policy has.
+
+    Attributes:
+        max_segments: hard cap on segments per sample (HRM's halt_max_steps).
+        eval_mode: ``max`` runs every sample to max_segments at evaluation;
+            ``adaptive`` stops each sample by the policy's rule.
+    """
+
+    max_segments: int = Field(16, gt=0)
+    eval_mode: Literal["max", "adaptive"] = "max"
+
+
+class ExploringConfig(HaltingConfig):
+    """Learned halting with HRM's exploration.
+
+    Attributes:
+        exploration_prob: chance that a sample draws a random minimum number of
+            segments, uniform in 2..max_segments, before it may halt.
+        loss_weight: weight of the halting loss terms.
+    """
+
+    exploration_prob: float = Field(0.1, ge=0, le=1)
+    loss_weight: float = Field(0.5, ge=0)
+
+
+class HaltingPolicy(nn.Module):
+    """Base class; subclasses override ``halt_logits``, ``wants_halt`` and ``loss``."""
+
+    def __init__(self, cfg: HaltingConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.max_segments = cfg.max_segments
+
+    def halt_logits(self, z: torch.Tensor) -> torch.Tensor | None:
+        return None
+
+    def min_segments(self, batch_size: int, device, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Per-sample minimum segments before a learned halt may fire (exploration)."""
+        prob = getattr(self.cfg, "exploration_prob", 0.0)
+        if prob <= 0 or self.max_segments < 2:
+            return torch.zeros(batch_size, dtype=torch.long, device=device)
+        explore = torch.rand(batch_size, generator=generator, device=device) < prob
+        drawn = torch.randint(2, self.max_segments + 1, (batch_size,), generator=generator, device=device)
+        return torch.where(explore, drawn, torch.zeros_like(drawn))
+
+    def wants_halt(self, halt_logits: torch.Tensor | None) -> torch.Tensor | None:
+        """The policy's own halting rule, [B] bool (None: never by itself)."""
+        return None
+
+    def should_halt(self, halt_logits, steps: torch.Tensor, min_steps: torch.Tensor | None, training: bool) -> torch.Tensor:
+        """Which samples stop after this segment ([B] bool); ``steps`` counts this segment."""
+        at_max = steps >= self.max_segments
+        if not training and self.cfg.eval_mode == "max":
+            return at_max
+        wants = self.wants_halt(halt_logits)
+        if wants is None:
+            return at_max
+        if training and min_steps is not None:
+            wants = wants & (steps >= min_steps)
+        return at_max | wants
+
+    def loss(self, halt_logits, correct: torch.Tensor, steps: torch.Tensor, next_halt_logits: Callable[[], torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Per-sample loss terms ([B] each). ``next_halt_logits()`` runs an extra no-grad segment."""
+        return {}

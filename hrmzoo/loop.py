@@ -1,0 +1,124 @@
+"""One deep-supervision step, shared by the trainer and the evaluator.
+
+HRM's training loop keeps a *carry*: a batch of slots, each holding a puzzle,
+its recurrent state and how many segments it has run. Every call runs one
+segment for every slot; slots that halted beforehand first take a fresh sample
+from the incoming batch and restart from the initial state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from hrmzoo.couplings.base import State
+from hrmzoo.heads.lm import IGNORE_INDEX
+from hrmzoo.model import ReasoningModel, SegmentOutput
+
+
+@dataclass
+class Carry:
+    """Per-slot training state carried across optimizer steps."""
+
+    state: State
+    batch: dict[str, torch.Tensor]
+    steps: torch.Tensor  # [B] segments run on the current puzzle
+    halted: torch.Tensor  # [B] the slot takes a new sample on the next call
+    min_steps: torch.Tensor  # [B] exploration: no learned halt before this
+
+
+@dataclass
+class StepResult:
+    """What one segment step produced."""
+
+    output: SegmentOutput
+    loss: torch.Tensor  # scalar to backpropagate
+    terms: dict[str, torch.Tensor]  # per-sample loss terms [B]
+    exact: torch.Tensor  # [B] every supervised token right
+    token_correct: torch.Tensor  # [B] fraction of supervised tokens right
+    halted: torch.Tensor  # [B]
+    steps: torch.Tensor  # [B]
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def new_carry(model: ReasoningModel, batch: dict[str, torch.Tensor]) -> Carry:
+    """A carry whose every slot is empty (halted), so the first step loads ``batch``."""
+    B = batch["inputs"].shape[0]
+    device = batch["inputs"].device
+    return Carry(
+        state=model.initial_state(B, device),
+        batch={k: v.clone() for k, v in batch.items()},
+        steps=torch.zeros(B, dtype=torch.long, device=device),
+        halted=torch.ones(B, dtype=torch.bool, device=device),
+        min_steps=torch.zeros(B, dtype=torch.long, device=device),
+    )
+
+
+def _where_rows(mask: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    return torch.where(mask.view(-1, *([1] * (new.dim() - 1))), new, old)
+
+
+def score(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(exact [B] bool, token accuracy [B]) over supervised tokens."""
+    valid = labels != IGNORE_INDEX
+    right = (logits.argmax(-1) == labels) & valid
+    exact = (right | ~valid).all(-1)
+    token = right.sum(-1).float() / valid.sum(-1).clamp_min(1).float()
+    return exact, token
+
+
+def segment_step(
+    model: ReasoningModel,
+    carry: Carry,
+    batch: dict[str, torch.Tensor],
+    *,
+    training: bool,
+    generator: torch.Generator | None = None,
+) -> tuple[Carry, StepResult]:
+    """Run one segment on every slot and compute the loss.
+
+    Args:
+        model: the reasoner.
+        carry: slots from the previous call (``new_carry`` at the start).
+        batch: fresh samples; a slot that halted takes its row from here.
+        training: apply the policy's training rule (exploration) and compute its loss.
+        generator: RNG for exploration draws.
+    """
+    reset = carry.halted
+    B = reset.shape[0]
+    current = {k: _where_rows(reset, batch[k], carry.batch[k]) for k in carry.batch}
+    state = model.reset_state(carry.state, reset)
+    steps = torch.where(reset, torch.zeros_like(carry.steps), carry.steps)
+    fresh_min = model.halting.min_segments(B, reset.device, generator) if training else torch.zeros_like(steps)
+    min_steps = torch.where(reset, fresh_min, carry.min_steps)
+
+    out = model(current, state)
+    steps = steps + 1
+    labels = current["labels"]
+    exact, token = score(out.logits.detach(), labels)
+    halted = model.halting.should_halt(out.halt_logits, steps, min_steps, training)
+
+    terms = {"lm": model.head.loss(out.logits, labels)}
+    if training:
+        def next_halt_logits():
+            with torch.no_grad():
+                return model(current, out.state).halt_logits
+
+        terms.update(model.halting.loss(out.halt_logits, exact, steps, next_halt_logits))
+    loss = sum(t.sum() for t in terms.values()) / B
+    for value in out.aux_losses.values():
+        loss = loss + value
+
+    metrics = {f"loss/{k}": float(v.detach().mean()) for k, v in terms.items()}
+    metrics.update({f"loss/{k}": float(v.detach()) for k, v in out.aux_losses.items()})
+    metrics.update(
+        loss=float(loss.detach()),
+        exact=float(exact.float().mean()),
+        token_acc=float(token.mean()),
+        segments=float(steps.float().mean()),
+        halted=float(halted.float().mean()),
+        residual=float(out.diagnostics["residual"].mean()),
+    )
+    new = Carry(out.state, current, steps, halted, min_steps)
+    return new, StepResult(out, loss, terms, exact, token, halted, steps, metrics)

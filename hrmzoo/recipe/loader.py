@@ -1,0 +1,243 @@
+"""Recipe loading: YAML (safe) -> extends -> overrides -> validated Recipe.
+
+Errors are one line naming the file, the YAML path, the line where known, and
+what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from hrmzoo import registry
+from hrmzoo.errors import RecipeError
+from hrmzoo.recipe.overrides import apply_overrides, parse_override
+from hrmzoo.recipe.schema import COMPONENT_SLOTS, RecipeBase, recipe_class
+
+RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
+MAX_EXTENDS_DEPTH = 16
+
+
+def shipped_recipes() -> list[str]:
+    """Names of the recipes shipped in ``recipes/``."""
+    return registry.natural_sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+
+
+def resolve_recipe_path(source: str | Path, relative_to: Path | None = None) -> Path:
+    """A recipe path, or a shipped recipe name (``hrm_sudoku``), to an existing file."""
+    text = str(source)
+    candidates = [Path(text)]
+    if relative_to is not None:
+        candidates.insert(0, relative_to / text)
+    if not text.endswith((".yaml", ".yml")):
+        candidates.append(RECIPES_DIR / f"{text}.yaml")
+    candidates.append(RECIPES_DIR / Path(text).name)
+    for c in candidates:
+        if c.is_file():
+            return c
+    names = shipped_recipes()
+    close = difflib.get_close_matches(Path(text).stem, names, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else f" (shipped: {', '.join(names)})"
+    raise RecipeError(f"recipe '{text}' not found: no such file and no shipped recipe of that name{hint}")
+
+
+class _Doc:
+    """A parsed YAML document with the line of every mapping key."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise RecipeError(f"{path}: cannot read recipe ({exc.strerror})") from None
+        try:
+            self.data = yaml.safe_load(text) or {}
+            self.lines = _key_lines(yaml.compose(text))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f":{mark.line + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise RecipeError(f"{path}{where}: invalid YAML ({problem})") from None
+        if not isinstance(self.data, dict):
+            raise RecipeError(f"{path}: a recipe must be a YAML mapping at top level, got {type(self.data).__name__}")
+
+
+def _key_lines(node, prefix: tuple = ()) -> dict[tuple, int]:
+    out: dict[tuple, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            path = prefix + (k.value,)
+            out[path] = k.start_mark.line + 1
+            out.update(_key_lines(v, path))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            out[prefix + (i,)] = v.start_mark.line + 1
+            out.update(_key_lines(v, prefix + (i,)))
+    return out
+
+
+def deep_merge(base: dict, child: dict) -> dict:
+    """Child over base; a mapping whose ``type`` changes is replaced, not merged."""
+    out = copy.deepcopy(base)
+    for key, value in child.items():
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict) and old.get("type", value.get("type")) == value.get("type", old.get("type")):
+            out[key] = deep_merge(old, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _read_tree(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict[tuple, tuple[Path, int]]]:
+    """Read a recipe file and everything it extends; returns (tree, key -> (file, line))."""
+    path = path.resolve()
+    if path in seen:
+        chain = " -> ".join(p.name for p in seen + (path,))
+        raise RecipeError(f"{path}: 'extends' forms a cycle ({chain}); remove one link")
+    if len(seen) > MAX_EXTENDS_DEPTH:
+        raise RecipeError(f"{path}: 'extends' chain deeper than {MAX_EXTENDS_DEPTH}")
+    doc = _Doc(path)
+    data = dict(doc.data)
+    parent = data.pop("extends", None)
+    lines = {k: (path, n) for k, n in doc.lines.items()}
+    if parent is None:
+        return data, lines
+    if not isinstance(parent, str):
+        raise RecipeError(f"{path}:{doc.lines.get(('extends',), '?')}: 'extends' must be one recipe path or name")
+    base, base_lines = _read_tree(resolve_recipe_path(parent, path.parent), seen + (path,))
+    base_lines.update(lines)
+    return deep_merge(base, data), base_lines
+
+
+def load_recipe(source: Any, overrides: list[str] | tuple[str, ...] = ()) -> RecipeBase:
+    """Load and validate a recipe.
+
+    Args:
+        source: a YAML path, a shipped recipe name (``"hrm_sudoku"``), a dict, or a Recipe.
+        overrides: ``key=value`` strings applied after ``extends`` is resolved.
+
+    Returns:
+        The validated, frozen Recipe.
+
+    Raises:
+        RecipeError: one line naming the file, YAML path, line and the fix.
+    """
+    lines: dict[tuple, tuple[Path, int]] = {}
+    origin = "<recipe>"
+    if isinstance(source, RecipeBase):
+        tree = source.to_dict()
+    elif isinstance(source, dict):
+        tree = copy.deepcopy(source)
+        parent = tree.pop("extends", None)
+        if parent is not None:
+            base, lines = _read_tree(resolve_recipe_path(parent))
+            tree = deep_merge(base, tree)
+    elif isinstance(source, (str, Path)):
+        path = resolve_recipe_path(source)
+        origin = str(path)
+        tree, lines = _read_tree(path)
+    else:
+        raise RecipeError(f"cannot load a recipe from {type(source).__name__}; pass a path, a name, a dict or a Recipe")
+    tree = apply_overrides(tree, overrides)
+    for text in overrides:  # errors in overridden keys point at the override, not the file
+        _, path, _ = parse_override(text)
+        for key in [k for k in lines if k[: len(path)] == path]:
+            del lines[key]
+        lines[path] = (f"override '{text}'", None)
+    return validate_tree(tree, origin, lines)
+
+
+def validate_tree(tree: dict, origin: str = "<recipe>", lines: dict | None = None) -> RecipeBase:
+    cls = recipe_class()
+    try:
+        return cls.model_validate(tree)
+    except ValidationError as exc:
+        raise RecipeError(format_validation_error(exc, tree, cls, origin, lines or {})) from None
+
+
+# ---------------------------------------------------------------- error text
+
+def format_validation_error(exc: ValidationError, tree: dict, cls: type[BaseModel], origin: str, lines: dict) -> str:
+    """One line for the first error (and a count of the others)."""
+    errors = exc.errors()
+    err = errors[0]
+    path, model = _user_path(err["loc"], tree, cls)
+    dotted = ".".join(str(p) for p in path) or "<top>"
+    where = origin
+    hit = lines.get(tuple(path)) or lines.get(tuple(path[:-1]))
+    if hit:
+        where = f"{hit[0]}:{hit[1]}" if hit[1] is not None else hit[0]
+    msg = _explain(err, path, model)
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {dotted}: {msg}{more}"
+
+
+def _user_path(loc: tuple, tree: Any, cls: type[BaseModel] | None) -> tuple[list, type[BaseModel] | None]:
+    """Drop the union tags pydantic adds to locations; track the model at the parent."""
+    path: list = []
+    node = tree
+    model = cls
+    parent_model = cls
+    for part in loc:
+        if isinstance(node, dict) and part not in node and node.get("type") == part:
+            continue  # a discriminator tag, not a key the user wrote
+        path.append(part)
+        parent_model = model
+        model = _field_model(model, part, node)
+        node = node.get(part) if isinstance(node, dict) else (node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
+    return path, parent_model if path else cls
+
+
+def _field_model(model: type[BaseModel] | None, key: Any, node: Any) -> type[BaseModel] | None:
+    if model is None or not isinstance(key, str) or key not in getattr(model, "model_fields", {}):
+        return None
+    ann = model.model_fields[key].annotation
+    value = node.get(key) if isinstance(node, dict) else None
+    for cand in _flatten(ann):
+        if isinstance(cand, type) and issubclass(cand, BaseModel):
+            tag = cand.model_fields.get("type")
+            if tag is None or not isinstance(value, dict) or tag.default == value.get("type"):
+                return cand
+    return None
+
+
+def _flatten(ann) -> list:
+    args = typing.get_args(ann)
+    if typing.get_origin(ann) is typing.Annotated:
+        return _flatten(args[0])
+    if args and typing.get_origin(ann) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        out = []
+        for a in args:
+            out.extend(_flatten(a))
+        return out
+    return [ann]
+
+
+def _explain(err: dict, path: list, model: type[BaseModel] | None) -> str:
+    kind = err["type"]
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        slot = next((p for p in reversed(path) if p in COMPONENT_SLOTS), None)
+        comp_kind = COMPONENT_SLOTS.get(slot) if slot else None
+        tag = err.get("ctx", {}).get("tag") if kind == "union_tag_invalid" else None
+        if comp_kind:
+            known = registry.REGISTRIES[comp_kind].names()
+            if tag is None:
+                return f"missing 'type'; choose one of: {', '.join(known)}"
+            return registry.unknown_message(comp_kind, str(tag), known)
+    if kind == "extra_forbidden":
+        allowed = sorted(model.model_fields) if model is not None else []
+        name = str(path[-1])
+        close = difflib.get_close_matches(name, allowed, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"unknown field '{name}'{hint} (allowed: {', '.join(allowed)})"
+    if kind == "missing":
+        return "required field is missing"
+    given = err.get("input")
+    shown = repr(given) if not isinstance(given, (dict, list)) else type(given).__name__
+    return f"{err['msg']} (got {shown})"

@@ -1,0 +1,198 @@
+"""Registries of pluggable components, one per component kind.
+
+A component is a class registered under a name with a pydantic config class::
+
+    @register("block", "transformer", config=TransformerBlockConfig)
+    class TransformerBlock(nn.Module): ...
+
+The registry adds a ``type: Literal["transformer"]`` field to the config so that
+recipes pick a component by ``type`` (a discriminated union). Third-party
+packages register components the same way, from modules named in the
+``hrmzoo.components`` entry-point group (loaded on first lookup).
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, create_model
+
+from hrmzoo.errors import RegistryError
+
+KINDS = (
+    "block",
+    "injection",
+    "coupling",
+    "gradient",
+    "solver",
+    "halting",
+    "controller",
+    "embedding",
+    "head",
+)
+ENTRY_POINT_GROUP = "hrmzoo.components"
+
+
+class ComponentConfig(BaseModel):
+    """Base of every component config: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered component."""
+
+    kind: str
+    name: str
+    cls: type
+    config: type[ComponentConfig]
+    description: str
+    module: str
+
+
+class Registry:
+    """Name -> component for one kind."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, Entry] = {}
+
+    def add(self, name: str, cls: type, config: type[ComponentConfig], description: str | None = None) -> Entry:
+        if name in self._entries:
+            other = self._entries[name]
+            raise RegistryError(
+                f"{self.kind} '{name}' is already registered by {other.module}.{other.cls.__name__}; "
+                f"pick another name"
+            )
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise RegistryError(f"{self.kind} name '{name}' must be lower_snake_case")
+        typed = create_model(
+            config.__name__,
+            __base__=config,
+            __module__=config.__module__,
+            type=(Literal[name], name),
+        )
+        typed.__doc__ = config.__doc__
+        doc = description or (cls.__doc__ or "").strip().splitlines()[0:1]
+        desc = doc if isinstance(doc, str) else (doc[0] if doc else "")
+        entry = Entry(self.kind, name, cls, typed, desc, cls.__module__)
+        self._entries[name] = entry
+        _bump()
+        return entry
+
+    def remove(self, name: str) -> None:
+        """Unregister (used by tests that register temporary components)."""
+        self._entries.pop(name, None)
+        _bump()
+
+    def get(self, name: str) -> Entry:
+        _ensure_loaded()
+        if name not in self._entries:
+            raise RegistryError(unknown_message(self.kind, name, sorted(self._entries)))
+        return self._entries[name]
+
+    def names(self) -> list[str]:
+        _ensure_loaded()
+        return natural_sorted(self._entries)
+
+    def entries(self) -> list[Entry]:
+        return [self._entries[n] for n in self.names()]
+
+    def __contains__(self, name: str) -> bool:
+        _ensure_loaded()
+        return name in self._entries
+
+
+REGISTRIES: dict[str, Registry] = {kind: Registry(kind) for kind in KINDS}
+_version = 0
+
+
+def _bump() -> None:
+    global _version
+    _version += 1
+
+
+def registry_version() -> int:
+    """Changes whenever a component is added or removed (schema caches key on it)."""
+    _ensure_loaded()
+    return _version
+
+
+def natural_sorted(names) -> list[str]:
+    """Sort so that `block2` comes before `block10`."""
+    return sorted(names, key=lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)])
+
+
+def unknown_message(kind: str, name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown {kind} '{name}'{hint} (registered: {', '.join(known) or 'none'})"
+
+
+def register(kind: str, name: str, *, config: type[ComponentConfig], description: str | None = None) -> Callable[[type], type]:
+    """Class decorator: register ``cls`` as ``kind``/``name`` with its config class."""
+    if kind not in REGISTRIES:
+        raise RegistryError(unknown_message("component kind", kind, list(KINDS)))
+
+    def deco(cls: type) -> type:
+        entry = REGISTRIES[kind].add(name, cls, config, description)
+        cls.registry_entry = entry
+        return cls
+
+    return deco
+
+
+def get(kind: str, name: str) -> Entry:
+    """Look up a registered component; unknown names give a 'did you mean' error."""
+    if kind not in REGISTRIES:
+        raise RegistryError(unknown_message("component kind", kind, list(KINDS)))
+    return REGISTRIES[kind].get(name)
+
+
+def create(kind: str, cfg: ComponentConfig, **context: Any):
+    """Instantiate the component a validated config names: ``cls(cfg, **context)``."""
+    return get(kind, cfg.type).cls(cfg, **context)
+
+
+def list_components(kind: str | None = None, pattern: str = "*") -> dict[str, list[str]]:
+    """Registered names per kind, filtered by a shell-style wildcard pattern."""
+    _ensure_loaded()
+    kinds = [kind] if kind else list(KINDS)
+    out = {}
+    for k in kinds:
+        if k not in REGISTRIES:
+            raise RegistryError(unknown_message("component kind", k, list(KINDS)))
+        out[k] = [n for n in REGISTRIES[k].names() if fnmatch.fnmatchcase(n, pattern)]
+    return out
+
+
+_loaded = False
+
+
+def _ensure_loaded() -> None:
+    """Import built-in components, then third-party plugins, once."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import hrmzoo.components  # noqa: F401  (registration is an import side effect)
+
+    load_plugins()
+
+
+def load_plugins() -> list[str]:
+    """Import every module in the ``hrmzoo.components`` entry-point group."""
+    loaded = []
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as exc:  # a broken plugin must not break the zoo
+            raise RegistryError(f"plugin '{ep.name}' ({ep.value}) failed to load: {exc}") from exc
+        loaded.append(ep.name)
+    return loaded

@@ -1,0 +1,1 @@
+"""Fixed-point solvers (used by the implicit gradient estimator)."""
