@@ -1,0 +1,19 @@
+"""Shared test setup: a fast hypothesis profile for CI and small thread counts."""
+
+import os
+
+import torch
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    max_examples=10,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# two cores on CI: more threads than cores only adds contention
+torch.set_num_threads(min(2, os.cpu_count() or 1))
