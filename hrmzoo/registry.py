@@ -64,6 +64,7 @@ class Registry:
         self._entries: dict[str, Entry] = {}
 
     def add(self, name: str, cls: type, config: type[ComponentConfig], description: str | None = None) -> Entry:
+        _ensure_loaded()  # so a plugin's name clashes with a built-in whichever imports first
         if name in self._entries:
             other = self._entries[name]
             raise RegistryError(

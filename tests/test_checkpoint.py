@@ -1,0 +1,71 @@
+import json
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from hrmzoo import load_model, save_model
+from hrmzoo.checkpoint import RECIPE_KEY
+from hrmzoo.cli import main as cli_main
+from hrmzoo.errors import CheckpointError
+from tests.helpers import random_batch, tiny_model
+
+
+def test_model_safetensors_model_is_exact(tmp_path):
+    model = tiny_model("model.halting={type: q_learning}", seed=7)
+    path = save_model(model, tmp_path / "m.safetensors")
+    again = load_model(path)
+    assert again.recipe == model.recipe
+    for (k, v), (k2, v2) in zip(model.state_dict().items(), again.state_dict().items()):
+        assert k == k2 and torch.equal(v, v2)
+    batch = random_batch(model)
+    with torch.no_grad():
+        a, b = model(batch), again(batch)
+    assert torch.equal(a.logits, b.logits) and torch.equal(a.halt_logits, b.halt_logits)
+
+
+def test_recipe_travels_in_metadata(tmp_path):
+    model = tiny_model()
+    path = save_model(model, tmp_path / "m.safetensors")
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    assert json.loads(meta[RECIPE_KEY]) == model.recipe.to_dict()
+    assert "torch.version" in meta and "hrmzoo.version" in meta
+
+
+def test_cli_build_out_round_trip(tmp_path, capsys):
+    out = tmp_path / "init.safetensors"
+    assert cli_main(["build", "tiny_sudoku4", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "total parameters" in printed and "carrying gradient: 2" in printed
+    model = load_model(out)
+    from hrmzoo import build_model
+
+    fresh = build_model("tiny_sudoku4")  # same recipe seed -> same init
+    for (k, v), (_, v2) in zip(fresh.state_dict().items(), model.state_dict().items()):
+        assert torch.equal(v, v2), k
+
+
+def test_corrupt_checkpoint_is_one_line(tmp_path):
+    model = tiny_model()
+    path = save_model(model, tmp_path / "m.safetensors")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError) as exc:
+        load_model(path)
+    assert "corrupt or truncated" in str(exc.value) and "\n" not in str(exc.value)
+    garbage = tmp_path / "g.safetensors"
+    garbage.write_bytes(b"\x00" * 64)
+    with pytest.raises(CheckpointError):
+        load_model(garbage)
+
+
+def test_missing_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_model(tmp_path / "nope.safetensors")
+
+
+def test_mismatched_override_is_clear(tmp_path):
+    path = save_model(tiny_model(), tmp_path / "m.safetensors")
+    with pytest.raises(CheckpointError, match="shape"):
+        load_model(path, ["model.hidden_size=64"])
