@@ -80,8 +80,8 @@ class Registry:
             type=(Literal[name], name),
         )
         typed.__doc__ = config.__doc__
-        doc = description or (cls.__doc__ or "").strip().splitlines()[0:1]
-        desc = doc if isinstance(doc, str) else (doc[0] if doc else "")
+        doc_lines = (cls.__doc__ or "").strip().splitlines()
+        desc = description or (doc_lines[0] if doc_lines else "")
         entry = Entry(self.kind, name, cls, typed, desc, cls.__module__)
         self._entries[name] = entry
         _bump()

@@ -34,8 +34,10 @@ class LastCycleGradient(MaskedEstimator):
 
 
 class KStepConfig(GradientConfig):
-    """Attributes:
-    k: how many of the last updates carry gradient (k-step "phantom" gradient).
+    """k-step estimator settings.
+
+    Attributes:
+        k: how many of the last updates carry gradient (k-step "phantom" gradient).
     """
 
     k: int = Field(2, gt=0)
