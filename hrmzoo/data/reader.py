@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hrmzoo.data.errors import DataError, file_error
+from hrmzoo.data.errors import file_error
 from hrmzoo.data.format import (
     IDENTIFIERS_FILE,
     METADATA_FILE,
@@ -201,7 +201,7 @@ def load_split(root: str | os.PathLike[str], split: str, *, mmap: bool = True, c
         if ids.ndim != 1:
             raise file_error(paths["puzzle_identifiers"], f"expected a 1-D array, got shape {list(ids.shape)}", FIX_REBUILD)
         if pidx.ndim != 1 or pidx.shape[0] != ids.shape[0] + 1:
-            raise file_error(paths["puzzle_indices"], f"expected {ids.shape[0] + 1} offsets (puzzles + 1), got shape {list(pidx.shape)}", FIX_REBUILD)
+            raise file_error(paths["puzzle_indices"], f"expected {ids.shape[0] + 1} offsets (one more than the {ids.shape[0]} puzzles in {paths['puzzle_identifiers'].name}), got shape {list(pidx.shape)}", FIX_REBUILD)
         _check_offsets(paths["puzzle_indices"], pidx, inputs.shape[0], "example")
         _check_offsets(paths["group_indices"], gidx, ids.shape[0], "puzzle")
         if ids.size and (ids.min() < 0 or ids.max() >= meta["num_puzzle_identifiers"]):

@@ -42,11 +42,11 @@ from hrmzoo.data.format import (
     write_split,
 )
 from hrmzoo.data.progress import Progress
-from hrmzoo.data.sudoku_solver import BOX_SHAPES, boards_to_masks, geometry, propagate, solve_batch
+from hrmzoo.data.sudoku_solver import BOX_SHAPES, boards_to_masks, digit_bit, geometry, masks_to_boards, popcount, propagate, solve_batch
 
 #: Token ids.
 PAD, BLANK, DIGIT0 = 0, 1, 2
-#: Boards generated per vectorised step. Fixed (not machine-dependent) so seeds reproduce.
+#: Largest number of boards per vectorised step. Never machine-dependent, so seeds reproduce.
 CHUNK = 1024
 #: Branch points a uniqueness check may spend before the removal is refused.
 CHECK_GUESSES = 48
@@ -77,19 +77,28 @@ def random_solutions(count: int, n: int, rng: np.random.Generator) -> np.ndarray
     g = geometry(n)
     out = np.zeros((count, n * n), dtype=np.int32)
     pending = np.arange(count)
-    x = np.full((count, n * n), g.full, dtype=np.int32)
-    bits = 1 << np.arange(n)
+    bits = digit_bit(np.arange(1, n + 1))
+    # The 9x9 diagonal boxes share no row or column and any fill of them
+    # completes, so they start as independent random permutations (27 cells in
+    # one step). Smaller boards seed only the first box.
+    seed_boxes = [0, 4, 8] if n == 9 else [0]
+    seed_cells = np.concatenate([g.units[2 * n + b] for b in seed_boxes])
+    start = np.full((count, n * n), g.full, dtype=np.uint64)
+    start[:, seed_cells] = bits[np.argsort(rng.random((count, len(seed_boxes), n)), axis=2).reshape(count, -1)]
+    x = start.copy()
+    deaths = np.zeros(count, dtype=np.int64)
     while pending.size:
         x, dead, solved = propagate(x, n)
         if solved.any():
-            d = np.log2(x[solved]).astype(np.int32) + 1
-            out[pending[solved]] = d
-        x[dead] = g.full  # restart boards that hit a contradiction
+            out[pending[solved]] = masks_to_boards(x[solved], n)
+        deaths[dead] += 1
+        start[deaths > 50] = g.full  # safety net: never retry one seed forever
+        x[dead] = start[dead]  # restart boards that hit a contradiction
         keep = ~solved
-        x, pending = x[keep], pending[keep]
+        x, pending, start, deaths = x[keep], pending[keep], start[keep], deaths[keep]
         if not pending.size:
             break
-        pc = g.popcount[x]
+        pc = popcount(x)
         score = np.where(pc > 1, rng.random(x.shape), -1.0)
         cell = np.argmax(score, axis=1)
         r = np.arange(x.shape[0])
@@ -118,7 +127,7 @@ def remove_givens(solutions: np.ndarray, n: int, givens: tuple[int, int], rng: n
     target = rng.integers(givens[0], givens[1] + 1, size=m)
     puzzles = solutions.copy()
     ngiven = np.full(m, c)
-    full = (1 << n) - 1
+    full = geometry(n).full
     for k in range(c):
         act = np.nonzero(ngiven > target)[0]
         if not act.size:
@@ -126,7 +135,7 @@ def remove_givens(solutions: np.ndarray, n: int, givens: tuple[int, int], rng: n
         cell = order[act, k]
         trial = puzzles[act]
         trial[np.arange(act.size), cell] = 0
-        bit = 1 << (solutions[act, cell] - 1)
+        bit = digit_bit(solutions[act, cell])
         ok = _forced_by_singles(trial, cell, bit, n)
         hard = np.nonzero(~ok)[0]
         if hard.size:
@@ -149,7 +158,7 @@ def _forced_by_singles(trial: np.ndarray, cell: np.ndarray, bit: np.ndarray, n: 
     """
     g = geometry(n)
     a = trial.shape[0]
-    gbits = np.where(trial > 0, np.left_shift(1, np.maximum(trial - 1, 0)), 0)
+    gbits = np.where(trial > 0, digit_bit(np.maximum(trial, 1)), np.uint64(0))
     used = np.bitwise_or.reduce(gbits[:, g.units], axis=2)            # [a, 3n]
     cu = g.cell_units[cell]                                           # [a, 3]
     r = np.arange(a)[:, None]
@@ -298,10 +307,13 @@ def generate_puzzles(
     parts: list[tuple[np.ndarray, ...]] = []
     have = 0
     bar = Progress(f"sudoku {n}x{n}", count, progress)
+    # Small requests use small chunks (a function of the arguments only, so
+    # results stay reproducible); about a fifth of boards miss the givens range.
+    chunk = int(min(CHUNK, max(32, count + count // 4)))
     for _ in range(max_rounds):
         if have >= count:
             break
-        sol = random_solutions(CHUNK, n, rng)
+        sol = random_solutions(chunk, n, rng)
         puz = remove_givens(sol, n, (lo, hi), rng)
         ng = (puz > 0).sum(axis=1)
         res = solve_batch(boards_to_masks(puz, n), n, limit=2)

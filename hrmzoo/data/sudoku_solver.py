@@ -25,25 +25,39 @@ import numpy as np
 BOX_SHAPES: dict[int, tuple[int, int]] = {4: (2, 2), 6: (2, 3), 9: (3, 3)}
 
 
+# Candidate sets are "nibble-spread" bitmasks: digit d (1-based) is bit 4*(d-1)
+# of a uint64. Summing masks over a unit then counts, per digit, how many cells
+# allow it (each nibble holds a count <= 9), which turns hidden-single detection
+# into plain integer sums over reshaped views instead of per-digit loops.
+_NIBBLE_ONES = sum(1 << (4 * k) for k in range(9))
+
+
+def digit_bit(d: np.ndarray | int) -> np.ndarray:
+    """Mask of digit ``d`` (1..n)."""
+    return np.left_shift(np.uint64(1), (4 * (np.asarray(d, dtype=np.uint64) - np.uint64(1))))
+
+
 @dataclass(frozen=True)
 class Geometry:
-    """Index tables for one board size.
+    """Index tables and constants for one board size.
 
     Attributes:
         n: Board side (and number of digits).
         box: Box shape (rows, cols).
         units: [3n, n] cell indices of every row, column and box.
         cell_units: [n*n, 3] the row, column and box unit of each cell.
-        popcount: [2**n] bit counts.
-        full: Mask with all n digit bits set.
+        units_flat: ``units`` flattened, for one-call gathers.
+        full: Mask with all n digits.
+        ones: ``full`` (one bit per nibble), used for count tests.
     """
 
     n: int
     box: tuple[int, int]
     units: np.ndarray
     cell_units: np.ndarray
-    popcount: np.ndarray
-    full: int
+    units_flat: np.ndarray
+    full: np.uint64
+    ones: np.uint64
 
 
 @lru_cache(maxsize=None)
@@ -60,33 +74,50 @@ def geometry(n: int) -> Geometry:
     cell_units = np.zeros((n * n, 3), dtype=np.intp)
     for u, members in enumerate(units):
         cell_units[members, u // n] = u
-    popcount = np.array([bin(m).count("1") for m in range(1 << n)], dtype=np.int8)
-    return Geometry(n, (br, bc), units, cell_units, popcount, (1 << n) - 1)
+    full = np.uint64(sum(1 << (4 * k) for k in range(n)))
+    return Geometry(n, (br, bc), units, cell_units, units.reshape(-1), full, full)
+
+
+def popcount(masks: np.ndarray) -> np.ndarray:
+    """Number of candidate digits per mask (multiply folds every nibble into the top one)."""
+    return ((masks * np.uint64(_NIBBLE_ONES)) >> np.uint64(32)) & np.uint64(0xF)
 
 
 def boards_to_masks(boards: np.ndarray, n: int) -> np.ndarray:
-    """Digits (0 blank) -> candidate masks: a given is its own bit, a blank is all bits."""
-    boards = np.asarray(boards, dtype=np.int32)
-    full = (1 << n) - 1
-    return np.where(boards > 0, np.left_shift(1, np.maximum(boards - 1, 0)), full).astype(np.int32)
+    """Digits (0 blank) -> candidate masks: a given is its own digit, a blank is all digits."""
+    boards = np.asarray(boards, dtype=np.int64)
+    return np.where(boards > 0, digit_bit(np.maximum(boards, 1)), geometry(n).full).astype(np.uint64)
 
 
 def masks_to_boards(masks: np.ndarray, n: int) -> np.ndarray:
-    """Single-bit masks -> digits 1..n (cells that are not decided become 0)."""
-    g = geometry(n)
-    masks = np.asarray(masks, dtype=np.int32)
-    single = g.popcount[masks] == 1
+    """Single-digit masks -> digits 1..n (undecided cells become 0)."""
+    masks = np.asarray(masks, dtype=np.uint64)
+    single = popcount(masks) == 1
     digits = np.zeros(masks.shape, dtype=np.int32)
     for d in range(n):
-        digits[single & (masks == (1 << d))] = d + 1
+        digits[single & (masks == np.uint64(1 << (4 * d)))] = d + 1
     return digits
+
+
+def _unit_sums(x: np.ndarray, n: int) -> np.ndarray:
+    """Per-unit sums of [a, n*n] masks as [a, 3n] (rows, then cols, then boxes)."""
+    g = geometry(n)
+    return x[:, g.units_flat].reshape(x.shape[0], 3 * n, n).sum(axis=2)
+
+
+def _spread(u: np.ndarray, n: int) -> np.ndarray:
+    """OR per-unit values [a, 3n] back onto the cells of each unit -> [a, n*n]."""
+    return np.bitwise_or.reduce(u[:, geometry(n).cell_units], axis=2)
 
 
 def propagate(states: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Apply naked and hidden singles to a fixpoint, vectorised over states.
 
+    The loop body is kept to few numpy calls: search steps often carry only a
+    handful of states, where per-call overhead, not arithmetic, is the cost.
+
     Args:
-        states: [M, n*n] int32 candidate masks (modified copy is returned).
+        states: [M, n*n] uint64 candidate masks (a modified copy is returned).
         n: Board side.
 
     Returns:
@@ -94,39 +125,31 @@ def propagate(states: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.nd
         contradictions, and a [M] flag for fully decided consistent boards.
     """
     g = geometry(n)
-    pop, U, CU, full = g.popcount, g.units, g.cell_units, g.full
-    x = np.array(states, dtype=np.int32, copy=True)
-    m = x.shape[0]
-    dead = np.zeros(m, dtype=bool)
-    active = np.arange(m)
+    ones = g.ones
+    hi = np.uint64((0xE * _NIBBLE_ONES) & ((1 << (4 * n)) - 1))  # bits 1..3 of each used nibble
+    zero, s1, s2, s3 = np.uint64(0), np.uint64(1), np.uint64(2), np.uint64(3)
+    x = np.array(states, dtype=np.uint64, copy=True)
+    dead = np.zeros(x.shape[0], dtype=bool)
+    active = np.arange(x.shape[0])
     while active.size:
         xa = x[active]
-        single = pop[xa] == 1
-        vals = np.where(single, xa, 0)
-        uv = vals[:, U]                                  # [a, 3n, n]
-        u_or = np.bitwise_or.reduce(uv, axis=2)          # digits placed per unit
-        # Two placed cells with the same digit make the sum carry past the OR.
-        bad = (u_or != uv.sum(axis=2)).any(axis=1)
-        elim = u_or[:, CU[:, 0]] | u_or[:, CU[:, 1]] | u_or[:, CU[:, 2]]
-        xn = np.where(single, xa, xa & ~elim)
-        cu = xn[:, U]
-        once = np.zeros(cu.shape[:2], dtype=np.int32)
-        twice = np.zeros_like(once)
-        for k in range(n):
-            twice |= once & cu[:, :, k]
-            once |= cu[:, :, k]
-        bad |= (once != full).any(axis=1)                # a digit with no place left in a unit
-        exact1 = once & ~twice
-        hidden = (exact1[:, CU[:, 0]] | exact1[:, CU[:, 1]] | exact1[:, CU[:, 2]]) & xn
-        hp = pop[hidden]
-        bad |= (hp > 1).any(axis=1)                      # one cell forced to two digits
-        xn = np.where(hp == 1, hidden, xn)
-        bad |= (xn == 0).any(axis=1)
+        single = (xa & (xa - s1)) == zero
+        placed = _unit_sums(np.where(single, xa, zero), n)
+        # A digit placed twice in a unit leaves a count >= 2 in its nibble.
+        bad = (placed & hi).any(axis=1)
+        xn = np.where(single, xa, xa & ~_spread(placed, n))
+        allowed = _unit_sums(xn, n)
+        many = ((allowed >> s1) | (allowed >> s2) | (allowed >> s3)) & ones
+        bad |= (((allowed | many) & ones) != ones).any(axis=1)  # a digit with no place left in a unit
+        hidden = _spread(allowed & ~many & ones, n) & xn  # digits allowed in exactly one cell of a unit
+        bad |= ((hidden & (hidden - s1)) != zero).any(axis=1)  # one cell forced to two digits
+        xn = np.where(hidden != zero, hidden, xn)
+        bad |= (xn == zero).any(axis=1)
         changed = (xn != xa).any(axis=1) & ~bad
         x[active] = xn
         dead[active[bad]] = True
         active = active[changed]
-    solved = ~dead & (pop[x] == 1).all(axis=1)
+    solved = ~dead & (popcount(x) == 1).all(axis=1)
     return x, dead, solved
 
 
@@ -149,15 +172,20 @@ class BatchResult:
     gave_up: np.ndarray
 
 
-_CHUNK = 4096
+#: States expanded per board per step once few boards remain (keeps numpy calls large).
+_WIDE = 256
 
 
 def solve_batch(masks: np.ndarray, n: int, limit: int = 2, max_guesses: int | None = None) -> BatchResult:
     """Count solutions (up to ``limit``) of many boards given as candidate masks.
 
-    The search is deterministic: each level of the search tree is processed as
-    one batch (split into fixed-size chunks when large), children in a fixed
-    order, so results never depend on timing.
+    A depth-first search per board, run in lockstep across boards: every step
+    takes the deepest pending state of each board (more than one when few
+    boards remain), propagates them all in one vectorised call and pushes two
+    children (the most constrained cell's lowest digit, and the rest). Depth
+    first matters: most checks of the generator end by *finding* a second
+    solution, which a breadth-first search would reach only after expanding
+    whole levels. The order is fixed, so results never depend on timing.
 
     Args:
         masks: [B, n*n] candidate masks (see :func:`boards_to_masks`).
@@ -169,8 +197,7 @@ def solve_batch(masks: np.ndarray, n: int, limit: int = 2, max_guesses: int | No
     Returns:
         A :class:`BatchResult`.
     """
-    g = geometry(n)
-    masks = np.asarray(masks, dtype=np.int32)
+    masks = np.asarray(masks, dtype=np.uint64)
     b = masks.shape[0]
     counts = np.zeros(b, dtype=np.int64)
     sols = np.zeros((b, n * n), dtype=np.int32)
@@ -178,17 +205,27 @@ def solve_batch(masks: np.ndarray, n: int, limit: int = 2, max_guesses: int | No
     backtracks = np.zeros(b, dtype=np.int64)
     guesses = np.zeros(b, dtype=np.int64)
     gave_up = np.zeros(b, dtype=bool)
-    stack: list[tuple[np.ndarray, np.ndarray]] = [(masks, np.arange(b))]
-    while stack:
-        x, own = stack.pop()
-        if x.shape[0] > _CHUNK:
-            stack.append((x[_CHUNK:], own[_CHUNK:]))
-            x, own = x[:_CHUNK], own[:_CHUNK]
-        keep = (counts[own] < limit) & ~gave_up[own]
-        if not keep.all():
-            x, own = x[keep], own[keep]
-        if x.shape[0] == 0:
-            continue
+    # Pending states: masks, owner board, push sequence (deepest = largest).
+    px, pown, pseq = masks, np.arange(b), np.zeros(b, dtype=np.int64)
+    seq = 1
+    while pown.size:
+        alive = (counts[pown] < limit) & ~gave_up[pown]
+        if not alive.all():
+            px, pown, pseq = px[alive], pown[alive], pseq[alive]
+            if not pown.size:
+                break
+        order = np.lexsort((-pseq, pown))
+        own_sorted = pown[order]
+        starts = np.ones(order.size, dtype=bool)
+        starts[1:] = own_sorted[1:] != own_sorted[:-1]
+        group_start = np.maximum.accumulate(np.where(starts, np.arange(order.size), 0))
+        rank = np.arange(order.size) - group_start
+        width = max(1, _WIDE // int(starts.sum()))
+        take = np.zeros(order.size, dtype=bool)
+        take[order] = rank < width
+        x, own = px[take], pown[take]
+        px, pown, pseq = px[~take], pown[~take], pseq[~take]
+
         x, dead, solved = propagate(x, n)
         np.add.at(backtracks, own[dead], 1)
         if solved.any():
@@ -206,17 +243,20 @@ def solve_batch(masks: np.ndarray, n: int, limit: int = 2, max_guesses: int | No
         np.add.at(guesses, own, 1)
         if max_guesses is not None:
             gave_up |= guesses > max_guesses
-        pc = g.popcount[x].astype(np.int32)
+        pc = popcount(x).astype(np.int32)
         cell = np.argmin(np.where(pc > 1, pc, 127), axis=1)
         r = np.arange(x.shape[0])
         m = x[r, cell]
-        low = m & -m
+        low = m & (~m + np.uint64(1))
         a = x.copy()
         a[r, cell] = low
         x[r, cell] = m & ~low
-        # Both children go in as one array so the next level is one vectorised
-        # call (level-synchronous search keeps the numpy call count low).
-        stack.append((np.concatenate([a, x]), np.concatenate([own, own])))
+        k = own.size
+        # The "lowest digit" child gets the larger sequence number: explored first.
+        px = np.concatenate([px, x, a])
+        pown = np.concatenate([pown, own, own])
+        pseq = np.concatenate([pseq, np.arange(seq, seq + k), np.arange(seq + k, seq + 2 * k)])
+        seq += 2 * k
     return BatchResult(np.minimum(counts, limit), sols, backtracks, guesses, gave_up)
 
 
@@ -232,6 +272,7 @@ def count_solutions(board: np.ndarray, n: int, limit: int = 2) -> tuple[int, np.
         ``(count, first_solution)``; the solution is ``None`` when there is none.
     """
     g = geometry(n)
+    full = (1 << n) - 1  # plain bitmasks here: Python ints, digit d is bit d-1
     cells = [int(v) for v in np.asarray(board).reshape(-1)]
     used = [0] * (3 * n)
     cu = [tuple(int(u) for u in row) for row in g.cell_units]
@@ -243,7 +284,6 @@ def count_solutions(board: np.ndarray, n: int, limit: int = 2) -> tuple[int, np.
             for u in cu[i]:
                 used[u] |= bit
     empties = [i for i, v in enumerate(cells) if v == 0]
-    full = g.full
     found: list[list[int]] = []
 
     def search() -> int:

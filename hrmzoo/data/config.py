@@ -1,0 +1,130 @@
+"""Recipe ``data:`` section: pydantic models, discriminated by ``type``.
+
+Example recipe snippets::
+
+    data: {type: sudoku, size: 9, num_train: 1000, num_test: 200, num_aug: 1000, seed: 0}
+    data: {type: maze, size: 30, min_path_len: 110, augment: true}
+    data: {type: arc, source: arc1, num_aug: 300}
+    data: {type: path, path: data/sudoku-extreme-1k-aug-1000}
+    data:
+      type: mix
+      tasks:
+        - {name: sudoku4, data: {type: sudoku, size: 4, num_train: 500}}
+        - {name: maze8, data: {type: maze, size: 8, num_train: 500}}
+
+:func:`prepare_data` turns any of them into a dataset directory (building
+generator specs into a cache keyed by the spec).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PathData(_Base):
+    """An already built dataset (hrmzoo or original HRM builders), or a mixture directory."""
+
+    type: Literal["path"] = "path"
+    path: str
+
+
+class SudokuData(_Base):
+    """Generated Sudoku (see :mod:`hrmzoo.data.sudoku`)."""
+
+    type: Literal["sudoku"] = "sudoku"
+    size: Literal[4, 6, 9] = 9
+    num_train: int = Field(1000, ge=0)
+    num_test: int = Field(200, ge=0)
+    num_aug: int = Field(0, ge=0, description="augmented variants per train puzzle")
+    givens: Optional[tuple[int, int]] = Field(None, description="(min, max) givens; default depends on size")
+    min_backtracks: int = Field(0, ge=0, description="hardness filter (solver dead ends)")
+    seed: int = 0
+
+    @field_validator("givens")
+    @classmethod
+    def _givens_order(cls, v: Optional[tuple[int, int]]) -> Optional[tuple[int, int]]:
+        if v is not None and not (0 <= v[0] <= v[1]):
+            raise ValueError("givens must be (min, max) with 0 <= min <= max")
+        return v
+
+    @model_validator(mode="after")
+    def _givens_fit(self) -> "SudokuData":
+        if self.givens is not None and self.givens[1] > self.size * self.size:
+            raise ValueError(f"givens max {self.givens[1]} exceeds {self.size * self.size} cells")
+        return self
+
+
+class MazeData(_Base):
+    """Generated perfect mazes (see :mod:`hrmzoo.data.maze`)."""
+
+    type: Literal["maze"] = "maze"
+    size: int = Field(30, ge=3, le=256)
+    num_train: int = Field(1000, ge=0)
+    num_test: int = Field(200, ge=0)
+    min_path_len: int = Field(0, ge=0, description="minimum S->G moves; 110 = original 'hard' on 30x30")
+    augment: bool = False
+    seed: int = 0
+
+
+class ArcData(_Base):
+    """ARC-AGI tasks (see :mod:`hrmzoo.data.arc`)."""
+
+    type: Literal["arc"] = "arc"
+    source: Literal["arc1", "arc2", "dir"] = "arc1"
+    dir: Optional[str] = None
+    num_aug: int = Field(100, ge=0)
+    eval_demos_in_train: bool = True
+    translate: bool = True
+    max_tasks: Optional[int] = Field(None, ge=1, description="first N tasks of each split (quick runs)")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _dir_needed(self) -> "ArcData":
+        if self.source == "dir" and not self.dir:
+            raise ValueError("source 'dir' needs 'dir' (a directory of ARC task JSON files)")
+        return self
+
+
+LeafDataConfig = Annotated[Union[PathData, SudokuData, MazeData, ArcData], Field(discriminator="type")]
+
+
+class MixTaskConfig(_Base):
+    """One task of a mixture: a name and its data spec (not itself a mix)."""
+
+    name: str = Field(min_length=1)
+    data: LeafDataConfig
+
+
+class MixData(_Base):
+    """Several tasks behind one loader; each sample carries its task's ``task_id`` (list position)."""
+
+    type: Literal["mix"] = "mix"
+    tasks: list[MixTaskConfig] = Field(min_length=1)
+
+    @field_validator("tasks")
+    @classmethod
+    def _unique_names(cls, v: list[MixTaskConfig]) -> list[MixTaskConfig]:
+        names = [t.name for t in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"task names must be unique, got {names}")
+        return v
+
+
+DataConfig = Annotated[Union[PathData, SudokuData, MazeData, ArcData, MixData], Field(discriminator="type")]
+
+
+def prepare_data(cfg: "DataConfig | dict", cache_dir: str | Path = "data_cache", *, progress: bool = False) -> Path:
+    """Build (or find in the cache) the dataset a config describes; see :func:`hrmzoo.data.prepare.prepare_data`."""
+    from hrmzoo.data.prepare import prepare_data as _prepare
+
+    return _prepare(cfg, cache_dir, progress=progress)
+
+
+__all__ = ["PathData", "SudokuData", "MazeData", "ArcData", "MixTaskConfig", "MixData", "DataConfig", "LeafDataConfig", "prepare_data"]
