@@ -1,6 +1,15 @@
 """Gradient estimators: which updates of a segment carry gradient."""
 
-from hrmzoo.gradients import masked  # noqa: F401  (registers)
+from hrmzoo.gradients import implicit, masked  # noqa: F401  (registers)
 from hrmzoo.gradients.base import GradientConfig, GradientEstimator, MaskedEstimator, state_residual
+from hrmzoo.gradients.implicit import ImplicitConfig, ImplicitGradient, SolverNotConvergedWarning
 
-__all__ = ["GradientConfig", "GradientEstimator", "MaskedEstimator", "state_residual"]
+__all__ = [
+    "GradientConfig",
+    "GradientEstimator",
+    "ImplicitConfig",
+    "ImplicitGradient",
+    "MaskedEstimator",
+    "SolverNotConvergedWarning",
+    "state_residual",
+]

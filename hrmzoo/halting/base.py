@@ -73,12 +73,16 @@ class HaltingPolicy(nn.Module):
         """The policy's own halting rule, [B] bool (None: never by itself)."""
         return None
 
+    def train_wants_halt(self, halt_logits: torch.Tensor | None) -> torch.Tensor | None:
+        """The rule in training (default: the same as ``wants_halt``; PonderNet samples)."""
+        return self.wants_halt(halt_logits)
+
     def should_halt(self, halt_logits, steps: torch.Tensor, min_steps: torch.Tensor | None, training: bool) -> torch.Tensor:
         """Which samples stop after this segment ([B] bool); ``steps`` counts this segment."""
         at_max = steps >= self.max_segments
         if not training and self.cfg.eval_mode == "max":
             return at_max
-        wants = self.wants_halt(halt_logits)
+        wants = self.train_wants_halt(halt_logits) if training else self.wants_halt(halt_logits)
         if wants is None:
             return at_max
         if training and min_steps is not None:

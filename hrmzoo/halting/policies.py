@@ -1,4 +1,4 @@
-"""The registered halting policies: fixed, q_learning (HRM) and trm."""
+"""The registered halting policies: fixed, q_learning (HRM) and trm (PonderNet is in pondernet.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,11 @@ def _zero_head(hidden: int, outputs: int, bias: float = -5.0) -> nn.Linear:
 
 @register("halting", "fixed", config=HaltingConfig)
 class FixedHalting(HaltingPolicy):
-    """Every sample runs exactly max_segments segments; no head, no loss."""
+    """Every sample runs exactly max_segments segments; no head, no loss.
+
+    Training loss: none. Evaluation: max_segments for every sample in both
+    eval modes (``adaptive`` has no rule to apply, so it also runs to the max).
+    """
 
     def __init__(self, cfg: HaltingConfig, model_cfg=None):
         super().__init__(cfg)
@@ -35,6 +39,10 @@ class QLearningHalting(HaltingPolicy):
     q_continue -> sigmoid(q_halt') at the last segment, else
     sigmoid(max(q_halt', q_continue')) from an extra no-grad segment.
     Loss weight 0.5 on the sum of both BCE terms.
+
+    Evaluation: ``eval_mode=max`` (HRM) runs every sample to max_segments;
+    ``adaptive`` halts at the first segment with q_halt > q_continue, without
+    exploration.
     """
 
     def __init__(self, cfg: ExploringConfig, model_cfg):
@@ -67,7 +75,12 @@ class QLearningHalting(HaltingPolicy):
 class TRMHalting(HaltingPolicy):
     """TRM: one halt logit trained with BCE on 'the answer is exactly right'; halt when it is > 0.
 
-    No continue target, so no extra forward.
+    No continue target, so no extra forward. Training loss: ``loss_weight`` x
+    that BCE, per segment.
+
+    Evaluation: ``eval_mode=max`` (TRM) runs every sample to max_segments;
+    ``adaptive`` halts at the first segment whose halt logit is > 0, without
+    exploration.
     """
 
     def __init__(self, cfg: ExploringConfig, model_cfg):
