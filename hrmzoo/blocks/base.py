@@ -33,3 +33,24 @@ def swiglu_inner(hidden: int, expansion: float, multiple: int = 256) -> int:
     """HRM's SwiGLU width: round(expansion * D * 2/3) up to a multiple of 256."""
     inner = round(expansion * hidden * 2 / 3)
     return -(-inner // multiple) * multiple
+
+
+def compile_blocks(model: nn.Module, **compile_kwargs) -> nn.Module:
+    """Compile the model's L- and H-blocks in place with ``torch.compile`` (static shapes).
+
+    Blocks are the hot path and have fixed shapes for a given batch size, so
+    each compiles to one graph per grad mode (the gradient estimator calls them
+    with and without grad). Compiling whole segments instead would trace the
+    estimator's grad switching and the controller hooks and break graphs.
+    Parameter names and checkpoints are unchanged (``nn.Module.compile``).
+
+    Args:
+        model: a ReasoningModel (any module with ``l_block``/``h_block``).
+        compile_kwargs: passed to ``torch.compile`` (default ``dynamic=False``).
+    """
+    compile_kwargs.setdefault("dynamic", False)
+    for name in ("l_block", "h_block"):
+        block = getattr(model, name, None)
+        if block is not None:
+            block.compile(**compile_kwargs)
+    return model

@@ -9,11 +9,11 @@ from __future__ import annotations
 import torch
 from einops import rearrange
 from pydantic import Field
-from timm.layers import RmsNormFp32, SwiGLUPacked
+from timm.layers import SwiGLUPacked
 from torch import nn
 
 from hrmzoo.blocks.base import Block, BlockConfig, swiglu_inner
-from hrmzoo.layers import lecun_init_
+from hrmzoo.layers import RmsNorm, lecun_init_
 from hrmzoo.registry import register
 
 
@@ -37,8 +37,8 @@ class MixerLayer(nn.Module):
         super().__init__()
         self.token_mlp = SwiGLUPacked(seq_len, 2 * swiglu_inner(seq_len, cfg.token_expansion, multiple=8), bias=False)
         self.channel_mlp = SwiGLUPacked(hidden, 2 * swiglu_inner(hidden, cfg.expansion), bias=False)
-        self.norm1 = RmsNormFp32(hidden, eps=cfg.norm_eps, affine=False)
-        self.norm2 = RmsNormFp32(hidden, eps=cfg.norm_eps, affine=False)
+        self.norm1 = RmsNorm(hidden, eps=cfg.norm_eps)
+        self.norm2 = RmsNorm(hidden, eps=cfg.norm_eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mixed = rearrange(self.token_mlp(rearrange(x, "b s d -> b d s")), "b d s -> b s d")
@@ -53,6 +53,7 @@ class MlpMixerBlock(Block):
     def __init__(self, cfg: MlpMixerBlockConfig, model_cfg):
         super().__init__()
         S = model_cfg.total_seq_len
+        self.hidden = model_cfg.hidden_size
         self.layers = nn.ModuleList(MixerLayer(model_cfg.hidden_size, S, cfg) for _ in range(cfg.num_layers))
         lecun_init_(self)
 
@@ -60,3 +61,13 @@ class MlpMixerBlock(Block):
         for layer in self.layers:
             x = layer(x)
         return x
+
+    def flops_per_token(self, seq_len: int) -> float:
+        """Forward FLOPs per token: 2 x channel-MLP parameters plus the token MLP's
+        2 x parameters x D per sample, shared out over the S tokens."""
+        total = 0.0
+        for layer in self.layers:
+            token = sum(p.numel() for p in layer.token_mlp.parameters())
+            channel = sum(p.numel() for p in layer.channel_mlp.parameters())
+            total += 2 * channel + 2 * token * self.hidden / seq_len
+        return total

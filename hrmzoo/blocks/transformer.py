@@ -13,11 +13,11 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from pydantic import Field
-from timm.layers import RmsNormFp32, SwiGLUPacked
+from timm.layers import SwiGLUPacked
 from torch import nn
 
 from hrmzoo.blocks.base import Block, BlockConfig, swiglu_inner
-from hrmzoo.layers import RotaryEmbedding1d, apply_rotary, lecun_init_
+from hrmzoo.layers import RmsNorm, RotaryEmbedding1d, lecun_init_
 from hrmzoo.registry import register
 
 
@@ -48,10 +48,13 @@ class Attention(nn.Module):
         self.rope = rope
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q, k, v = rearrange(self.qkv(x), "b s (three h d) -> three b h s d", three=3, h=self.num_heads)
+        qkv = rearrange(self.qkv(x), "b s (three h d) -> three b h s d", three=3, h=self.num_heads)
         if self.rope is not None:
-            cos, sin = self.rope()
-            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+            # q and k rotate together: one set of elementwise kernels instead of two
+            q, k = self.rope.rotate(qkv[:2]).unbind(0)
+            v = qkv[2]
+        else:
+            q, k, v = qkv.unbind(0)
         out = F.scaled_dot_product_attention(q, k, v)
         return self.proj(rearrange(out, "b h s d -> b s (h d)"))
 
@@ -61,8 +64,8 @@ class TransformerLayer(nn.Module):
         super().__init__()
         self.attn = Attention(hidden, cfg.num_heads, rope)
         self.mlp = SwiGLUPacked(hidden, 2 * swiglu_inner(hidden, cfg.expansion), bias=False)
-        self.norm1 = RmsNormFp32(hidden, eps=cfg.norm_eps, affine=False)
-        self.norm2 = RmsNormFp32(hidden, eps=cfg.norm_eps, affine=False)
+        self.norm1 = RmsNorm(hidden, eps=cfg.norm_eps)
+        self.norm2 = RmsNorm(hidden, eps=cfg.norm_eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.norm1(x + self.attn(x))
@@ -81,6 +84,7 @@ class TransformerBlock(Block):
         rope = None
         if model_cfg.pos_encoding == "rope":
             rope = RotaryEmbedding1d(D // cfg.num_heads, model_cfg.total_seq_len, model_cfg.rope_theta)
+        self.hidden = D
         self.layers = nn.ModuleList(TransformerLayer(D, cfg, rope) for _ in range(cfg.num_layers))
         lecun_init_(self)
 
@@ -88,3 +92,8 @@ class TransformerBlock(Block):
         for layer in self.layers:
             x = layer(x)
         return x
+
+    def flops_per_token(self, seq_len: int) -> float:
+        """Forward FLOPs per token: 2 x parameters + attention 2 x 2 x S x D, per layer."""
+        per_layer = 4 * seq_len * self.hidden
+        return sum(2 * sum(p.numel() for p in layer.parameters()) + per_layer for layer in self.layers)

@@ -1,0 +1,26 @@
+"""Analyses of models: FLOPs, activation memory, inference-budget sweeps and halting behaviour.
+
+- :mod:`hrmzoo.analysis.flops`: model FLOPs of a step or a segment (PERFORMANCE.md's formula).
+- :mod:`hrmzoo.analysis.memory`: bytes saved for backward (saved-tensor hooks).
+- :mod:`hrmzoo.analysis.sweep`: ``run_sweep`` (``hrmzoo sweep``).
+- :mod:`hrmzoo.analysis.halting`: ``analyze_halting`` (``hrmzoo halting``).
+- :mod:`hrmzoo.analysis.plot`: their PNG figures (matplotlib optional).
+"""
+
+from hrmzoo.analysis.flops import BlockCallCounter, segment_forward_flops, step_flops
+from hrmzoo.analysis.halting import HaltingReport, analyze_halting, halting_stats, reliability
+from hrmzoo.analysis.memory import SavedTensorCounter
+from hrmzoo.analysis.sweep import SweepResult, run_sweep
+
+__all__ = [
+    "BlockCallCounter",
+    "HaltingReport",
+    "SavedTensorCounter",
+    "SweepResult",
+    "analyze_halting",
+    "halting_stats",
+    "reliability",
+    "run_sweep",
+    "segment_forward_flops",
+    "step_flops",
+]

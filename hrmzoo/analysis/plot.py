@@ -1,0 +1,88 @@
+"""PNG figures for the sweep and the halting analysis (matplotlib is an optional extra).
+
+Each function returns the path written, or None when matplotlib is not
+installed (``pip install hrmzoo[plot]``); callers then print tables only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_sweep(result, path: str | Path) -> Path | None:
+    """Accuracy against forward FLOPs per sample: one line per inner-cycle count, adaptive halting as markers."""
+    plt = _pyplot()
+    if plt is None:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    by_l: dict[int, list[dict]] = {}
+    for r in result.rows:
+        by_l.setdefault(r["l_cycles"], []).append(r)
+    for lc, rows in sorted(by_l.items()):
+        rows = sorted(rows, key=lambda r: r["segments"])
+        line, = ax.plot([r["flops_per_sample"] for r in rows], [100 * r["exact_accuracy"] for r in rows], "o-", label=f"l_cycles={lc}")
+        if "adaptive_accuracy" in rows[0]:
+            ax.plot([r["adaptive_flops_per_sample"] for r in rows], [100 * r["adaptive_accuracy"] for r in rows], "x--",
+                    color=line.get_color(), alpha=0.7, label=f"l_cycles={lc}, adaptive")
+    ax.set_xscale("log")
+    ax.set_xlabel("forward FLOPs per sample")
+    ax.set_ylabel("exact accuracy (%)")
+    ax.set_ylim(-2, 102)
+    trained = result.info.get("trained", {})
+    ax.set_title(f"inference budget sweep (trained: l_cycles={trained.get('l_cycles')}, {trained.get('max_segments')} segments)", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, plt, path)
+
+
+def plot_halting(report, path: str | Path) -> Path | None:
+    """Three panels: halt-step histogram, accuracy by halt step, reliability diagram (clean and noisy)."""
+    plt = _pyplot()
+    if plt is None:
+        return None
+    runs = [("clean", report.clean)] + ([(f"noise {report.info['noise']:g}", report.noisy)] if report.noisy else [])
+    S = report.info["max_segments"]
+    steps = list(range(1, S + 1))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    width = 0.8 / len(runs)
+    for i, (name, st) in enumerate(runs):
+        xs = [s + (i - (len(runs) - 1) / 2) * width for s in steps]
+        axes[0].bar(xs, [st["halt_step_counts"][str(s)] for s in steps], width=width, label=name)
+        acc = [st["accuracy_by_halt_step"][str(s)] for s in steps]
+        axes[1].plot([s for s, a in zip(steps, acc) if a is not None], [100 * a for a in acc if a is not None], "o-", label=name)
+        cal = st.get("calibration_all_segments")
+        if cal:
+            pts = [(c, a) for c, a in zip(cal["bin_confidence"], cal["bin_accuracy"]) if c is not None]
+            axes[2].plot([c for c, _ in pts], [a for _, a in pts], "o-", label=f"{name} (ECE {cal['ece']:.3f})")
+    axes[0].set(xlabel="halt step", ylabel="samples", title="halt steps")
+    axes[1].set(xlabel="halt step", ylabel="exact accuracy (%)", title="accuracy by halt step", ylim=(-2, 102), xlim=(0.5, S + 0.5))
+    axes[2].plot([0, 1], [0, 1], ":", color="grey")
+    axes[2].set(xlabel="halt confidence sigmoid(q_halt)", ylabel="fraction exactly right", title="reliability (all segments)",
+                xlim=(0, 1), ylim=(0, 1))
+    if not report.clean.get("has_halting_head"):
+        axes[2].text(0.5, 0.5, "no halting head", ha="center")
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, plt, path)
+
+
+def _save(fig, plt, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,57 @@
+"""``hrmzoo halting ckpt=RUN_DIR [data=DIR] [noise=0.1]``: halting analysis of a trained model.
+
+Runs every sample to the segment budget with adaptive halting noted, and
+reports the distribution of halt steps, accuracy by halt step, calibration of
+the halt confidence sigmoid(q_halt) against being exactly right (reliability
+diagram, ECE), the rate of stopping too early (halted while wrong, right
+later) and of overthinking (right earlier, still running); then the same with
+a ``noise`` fraction of the givens randomly corrupted. Writes
+``halting.json`` and ``halting.png`` (needs matplotlib) to ``out=`` (default:
+the run directory).
+
+Options: ``noise=0.1`` (0: clean only), ``max_segments=N``, ``seed=0``,
+``split=test``, ``batch_size=N``, ``limit=N``, ``device=``, ``dtype=``; other
+``a.b=v`` arguments override the recipe.
+"""
+
+from __future__ import annotations
+
+import json
+
+from hrmzoo.errors import HrmzooError
+
+KEYS = ("noise", "max_segments", "seed")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("halting", help="halting analysis: halt steps, calibration (ECE), early stops, overthinking, noise",
+                       description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
+    p.add_argument("args", nargs="*", metavar="ckpt=RUN_DIR [key=value ...]")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from hrmzoo.analysis.halting import analyze_halting, format_halting
+    from hrmzoo.analysis.plot import plot_halting
+    from hrmzoo.analysis.cli_args import COMMON_KEYS, positive_int, resolve
+    from hrmzoo.cli.train_cmd import split_arguments
+
+    named, overrides = split_arguments(args.args, COMMON_KEYS + KEYS, "halting")
+    ctx = resolve(named, overrides, "halting")
+    try:
+        noise = float(named.get("noise", "0.1"))
+        seed = int(named.get("seed", "0"))
+    except ValueError:
+        raise HrmzooError("noise= takes a fraction (e.g. 0.1) and seed= an integer") from None
+    report = analyze_halting(ctx["ckpt"], ctx["root"], noise=noise, overrides=overrides, split=ctx["split"],
+                             batch_size=ctx["batch_size"], limit=ctx["limit"], max_segments=positive_int(named, "max_segments"),
+                             device=ctx["device"], autocast_dtype=ctx["autocast_dtype"], seed=seed)
+    report.info.update(data=str(ctx["root"]), split=ctx["split"], overrides=overrides)
+    print(format_halting(report))
+    out = ctx["out"]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "halting.json").write_text(json.dumps(report.to_dict(), indent=1))
+    png = plot_halting(report, out / "halting.png")
+    print(f"report: {out / 'halting.json'}" + (f", plot: {png}" if png else " (install matplotlib for the plot)"))
+    print("JSON: " + json.dumps(report.to_dict()))
+    return 0

@@ -1,0 +1,162 @@
+"""Inference-budget sweep and halting analysis: unit checks on hand-made records, and
+end-to-end runs (API and CLI) on a tiny Sudoku-4 checkpoint trained for a few steps."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from hrmzoo import build_model, load_model, save_model
+from hrmzoo.analysis.halting import analyze_halting, corrupt_givens, halting_stats, reliability
+from hrmzoo.analysis.sweep import budget_rows, run_sweep
+from hrmzoo.cli import main
+from hrmzoo.data.config import prepare_data
+from hrmzoo.evaluate import evaluate
+from hrmzoo.heads.lm import IGNORE_INDEX
+from hrmzoo.loop import new_carry, segment_step
+from tests.helpers import TINY
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(run dir, dataset root): tiny_sudoku4 shrunk, trained 6 steps on its own generated data."""
+    tmp = tmp_path_factory.mktemp("analysis")
+    overrides = [*TINY, "data.num_train=64", "data.num_test=24", "data.num_aug=0", f"train.data_cache={tmp / 'cache'}"]
+    model = build_model("tiny_sudoku4", overrides, seed=0)
+    root = prepare_data(model.recipe.data, tmp / "cache")
+    from hrmzoo.train.data import open_split, ordered_batches
+
+    batches = list(ordered_batches(open_split(root, "train"), 16))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    carry = new_carry(model, batches[0])
+    for i in range(6):
+        carry, res = segment_step(model, carry, batches[i % len(batches)], training=True, generator=torch.Generator().manual_seed(i))
+        res.loss.backward()
+        opt.step()
+        opt.zero_grad()
+    run = tmp / "run"
+    save_model(model, run / "model.safetensors")
+    return run, root
+
+
+def _records(exact, halt, conf=None):
+    exact = torch.tensor(exact, dtype=torch.bool)
+    conf = torch.full(exact.shape, float("nan")) if conf is None else torch.tensor(conf)
+    halt = torch.tensor(halt)
+    return {"exact_per_segment": exact, "halt_confidence_per_segment": conf, "halt_step": halt,
+            "exact": exact.gather(1, (halt - 1).unsqueeze(1)).squeeze(1)}
+
+
+def test_budget_rows_fixed_and_adaptive():
+    rec = _records([[0, 1, 1, 1], [0, 0, 0, 1], [1, 1, 0, 0]], [2, 4, 1], conf=[[0.1] * 4] * 3)
+    rows = {r["segments"]: r for r in budget_rows(rec, [1, 2, 4], 10.0, 2)}
+    assert rows[1]["exact_accuracy"] == pytest.approx(1 / 3)
+    assert rows[2]["exact_accuracy"] == pytest.approx(2 / 3)
+    assert rows[4]["exact_accuracy"] == pytest.approx(2 / 3)
+    assert rows[4]["flops_per_sample"] == 40.0
+    # adaptive under a budget of 2: stops at (2, 2, 1) -> right, wrong, right
+    assert rows[2]["adaptive_accuracy"] == pytest.approx(2 / 3)
+    assert rows[2]["adaptive_mean_segments"] == pytest.approx(5 / 3)
+    assert rows[4]["adaptive_mean_segments"] == pytest.approx(7 / 3)
+    assert "adaptive_accuracy" not in budget_rows(_records([[1]], [1]), [1], 1.0, 1)[0]
+
+
+def test_halting_stats_early_stop_and_overthinking():
+    rec = _records(
+        [[0, 0, 1, 1],   # halts at 1 wrong, right later: stopped too early
+         [1, 1, 0, 0],   # halts at 4 wrong, was right at 1: overthinking, wrong at halt
+         [0, 1, 1, 1],   # halts at 3 right, right since 2: overthinking (1 wasted segment)
+         [0, 0, 0, 0]],  # never right
+        [1, 4, 3, 2],
+        conf=[[0.9, 0.9, 0.9, 0.9]] * 4,
+    )
+    st = halting_stats(rec, bins=10)
+    assert st["halt_step_counts"] == {"1": 1, "2": 1, "3": 1, "4": 1}
+    assert st["accuracy_by_halt_step"] == {"1": 0.0, "2": 0.0, "3": 1.0, "4": 0.0}
+    assert st["stopped_too_early"] == 0.25
+    assert st["overthinking"] == 0.5
+    assert st["overthinking_wrong_at_halt"] == 0.25
+    assert st["mean_wasted_segments"] == pytest.approx((3 + 1) / 2)
+    assert st["oracle_exact"] == 0.75 and st["exact_at_halt"] == 0.25
+    right_share = rec["exact_per_segment"].float().mean().item()
+    assert st["calibration_all_segments"]["ece"] == pytest.approx(abs(0.9 - right_share))
+
+
+def test_reliability_ece():
+    conf = torch.tensor([0.05, 0.05, 0.95, 0.95])
+    assert reliability(conf, torch.tensor([0, 0, 1, 1]))["ece"] == pytest.approx(0.05)
+    out = reliability(torch.ones(4), torch.tensor([1, 0, 1, 0]))
+    assert out["ece"] == pytest.approx(0.5) and out["bin_count"][-1] == 4
+    assert reliability(torch.tensor([float("nan")]), torch.tensor([1]))["count"] == 0
+
+
+def test_corrupt_givens_changes_only_givens():
+    labels = torch.tensor([[2, 3, 4, 5] * 4] * 8)
+    inputs = labels.clone()
+    inputs[:, ::2] = 1  # blanks
+    labels[0, 0] = IGNORE_INDEX
+    batch = {"inputs": inputs, "labels": labels, "puzzle_identifiers": torch.zeros(8, dtype=torch.long)}
+    out = corrupt_givens(batch, 0.5, torch.Generator().manual_seed(0))
+    changed = out["inputs"] != inputs
+    assert changed.any()
+    assert not changed[:, ::2].any()  # blanks untouched
+    assert torch.equal(out["labels"], labels)
+    assert ((out["inputs"][changed] >= 2) & (out["inputs"][changed] <= 5)).all()
+    assert 0.3 < changed[:, 1::2].float().mean() < 0.7
+    assert torch.equal(corrupt_givens(batch, 0.0, torch.Generator())["inputs"], inputs)
+
+
+def test_sweep_matches_evaluator(trained):
+    run, root = trained
+    res = run_sweep(run, root, l_cycles=[1, 2], segments=[1, 2, 4], batch_size=16)
+    assert [(r["l_cycles"], r["segments"]) for r in res.rows] == [(l, k) for l in (1, 2) for k in (1, 2, 4)]
+    assert res.info["trained"] == {"l_cycles": 2, "max_segments": 4}
+    # the trained setting at its full budget is what the evaluator reports with eval_mode=max
+    ref = evaluate(load_model(run), root, batch_size=16).metrics["exact_accuracy"]
+    row = next(r for r in res.rows if r["l_cycles"] == 2 and r["segments"] == 4)
+    assert row["exact_accuracy"] == pytest.approx(ref)
+    flops = {r["l_cycles"]: r["flops_per_sample"] for r in res.rows if r["segments"] == 1}
+    assert flops[1] < flops[2]
+    for r in res.rows:
+        assert 1 <= r["adaptive_mean_segments"] <= r["segments"]
+
+
+def test_halting_analysis_runs(trained):
+    run, root = trained
+    rep = analyze_halting(run, root, noise=0.3, batch_size=16)
+    for st in (rep.clean, rep.noisy):
+        assert sum(st["halt_step_counts"].values()) == st["num_examples"] == 24
+        assert 0 <= st["calibration_all_segments"]["ece"] <= 1
+        assert st["stopped_too_early"] + st["exact_at_halt"] <= st["oracle_exact"] + 1e-9
+
+
+def test_cli_sweep_and_halting_write_png(trained, tmp_path, capsys):
+    run, root = trained
+    out = tmp_path / "out"
+    assert main(["sweep", f"ckpt={run}", "l_cycles=[1,2]", "segments=[1,2]", "device=cpu", "batch_size=16", f"out={out}"]) == 0
+    text = capsys.readouterr().out
+    assert "l_cycles" in text and "JSON: " in text
+    assert len(json.loads((out / "sweep.json").read_text())["rows"]) == 4
+    assert main(["halting", f"ckpt={run}", f"data={root}", "noise=0.2", "device=cpu", f"out={out}"]) == 0
+    text = capsys.readouterr().out
+    assert "stopped too early" in text and "ECE" in text
+    for name in ("sweep.png", "halting.png"):
+        with Image.open(out / name) as img:
+            img.verify()
+            assert img.format == "PNG"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["sweep", "l_cycles=[1]"], "no checkpoint"),
+    (["sweep", "ckpt={run}", "l_cycles=[0,2]"], "positive integers"),
+    (["halting", "ckpt={run}", "noise=2"], "noise=2"),
+    (["halting", "ckpt={run}", "bogus"], "neither"),
+])
+def test_cli_errors_are_one_line(trained, capsys, args, needle):
+    run, _ = trained
+    assert main([a.format(run=run) for a in args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
