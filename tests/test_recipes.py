@@ -143,3 +143,9 @@ def test_json_schema_lists_components(capsys):
     out = capsys.readouterr().out
     assert '"one_step"' in out and '"transformer"' in out
     assert recipe_class().model_json_schema()["additionalProperties"] is False
+
+
+def test_error_in_overridden_key_names_the_override():
+    with pytest.raises(RecipeError) as exc:
+        load_recipe("tiny_sudoku4", ["model.gradient.type=one_stp"])
+    assert str(exc.value).startswith("override 'model.gradient.type=one_stp'")

@@ -170,7 +170,9 @@ def format_validation_error(exc: ValidationError, tree: dict, cls: type[BaseMode
     path, model = _user_path(err["loc"], tree, cls)
     dotted = ".".join(str(p) for p in path) or "<top>"
     where = origin
-    hit = lines.get(tuple(path)) or lines.get(tuple(path[:-1]))
+    key = tuple(path)
+    overridden = [v for k, v in lines.items() if v[1] is None and (k[: len(key)] == key or key[: len(k)] == k)]
+    hit = overridden[0] if overridden else lines.get(key) or lines.get(key[:-1])
     if hit:
         where = f"{hit[0]}:{hit[1]}" if hit[1] is not None else hit[0]
     msg = _explain(err, path, model)
