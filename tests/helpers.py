@@ -6,17 +6,18 @@ import torch
 
 from hrmzoo import build_model
 
+# a two-level transformer HRM shrunk to test size; explicit blocks, so it applies to any recipe
 TINY = [
     "model.hidden_size=32",
+    "model.puzzle_emb_ndim=0",
     "model.seq_len=16",
     "model.vocab_size=6",
-    "model.l_block.num_layers=1",
-    "model.l_block.num_heads=2",
-    "model.l_block.expansion=2.0",
+    "model.l_block={type: transformer, num_layers: 1, num_heads: 2, expansion: 2.0}",
+    "model.h_block=null",
 ]
 
 
-def tiny_model(*overrides: str, recipe: str = "tiny_sudoku4", seed: int = 0):
+def tiny_model(*overrides: str, recipe: str = "hrm_sudoku", seed: int = 0):
     """A very small model from a shipped recipe, float32 on CPU."""
     return build_model(recipe, [*TINY, *overrides], seed=seed)
 

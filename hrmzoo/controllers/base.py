@@ -19,9 +19,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from hrmzoo.errors import HrmzooError
 from hrmzoo.registry import ComponentConfig
 
 HOOK_POINTS = ("l_context", "l_step", "h_message", "h_step")
+
+
+class ControllerError(HrmzooError):
+    """A batch does not fit the controller (e.g. a task id beyond its perspective table)."""
 
 
 class ControllerConfig(ComponentConfig):
@@ -31,14 +36,39 @@ class ControllerConfig(ComponentConfig):
 class ControlContext:
     """Per-forward controller state: applies hooks, collects activity and losses.
 
+    Args:
+        batch: the segment's batch (``inputs`` [B, S], optional ``task_id`` [B]).
+        x: the embedded input [B, S', D].
+
     Attributes:
-        trace: hook point -> list of per-call activity scalars (detached).
-        aux_losses: name -> loss tensor added to the training loss.
+        trace: name -> list of per-call activity scalars (detached), one per hook
+            call; names are ``"<head>/<hook point>"``.
+        aux_losses: name -> loss tensor (already weighted) added to the training loss.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, batch: dict[str, Any] | None = None, x: torch.Tensor | None = None) -> None:
+        self.batch = batch or {}
+        self.x = x
         self.trace: dict[str, list[torch.Tensor]] = {}
         self.aux_losses: dict[str, torch.Tensor] = {}
+
+    @property
+    def task_id(self) -> torch.Tensor:
+        """[B] task-family ids: ``batch["task_id"]``, or zeros when the batch has none."""
+        tid = self.batch.get("task_id")
+        if tid is not None:
+            return tid.long()
+        if "inputs" in self.batch:
+            ref = self.batch["inputs"]
+        elif self.x is not None:
+            ref = self.x
+        else:
+            raise ControllerError("controller context: no batch and no input, so the batch size is unknown; pass batch and x")
+        return torch.zeros(ref.shape[0], dtype=torch.long, device=ref.device)
+
+    def record(self, name: str, activity: torch.Tensor) -> None:
+        """Append one detached activity scalar to ``trace[name]``."""
+        self.trace.setdefault(name, []).append(activity.detach())
 
     def hook(self, point: str, value: torch.Tensor, *, old: torch.Tensor | None = None, state: dict | None = None) -> torch.Tensor:
         return value
@@ -50,4 +80,4 @@ class Controller(nn.Module):
     hook_points: tuple[str, ...] = ()
 
     def context(self, batch: dict[str, Any], x: torch.Tensor) -> ControlContext:
-        return ControlContext()
+        return ControlContext(batch, x)

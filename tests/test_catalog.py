@@ -1,0 +1,158 @@
+"""The registry/ catalogue: in sync with the code, deterministic, robust to new components."""
+
+import json
+import shutil
+import textwrap
+from typing import Literal, Optional
+
+import pytest
+from pydantic import Field
+
+from hrmzoo import catalog, registry
+from hrmzoo.catalog import CatalogError, attribute_docs, load_results, results_markdown, type_name
+from hrmzoo.cli import main
+from hrmzoo.recipe import json_schema
+from hrmzoo.registry import ComponentConfig, register
+
+
+def test_registry_folder_is_up_to_date():
+    stale = catalog.stale_files()
+    assert not stale, f"registry/ is stale ({', '.join(stale)}): run `hrmzoo catalog` and commit the result"
+
+
+def test_schema_file_is_the_recipe_schema():
+    on_disk = json.loads((catalog.REGISTRY_DIR / "recipe.schema.json").read_text())
+    assert on_disk == json_schema()
+
+
+def test_generation_is_deterministic():
+    assert catalog.generate() == catalog.generate()
+
+
+def test_every_component_is_catalogued_with_its_fields():
+    data = json.loads(catalog.generate()["components.json"])
+    for kind in registry.KINDS:
+        names = [m["name"] for m in data["kinds"][kind]["members"]]
+        assert names == registry.REGISTRIES[kind].names()
+    quat = next(m for m in data["kinds"]["controller"]["members"] if m["name"] == "quaternion")
+    fields = {f["name"]: f for f in quat["fields"]}
+    assert fields["num_task_families"]["default"] == 1 and fields["num_task_families"]["constraint"] == ">= 1"
+    assert fields["heads"]["default"] == ["FF", "FE", "SF", "SE"]
+    assert fields["perspective"]["type"] == '"given" | "inferred"'
+    assert fields["framing_weight"]["description"].startswith("weight of the framing loss")
+
+
+def test_new_component_appears_and_check_catches_it(tmp_path):
+    """A component registered later (another engineer, a plugin) makes the catalogue stale."""
+    shutil.copytree(catalog.REGISTRY_DIR, tmp_path / "reg")
+    target = tmp_path / "reg"
+    assert main(["catalog", "--check", "--dir", str(target)]) == 0
+
+    class ProbeConfig(ComponentConfig):
+        """Attributes:
+        strength: how hard it probes,
+            over two lines.
+        """
+
+        strength: float = Field(0.5, gt=0)
+
+    @register("controller", "zz_probe", config=ProbeConfig)
+    class Probe:
+        """A temporary controller for this test."""
+
+    try:
+        assert main(["catalog", "--check", "--dir", str(target)]) == 1
+        assert main(["catalog", "--dir", str(target)]) == 0
+        text = (target / "components.md").read_text()
+        assert "### `zz_probe`" in text and "A temporary controller for this test." in text
+        assert "| `strength` | float | `0.5` | > 0 | how hard it probes, over two lines. |" in text
+        assert "zz_probe" in (target / "recipe.schema.json").read_text()
+        assert main(["catalog", "--check", "--dir", str(target)]) == 0
+    finally:
+        registry.REGISTRIES["controller"].remove("zz_probe")
+    assert main(["catalog", "--check", "--dir", str(target)]) == 1
+
+
+def test_attribute_docs_parsing():
+    class Base:
+        """Base.
+
+        Attributes:
+            a: first, which wraps
+                onto a second line.
+            b (int): second.
+
+        Example:
+            c: not an attribute.
+        """
+
+    class Child(Base):
+        """Child.
+
+        Attributes:
+            b: overridden.
+        """
+
+    assert attribute_docs(Child) == {"a": "first, which wraps onto a second line.", "b": "overridden."}
+
+
+def test_type_names():
+    assert type_name(int) == "int"
+    assert type_name(Optional[float]) == "float | null"
+    assert type_name(Literal["x", "y"]) == '"x" | "y"'
+    assert type_name(tuple[Literal["FF", "SE"], ...]) == 'list["FF" | "SE"]'
+    assert type_name(tuple[float, float]) == "[float, float]"
+
+
+RESULT = dict(
+    recipe="tiny_sudoku4",
+    metric="exact_accuracy/sudoku4",
+    value=41.25,
+    std=2.5,
+    seeds=3,
+    unit="%",
+    dataset="sudoku4 test",
+    command="hrmzoo train recipe=tiny_sudoku4",
+    hardware="2-core CPU",
+    date="2026-01-02",
+)
+
+
+def write_results(path, entries):
+    path.write_text(json.dumps({"results": entries}))  # JSON is YAML
+    return path
+
+
+def test_results_render_mean_and_spread(tmp_path):
+    results = load_results(write_results(tmp_path / "results.yaml", [RESULT]))
+    text = results_markdown(results)
+    assert "| `tiny_sudoku4` | exact_accuracy/sudoku4 | 41.25 ± 2.5 % | 3 |" in text
+    assert "\nhrmzoo train recipe=tiny_sudoku4\n" in text and "Hardware: 2-core CPU" in text and "Date: 2026-01-02" in text
+    # entries measured together (same command, data, hardware, date) share one section
+    other = {**RESULT, "recipe": "tiny_quaternion_mix", "notes": "n1"}
+    text = results_markdown(load_results(write_results(tmp_path / "results.yaml", [RESULT, other, {**RESULT, "date": "2026-02-03"}])))
+    assert text.count("## ") == 2 and "## 1. `tiny_sudoku4`, `tiny_quaternion_mix`" in text and "- tiny_quaternion_mix: n1" in text
+    assert "No results recorded yet." in results_markdown([])
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"recipe": "no_such_recipe"}, "not a shipped recipe"),
+        ({"value": "high"}, r"results\[0\]\.value"),
+        ({"extra": 1}, r"results\[0\]\.extra"),
+        ({"std": -1.0}, r"results\[0\]\.std"),
+    ],
+)
+def test_bad_results_entries_are_one_line_errors(tmp_path, change, message):
+    path = write_results(tmp_path / "results.yaml", [{**RESULT, **change}])
+    with pytest.raises(CatalogError, match=message) as exc:
+        load_results(path)
+    assert "\n" not in str(exc.value)
+
+
+def test_results_yaml_must_hold_a_list(tmp_path):
+    path = tmp_path / "results.yaml"
+    path.write_text(textwrap.dedent("results: {recipe: x}\n"))
+    with pytest.raises(CatalogError, match="'results:' list"):
+        load_results(path)
