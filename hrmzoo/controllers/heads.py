@@ -189,6 +189,9 @@ class HeadContext(ControlContext):
         return torch.softmax(ctl.frame_logits(z_h).float(), dim=-1).to(ctl.table.weight.dtype) @ ctl.table.weight
 
     def hook(self, point, value, *, old=None, state=None):
+        # the framing loss reads H's state before SE re-frames it: read after, SE could
+        # pass the task id it is given straight into the state and fake the framing
+        unframed = value
         heads = self.ctl._at.get(point)
         if heads:
             pooled = self.ctl.pool(state, value)
@@ -198,7 +201,7 @@ class HeadContext(ControlContext):
                 self.record(f"{head.spec.name}/{point}", mod.abs().mean())
                 value = head.apply(value, old, mod)
         if point == "h_step" and self.ctl.framing_weight > 0:
-            self._add_framing(value)
+            self._add_framing(unframed)
         return value
 
     def _add_framing(self, z_h: torch.Tensor) -> None:
