@@ -12,7 +12,7 @@ import sys
 
 from hrmzoo.errors import HrmzooError
 
-SUBCOMMANDS = ("build", "list", "schema", "data")
+SUBCOMMANDS = ("build", "list", "schema", "data", "catalog", "train", "eval", "sweep", "halting")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     except HrmzooError as exc:
         print(f"hrmzoo {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `hrmzoo build ... | head`: the reader left, not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"hrmzoo {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hrmzoo.train.optim import OPTIMIZERS
 
 
 class TrainConfig(BaseModel):
@@ -12,8 +14,36 @@ class TrainConfig(BaseModel):
 
     Attributes:
         seed: seeds model init, data order and exploration.
-        device: ``auto`` picks CUDA when present, else CPU.
-        dtype: ``auto`` is bf16 autocast on CUDA and float32 on CPU.
+        device: ``auto`` picks CUDA when present, else CPU; or ``cpu``, ``cuda``, ``cuda:1``.
+        dtype: ``auto`` is bf16 autocast on CUDA and float32 on CPU; ``bfloat16``
+            autocasts on any device (CPUs with AVX-512 BF16 gain from it);
+            ``float32`` never autocasts.
+        threads: CPU threads for torch (None: torch's default).
+        batch_size: global batch (all ranks together); divisible by the world size.
+        steps: optimizer steps (one per segment); ignored when ``epochs`` is set.
+        epochs: passes over the train split, counted in sampled examples; sets ``steps``.
+        optimizer: ``adam_atan2`` (HRM), ``adamw`` (see ``hrmzoo.train.optim.OPTIMIZERS``).
+        lr: peak learning rate of the network.
+        betas: Adam betas (HRM/TRM: 0.9, 0.95).
+        weight_decay: decoupled weight decay of the network.
+        puzzle_emb_lr: learning rate of the per-puzzle embedding (sign-SGD).
+        puzzle_emb_weight_decay: its decoupled weight decay (touched rows only).
+        warmup_steps: linear warmup from 0 to ``lr``.
+        schedule: after warmup, ``constant`` (HRM) or ``cosine`` decay to ``min_lr_ratio * lr``.
+        min_lr_ratio: floor of the cosine schedule, as a fraction of ``lr``.
+        grad_clip: clip the global gradient norm to this value (None: no clipping, as HRM).
+        ema_decay: keep an exponential moving average of the weights (TRM: 0.999);
+            evaluation and ``model.safetensors`` then use the averaged weights.
+        compile: wrap the model in ``torch.compile``.
+        log_interval: steps between metric lines in ``metrics.jsonl``.
+        eval_interval: steps between evaluations on the test split (None: only at the end).
+        eval_max_examples: cap on test examples for periodic evaluations (the final one uses all).
+        eval_batch_size: evaluation batch (default: ``batch_size``).
+        final_eval: evaluate the whole test split at the end of training.
+        checkpoint_interval: steps between checkpoints (always one at the end).
+        out_dir: run directory (default ``runs/<recipe name>-<timestamp>``).
+        data_cache: where generated datasets are cached (default: the data module's).
+        progress: show the single-line progress on stderr.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -21,8 +51,48 @@ class TrainConfig(BaseModel):
     seed: int = 0
     device: str = "auto"
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    threads: Optional[int] = Field(None, gt=0)
     batch_size: int = Field(64, gt=0)
     steps: int = Field(1000, gt=0)
+    epochs: Optional[float] = Field(None, gt=0)
+    optimizer: str = "adam_atan2"
     lr: float = Field(1e-4, gt=0)
+    betas: tuple[float, float] = (0.9, 0.95)
     weight_decay: float = Field(0.1, ge=0)
+    puzzle_emb_lr: float = Field(1e-2, ge=0)
+    puzzle_emb_weight_decay: float = Field(0.1, ge=0)
+    warmup_steps: int = Field(0, ge=0)
+    schedule: Literal["constant", "cosine"] = "constant"
+    min_lr_ratio: float = Field(0.0, ge=0, le=1)
+    grad_clip: Optional[float] = Field(None, gt=0)
+    ema_decay: Optional[float] = Field(None, gt=0, lt=1)
+    compile: bool = False
+    log_interval: int = Field(50, gt=0)
+    eval_interval: Optional[int] = Field(None, gt=0)
+    eval_max_examples: Optional[int] = Field(None, gt=0)
+    eval_batch_size: Optional[int] = Field(None, gt=0)
+    final_eval: bool = True
+    checkpoint_interval: Optional[int] = Field(None, gt=0)
     out_dir: Optional[str] = None
+    data_cache: Optional[str] = None
+    progress: bool = True
+
+    @field_validator("optimizer")
+    @classmethod
+    def _known_optimizer(cls, name: str) -> str:
+        if name not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer '{name}'; choose one of: {', '.join(sorted(OPTIMIZERS))}")
+        return name
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, betas: tuple[float, float]) -> tuple[float, float]:
+        if not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"betas must lie in [0, 1), got {list(betas)}")
+        return betas
+
+    @model_validator(mode="after")
+    def _warmup_fits(self):
+        if self.epochs is None and self.warmup_steps > self.steps:
+            raise ValueError(f"warmup_steps={self.warmup_steps} exceeds steps={self.steps}; lower warmup_steps")
+        return self

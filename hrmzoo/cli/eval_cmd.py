@@ -1,0 +1,93 @@
+"""``hrmzoo eval ckpt=RUN_DIR [data=DIR] [key=value ...]``: evaluate a checkpoint.
+
+Prints exact accuracy per puzzle (the headline), token accuracy, mean segments
+used and halting accuracy; a controller activity table when the model reports
+one; ARC pass@1/pass@2 with voting when the dataset is ARC. Writes a JSON
+report (``out=``, default ``RUN_DIR/eval_report.json``).
+
+Options: ``split=test``, ``batch_size=N``, ``limit=N`` (first N examples),
+``max_segments=N`` (budget), ``device=auto|cpu|cuda``, ``dtype=auto|float32|bfloat16``,
+``trace=FILE`` (save the activity table as JSON), ``samples=true`` (per-sample
+records in the report). Other ``a.b=v`` arguments override the recipe, e.g.
+``model.halting.eval_mode=adaptive``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hrmzoo.errors import HrmzooError
+
+KEYS = ("ckpt", "data", "split", "batch_size", "limit", "max_segments", "device", "dtype", "out", "trace", "samples")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("eval", help="evaluate a checkpoint (exact accuracy, segments, halting, activity, ARC pass@k)",
+                       description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
+    p.add_argument("args", nargs="*", metavar="ckpt=RUN_DIR [key=value ...]")
+    p.set_defaults(run=run)
+
+
+def _int(named: dict[str, str], key: str) -> int | None:
+    if key not in named:
+        return None
+    try:
+        value = int(named[key])
+    except ValueError:
+        raise HrmzooError(f"{key}={named[key]}: not an integer") from None
+    if value <= 0:
+        raise HrmzooError(f"{key}={value}: must be positive")
+    return value
+
+
+def run(args) -> int:
+    from hrmzoo.builder import resolve_device
+    from hrmzoo.checkpoint import load_model
+    from hrmzoo.cli.train_cmd import split_arguments
+    from hrmzoo.evaluate import evaluate, format_activity, format_metrics
+    from hrmzoo.evaluate.arc import arc_pass_at_k, is_arc_split
+    from hrmzoo.train.data import check_compatible, prepare_dataset, split_metadata
+    from hrmzoo.train.trainer import autocast_dtype
+
+    named, overrides = split_arguments(args.args, KEYS, "eval")
+    if "ckpt" not in named:
+        raise HrmzooError("no checkpoint given; run 'hrmzoo eval ckpt=RUN_DIR' (a run directory or a .safetensors file)")
+    ckpt = Path(named["ckpt"])
+    recipe_cfg = None
+    model = load_model(ckpt, overrides)
+    recipe_cfg = model.recipe
+    device = resolve_device(named.get("device", recipe_cfg.train.device))
+    model = model.to(device)
+    dtype_name = named.get("dtype", recipe_cfg.train.dtype)
+    if dtype_name not in ("auto", "float32", "bfloat16"):
+        raise HrmzooError(f"dtype={dtype_name}: use auto, float32 or bfloat16")
+    split = named.get("split", "test")
+    root = Path(named["data"]) if "data" in named else prepare_dataset(recipe_cfg, recipe_cfg.train.data_cache)
+    check_compatible(recipe_cfg.model, split_metadata(root, split), root)
+
+    arc = is_arc_split(root, split)
+    want_samples = named.get("samples", "false").lower() in ("1", "true", "yes")
+    result = evaluate(model, root, split=split, batch_size=_int(named, "batch_size") or recipe_cfg.train.eval_batch_size or recipe_cfg.train.batch_size,
+                      limit=_int(named, "limit"), max_segments=_int(named, "max_segments"), keep_predictions=arc,
+                      autocast_dtype=autocast_dtype(dtype_name, device))
+    print(f"{ckpt} on {root} [{split}]: {format_metrics(result.metrics)}")
+    report = {"checkpoint": str(ckpt), "data": str(root), "split": split, "overrides": overrides, **result.to_dict(with_samples=want_samples)}
+    if arc:
+        scores = arc_pass_at_k(root, result.samples["predictions"], result.samples["halt_confidence"], split=split)
+        print(f"ARC: pass@1 {100 * scores['pass@1']:.2f}%, pass@2 {100 * scores['pass@2']:.2f}% over {scores['num_tasks']} tasks")
+        report["arc"] = scores
+        if want_samples:
+            report["samples"].pop("predictions", None)
+    if result.activity:
+        print(format_activity(result.activity))
+        if "trace" in named:
+            Path(named["trace"]).write_text(json.dumps(result.activity, indent=1))
+            print(f"activity: {named['trace']}")
+    elif "trace" in named:
+        print("activity: the model's controller reports no trace; nothing written")
+    out = Path(named["out"]) if "out" in named else (ckpt if ckpt.is_dir() else ckpt.parent) / "eval_report.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    print(f"report: {out}")
+    return 0

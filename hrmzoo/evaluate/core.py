@@ -1,0 +1,297 @@
+"""The evaluation loop, reusable by ``hrmzoo eval``, the trainer and analysis tools.
+
+Each batch starts from the initial state and runs segments until every sample
+has halted under the policy's evaluation behaviour (``eval_mode``: ``max``
+runs to ``max_segments``, ``adaptive`` follows the halting head) or the
+budget ends. A sample's answer is its prediction at its own halt step.
+With ``run_all_segments`` every batch runs the whole budget so per-segment
+correctness is known for every sample (what a budget sweep needs); the answers
+are still taken at each sample's halt step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from hrmzoo.loop import score
+
+
+@dataclass
+class EvalResult:
+    """What :func:`evaluate` measured.
+
+    Attributes:
+        metrics: headline numbers: ``exact_accuracy`` (per puzzle, the headline),
+            ``token_accuracy``, ``mean_segments``, ``halting_accuracy`` (halt
+            decision at the answer step agrees with correctness; None without a
+            halting head), ``num_examples``, ``max_segments``, ``eval_mode``, and
+            ``exact_by_segment`` (accuracy had every sample stopped at segment k;
+            over samples whose batch ran that far).
+        samples: per-sample tensors, in input order: ``halt_step`` [N],
+            ``exact`` [N], ``token_accuracy`` [N], ``halt_confidence`` [N]
+            (sigmoid of the halt logit at the answer step, NaN without a head),
+            ``halt_decision`` [N] (the head's own halt wish at the answer step),
+            ``puzzle_identifiers`` [N], ``exact_per_segment`` [N, S],
+            ``halt_confidence_per_segment`` [N, S], ``segment_ran`` [N, S]
+            (False where the batch stopped before that segment), and
+            ``predictions`` [N, seq_len] when asked for.
+        activity: controller trace summary, name -> ``mean`` (mean activity per
+            call), ``calls_per_segment`` and ``by_segment`` (mean per segment index).
+    """
+
+    metrics: dict[str, Any]
+    samples: dict[str, torch.Tensor] = field(default_factory=dict)
+    activity: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self, with_samples: bool = False) -> dict[str, Any]:
+        """JSON-ready dict (per-sample lists only when ``with_samples``)."""
+        out: dict[str, Any] = {"metrics": self.metrics, "activity": self.activity}
+        if with_samples:
+            out["samples"] = {k: _json_list(v) for k, v in self.samples.items()}
+        return out
+
+
+def _json_list(t: torch.Tensor) -> list:
+    values = t.tolist()
+    if t.is_floating_point():
+        return _nan_to_none(values)
+    return values
+
+
+def _nan_to_none(v):
+    if isinstance(v, list):
+        return [_nan_to_none(x) for x in v]
+    return None if isinstance(v, float) and not math.isfinite(v) else v
+
+
+def _batches(data: Any, batch_size: int, split: str, limit: int | None) -> Iterator[dict[str, torch.Tensor]]:
+    from hrmzoo.train.data import open_split, ordered_batches
+
+    if isinstance(data, (str, Path)):
+        data = open_split(data, split)
+    if hasattr(data, "get_batch"):
+        yield from ordered_batches(data, batch_size, limit)
+        return
+    seen = 0
+    for batch in data:
+        if limit is not None and seen >= limit:
+            return
+        if limit is not None and seen + batch["inputs"].shape[0] > limit:
+            batch = {k: v[: limit - seen] for k, v in batch.items()}
+        seen += batch["inputs"].shape[0]
+        yield batch
+
+
+def halt_confidence(policy, halt_logits: torch.Tensor | None, batch_size: int) -> torch.Tensor:
+    """Confidence in 'halt' per sample: the policy's own ``halt_confidence`` or sigmoid of logit 0."""
+    if halt_logits is None:
+        return torch.full((batch_size,), float("nan"))
+    own = getattr(policy, "halt_confidence", None)
+    if callable(own):
+        return own(halt_logits).float()
+    return torch.sigmoid(halt_logits[:, 0].float())
+
+
+@torch.no_grad()
+def evaluate(
+    model,
+    data: Any,
+    *,
+    batch_size: int = 256,
+    split: str = "test",
+    max_segments: int | None = None,
+    run_all_segments: bool = False,
+    keep_predictions: bool = False,
+    limit: int | None = None,
+    autocast_dtype: torch.dtype | None = None,
+    progress: Any = None,
+) -> EvalResult:
+    """Evaluate a model on a dataset.
+
+    Args:
+        model: a ReasoningModel (its halting ``eval_mode`` decides when samples stop).
+        data: a dataset root (``split`` is read), a :class:`hrmzoo.data.dataset.PuzzleDataset`,
+            or an iterable of batches (dicts with ``inputs``, ``labels``, ``puzzle_identifiers``).
+        batch_size: batch size for dataset inputs.
+        split: split to read when ``data`` is a path.
+        max_segments: segment budget (default: the policy's ``max_segments``; never more).
+        run_all_segments: run every batch to the budget to fill the per-segment records.
+        keep_predictions: also return the answer tokens of every sample.
+        limit: evaluate at most this many examples.
+        autocast_dtype: e.g. ``torch.bfloat16`` to autocast (None: the model's dtype).
+        progress: a callable ``(examples_done) -> None`` called after each batch.
+
+    Returns:
+        An :class:`EvalResult`.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    policy = model.halting
+    budget = policy.max_segments if max_segments is None else max(1, min(max_segments, policy.max_segments))
+    amp = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None else contextlib.nullcontext()
+
+    cols: dict[str, list[torch.Tensor]] = {}
+    act_sum: dict[str, float] = {}
+    act_calls: dict[str, int] = {}
+    act_seg: dict[str, dict[int, list[float]]] = {}
+    model_calls = 0
+    n_done = 0
+    try:
+        for batch in _batches(data, batch_size, split, limit):
+            batch = {k: v.to(device) for k, v in batch.items()}
+            labels = batch["labels"]
+            B = labels.shape[0]
+            rec = _BatchRecord(B, budget, labels.shape[1], keep_predictions)
+            state = None
+            with amp:
+                for s in range(1, budget + 1):
+                    out = model(batch, state)
+                    state = out.state
+                    model_calls += 1
+                    exact, token = score(out.logits.float(), labels)
+                    steps = torch.full((B,), s, dtype=torch.long, device=device)
+                    halt_now = policy.should_halt(out.halt_logits, steps, None, False) | (s >= budget)
+                    wants = policy.wants_halt(out.halt_logits)
+                    conf = halt_confidence(policy, out.halt_logits, B).to(device)
+                    rec.segment(s, out.logits.argmax(-1), exact, token, conf, wants, halt_now)
+                    for name, values in (out.diagnostics.get("trace") or {}).items():
+                        vals = [float(v.detach().float().mean()) for v in values]
+                        act_sum[name] = act_sum.get(name, 0.0) + sum(vals)
+                        act_calls[name] = act_calls.get(name, 0) + len(vals)
+                        act_seg.setdefault(name, {}).setdefault(s, []).extend(vals)
+                    if rec.done.all() and not run_all_segments:
+                        break
+            for key, value in rec.columns(batch["puzzle_identifiers"]).items():
+                cols.setdefault(key, []).append(value)
+            n_done += B
+            if progress is not None:
+                progress(n_done)
+    finally:
+        model.train(was_training)
+
+    samples = {k: torch.cat(v) for k, v in cols.items()} if cols else {}
+    return EvalResult(_metrics(samples, budget, policy), samples, _activity(act_sum, act_calls, act_seg, model_calls))
+
+
+class _BatchRecord:
+    """Per-sample answers and per-segment records of one batch."""
+
+    def __init__(self, B: int, budget: int, seq_len: int, keep_predictions: bool):
+        self.done = torch.zeros(B, dtype=torch.bool)
+        self.halt_step = torch.zeros(B, dtype=torch.long)
+        self.exact = torch.zeros(B, dtype=torch.bool)
+        self.token = torch.zeros(B)
+        self.conf = torch.full((B,), float("nan"))
+        self.decision = torch.zeros(B, dtype=torch.bool)
+        self.has_decision = False
+        self.pred = torch.zeros(B, seq_len, dtype=torch.long) if keep_predictions else None
+        self.exact_seg = torch.zeros(B, budget, dtype=torch.bool)
+        self.conf_seg = torch.full((B, budget), float("nan"))
+        self.ran = torch.zeros(B, budget, dtype=torch.bool)
+
+    def segment(self, s, pred, exact, token, conf, wants, halt_now) -> None:
+        exact, token, conf, halt_now = exact.cpu(), token.float().cpu(), conf.float().cpu(), halt_now.cpu()
+        self.exact_seg[:, s - 1] = exact
+        self.conf_seg[:, s - 1] = conf
+        self.ran[:, s - 1] = True
+        new = halt_now & ~self.done
+        self.halt_step[new] = s
+        self.exact[new] = exact[new]
+        self.token[new] = token[new]
+        self.conf[new] = conf[new]
+        if wants is not None:
+            self.has_decision = True
+            self.decision[new] = wants.cpu()[new]
+        if self.pred is not None:
+            self.pred[new] = pred.cpu()[new]
+        self.done |= halt_now
+
+    def columns(self, puzzle_identifiers: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {
+            "halt_step": self.halt_step,
+            "exact": self.exact,
+            "token_accuracy": self.token,
+            "halt_confidence": self.conf,
+            "puzzle_identifiers": puzzle_identifiers.cpu(),
+            "exact_per_segment": self.exact_seg,
+            "halt_confidence_per_segment": self.conf_seg,
+            "segment_ran": self.ran,
+        }
+        if self.has_decision:
+            out["halt_decision"] = self.decision
+        if self.pred is not None:
+            out["predictions"] = self.pred
+        return out
+
+
+def _metrics(samples: dict[str, torch.Tensor], budget: int, policy) -> dict[str, Any]:
+    n = int(samples["exact"].numel()) if samples else 0
+    m: dict[str, Any] = {
+        "num_examples": n,
+        "max_segments": budget,
+        "eval_mode": policy.cfg.eval_mode,
+        "exact_accuracy": float("nan"),
+        "token_accuracy": float("nan"),
+        "mean_segments": float("nan"),
+        "halting_accuracy": None,
+        "exact_by_segment": [],
+    }
+    if not n:
+        return m
+    m["exact_accuracy"] = float(samples["exact"].float().mean())
+    m["token_accuracy"] = float(samples["token_accuracy"].mean())
+    m["mean_segments"] = float(samples["halt_step"].float().mean())
+    if "halt_decision" in samples:
+        m["halting_accuracy"] = float((samples["halt_decision"] == samples["exact"]).float().mean())
+    ran = samples["segment_ran"].float()
+    right = samples["exact_per_segment"].float()
+    counts = ran.sum(0)
+    m["exact_by_segment"] = [float(r / c) if c > 0 else None for r, c in zip(right.sum(0), counts)]
+    return m
+
+
+def _activity(total: dict[str, float], calls: dict[str, int], by_seg: dict[str, dict[int, list[float]]], segments: int) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name in total:
+        per = by_seg.get(name, {})
+        out[name] = {
+            "mean": total[name] / max(1, calls[name]),
+            "calls": calls[name],
+            "calls_per_segment": calls[name] / max(1, segments),
+            "by_segment": {str(s): sum(v) / len(v) for s, v in sorted(per.items())},
+        }
+    return out
+
+
+def format_activity(activity: dict[str, dict[str, Any]]) -> str:
+    """A text table: name, mean activity, calls per segment, mean by segment index."""
+    if not activity:
+        return ""
+    segs = sorted({int(s) for a in activity.values() for s in a["by_segment"]})
+    head = f"{'controller':<14} {'mean':>8} {'calls/seg':>10}  " + " ".join(f"{'seg' + str(s):>7}" for s in segs)
+    rows = [head]
+    for name, a in activity.items():
+        cells = " ".join(f"{a['by_segment'].get(str(s), float('nan')):>7.3f}" for s in segs)
+        rows.append(f"{name:<14} {a['mean']:>8.3f} {a['calls_per_segment']:>10.2f}  {cells}")
+    return "\n".join(rows)
+
+
+def format_metrics(metrics: dict[str, Any]) -> str:
+    """One human line with the headline numbers."""
+    parts = [
+        f"exact accuracy {100 * metrics['exact_accuracy']:.2f}%",
+        f"token accuracy {100 * metrics['token_accuracy']:.2f}%",
+        f"mean segments {metrics['mean_segments']:.2f}/{metrics['max_segments']} ({metrics['eval_mode']})",
+    ]
+    if metrics.get("halting_accuracy") is not None:
+        parts.append(f"halting accuracy {100 * metrics['halting_accuracy']:.2f}%")
+    parts.append(f"{metrics['num_examples']} examples")
+    return ", ".join(parts)
+

@@ -1,0 +1,117 @@
+"""Run output: a one-line progress display on stderr and metrics as JSON lines.
+
+``metrics.jsonl`` gets one object per log event (``{"step": ..., "kind":
+"train"|"eval", ...}``); TensorBoard scalars are written too when the
+``tensorboard`` package is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+
+def format_duration(seconds: float) -> str:
+    """``75`` -> ``1m15s``; ``3725`` -> ``1h02m``."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return "?"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+class ProgressLine:
+    """``step 120/2000 6% | loss 1.234 | exact 45.1% | 12.3 it/s | ETA 2m31s`` on stderr.
+
+    On a terminal the line is redrawn in place (at most every ``min_interval``
+    seconds); otherwise a full line is printed at each ``log`` call so logs stay readable.
+    """
+
+    def __init__(self, total: int, start: int = 0, enabled: bool = True, stream: TextIO | None = None, min_interval: float = 0.25):
+        self.total, self.start = total, start
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.min_interval = min_interval
+        self.t0 = time.perf_counter()
+        self._last_draw = 0.0
+        self._width = 0
+
+    def text(self, step: int, values: dict[str, float]) -> str:
+        elapsed = time.perf_counter() - self.t0
+        done = step - self.start
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - step) / rate if rate > 0 else float("nan")
+        parts = [f"step {step}/{self.total} {100 * step / max(1, self.total):.0f}%"]
+        if "loss" in values:
+            parts.append(f"loss {values['loss']:.4f}")
+        if "exact" in values:
+            parts.append(f"exact {100 * values['exact']:.1f}%")
+        parts += [f"{rate:.1f} it/s", f"ETA {format_duration(eta)}"]
+        return " | ".join(parts)
+
+    def update(self, step: int, values: dict[str, float], force: bool = False) -> None:
+        """Redraw (terminal) or print (log file, only when ``force``)."""
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if self.tty:
+            if force or now - self._last_draw >= self.min_interval:
+                line = self.text(step, values)
+                pad = max(0, self._width - len(line))
+                self.stream.write("\r" + line + " " * pad)
+                self.stream.flush()
+                self._width, self._last_draw = len(line), now
+        elif force:
+            self.stream.write(self.text(step, values) + "\n")
+            self.stream.flush()
+
+    def message(self, text: str) -> None:
+        """Print a full line without breaking the progress line."""
+        if self.tty and self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self._width = 0
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.tty and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._width = 0
+
+
+class MetricsLog:
+    """Appends JSON lines to ``run_dir/metrics.jsonl`` (+ TensorBoard when installed)."""
+
+    def __init__(self, run_dir: Path, enabled: bool = True):
+        self.enabled = enabled
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self._tb = None
+        if enabled and importlib.util.find_spec("tensorboard") is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(Path(run_dir) / "tb"))
+
+    def write(self, step: int, kind: str, values: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        row = {"step": step, "kind": kind, **values}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(row, sort_keys=False) + "\n")
+        if self._tb is not None:
+            for key, value in values.items():
+                if isinstance(value, (int, float)) and math.isfinite(value):
+                    self._tb.add_scalar(f"{kind}/{key}", value, step)
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()

@@ -1,0 +1,414 @@
+"""The training loop: deep supervision with one optimizer step per segment.
+
+Every step runs one segment on every slot of the carry (``hrmzoo.loop``); slots
+that halted take fresh samples from the step's batch; the loss (LM + halting
+terms) is backpropagated through that segment only. The carry, optimizer
+moments, RNG states and data position are saved with the weights, so a resumed
+run continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from hrmzoo.builder import build_model, resolve_device
+from hrmzoo.checkpoint import load_weights, read_checkpoint, save_model
+from hrmzoo.errors import CheckpointError, HrmzooError
+from hrmzoo.evaluate.core import EvalResult, evaluate, format_metrics
+from hrmzoo.loop import Carry, new_carry, segment_step
+from hrmzoo.recipe import load_recipe
+from hrmzoo.train import state as st
+from hrmzoo.train.data import Sampler, check_compatible, open_split, prepare_dataset, split_metadata
+from hrmzoo.train.dist import DistContext
+from hrmzoo.train.optim import build_optimizers
+from hrmzoo.train.runlog import MetricsLog, ProgressLine, format_duration
+from hrmzoo.train.schedule import lr_factor
+
+RECIPE_FILE = "recipe.yaml"
+EVAL_FILE = "eval.json"
+
+
+class TrainingError(HrmzooError):
+    """Training cannot go on (a non-finite loss); the message says where the last good checkpoint is."""
+
+
+@dataclass
+class TrainSummary:
+    """What a finished run reports.
+
+    Attributes:
+        run_dir: where everything was written.
+        steps: optimizer steps done in total.
+        wall_s: seconds spent in this invocation's training loop.
+        train: the last logged training metrics.
+        test: the final evaluation (None when there is no test split or it was disabled).
+    """
+
+    run_dir: Path
+    steps: int
+    wall_s: float
+    train: dict[str, Any]
+    test: EvalResult | None
+
+
+def autocast_dtype(name: str, device: torch.device) -> torch.dtype | None:
+    """``auto``: bf16 on CUDA, none on CPU; ``bfloat16``: bf16 anywhere; ``float32``: none."""
+    if name == "bfloat16" or (name == "auto" and device.type == "cuda"):
+        return torch.bfloat16
+    return None
+
+
+def default_run_dir(name: str) -> Path:
+    return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+class Trainer:
+    """One training run.
+
+    Args:
+        recipe: a validated Recipe (or anything ``load_recipe`` takes).
+        overrides: ``key=value`` strings applied to the recipe.
+        run_dir: output directory (default: ``train.out_dir`` or ``runs/<name>-<time>``).
+        data_root: dataset root; default: the recipe's ``data:`` section, prepared and cached.
+        resume: continue the run saved in ``run_dir``.
+        dist: process-group context (default: from the ``torchrun`` environment).
+    """
+
+    def __init__(self, recipe: Any, overrides: list[str] | tuple[str, ...] = (), *, run_dir: str | Path | None = None,
+                 data_root: str | Path | None = None, resume: bool = False, dist: DistContext | None = None):
+        self.recipe = load_recipe(recipe, overrides)
+        cfg = self.cfg = self.recipe.train
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        device = resolve_device(cfg.device)
+        self.dist = dist or DistContext.from_env(device)
+        if device.type == "cuda" and self.dist.enabled:
+            device = torch.device("cuda", self.dist.local_rank)
+            torch.cuda.set_device(device)
+        self.device = device
+        self.amp_dtype = autocast_dtype(cfg.dtype, device)
+
+        self.data_root = Path(data_root) if data_root is not None else self._prepare_data()
+        check_compatible(self.recipe.model, split_metadata(self.data_root, "train"), self.data_root)
+        self.train_data = open_split(self.data_root, "train")
+        self.test_data = None
+        if (self.data_root / "test").is_dir():
+            check_compatible(self.recipe.model, split_metadata(self.data_root, "test"), self.data_root)
+            self.test_data = open_split(self.data_root, "test")
+
+        self.model = build_model(self.recipe, device=device)
+        self.forward_model = torch.compile(self.model) if cfg.compile else self.model
+        self.optimizer, self.sparse = build_optimizers(self.model, cfg)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        table = getattr(self.model.embedding, "puzzle_emb", None)
+        self.net_params = [p for p in self.params if p is not table]
+        self.ema = None
+        if cfg.ema_decay is not None:
+            from timm.utils import ModelEmaV3
+
+            self.ema = ModelEmaV3(self.model, decay=cfg.ema_decay)
+            self.ema.module.recipe = self.recipe
+
+        self.local_batch = cfg.batch_size // max(1, self.dist.world)
+        self.sampler = Sampler(len(self.train_data), cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world)
+        self.total_steps = math.ceil(cfg.epochs * len(self.train_data) / cfg.batch_size) if cfg.epochs else cfg.steps
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(cfg.seed * 1000 + self.dist.rank)
+        self.carry: Carry | None = None
+        self.step = 0
+        self.last_saved: int | None = None
+
+        self.run_dir = self._pick_run_dir(run_dir, resume)
+        if resume:
+            self.load(self.run_dir)
+        self.log = MetricsLog(self.run_dir, enabled=self.dist.is_main)
+        if self.dist.is_main:
+            (self.run_dir / RECIPE_FILE).write_text(yaml.safe_dump(self.recipe.to_dict(), sort_keys=False))
+
+    # ------------------------------------------------------------ set-up
+    def _prepare_data(self) -> Path:
+        # rank 0 builds (or finds) the cached dataset first; the others then find it
+        root = prepare_dataset(self.recipe, self.cfg.data_cache, progress=self.cfg.progress) if self.dist.is_main else None
+        self.dist.barrier()
+        return root if root is not None else prepare_dataset(self.recipe, self.cfg.data_cache, progress=False)
+
+    def _pick_run_dir(self, run_dir, resume: bool) -> Path:
+        if run_dir is None:
+            run_dir = self.cfg.out_dir or default_run_dir(self.recipe.name)
+            if self.dist.enabled:  # ranks must agree on the timestamped name
+                holder = [str(run_dir)]
+                torch.distributed.broadcast_object_list(holder, 0)
+                run_dir = holder[0]
+        path = Path(run_dir)
+        if not resume and self.dist.is_main and (path / st.STATE_JSON).exists():
+            raise HrmzooError(f"{path}: already holds a run; pass resume={path} to continue it or choose another train.out_dir")
+        if self.dist.is_main and not resume:
+            path.mkdir(parents=True, exist_ok=True)
+        self.dist.barrier()
+        return path
+
+    # ------------------------------------------------------------ one step
+    def _set_lr(self) -> float:
+        f = lr_factor(self.step, self.total_steps, self.cfg.warmup_steps, self.cfg.schedule, self.cfg.min_lr_ratio)
+        for g in self.optimizer.param_groups:
+            g["lr"] = self.cfg.lr * f
+        if self.sparse is not None:
+            for g in self.sparse.param_groups:
+                g["lr"] = self.cfg.puzzle_emb_lr * f
+        return self.cfg.lr * f
+
+    def _amp(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def train_step(self):
+        """One segment on every slot, one optimizer step. Returns the loop's StepResult."""
+        lr = self._set_lr()
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in self.train_data.get_batch(self.sampler.next()).items()}
+        if self.carry is None:
+            self.carry = new_carry(self.model, batch)
+        self.model.train()
+        with self._amp():
+            carry, res = segment_step(self.forward_model, self.carry, batch, training=True, generator=self.generator)
+        loss = float(self.dist.mean(res.loss.detach().float()))
+        if not math.isfinite(loss):
+            raise TrainingError(self._diverged_message(loss))
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.sparse is not None:
+            self.sparse.zero_grad(set_to_none=True)
+        res.loss.backward()
+        self.dist.all_reduce_grads(self.params)
+        if self.cfg.grad_clip is not None:
+            res.metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.net_params, self.cfg.grad_clip))
+        self.optimizer.step()
+        if self.sparse is not None:
+            self.sparse.step(self.dist.gather_cat(carry.batch["puzzle_identifiers"]))
+        if self.ema is not None:
+            self.ema.update(self.model, step=self.step)
+        self.carry = carry
+        self.step += 1
+        res.metrics["lr"] = lr
+        res.metrics["loss"] = loss
+        return res
+
+    def _diverged_message(self, loss: float) -> str:
+        where = f"the last good checkpoint is {self.run_dir} (step {self.last_saved})" if self.last_saved is not None else "no checkpoint was written yet"
+        return f"loss is {loss} at step {self.step + 1}; training stopped, {where}; lower train.lr or enable train.grad_clip"
+
+    # ------------------------------------------------------------ the run
+    def run(self) -> TrainSummary:
+        """Train to ``total_steps``, evaluating and saving on schedule; returns the summary."""
+        cfg = self.cfg
+        bar = ProgressLine(self.total_steps, self.step, enabled=cfg.progress and self.dist.is_main)
+        acc = _Accumulator(self.model.halting.max_segments)
+        last: dict[str, Any] = {}
+        t0 = time.perf_counter()
+        if self.dist.is_main:
+            bar.message(f"hrmzoo train: {self.recipe.name}, {self.model.num_parameters():,} parameters, {len(self.train_data)} train examples, "
+                        f"{self.total_steps} steps of batch {cfg.batch_size} on {self.device}{' x' + str(self.dist.world) if self.dist.enabled else ''}"
+                        f"{' (bf16 autocast)' if self.amp_dtype else ''}; run dir {self.run_dir}")
+        try:
+            while self.step < self.total_steps:
+                res = self.train_step()
+                acc.add(res)
+                bar.update(self.step, {"loss": res.metrics["loss"], "exact": acc.running_exact()})
+                if self.step % cfg.log_interval == 0 or self.step == self.total_steps:
+                    last = acc.flush(self.dist)
+                    last["steps_per_s"] = (self.step - bar.start) / max(1e-9, time.perf_counter() - t0)
+                    self.log.write(self.step, "train", last)
+                    bar.update(self.step, {"loss": last["loss"], "exact": last.get("exact_at_halt", 0.0)}, force=True)
+                if cfg.eval_interval and self.step % cfg.eval_interval == 0 and self.step < self.total_steps:
+                    result = self.evaluate(limit=cfg.eval_max_examples)
+                    if result is not None:
+                        bar.message(f"eval @ step {self.step}: {format_metrics(result.metrics)}")
+                if cfg.checkpoint_interval and self.step % cfg.checkpoint_interval == 0 and self.step < self.total_steps:
+                    self.save()
+        finally:
+            bar.close()
+        wall = time.perf_counter() - t0
+        self.save()
+        test = None
+        if cfg.final_eval:
+            test = self.evaluate()
+            if test is not None and self.dist.is_main:
+                st.atomic_write_text(self.run_dir / EVAL_FILE, json.dumps({"step": self.step, **test.to_dict()}, indent=1))
+        self.log.close()
+        summary = TrainSummary(self.run_dir, self.step, wall, last, test)
+        if self.dist.is_main:
+            print(format_summary(summary, self.total_steps - bar.start), flush=True)
+        return summary
+
+    # ------------------------------------------------------------ evaluation
+    @property
+    def eval_model(self):
+        """The weights evaluation uses: the EMA copy when EMA is on."""
+        return self.ema.module if self.ema is not None else self.model
+
+    def evaluate(self, limit: int | None = None) -> EvalResult | None:
+        """Evaluate on the test split (rank 0; the others wait). None without a test split."""
+        if self.test_data is None:
+            return None
+        result = None
+        if self.dist.is_main:
+            result = evaluate(self.eval_model, self.test_data, batch_size=self.cfg.eval_batch_size or self.cfg.batch_size,
+                              limit=limit, autocast_dtype=self.amp_dtype)
+            self.log.write(self.step, "eval", {k: v for k, v in result.metrics.items() if not isinstance(v, list)}
+                           | {"exact_by_segment": result.metrics["exact_by_segment"]})
+        self.dist.barrier()
+        return result
+
+    # ------------------------------------------------------------ checkpoints
+    def _carry_tensors(self) -> dict[str, torch.Tensor]:
+        c = self.carry
+        out = {f"carry.state.{k}": v for k, v in c.state.items()}
+        out.update({f"carry.batch.{k}": v for k, v in c.batch.items()})
+        out.update({"carry.steps": c.steps, "carry.halted": c.halted, "carry.min_steps": c.min_steps})
+        gathered = {}
+        for k, v in out.items():
+            # gather in a dtype every backend supports, then restore the exact dtype
+            wide = v.to(torch.float32) if v.is_floating_point() else v.to(torch.int64)
+            gathered[k] = self.dist.gather_cat(wide).to(v.dtype).cpu()
+        return gathered
+
+    def save(self) -> None:
+        """Write model.safetensors and the trainer state (rank 0 writes; all ranks take part)."""
+        tensors: dict[str, torch.Tensor] = {}
+        scalars: dict[str, Any] = {}
+        opt_t, opt_s = st.optimizer_to_flat(self.optimizer, "opt")
+        tensors.update(opt_t)
+        scalars.update(opt_s)
+        if self.carry is not None:
+            tensors.update(self._carry_tensors())
+        explore = self.generator.get_state()
+        tensors["rng.explore"] = self.dist.gather_cat(explore.to(self.dist_device()).view(1, -1)).cpu()
+        tensors["rng.torch"] = torch.get_rng_state()
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        if self.ema is not None:
+            tensors.update({f"ema.{k}": v for k, v in self.ema.module.state_dict().items()})
+            tensors.update({f"raw.{k}": v for k, v in self.model.state_dict().items()})
+        scalars.update(
+            data=self.sampler.state_dict(), world=self.dist.world, batch_size=self.cfg.batch_size,
+            total_steps=self.total_steps, has_carry=self.carry is not None, recipe=self.recipe.name,
+        )
+        if self.dist.is_main:
+            st.save_state_tensors(self.run_dir, self.step, tensors)
+            save_model(self.eval_model, self.run_dir / st.MODEL_FILE,
+                       {st.STEP_KEY: str(self.step), "hrmzoo.weights": "ema" if self.ema is not None else "raw"})
+            st.save_state_json(self.run_dir, self.step, scalars)
+        self.last_saved = self.step
+        self.dist.barrier()
+
+    def dist_device(self) -> torch.device:
+        return self.device if self.device.type == "cuda" else torch.device("cpu")
+
+    def load(self, run_dir: Path) -> None:
+        """Restore everything ``save`` wrote."""
+        tensors, scalars = st.load_state(run_dir)
+        if scalars.get("world") != self.dist.world:
+            raise CheckpointError(f"{run_dir}: saved by {scalars.get('world')} processes but resumed with {self.dist.world}; resume with the same number of processes")
+        if scalars.get("batch_size") != self.cfg.batch_size:
+            raise CheckpointError(f"{run_dir}: saved with train.batch_size={scalars.get('batch_size')} but resumed with {self.cfg.batch_size}; keep the batch size when resuming")
+        raw = st.sub(tensors, "raw")
+        if not raw:
+            raw, _ = read_checkpoint(run_dir / st.MODEL_FILE)
+        load_weights(self.model, raw, run_dir / st.MODEL_FILE)
+        if self.ema is not None:
+            ema = st.sub(tensors, "ema") or raw
+            load_weights(self.ema.module, ema, run_dir / st.STATE_TENSORS)
+        st.optimizer_from_flat(self.optimizer, "opt", tensors, scalars, run_dir / st.STATE_TENSORS)
+        self.sampler.load_state_dict(scalars["data"])
+        self.generator.set_state(tensors["rng.explore"][self.dist.rank].contiguous())
+        torch.set_rng_state(tensors["rng.torch"])
+        if self.device.type == "cuda" and "rng.cuda" in tensors:
+            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        if scalars.get("has_carry"):
+            self.carry = self._carry_from(tensors, run_dir)
+        self.step = int(scalars["step"])
+        self.last_saved = self.step
+
+    def _carry_from(self, tensors: dict[str, torch.Tensor], run_dir: Path) -> Carry:
+        lo, hi = self.dist.rank * self.local_batch, (self.dist.rank + 1) * self.local_batch
+
+        def part(name: str) -> torch.Tensor:
+            if name not in tensors:
+                raise CheckpointError(f"{run_dir / st.STATE_TENSORS}: '{name}' is missing; the trainer state is incomplete")
+            return tensors[name][lo:hi].to(self.device)
+
+        state = {k: part(f"carry.state.{k}") for k in self.model.coupling.state_keys}
+        batch = {k[len("carry.batch."):]: part(k) for k in tensors if k.startswith("carry.batch.")}
+        return Carry(state, batch, part("carry.steps"), part("carry.halted"), part("carry.min_steps"))
+
+
+class _Accumulator:
+    """Sums of step metrics between log lines, plus per-segment breakdowns."""
+
+    def __init__(self, max_segments: int):
+        self.S = max_segments
+        self.reset()
+
+    def reset(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.n = 0
+        self.halt_right = 0.0
+        self.halt_n = 0.0
+        self.seg = torch.zeros(3, self.S)  # count, exact, lm loss per segment index
+        self._run_right, self._run_n = 0.0, 0.0
+
+    def add(self, res) -> None:
+        for k, v in res.metrics.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v)
+        self.n += 1
+        halted = res.halted.detach()
+        right = float((res.exact & halted).sum())
+        self.halt_right += right
+        self.halt_n += float(halted.sum())
+        self._run_right = 0.98 * self._run_right + right
+        self._run_n = 0.98 * self._run_n + float(halted.sum())
+        idx = (res.steps.detach() - 1).clamp(0, self.S - 1).cpu()
+        self.seg[0] += torch.bincount(idx, minlength=self.S).float()
+        self.seg[1] += torch.bincount(idx, weights=res.exact.detach().float().cpu(), minlength=self.S)
+        self.seg[2] += torch.bincount(idx, weights=res.terms["lm"].detach().float().cpu(), minlength=self.S)
+
+    def running_exact(self) -> float:
+        return self._run_right / self._run_n if self._run_n else 0.0
+
+    def flush(self, dist: DistContext) -> dict[str, Any]:
+        """Means since the last flush, averaged over ranks."""
+        keys = sorted(self.sums)
+        packed = torch.tensor([self.sums[k] for k in keys] + [self.halt_right, self.halt_n], dtype=torch.float64)
+        packed = dist.mean(packed)
+        seg = dist.sum(self.seg.double())
+        out: dict[str, Any] = {k: float(packed[i]) / max(1, self.n) for i, k in enumerate(keys)}
+        halt_right, halt_n = float(packed[-2]), float(packed[-1])
+        out["exact_at_halt"] = halt_right / halt_n if halt_n else 0.0
+        out["by_segment"] = {
+            str(s + 1): {"n": int(seg[0, s]), "exact": float(seg[1, s] / seg[0, s]), "lm": float(seg[2, s] / seg[0, s])}
+            for s in range(self.S) if seg[0, s] > 0
+        }
+        self.reset()
+        return out
+
+
+def format_summary(s: TrainSummary, steps_run: int) -> str:
+    """The end-of-run report."""
+    rate = steps_run / s.wall_s if s.wall_s > 0 else float("nan")
+    lines = [f"done: {s.steps} steps ({steps_run} in this run, {format_duration(s.wall_s)}, {rate:.1f} it/s); run dir {s.run_dir}"]
+    if s.train:
+        lines.append(f"train (last log interval): loss {s.train.get('loss', float('nan')):.4f}, exact at halt {100 * s.train.get('exact_at_halt', 0):.1f}%")
+    if s.test is not None:
+        lines.append(f"test: {format_metrics(s.test.metrics)}")
+        lines.append(f"test exact accuracy: {100 * s.test.metrics['exact_accuracy']:.2f}%")
+    lines.append(f"evaluate again: hrmzoo eval ckpt={s.run_dir}")
+    return "\n".join(lines)

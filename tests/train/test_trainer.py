@@ -1,0 +1,157 @@
+"""The trainer: exact resume, NaN stop, atomic checkpoints, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from hrmzoo.checkpoint import load_model
+from hrmzoo.errors import CheckpointError, HrmzooError
+from hrmzoo.train import state as st
+from hrmzoo.train.data import DataMismatchError
+from hrmzoo.train.trainer import Trainer, TrainingError
+from tests.train.conftest import TINY
+
+# exploration, EMA, a puzzle embedding (sign-SGD) and AdamW: every piece of state that resume must restore
+STATEFUL = [*TINY, "model.puzzle_emb_ndim=32", "model.halting.exploration_prob=0.5", "train.ema_decay=0.9", "train.log_interval=1"]
+
+
+def losses(run_dir) -> list[float]:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [r["loss"] for r in rows if r["kind"] == "train"]
+
+
+def train(run_dir, data, overrides, resume=False):
+    trainer = Trainer("tiny_sudoku4", [*STATEFUL, *overrides], run_dir=run_dir, data_root=data, resume=resume)
+    trainer.run()
+    return trainer
+
+
+@pytest.mark.parametrize("optimizer", ["adam_atan2", "adamw"])
+def test_resume_is_exact(tmp_path, sudoku4, optimizer):
+    opt = f"train.optimizer={optimizer}"
+    full = train(tmp_path / "full", sudoku4, [opt, "train.steps=10"])
+    train(tmp_path / "half", sudoku4, [opt, "train.steps=5"])
+    resumed = train(tmp_path / "half", sudoku4, [opt, "train.steps=10"], resume=True)
+    assert resumed.step == 10
+    assert losses(tmp_path / "half") == losses(tmp_path / "full")  # bitwise
+    for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+    for a, b in zip(full.ema.module.state_dict().values(), resumed.ema.module.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_checkpoint_holds_eval_weights_and_loads(tmp_path, sudoku4):
+    trainer = train(tmp_path / "run", sudoku4, ["train.steps=3"])
+    model = load_model(tmp_path / "run")
+    for name, value in trainer.ema.module.state_dict().items():
+        assert torch.equal(model.state_dict()[name], value)  # EMA weights are what model.safetensors holds
+    state = json.loads((tmp_path / "run" / st.STATE_JSON).read_text())
+    assert state["step"] == 3 and state["data"]["cursor"] == 24
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, sudoku4, monkeypatch):
+    import hrmzoo.train.trainer as mod
+
+    real = mod.segment_step
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        carry, res = real(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 5:  # the fifth step blows up
+            res.loss = res.loss * float("nan")
+        return carry, res
+
+    monkeypatch.setattr(mod, "segment_step", poisoned)
+    run = tmp_path / "run"
+    with pytest.raises(TrainingError) as info:
+        train(run, sudoku4, ["train.steps=10", "train.checkpoint_interval=2"])
+    msg = str(info.value)
+    assert "\n" not in msg and "nan" in msg and "step 5" in msg and "(step 4)" in msg
+    assert json.loads((run / st.STATE_JSON).read_text())["step"] == 4
+    model = load_model(run)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    monkeypatch.setattr(mod, "segment_step", real)
+    resumed = train(run, sudoku4, ["train.steps=6"], resume=True)  # the kept checkpoint resumes
+    assert resumed.step == 6
+
+
+def test_interrupted_save_leaves_previous_checkpoint(tmp_path, sudoku4, monkeypatch):
+    run = tmp_path / "run"
+    trainer = train(run, sudoku4, ["train.steps=2"])
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.suffix in (".safetensors", ".json")}
+
+    import safetensors.torch
+
+    import hrmzoo.checkpoint as ck
+
+    def crash(tensors, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ck, "save_file", crash)
+    trainer.step += 1
+    with pytest.raises(OSError, match="disk full"):
+        trainer.save()
+    after = {p.name: p.read_bytes() for p in run.iterdir() if p.suffix in (".safetensors", ".json")}
+    assert after == before
+    assert not [p for p in run.iterdir() if ".tmp" in p.name]
+    monkeypatch.setattr(ck, "save_file", safetensors.torch.save_file)
+    assert train(run, sudoku4, ["train.steps=3"], resume=True).step == 3
+
+
+def test_corrupt_or_mismatched_state_is_one_line_error(tmp_path, sudoku4):
+    run = tmp_path / "run"
+    train(run, sudoku4, ["train.steps=2"])
+    tensors = run / st.STATE_TENSORS
+    good = tensors.read_bytes()
+    tensors.write_bytes(good[: len(good) // 2])
+    with pytest.raises(CheckpointError) as info:
+        train(run, sudoku4, ["train.steps=4"], resume=True)
+    assert "corrupt" in str(info.value) and "\n" not in str(info.value)
+    tensors.write_bytes(good)
+    state = json.loads((run / st.STATE_JSON).read_text())
+    (run / st.STATE_JSON).write_text(json.dumps({**state, "step": 7}))
+    with pytest.raises(CheckpointError, match="step 2 but trainer_state.json says step 7"):
+        train(run, sudoku4, ["train.steps=9"], resume=True)
+    (run / st.STATE_JSON).write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match="shape"):
+        train(run, sudoku4, ["train.steps=4", "model.hidden_size=64"], resume=True)
+    with pytest.raises(CheckpointError, match="batch_size"):
+        train(run, sudoku4, ["train.steps=4", "train.batch_size=16"], resume=True)
+    with pytest.raises(CheckpointError, match="run directory not found"):
+        train(tmp_path / "missing", sudoku4, [], resume=True)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="no trainer state"):
+        train(tmp_path / "empty", sudoku4, [], resume=True)
+
+
+def test_existing_run_dir_needs_resume(tmp_path, sudoku4):
+    train(tmp_path / "run", sudoku4, ["train.steps=1"])
+    with pytest.raises(HrmzooError, match="resume="):
+        train(tmp_path / "run", sudoku4, ["train.steps=1"])
+
+
+def test_model_must_fit_dataset(tmp_path, sudoku4):
+    with pytest.raises(DataMismatchError) as info:
+        train(tmp_path / "run", sudoku4, ["model.vocab_size=11"])
+    assert "vocab_size=6" in str(info.value) and "model.vocab_size=11" in str(info.value)
+
+
+def test_per_segment_metrics_and_summary(tmp_path, sudoku4, capsys):
+    trainer = Trainer("tiny_sudoku4", [*TINY, "train.steps=6", "train.log_interval=3", "train.final_eval=true"], run_dir=tmp_path / "run", data_root=sudoku4)
+    summary = trainer.run()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    train_rows = [r for r in rows if r["kind"] == "train"]
+    assert [r["step"] for r in train_rows] == [3, 6]
+    seg = train_rows[-1]["by_segment"]
+    assert sum(v["n"] for v in seg.values()) == 3 * 8  # every slot of every step lands in one segment bucket
+    assert set(seg) <= {"1", "2", "3", "4"}
+    assert summary.test is not None and summary.test.metrics["num_examples"] == 16
+    out = capsys.readouterr().out
+    assert "test exact accuracy:" in out and "hrmzoo eval ckpt=" in out
+    assert json.loads((tmp_path / "run" / "eval.json").read_text())["metrics"]["num_examples"] == 16
