@@ -1,0 +1,435 @@
+"""MkDocs hook: generate the pages that must never drift from the code.
+
+Registered in ``mkdocs.yml`` under ``hooks:``. At build time it adds, in memory
+(nothing is written into ``docs/``):
+
+- ``components/index.md`` and ``components/<kind>.md``: every registered
+  component of every kind, with its config fields, defaults and description,
+  read from :mod:`hrmzoo.registry` (plugins included);
+- ``api/components/<kind>.md``: mkdocstrings blocks for each kind's base
+  module and every registered member;
+- ``recipes/reference.md``: every recipe field, from the pydantic models that
+  validate recipes (the same ones the JSON Schema comes from);
+- ``recipes/shipped.md``: the recipes in ``recipes/``, built to count parameters;
+- ``recipes/recipe.schema.json``: the JSON Schema itself, for editors;
+- ``results.md``: the checked-in result tables (``registry/results.md``,
+  ``benchmarks/RESULTS.md``) when they exist.
+
+The page builders are plain functions of the registry (no mkdocs import), so
+``tests/test_docs.py`` checks them without the docs extras installed.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import re
+import typing
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+from pydantic import BaseModel
+
+ROOT = Path(__file__).resolve().parents[2]
+KIND_TITLES = {
+    "block": "Blocks",
+    "injection": "Injections",
+    "coupling": "Couplings",
+    "gradient": "Gradient estimators",
+    "solver": "Solvers",
+    "halting": "Halting policies",
+    "controller": "Controllers",
+    "embedding": "Embeddings",
+    "head": "Heads",
+}
+# Modules holding each kind's base class (shown first on its API page).
+BASE_MODULES = {
+    "block": ["hrmzoo.blocks.base"],
+    "injection": ["hrmzoo.injections.Injection", "hrmzoo.injections.InjectionConfig"],
+    "coupling": ["hrmzoo.couplings.base"],
+    "gradient": ["hrmzoo.gradients.base"],
+    "solver": ["hrmzoo.solvers.base"],
+    "halting": ["hrmzoo.halting.base"],
+    "controller": ["hrmzoo.controllers.base"],
+    "embedding": [],
+    "head": [],
+}
+# Where a kind without a model slot is chosen instead (hand-kept: one line each).
+INDIRECT_USE = {
+    "solver": "chosen by name inside the `implicit` gradient estimator's config, e.g. "
+    "`gradient: {type: implicit, solver: anderson}`",
+}
+RESULT_FILES = [
+    ("registry/results.md", "Shipped recipes (registry/results.md)"),
+    ("benchmarks/RESULTS.md", "Benchmarks (benchmarks/RESULTS.md)"),
+]
+_SECTION = re.compile(r"^\s*(Args|Arguments|Attributes|Returns|Yields|Raises|Examples?|Notes?|Warnings?|See Also)\s*:\s*$")
+_ROLE = re.compile(r":(?:class|func|data|meth|attr|mod|obj):`~?([^`]+)`")
+
+
+# ------------------------------------------------------------------ docstrings
+
+def summary(obj: Any) -> str:
+    """A docstring's text before its first Google section, Sphinx roles turned into code."""
+    doc = inspect.getdoc(obj) or ""
+    lines = []
+    for line in doc.splitlines():
+        if _SECTION.match(line):
+            break
+        lines.append(line)
+    return _ROLE.sub(r"`\1`", "\n".join(lines).strip())
+
+
+# ------------------------------------------------------------------ fields
+
+def yaml_inline(value: Any) -> str:
+    """One-line YAML (flow style) for a value."""
+    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
+    return text.removesuffix("\n...").removesuffix("...").strip()
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _default_cell(default: Any) -> str:
+    if default == "(required)":
+        return "**required**"
+    if isinstance(default, dict) and "type" in default:
+        return f"`type: {default['type']}`"
+    return f"`{_cell(yaml_inline(default))}`"
+
+
+def field_table(model: type[BaseModel], skip: tuple[str, ...] = ("type",)) -> str:
+    """A Markdown table of a config's fields, from the same records as ``registry/components.md``."""
+    from hrmzoo.catalog import config_fields
+
+    rows = ["| field | type | default | description |", "|---|---|---|---|"]
+    for f in config_fields(model, skip=set(skip)):
+        typ = f"{f['type']} ({f['constraint']})" if f["constraint"] else f["type"]
+        desc = _ROLE.sub(r"`\1`", f["description"])
+        rows.append(f"| `{f['name']}` | {_cell(typ)} | {_default_cell(f['default'])} | {_cell(desc)} |")
+    if len(rows) == 2:
+        return "_No fields: the component is configured by its name alone._"
+    return "\n".join(rows)
+
+
+# ------------------------------------------------------------------ components
+
+def _registry():
+    from hrmzoo import registry
+
+    return registry
+
+
+def _slots_of(kind: str) -> list[str]:
+    from hrmzoo.recipe.schema import COMPONENT_SLOTS
+
+    return [slot for slot, k in COMPONENT_SLOTS.items() if k == kind]
+
+
+def _source_config(entry) -> type[BaseModel]:
+    """The config class as written (the registry adds ``type`` in a subclass)."""
+    return entry.config.__mro__[1]
+
+
+def _example(entry, slot: str | None) -> str:
+    """A recipe line choosing this component with its defaults (or its required fields)."""
+    try:
+        cfg = entry.config()
+        fields = cfg.model_dump(mode="json")
+    except Exception:
+        fields = {"type": entry.name}
+        fields.update({n: "..." for n, f in entry.config.model_fields.items() if f.is_required()})
+    fields = {"type": fields.pop("type", entry.name), **fields}
+    key = slot or entry.kind
+    return f"{key}: {yaml_inline(fields)}"
+
+
+def component_page(kind: str) -> str:
+    """The catalogue page of one component kind, from the registry."""
+    registry = _registry()
+    entries = registry.REGISTRIES[kind].entries()
+    slots = _slots_of(kind)
+    title = KIND_TITLES.get(kind, kind)
+    out = [f"# {title}", "", "<!-- generated by docs/hooks/gen_pages.py from hrmzoo.registry: do not edit -->", ""]
+    if slots:
+        where = ", ".join(f"`model.{s}`" for s in slots)
+        out.append(f"Recipe slot{'s' if len(slots) > 1 else ''}: {where}. A component is chosen by its `type`.")
+    elif kind in INDIRECT_USE:
+        out.append(f"Not a model slot: {INDIRECT_USE[kind]}.")
+    out += ["", f"List them from the command line with `hrmzoo list {kind}`; "
+            f"the classes are documented in the [API reference](../api/components/{kind}.md).", ""]
+    out += ["| name | description | class |", "|---|---|---|"]
+    for e in entries:
+        out.append(f"| [`{e.name}`](#{e.name}) | {_cell(e.description)} | `{e.module}.{e.cls.__name__}` |")
+    out.append("")
+    for e in entries:
+        out += [f"## {e.name}", ""]
+        text = summary(e.cls)
+        if text:
+            out += [text, ""]
+        cfg = _source_config(e)
+        out += [f"Class `{e.module}.{e.cls.__name__}`, config `{cfg.__module__}.{cfg.__name__}`.", ""]
+        out += [field_table(e.config), ""]
+        out += ["```yaml", _example(e, slots[0] if slots else None), "```", ""]
+    return "\n".join(out)
+
+
+def components_index() -> str:
+    """Overview of every kind with its members."""
+    registry = _registry()
+    out = [
+        "# Component catalogue",
+        "",
+        "<!-- generated by docs/hooks/gen_pages.py from hrmzoo.registry: do not edit -->",
+        "",
+        "Every swappable part of a model is a registered component of one *kind*. "
+        "These pages are generated from the registry when the site is built, so they list "
+        "exactly what `hrmzoo list` prints, plugins included. "
+        "See [Concepts](../concepts.md) for how the kinds compose and "
+        "[Adding a component](../guides/adding-a-component.md) to register your own.",
+        "",
+        "| kind | recipe slot | members |",
+        "|---|---|---|",
+    ]
+    for kind in registry.KINDS:
+        slots = ", ".join(f"`model.{s}`" for s in _slots_of(kind)) or "(inside `gradient`)"
+        members = ", ".join(f"[`{n}`]({kind}.md#{n})" for n in registry.REGISTRIES[kind].names())
+        out.append(f"| [{KIND_TITLES.get(kind, kind)}]({kind}.md) | {slots} | {members} |")
+    return "\n".join(out) + "\n"
+
+
+def api_page(kind: str) -> str:
+    """mkdocstrings blocks for a kind's base module and each registered member."""
+    registry = _registry()
+    out = [f"# {KIND_TITLES.get(kind, kind)}", "",
+           "<!-- generated by docs/hooks/gen_pages.py from hrmzoo.registry: do not edit -->", "",
+           f"Configuration fields and defaults are tabulated in the [catalogue](../../components/{kind}.md).", ""]
+    if BASE_MODULES.get(kind):
+        out += ["## Base", ""]
+        for path in BASE_MODULES[kind]:
+            out += [f"::: {path}", "    options:", "      heading_level: 3", ""]
+    out += ["## Registered members", ""]
+    seen: set[str] = set()
+    for e in registry.REGISTRIES[kind].entries():
+        cfg = _source_config(e)
+        for path in (f"{e.module}.{e.cls.__qualname__}", f"{cfg.__module__}.{cfg.__qualname__}"):
+            if path in seen or any(path.startswith(b) for b in BASE_MODULES.get(kind, [])):
+                continue
+            seen.add(path)
+            out += [f"::: {path}", "    options:", "      heading_level: 3", ""]
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ recipes
+
+def _section_tables(title: str, ann: Any, intro: str = "") -> list[str]:
+    """Tables for a recipe section whose type is a model, a union of models, or absent."""
+    out = [f"## `{title}:`", ""]
+    if intro:
+        out += [intro, ""]
+    models = [a for a in _flatten(ann) if isinstance(a, type) and issubclass(a, BaseModel)]
+    if not models:
+        from hrmzoo.catalog import type_name
+
+        out += [f"Free-form mapping ({type_name(ann)}).", ""]
+        return out
+    for model in models:
+        if len(models) > 1:
+            tag = model.model_fields.get("type")
+            out += [f"### `{title}: {{type: {tag.default}}}`" if tag is not None else f"### {model.__name__}", ""]
+        text = summary(model)
+        if text:
+            out += [text, ""]
+        out += [field_table(model, skip=() if len(models) == 1 else ("type",)), ""]
+    return out
+
+
+def _flatten(ann: Any) -> list[Any]:
+    origin = typing.get_origin(ann)
+    if origin is typing.Annotated:
+        return _flatten(typing.get_args(ann)[0])
+    if origin is typing.Union or (origin is not None and getattr(origin, "__name__", "") == "UnionType"):
+        return [x for a in typing.get_args(ann) for x in _flatten(a)]
+    return [ann]
+
+
+def recipe_reference() -> str:
+    """Every recipe field, from the pydantic models that validate recipes."""
+    from hrmzoo.recipe.schema import COMPONENT_SLOTS, DEFAULT_TYPES, ModelBase, recipe_class
+
+    registry = _registry()
+    recipe = recipe_class()
+    model_cls = recipe.model_fields["model"].annotation
+    out = [
+        "# Recipe reference",
+        "",
+        "<!-- generated by docs/hooks/gen_pages.py from hrmzoo.recipe: do not edit -->",
+        "",
+        "Generated from the pydantic models that validate recipes, so it matches what "
+        "`hrmzoo build` accepts. Every mapping rejects unknown keys. The same schema is "
+        "available as [JSON Schema](recipe.schema.json) for editor completion "
+        "(`hrmzoo schema` prints it).",
+        "",
+        "## Top level",
+        "",
+        field_table(recipe, skip=("model", "data", "train")),
+        "",
+        "Besides these fields a recipe file may start with `extends: other_recipe` "
+        "(a path or a shipped name): the other recipe is loaded first and this file is merged over it.",
+        "",
+        "## `model:`",
+        "",
+        summary(ModelBase),
+        "",
+        field_table(model_cls, skip=tuple(COMPONENT_SLOTS)),
+        "",
+        "### Component slots",
+        "",
+        "Each slot holds one component config chosen by `type`; the fields of each type are "
+        "listed in the [component catalogue](../components/index.md).",
+        "",
+        "| slot | kind | default | types |",
+        "|---|---|---|---|",
+    ]
+    for slot, kind in COMPONENT_SLOTS.items():
+        default = DEFAULT_TYPES.get(slot)
+        default_text_ = f"`{default}`" if default else "none (see the coupling)"
+        names = ", ".join(f"[`{n}`](../components/{kind}.md#{n})" for n in registry.REGISTRIES[kind].names())
+        out.append(f"| `{slot}` | {kind} | {default_text_} | {names} |")
+    out.append("")
+    out += _section_tables("data", recipe.model_fields["data"].annotation,
+                           "Which dataset to train and evaluate on (see the [data guide](../guides/data.md)).")
+    out += _section_tables("train", recipe.model_fields["train"].annotation,
+                           "Optimisation and run settings (see the [training guide](../guides/training.md)).")
+    return "\n".join(out)
+
+
+def recipe_schema_json() -> str:
+    from hrmzoo.recipe import json_schema
+
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def _header_comment(path: Path) -> list[str]:
+    lines = []
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    return lines
+
+
+def shipped_recipes_page() -> str:
+    """The recipes in ``recipes/``: description, launch comment, size, full YAML."""
+    from hrmzoo.recipe import load_recipe, resolve_recipe_path, shipped_recipes
+
+    out = ["# Shipped recipes", "", "<!-- generated by docs/hooks/gen_pages.py from recipes/: do not edit -->", "",
+           "The YAML files in `recipes/`. Pass a path or just the name: `hrmzoo build tiny_sudoku4`. "
+           "Parameter counts exclude the per-puzzle embedding table, as HRM's published count does; "
+           "they are computed when the site is built.", "",
+           "| recipe | parameters | updates per segment (with gradient) | description |", "|---|---|---|---|"]
+    details = []
+    for name in shipped_recipes():
+        path = resolve_recipe_path(name)
+        recipe = load_recipe(path)
+        model = _shape_only_model(recipe)
+        n_up, n_grad = model.updates_per_segment()
+        out.append(f"| [`{name}`](#{name}) | {model.num_parameters():,} | {n_up} ({n_grad}) | {_cell(recipe.description)} |")
+        details += [f"## {name}", ""]
+        header = _header_comment(path)
+        if header:
+            details += ["```text", *header, "```", ""]
+        details += [f'??? note "recipes/{path.name}"', "    ```yaml"]
+        details += [f"    {line}" if line else "" for line in path.read_text().splitlines()]
+        details += ["    ```", ""]
+        del model
+    return "\n".join(out + [""] + details)
+
+
+def _shape_only_model(recipe):
+    """The recipe's model on the meta device: shapes and counts without allocating weights."""
+    import torch
+
+    from hrmzoo.model import ReasoningModel
+
+    with torch.device("meta"):
+        return ReasoningModel(recipe.model)
+
+
+# ------------------------------------------------------------------ results
+
+def results_page() -> str:
+    """The checked-in result tables, included verbatim (never copied by hand)."""
+    intro = ROOT / "docs" / "snippets" / "results-intro.md"
+    out = [intro.read_text().rstrip() if intro.is_file() else "# Benchmarks and results", ""]
+    found = False
+    for rel, title in RESULT_FILES:
+        path = ROOT / rel
+        if not path.is_file():
+            continue
+        found = True
+        out += [f"## {title}", "", _demote_headings(path.read_text()).rstrip(), ""]
+    if not found:
+        out += ["!!! warning \"No results checked in yet\"",
+                "    Neither `registry/results.md` nor `benchmarks/RESULTS.md` exists in this checkout, "
+                "so there is nothing measured to show.", ""]
+    return "\n".join(out)
+
+
+def _demote_headings(text: str) -> str:
+    """Shift the included file's headings below this page's ``##`` section."""
+    out, fence = [], False
+    for line in text.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        if not fence and re.match(r"#{1,5} ", line):
+            line = "##" + line
+        out.append(line)
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ all pages
+
+def page_builders() -> dict[str, Callable[[], str]]:
+    """src path (relative to docs/) -> the function that writes that generated page."""
+    registry = _registry()
+    pages: dict[str, Callable[[], str]] = {"components/index.md": components_index}
+    for kind in registry.KINDS:
+        pages[f"components/{kind}.md"] = functools.partial(component_page, kind)
+        pages[f"api/components/{kind}.md"] = functools.partial(api_page, kind)
+    pages["recipes/reference.md"] = recipe_reference
+    pages["recipes/recipe.schema.json"] = recipe_schema_json
+    pages["recipes/shipped.md"] = shipped_recipes_page
+    pages["results.md"] = results_page
+    return pages
+
+
+def generated_pages() -> dict[str, str]:
+    """src path (relative to docs/) -> content of every generated page."""
+    return {path: build() for path, build in page_builders().items()}
+
+
+# ------------------------------------------------------------------ mkdocs hooks
+
+def on_files(files, config):
+    """Add the generated pages to the build (in memory; nothing lands in docs/)."""
+    from mkdocs.structure.files import File
+
+    for src_uri, content in generated_pages().items():
+        existing = files.get_file_from_path(src_uri)
+        if existing is not None:
+            files.remove(existing)
+        files.append(File.generated(config, src_uri, content=content))
+    return files
+
+
+def on_serve(server, config, builder):
+    """``mkdocs serve``: rebuild when the code or the recipes change."""
+    for rel in ("hrmzoo", "recipes", "registry", "benchmarks"):
+        if (ROOT / rel).exists():
+            server.watch(str(ROOT / rel))
+    return server
