@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hrmzoo.cli.args import positive_int
 from hrmzoo.errors import HrmzooError
 
 KEYS = ("ckpt", "data", "split", "batch_size", "limit", "max_segments", "device", "dtype", "out", "trace", "samples")
@@ -27,18 +28,6 @@ def add_parser(sub) -> None:
                        description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
     p.add_argument("args", nargs="*", metavar="ckpt=RUN_DIR [key=value ...]")
     p.set_defaults(run=run)
-
-
-def _int(named: dict[str, str], key: str) -> int | None:
-    if key not in named:
-        return None
-    try:
-        value = int(named[key])
-    except ValueError:
-        raise HrmzooError(f"{key}={named[key]}: not an integer") from None
-    if value <= 0:
-        raise HrmzooError(f"{key}={value}: must be positive")
-    return value
 
 
 def run(args) -> int:
@@ -68,8 +57,8 @@ def run(args) -> int:
 
     arc = is_arc_split(root, split)
     want_samples = named.get("samples", "false").lower() in ("1", "true", "yes")
-    result = evaluate(model, root, split=split, batch_size=_int(named, "batch_size") or recipe_cfg.train.eval_batch_size or recipe_cfg.train.batch_size,
-                      limit=_int(named, "limit"), max_segments=_int(named, "max_segments"), keep_predictions=arc,
+    result = evaluate(model, root, split=split, batch_size=positive_int(named, "batch_size") or recipe_cfg.train.eval_batch_size or recipe_cfg.train.batch_size,
+                      limit=positive_int(named, "limit"), max_segments=positive_int(named, "max_segments"), keep_predictions=arc,
                       autocast_dtype=autocast_dtype(dtype_name, device))
     print(f"{ckpt} on {root} [{split}]: {format_metrics(result.metrics)}")
     report = {"checkpoint": str(ckpt), "data": str(root), "split": split, "overrides": overrides, **result.to_dict(with_samples=want_samples)}

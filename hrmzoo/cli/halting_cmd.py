@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from hrmzoo.analysis.halting import analyze_halting, format_halting
     from hrmzoo.analysis.plot import plot_halting
-    from hrmzoo.analysis.cli_args import COMMON_KEYS, positive_int, resolve
+    from hrmzoo.cli.args import COMMON_KEYS, positive_int, resolve
     from hrmzoo.cli.train_cmd import split_arguments
 
     named, overrides = split_arguments(args.args, COMMON_KEYS + KEYS, "halting")

@@ -30,7 +30,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from hrmzoo.analysis.plot import plot_sweep
     from hrmzoo.analysis.sweep import format_sweep, run_sweep
-    from hrmzoo.analysis.cli_args import COMMON_KEYS, int_list, resolve
+    from hrmzoo.cli.args import COMMON_KEYS, int_list, resolve
     from hrmzoo.cli.train_cmd import split_arguments
 
     named, overrides = split_arguments(args.args, COMMON_KEYS + KEYS, "sweep")

@@ -1,4 +1,4 @@
-"""Argument handling shared by the ``hrmzoo sweep`` and ``hrmzoo halting`` commands."""
+"""Argument handling shared by the ``hrmzoo eval``, ``sweep`` and ``halting`` commands."""
 
 from __future__ import annotations
 
