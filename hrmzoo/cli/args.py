@@ -39,7 +39,8 @@ def positive_int(named: dict[str, str], key: str) -> int | None:
 
 
 def resolve(named: dict[str, str], overrides: list[str], command: str) -> dict[str, Any]:
-    """Checkpoint recipe, device, autocast dtype, data root and batch size for an analysis command."""
+    """Model (loaded once, on its device), device, autocast dtype, data root and batch size for
+    the commands that read a checkpoint (eval, sweep, halting)."""
     from hrmzoo.builder import resolve_device
     from hrmzoo.checkpoint import load_model
     from hrmzoo.train.data import check_compatible, prepare_dataset, split_metadata
@@ -48,7 +49,8 @@ def resolve(named: dict[str, str], overrides: list[str], command: str) -> dict[s
     if "ckpt" not in named:
         raise HrmzooError(f"no checkpoint given; run 'hrmzoo {command} ckpt=RUN_DIR' (a run directory or a .safetensors file)")
     ckpt = Path(named["ckpt"])
-    recipe = load_model(ckpt, overrides).recipe
+    model = load_model(ckpt, overrides)
+    recipe = model.recipe
     device = resolve_device(named.get("device", recipe.train.device))
     dtype_name = named.get("dtype", recipe.train.dtype)
     if dtype_name not in ("auto", "float32", "bfloat16"):
@@ -59,6 +61,7 @@ def resolve(named: dict[str, str], overrides: list[str], command: str) -> dict[s
     out = Path(named["out"]) if "out" in named else (ckpt if ckpt.is_dir() else ckpt.parent)
     return {
         "ckpt": ckpt,
+        "model": model.to(device),
         "device": device,
         "autocast_dtype": autocast_dtype(dtype_name, device),
         "root": root,

@@ -17,8 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hrmzoo.cli.args import positive_int
-from hrmzoo.errors import HrmzooError
+from hrmzoo.cli.args import positive_int, resolve
 
 KEYS = ("ckpt", "data", "split", "batch_size", "limit", "max_segments", "device", "dtype", "out", "trace", "samples")
 
@@ -31,35 +30,19 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from hrmzoo.builder import resolve_device
-    from hrmzoo.checkpoint import load_model
     from hrmzoo.cli.train_cmd import split_arguments
     from hrmzoo.evaluate import evaluate, format_activity, format_metrics
     from hrmzoo.evaluate.arc import arc_pass_at_k, is_arc_split
-    from hrmzoo.train.data import check_compatible, prepare_dataset, split_metadata
-    from hrmzoo.train.trainer import autocast_dtype
 
     named, overrides = split_arguments(args.args, KEYS, "eval")
-    if "ckpt" not in named:
-        raise HrmzooError("no checkpoint given; run 'hrmzoo eval ckpt=RUN_DIR' (a run directory or a .safetensors file)")
-    ckpt = Path(named["ckpt"])
-    recipe_cfg = None
-    model = load_model(ckpt, overrides)
-    recipe_cfg = model.recipe
-    device = resolve_device(named.get("device", recipe_cfg.train.device))
-    model = model.to(device)
-    dtype_name = named.get("dtype", recipe_cfg.train.dtype)
-    if dtype_name not in ("auto", "float32", "bfloat16"):
-        raise HrmzooError(f"dtype={dtype_name}: use auto, float32 or bfloat16")
-    split = named.get("split", "test")
-    root = Path(named["data"]) if "data" in named else prepare_dataset(recipe_cfg, recipe_cfg.train.data_cache)
-    check_compatible(recipe_cfg.model, split_metadata(root, split), root)
+    ctx = resolve(named, overrides, "eval")
+    model, ckpt, root, split = ctx["model"], ctx["ckpt"], ctx["root"], ctx["split"]
 
     arc = is_arc_split(root, split)
     want_samples = named.get("samples", "false").lower() in ("1", "true", "yes")
-    result = evaluate(model, root, split=split, batch_size=positive_int(named, "batch_size") or recipe_cfg.train.eval_batch_size or recipe_cfg.train.batch_size,
-                      limit=positive_int(named, "limit"), max_segments=positive_int(named, "max_segments"), keep_predictions=arc,
-                      autocast_dtype=autocast_dtype(dtype_name, device))
+    result = evaluate(model, root, split=split, batch_size=ctx["batch_size"], limit=ctx["limit"],
+                      max_segments=positive_int(named, "max_segments"), keep_predictions=arc,
+                      autocast_dtype=ctx["autocast_dtype"])
     print(f"{ckpt} on {root} [{split}]: {format_metrics(result.metrics)}")
     report = {"checkpoint": str(ckpt), "data": str(root), "split": split, "overrides": overrides, **result.to_dict(with_samples=want_samples)}
     if arc:
