@@ -118,7 +118,7 @@ class ReasoningModel(nn.Module):
         state = {k: v.to(x.dtype) for k, v in state.items()}
         ctl = self.controller.context(batch, x)
         cycles = self.coupling.cycles(self.parts(), x, ctl)
-        state, diagnostics = self.gradient(cycles, state)
+        state, diagnostics = self.gradient(cycles, state, output_key=self.coupling.output_key, ctl=ctl)
         z = state[self.coupling.output_key]
         diagnostics["trace"] = ctl.trace
         return SegmentOutput(
@@ -147,9 +147,14 @@ class ReasoningModel(nn.Module):
         table = getattr(self.embedding, "puzzle_emb", None)
         return table.numel() if table is not None else 0
 
+    def gradient_schedule(self) -> list[list[tuple[str, bool]]]:
+        """One segment's updates cycle by cycle as (tag, carries gradient) pairs."""
+        plan = self.coupling.plan()
+        flat = [u for cyc in plan for u in cyc]
+        mask = iter(self.gradient.grad_mask(flat, [len(c) for c in plan], self.coupling.output_key))
+        return [[(u.tag, next(mask)) for u in cyc] for cyc in plan]
+
     def updates_per_segment(self) -> tuple[int, int]:
         """(updates per segment, updates that carry gradient)."""
-        schedule = self.coupling.schedule()
-        tags = [t for cyc in schedule for t in cyc]
-        mask = self.gradient.grad_mask(tags, [len(c) for c in schedule])
-        return len(tags), sum(mask)
+        flat = [g for cyc in self.gradient_schedule() for _, g in cyc]
+        return len(flat), sum(flat)

@@ -70,6 +70,15 @@ class ControlContext:
         """Append one detached activity scalar to ``trace[name]``."""
         self.trace.setdefault(name, []).append(activity.detach())
 
+    def reset_losses(self) -> None:
+        """Forget the auxiliary losses recorded so far.
+
+        The implicit estimator calls this after its solve, so that losses read
+        inside the cycle come from the differentiable application at the fixed
+        point, not from the solver's iterates.
+        """
+        self.aux_losses.clear()
+
     def hook(self, point: str, value: torch.Tensor, *, old: torch.Tensor | None = None, state: dict | None = None) -> torch.Tensor:
         return value
 

@@ -203,6 +203,10 @@ class HeadContext(ControlContext):
             self._add_framing(unframed)
         return value
 
+    def reset_losses(self) -> None:
+        super().reset_losses()
+        self._framing_terms.clear()
+
     def _add_framing(self, z_h: torch.Tensor) -> None:
         # Mean over the H steps that carry gradient (all of them when none does,
         # e.g. at evaluation): a no-grad step would only dilute the gradient.

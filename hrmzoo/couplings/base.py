@@ -22,10 +22,22 @@ State = dict[str, torch.Tensor]
 
 @dataclass(frozen=True)
 class Update:
-    """One primitive update; ``tag`` is "L" (fast/latent) or "H" (slow/answer)."""
+    """One primitive update of the state.
+
+    Attributes:
+        tag: the level it belongs to, "L" (fast/latent) or "H" (slow/answer);
+            used for reports.
+        fn: state -> state; replaces the ``writes`` entry.
+        writes: the state key the update replaces.
+        reads: the state keys it reads (its own key included when it does).
+            Gradient estimators choose updates by this data dependence, not by
+            position, so a rule is right for every order of the updates.
+    """
 
     tag: str
     fn: Callable[[State], State]
+    writes: str = ""
+    reads: tuple[str, ...] = ()
 
     def __call__(self, state: State) -> State:
         return self.fn(state)
@@ -74,7 +86,12 @@ class Coupling(nn.Module):
     def cycles(self, parts: Parts, x: torch.Tensor, ctl) -> list[list[Update]]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def plan(self) -> list[list[Update]]:
+        """One segment's updates, cycle by cycle, built on placeholder networks (for
+        reports and gradient masks; the functions are not meant to run)."""
+        dummy = Parts(nn.Identity(), nn.Identity(), nn.Identity(), nn.Identity())
+        return self.cycles(dummy, None, None)
+
     def schedule(self) -> list[list[str]]:
         """The tags of one segment's updates, cycle by cycle (for reports)."""
-        dummy = Parts(nn.Identity(), nn.Identity(), nn.Identity(), nn.Identity())
-        return [[u.tag for u in cyc] for cyc in self.cycles(dummy, None, None)]
+        return [[u.tag for u in cyc] for cyc in self.plan()]
