@@ -38,6 +38,11 @@ from hrmzoo.controllers.base import ControlContext, Controller, ControllerError
 from hrmzoo.layers import lecun_init_, trunc_normal_init_
 
 
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    # softmax/cross-entropy in float32 under bf16, and exact in a float64 model
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 @dataclass(frozen=True)
 class HeadSpec:
     """What a head is: name, quadrant, hook point, modulation kind, conditioning."""
@@ -185,7 +190,7 @@ class HeadContext(ControlContext):
         if ctl.perspective_mode == "given":
             return self.given
         z_h = state[ctl.h_key] if state is not None and ctl.h_key in state else value
-        return torch.softmax(ctl.frame_logits(z_h).float(), dim=-1).to(ctl.table.weight.dtype) @ ctl.table.weight
+        return torch.softmax(_at_least_float32(ctl.frame_logits(z_h)), dim=-1).to(ctl.table.weight.dtype) @ ctl.table.weight
 
     def hook(self, point, value, *, old=None, state=None):
         # the framing loss reads H's state before SE re-frames it: read after, SE could
@@ -210,7 +215,7 @@ class HeadContext(ControlContext):
     def _add_framing(self, z_h: torch.Tensor) -> None:
         # Mean over the H steps that carry gradient (all of them when none does,
         # e.g. at evaluation): a no-grad step would only dilute the gradient.
-        ce = F.cross_entropy(self.ctl.frame_logits(z_h).float(), self.tid)
+        ce = F.cross_entropy(_at_least_float32(self.ctl.frame_logits(z_h)), self.tid)
         self._framing_terms.append(ce)
         terms = [t for t in self._framing_terms if t.requires_grad] or self._framing_terms
         self.aux_losses["framing"] = self.ctl.framing_weight * torch.stack(terms).mean()
