@@ -55,7 +55,7 @@ class ReasoningModel(nn.Module):
         """
         super().__init__()
         if seed is None:
-            seed = int(torch.randint(0, 2**62, (1,)))
+            seed = int(torch.randint(0, 2**62, (1,), device="cpu"))
         self.cfg = cfg
         self.recipe = None  # set by build_model; carried into checkpoints
 

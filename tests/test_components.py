@@ -140,3 +140,18 @@ def test_bf16_parameters():
     model = build_model("tiny_sudoku4", dtype="bfloat16")
     out = model(random_batch(model))
     assert out.logits.dtype == torch.bfloat16
+
+
+def test_flat_builds_no_h_block_even_when_the_recipe_gives_one():
+    from hrmzoo import build_model
+    from hrmzoo.cli.build_cmd import describe
+
+    hier = build_model("tiny_sudoku4", seed=0)
+    flat = build_model("tiny_sudoku4", ["model.coupling={type: flat, cycles: 2, steps: 2}"], seed=0)
+    assert hier.cfg.h_block is not None and flat.h_block is None and flat.h_injection is None
+    assert flat.num_parameters() == hier.num_parameters() - hier.component_parameters()["h_block"]
+    # every parameter it reports is one that trains (the halting head by its own loss)
+    _forward_backward(flat)
+    untrained = [n for n, p in flat.named_parameters() if p.grad is None and not n.startswith("halting.")]
+    assert untrained == []
+    assert "ignored: coupling 'flat' builds no H network" in describe(flat)

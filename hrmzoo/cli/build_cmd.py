@@ -31,6 +31,10 @@ def describe(model) -> str:
             n = counts.get(attr, 0)
             lines.append(f"  {slot:<11} {'-':<14} {n:>12,} params  {note}")
             continue
+        if slot == "h_block" and model.h_block is None:
+            # flat builds no H network: a recipe's h_block would only be counted, never trained
+            lines.append(f"  {slot:<11} {'-':<14} {0:>12,} params  (ignored: coupling '{cfg.coupling.type}' builds no H network)")
+            continue
         fields = {k: v for k, v in comp.model_dump().items() if k != "type"}
         n = counts.get(attr, 0)
         if slot == "injection" and model.h_injection is not None:
