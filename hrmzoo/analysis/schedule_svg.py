@@ -288,13 +288,15 @@ def schedule_svg(s: SegmentSchedule) -> str:
     def y_of(row: int) -> float:
         return TOP + row * row_h + row_h / 2
 
+    # long segments (TRM: 21 updates) get narrower columns so the picture stays readable when scaled
+    step, box_w = (STEP, BOX_W) if len(s.updates) <= 12 else (STEP - 12, BOX_W - 8)
     xs = []
     x = LEFT
     for u in s.updates:
         if u.index and u.cycle != s.updates[u.index - 1].cycle:
             x += CYCLE_GAP
-        xs.append(x + STEP / 2)
-        x += STEP
+        xs.append(x + step / 2)
+        x += step
     end_x = x
     halt_x = end_x + 110
     subtitle = (f"coupling {s.coupling} · gradient {s.gradient} ({s.num_grad} of {len(s.updates)} updates carry gradient)"
@@ -318,7 +320,7 @@ def schedule_svg(s: SegmentSchedule) -> str:
     # cycle bands
     for c, n in enumerate(s.cycle_lengths):
         idx = [u.index for u in s.updates if u.cycle == c]
-        x0, x1 = xs[idx[0]] - STEP / 2 + 2, xs[idx[-1]] + STEP / 2 - 2
+        x0, x1 = xs[idx[0]] - step / 2 + 2, xs[idx[-1]] + step / 2 - 2
         out.append(f'<rect x="{x0:.1f}" y="{TOP - 14}" width="{x1 - x0:.1f}" height="{input_row * row_h + 8}" '
                    f'fill="#f8f9fa" stroke="#dee2e6" stroke-dasharray="4 3" rx="6"/>')
         out.append(_text((x0 + x1) / 2, TOP - 2, f"cycle {c + 1}", 10, "middle", MUTED))
@@ -349,7 +351,7 @@ def schedule_svg(s: SegmentSchedule) -> str:
         tip = (f"update {u.index + 1} ({u.tag}), cycle {u.cycle + 1}: writes {', '.join(u.writes) or '?'} "
                f"from {', '.join(u.reads) or '?'}; {'with' if u.grad else 'no'} gradient")
         out.append(f'<g class="{cls}" data-index="{u.index}" data-tag="{escape(u.tag)}"><title>{escape(tip)}</title>'
-                   f'<rect x="{cx - BOX_W / 2}" y="{y - BOX_H / 2}" width="{BOX_W}" height="{BOX_H}" rx="5" fill="{fill}" '
+                   f'<rect x="{cx - box_w / 2}" y="{y - BOX_H / 2}" width="{box_w}" height="{BOX_H}" rx="5" fill="{fill}" '
                    f'stroke="{INK if u.grad else "#adb5bd"}" stroke-width="1.2"/>'
                    + _text(cx, y + 4.5, u.tag, 13, "middle", "white" if u.grad else INK, "bold") + "</g>")
         acts = [name for p in dict.fromkeys(u.hooks) for name in s.heads_at.get(p, [])]
