@@ -55,7 +55,7 @@ BASE_MODULES = {
     "gradient": ["hrmzoo.gradients.base"],
     "solver": ["hrmzoo.solvers.base"],
     "halting": ["hrmzoo.halting.base"],
-    "controller": ["hrmzoo.controllers.base"],
+    "controller": ["hrmzoo.controllers.base", "hrmzoo.controllers.heads"],
     "embedding": [],
     "head": [],
 }

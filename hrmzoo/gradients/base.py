@@ -37,6 +37,7 @@ class GradientEstimator(nn.Module):
         raise NotImplementedError
 
     def forward(self, cycles: list[list[Update]], state: State) -> tuple[State, dict[str, torch.Tensor]]:
+        """Run the coupling's cycles from `state`; return the new state and diagnostics (`residual` [B])."""
         raise NotImplementedError  # pragma: no cover - abstract
 
 

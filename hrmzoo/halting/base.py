@@ -58,6 +58,7 @@ class HaltingPolicy(nn.Module):
         self.max_segments = cfg.max_segments
 
     def halt_logits(self, z: torch.Tensor) -> torch.Tensor | None:
+        """The halting head's output from the output state `z` [B, S, D] (None: no head)."""
         return None
 
     def min_segments(self, batch_size: int, device, generator: torch.Generator | None = None) -> torch.Tensor:
