@@ -84,6 +84,23 @@ class Coupling(nn.Module):
         return model_cfg.h_block
 
     def cycles(self, parts: Parts, x: torch.Tensor, ctl) -> list[list[Update]]:  # pragma: no cover - abstract
+        """The segment as cycles of tagged updates: what a coupling implements.
+
+        Each `Update` closes over `parts`, `x` and `ctl` and maps the state dict to
+        a new one; it should pass its values through `ctl.hook(...)` at the hook
+        points so any controller works. Nothing runs here: the gradient
+        estimator runs the updates and decides which carry gradient, and
+        `schedule` (and the diagrams of `hrmzoo build --schedule`) read the tags.
+
+        Args:
+            parts: the networks the model owns (blocks and injections).
+            x: the embedded input [B, S, D].
+            ctl: the segment's controller context (its `hook` method).
+
+        Returns:
+            One list of updates per cycle; for the implicit estimator one cycle
+            is the map whose fixed point is solved.
+        """
         raise NotImplementedError
 
     def plan(self) -> list[list[Update]]:

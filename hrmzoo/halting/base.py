@@ -71,6 +71,7 @@ class HaltingPolicy(nn.Module):
         self.max_segments = cfg.max_segments
 
     def halt_logits(self, z: torch.Tensor) -> torch.Tensor | None:
+        """The halting head's output from the output state `z` [B, S, D] (None: no head)."""
         return None
 
     @property
