@@ -34,6 +34,11 @@ class TrainConfig(BaseModel):
         grad_clip: clip the global gradient norm to this value (None: no clipping, as HRM).
         ema_decay: keep an exponential moving average of the weights (TRM: 0.999);
             evaluation and ``model.safetensors`` then use the averaged weights.
+        ema_warmup: ramp the averaging up (timm's schedule: decay at update t is
+            ``min(ema_decay, 1 - (1 + t)^(-2/3))``: 0.95 at 100 updates, 0.99 at 1,000),
+            so a short run's average is not dominated by the random initialisation
+            (a constant 0.999 keeps 0.999^1250 = 29% of it after 1,250 steps). TRM
+            uses a constant decay from the start: ``false``.
         compile: wrap the model in ``torch.compile``.
         log_interval: steps between metric lines in ``metrics.jsonl``.
         eval_interval: steps between evaluations on the test split (None: only at the end).
@@ -68,6 +73,7 @@ class TrainConfig(BaseModel):
     min_lr_ratio: float = Field(0.0, ge=0, le=1)
     grad_clip: Optional[float] = Field(None, gt=0)
     ema_decay: Optional[float] = Field(None, gt=0, lt=1)
+    ema_warmup: bool = True
     compile: bool = False
     log_interval: int = Field(50, gt=0)
     eval_interval: Optional[int] = Field(None, gt=0)

@@ -118,7 +118,7 @@ class Trainer:
         if cfg.ema_decay is not None:
             from timm.utils import ModelEmaV3
 
-            self.ema = ModelEmaV3(self.model, decay=cfg.ema_decay)
+            self.ema = ModelEmaV3(self.model, decay=cfg.ema_decay, use_warmup=cfg.ema_warmup)
             self.ema.module.recipe = self.recipe
 
         self.local_batch = cfg.batch_size // max(1, self.dist.world)
