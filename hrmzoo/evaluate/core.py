@@ -40,7 +40,8 @@ class EvalResult:
             ``puzzle_identifiers`` [N], ``exact_per_segment`` [N, S],
             ``halt_confidence_per_segment`` [N, S], ``segment_ran`` [N, S]
             (False where the batch stopped before that segment), and
-            ``predictions`` [N, seq_len] when asked for.
+            ``predictions`` [N, seq_len] when asked for (``uint8`` when the
+            vocabulary fits, else ``int32``).
         activity: controller trace summary, name -> ``mean`` (mean activity per
             call), ``calls_per_segment`` and ``by_segment`` (mean per segment index).
     """
@@ -160,7 +161,7 @@ def evaluate(
                     halt_now = policy.should_halt(out.halt_logits, steps, None, False) | (s >= budget)
                     wants = policy.wants_halt(out.halt_logits)
                     conf = halt_confidence(policy, out.halt_logits, B).to(device)
-                    rec.segment(s, out.logits.argmax(-1), exact, token, conf, wants, halt_now)
+                    rec.segment(s, out.logits.argmax(-1), exact, token, conf, wants, halt_now, out.logits.shape[-1])
                     for name, values in (out.diagnostics.get("trace") or {}).items():
                         vals = [float(v.detach().float().mean()) for v in values]
                         act_sum[name] = act_sum.get(name, 0.0) + sum(vals)
@@ -191,12 +192,13 @@ class _BatchRecord:
         self.conf = torch.full((B,), float("nan"))
         self.decision = torch.zeros(B, dtype=torch.bool)
         self.has_decision = False
-        self.pred = torch.zeros(B, seq_len, dtype=torch.long) if keep_predictions else None
+        self.keep_predictions, self.seq_len = keep_predictions, seq_len
+        self.pred: torch.Tensor | None = None
         self.exact_seg = torch.zeros(B, budget, dtype=torch.bool)
         self.conf_seg = torch.full((B, budget), float("nan"))
         self.ran = torch.zeros(B, budget, dtype=torch.bool)
 
-    def segment(self, s, pred, exact, token, conf, wants, halt_now) -> None:
+    def segment(self, s, pred, exact, token, conf, wants, halt_now, vocab_size: int = 1 << 31) -> None:
         exact, token, conf, halt_now = exact.cpu(), token.float().cpu(), conf.float().cpu(), halt_now.cpu()
         self.exact_seg[:, s - 1] = exact
         self.conf_seg[:, s - 1] = conf
@@ -209,8 +211,11 @@ class _BatchRecord:
         if wants is not None:
             self.has_decision = True
             self.decision[new] = wants.cpu()[new]
-        if self.pred is not None:
-            self.pred[new] = pred.cpu()[new]
+        if self.keep_predictions:
+            if self.pred is None:  # compact storage: uint8 tokens when the vocabulary fits (ARC: 12)
+                dtype = torch.uint8 if vocab_size <= 256 else torch.int32
+                self.pred = torch.zeros(len(self.done), self.seq_len, dtype=dtype)
+            self.pred[new] = pred.cpu()[new].to(self.pred.dtype)
         self.done |= halt_now
 
     def columns(self, puzzle_identifiers: torch.Tensor) -> dict[str, torch.Tensor]:
