@@ -4,11 +4,13 @@ Options it reads: ``scoring=task|output`` (which rule is printed first; both are
 always reported), ``export=DIR`` (write predictions for the original
 ``arc_eval.ipynb``, see :mod:`hrmzoo.evaluate.arc_export`), ``state=DIR``
 (where finished chunks are kept until the evaluation completes; default
-``RUN_DIR/eval_state_<split>``).
+``RUN_DIR/eval_state_<split>_<hash of the settings>``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +42,13 @@ def evaluate_arc(ctx: dict[str, Any], named: dict[str, str], overrides: list[str
     meta = load_test_meta(root, split)
     if not meta["examples"]:
         raise HrmzooError(f"{root / split}: the ARC test split has no examples; rebuild it with evaluation tasks that have test pairs")
-    state = Path(named["state"]) if "state" in named else Path(ctx["out"]) / f"eval_state_{split}"
-    fingerprint = {"checkpoint": str(Path(ctx["ckpt"]).resolve()), "weights": _files_fingerprint(Path(ctx["ckpt"])),
+    ckpt = Path(ctx["ckpt"])
+    fingerprint = {"checkpoint": str(ckpt.resolve()), "weights": _files_fingerprint(ckpt),
                    "data": str(root.resolve()), "split": split, "limit": ctx["limit"], "max_segments": max_segments,
-                   "dtype": str(ctx["autocast_dtype"]), "overrides": list(overrides)}
+                   "dtype": str(ctx["autocast_dtype"]), "overrides": list(overrides), "batch_size": ctx["batch_size"]}
+    # The default folder is named by the settings, so a rerun of the same command finds it and another one does not.
+    key = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:10]
+    state = Path(named["state"]) if "state" in named else (ckpt if ckpt.is_dir() else ckpt.parent) / f"eval_state_{split}_{key}"
     done_before = len(list(state.glob("chunk_*.safetensors"))) if state.is_dir() else 0
     if done_before:
         print(f"resuming: {done_before} finished chunks in {state}")

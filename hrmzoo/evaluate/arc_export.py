@@ -63,8 +63,8 @@ def export_original(root: str | Path, split: str, predictions: torch.Tensor, con
     q = torch.nan_to_num(torch.log(c) - torch.log1p(-c), nan=0.0)
     preds = predictions.to(torch.uint8)
     blob = {
-        "inputs": torch.from_numpy(np.asarray(s.inputs, dtype=np.uint8)),
-        "labels": torch.from_numpy(np.asarray(s.labels, dtype=np.uint8)),
+        "inputs": torch.from_numpy(np.array(s.inputs, dtype=np.uint8)),
+        "labels": torch.from_numpy(np.array(s.labels, dtype=np.uint8)),
         "puzzle_identifiers": torch.from_numpy(s.example_identifier.astype(np.int32)),
         "preds": preds,
         "q_halt_logits": q,
