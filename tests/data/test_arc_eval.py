@@ -65,6 +65,16 @@ def test_crop_matches_the_loop_rule(tokens):
     assert crop_canvas(tokens).shape == _crop_loop(tokens)
 
 
+@settings(deadline=None, max_examples=50)
+@given(st.integers(0, 7), st.permutations(list(range(1, 10))))
+def test_original_names_round_trip(t, perm):
+    spec = AugSpec(t, (0, *perm))
+    name = original_variant_name("007bbfb7", spec)
+    assert parse_variant_name(name) == ("007bbfb7", spec)
+    assert name == "007bbfb7" if spec.is_identity else name == f"007bbfb7_t{t}_0{''.join(map(str, perm))}"
+    assert parse_variant_name("007bbfb7_t3_123") == ("007bbfb7_t3_123", AugSpec())  # not a colour map: left alone
+
+
 # --------------------------------------------------------------------------- scoring
 
 
