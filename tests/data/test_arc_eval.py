@@ -183,6 +183,12 @@ def test_eval_cli_scores_original_layout_like_hrmzoo_layout(arc_small, arc_ckpt,
     assert "no un-augmented variant" in err and "\n" not in err
 
 
+def test_unknown_scoring_rule_is_one_line(arc_small, arc_ckpt, tmp_path, capsys):
+    assert main(["eval", f"ckpt={arc_ckpt}", f"data={arc_small}", "scoring=prize", f"out={tmp_path / 'r.json'}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "scoring=prize: use task" in err and "\n" not in err
+
+
 def test_eval_of_an_empty_test_split_is_one_line(arc_small, arc_ckpt, tmp_path, capsys):
     import shutil
 
