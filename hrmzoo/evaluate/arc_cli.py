@@ -42,6 +42,9 @@ def evaluate_arc(ctx: dict[str, Any], named: dict[str, str], overrides: list[str
     meta = load_test_meta(root, split)
     if not meta["examples"]:
         raise HrmzooError(f"{root / split}: the ARC test split has no examples; rebuild it with evaluation tasks that have test pairs")
+    if ctx["limit"] is not None and ctx["limit"] < len(meta["examples"]):
+        raise HrmzooError(f"limit={ctx['limit']}: ARC voting needs every augmented variant of the {len(meta['examples'])} test examples; drop limit "
+                          "(an interrupted evaluation resumes, so a long one can be split over several runs)")
     ckpt = Path(ctx["ckpt"])
     fingerprint = {"checkpoint": str(ckpt.resolve()), "weights": _files_fingerprint(ckpt),
                    "data": str(root.resolve()), "split": split, "limit": ctx["limit"], "max_segments": max_segments,

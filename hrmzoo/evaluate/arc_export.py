@@ -70,6 +70,15 @@ def export_original(root: str | Path, split: str, predictions: torch.Tensor, con
         "q_halt_logits": q,
     }
     if with_logits:
-        blob["logits"] = torch.nn.functional.one_hot(preds.long(), int(data.vocab_size)).to(torch.uint8)
+        blob["logits"] = _one_hot_uint8(preds, int(data.vocab_size))
     torch.save(blob, out / PREDS_FILE)
+    return out
+
+
+def _one_hot_uint8(tokens: torch.Tensor, vocab_size: int, rows_per_chunk: int = 1 << 14) -> torch.Tensor:
+    """[N, L] tokens -> [N, L, V] uint8 one-hot, in chunks (``one_hot`` would first make an int64 tensor 8x larger)."""
+    out = torch.zeros(*tokens.shape, vocab_size, dtype=torch.uint8)
+    for start in range(0, tokens.shape[0], rows_per_chunk):
+        chunk = tokens[start:start + rows_per_chunk].long().unsqueeze(-1)
+        out[start:start + rows_per_chunk].scatter_(-1, chunk, 1)
     return out
