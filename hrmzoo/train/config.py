@@ -39,6 +39,10 @@ class TrainConfig(BaseModel):
             so a short run's average is not dominated by the random initialisation
             (a constant 0.999 keeps 0.999^1250 = 29% of it after 1,250 steps). TRM
             uses a constant decay from the start: ``false``.
+        time_budget: minutes of wall clock for the training loop; the run stops at the
+            first step past it (or at ``steps``, whichever comes first), saves and runs
+            its final evaluation. The steps reached are in the summary and
+            ``metrics.jsonl``. The learning-rate schedule is still laid out over ``steps``.
         compile: wrap the model in ``torch.compile``.
         log_interval: steps between metric lines in ``metrics.jsonl``.
         eval_interval: steps between evaluations on the test split (None: only at the end).
@@ -74,6 +78,7 @@ class TrainConfig(BaseModel):
     grad_clip: Optional[float] = Field(None, gt=0)
     ema_decay: Optional[float] = Field(None, gt=0, lt=1)
     ema_warmup: bool = True
+    time_budget: Optional[float] = Field(None, gt=0)
     compile: bool = False
     log_interval: int = Field(50, gt=0)
     eval_interval: Optional[int] = Field(None, gt=0)

@@ -204,6 +204,13 @@ class Trainer:
         res.metrics["loss"] = loss
         return res
 
+    def _past(self, deadline: float) -> bool:
+        # every rank must stop at the same step: rank 0's clock decides
+        past = torch.tensor(float(time.perf_counter() >= deadline), device=self.device)
+        if self.dist.enabled:
+            torch.distributed.broadcast(past, 0)
+        return bool(past)
+
     def _diverged_message(self, loss: float) -> str:
         where = f"the last good checkpoint is {self.run_dir} (step {self.last_saved})" if self.last_saved is not None else "no checkpoint was written yet"
         return f"loss is {loss} at step {self.step + 1}; training stopped, {where}; lower train.lr or enable train.grad_clip"
@@ -220,8 +227,12 @@ class Trainer:
             bar.message(f"hrmzoo train: {self.recipe.name}, {self.model.num_parameters():,} parameters, {len(self.train_data)} train examples, "
                         f"{self.total_steps} steps of batch {cfg.batch_size} on {self.device}{' x' + str(self.dist.world) if self.dist.enabled else ''}"
                         f"{' (bf16 autocast)' if self.amp_dtype else ''}; run dir {self.run_dir}")
+        deadline = t0 + 60.0 * cfg.time_budget if cfg.time_budget else None
         try:
             while self.step < self.total_steps:
+                if deadline is not None and self._past(deadline):
+                    bar.message(f"time budget of {cfg.time_budget:g} min reached at step {self.step}")
+                    break
                 res = self.train_step()
                 acc.add(res)
                 bar.update(self.step, {"loss": res.metrics["loss"], "exact": acc.running_exact()})
