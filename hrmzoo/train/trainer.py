@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,11 +22,13 @@ from typing import Any
 import torch
 import yaml
 
+from hrmzoo import generations as gens
 from hrmzoo.builder import build_model, resolve_device
 from hrmzoo.checkpoint import load_weights, read_checkpoint, save_model
 from hrmzoo.errors import CheckpointError, HrmzooError
 from hrmzoo.evaluate.core import EvalResult, evaluate, format_metrics
 from hrmzoo.loop import Carry, new_carry, segment_step
+from hrmzoo.paths import check_output_dir, check_writable
 from hrmzoo.recipe import load_recipe
 from hrmzoo.train import state as st
 from hrmzoo.train.data import Sampler, check_compatible, open_split, prepare_dataset, split_metadata
@@ -39,7 +42,15 @@ EVAL_FILE = "eval.json"
 
 
 class TrainingError(HrmzooError):
-    """Training cannot go on (a non-finite loss); the message says where the last good checkpoint is."""
+    """Training cannot go on (a non-finite loss or weights, a lost process); the message says where the last good checkpoint is."""
+
+
+def first_non_finite(tensors: dict[str, torch.Tensor]) -> str | None:
+    """Name of the first floating tensor holding a NaN or an infinity (None when all are finite)."""
+    for name, value in tensors.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            return name
+    return None
 
 
 @dataclass
@@ -149,11 +160,15 @@ class Trainer:
                 holder = [str(run_dir)]
                 torch.distributed.broadcast_object_list(holder, 0)
                 run_dir = holder[0]
-        path = Path(run_dir)
-        if not resume and self.dist.is_main and (path / st.STATE_JSON).exists():
+        path = check_output_dir(run_dir, "resume=" if resume else "the run directory (train.out_dir)")
+        if not resume and self.dist.is_main and (path / st.STATE_JSON).exists() or gens.has_generations(path) and not resume:
             raise HrmzooError(f"{path}: already holds a run; pass resume={path} to continue it or choose another train.out_dir")
         if self.dist.is_main and not resume:
-            path.mkdir(parents=True, exist_ok=True)
+            check_writable(path, "train.out_dir")
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise HrmzooError(f"{path}: cannot create the run directory ({exc.strerror}); choose another train.out_dir") from None
         self.dist.barrier()
         return path
 
@@ -203,12 +218,25 @@ class Trainer:
         return res
 
     def _diverged_message(self, loss: float) -> str:
-        where = f"the last good checkpoint is {self.run_dir} (step {self.last_saved})" if self.last_saved is not None else "no checkpoint was written yet"
-        return f"loss is {loss} at step {self.step + 1}; training stopped, {where}; lower train.lr or enable train.grad_clip"
+        return f"loss is {loss} at step {self.step + 1}; training stopped, {self._newest_good()}; lower train.lr or enable train.grad_clip"
 
     # ------------------------------------------------------------ the run
     def run(self) -> TrainSummary:
-        """Train to ``total_steps``, evaluating and saving on schedule; returns the summary."""
+        """Train to ``total_steps``, evaluating and saving on schedule; returns the summary.
+
+        In a data-parallel job, a collective that fails because another process
+        died becomes one line on each surviving rank (not a gloo/NCCL traceback).
+        """
+        if not self.dist.enabled:
+            return self._run()
+        try:
+            return self._run()
+        except RuntimeError as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            raise TrainingError(f"rank {self.dist.rank}: lost the other processes of the job at step {self.step} ({first}); "
+                                f"{self._newest_good()}") from None
+
+    def _run(self) -> TrainSummary:
         cfg = self.cfg
         bar = ProgressLine(self.total_steps, self.step, enabled=cfg.progress and self.dist.is_main)
         acc = _Accumulator(self.model.halting.max_segments)
@@ -281,8 +309,16 @@ class Trainer:
             gathered[k] = self.dist.gather_cat(wide).to(v.dtype).cpu()
         return gathered
 
+    def _rows(self, state: torch.Tensor) -> torch.Tensor:
+        """One row per rank of a per-rank byte state (RNG), in rank order."""
+        return self.dist.gather_cat(state.to(self.dist_device()).view(1, -1)).cpu()
+
     def save(self) -> None:
-        """Write model.safetensors and the trainer state (rank 0 writes; all ranks take part)."""
+        """Write one checkpoint generation (rank 0 writes; all ranks take part).
+
+        Weights and optimizer state are checked to be finite first: a diverged
+        update is never saved, so the newest generation is always one to resume from.
+        """
         tensors: dict[str, torch.Tensor] = {}
         scalars: dict[str, Any] = {}
         opt_t, opt_s = st.optimizer_to_flat(self.optimizer, "opt")
@@ -290,11 +326,10 @@ class Trainer:
         scalars.update(opt_s)
         if self.carry is not None:
             tensors.update(self._carry_tensors())
-        explore = self.generator.get_state()
-        tensors["rng.explore"] = self.dist.gather_cat(explore.to(self.dist_device()).view(1, -1)).cpu()
-        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.explore"] = self._rows(self.generator.get_state())
+        tensors["rng.torch"] = self._rows(torch.get_rng_state())
         if self.device.type == "cuda":
-            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+            tensors["rng.cuda"] = self._rows(torch.cuda.get_rng_state(self.device))
         if self.ema is not None:
             tensors.update({f"ema.{k}": v for k, v in self.ema.module.state_dict().items()})
             tensors.update({f"raw.{k}": v for k, v in self.model.state_dict().items()})
@@ -302,41 +337,78 @@ class Trainer:
             data=self.sampler.state_dict(), world=self.dist.world, batch_size=self.cfg.batch_size,
             total_steps=self.total_steps, has_carry=self.carry is not None, recipe=self.recipe.name,
         )
+        bad = first_non_finite({**{f"model.{k}": v for k, v in self.eval_model.state_dict().items()}, **tensors})
+        if bad is not None:
+            raise TrainingError(f"{bad} is not finite at step {self.step}; not saved, training stopped, {self._newest_good()}; lower train.lr or enable train.grad_clip")
         if self.dist.is_main:
-            st.save_state_tensors(self.run_dir, self.step, tensors)
-            save_model(self.eval_model, self.run_dir / st.MODEL_FILE,
-                       {st.STEP_KEY: str(self.step), "hrmzoo.weights": "ema" if self.ema is not None else "raw"})
-            st.save_state_json(self.run_dir, self.step, scalars)
+            model_meta = {st.STEP_KEY: str(self.step), "hrmzoo.weights": "ema" if self.ema is not None else "raw"}
+            gens.write_generation(self.run_dir, self.step, {
+                st.MODEL_FILE: lambda path: save_model(self.eval_model, path, model_meta),
+                st.STATE_TENSORS: lambda path: st.save_state_tensors(path, self.step, tensors),
+                st.STATE_JSON: lambda path: st.save_state_json(path, self.step, scalars),
+            }, keep=self.cfg.keep_checkpoints)
         self.last_saved = self.step
         self.dist.barrier()
+
+    def _newest_good(self) -> str:
+        if self.last_saved is None:
+            return "no checkpoint was written yet"
+        where = gens.checkpoints_dir(self.run_dir) / gens.generation_name(self.last_saved)
+        return f"the newest finite checkpoint is {where} (step {self.last_saved}; resume={self.run_dir} continues from it)"
 
     def dist_device(self) -> torch.device:
         return self.device if self.device.type == "cuda" else torch.device("cpu")
 
     def load(self, run_dir: Path) -> None:
-        """Restore everything ``save`` wrote."""
-        tensors, scalars = st.load_state(run_dir)
+        """Restore everything ``save`` wrote, from the newest verified generation."""
+        source, note = st.find_state(run_dir)
+        tensors, scalars = st.load_state(source)
         if scalars.get("world") != self.dist.world:
-            raise CheckpointError(f"{run_dir}: saved by {scalars.get('world')} processes but resumed with {self.dist.world}; resume with the same number of processes")
+            raise CheckpointError(f"{source}: saved by {scalars.get('world')} process(es) but resumed with {self.dist.world}; "
+                                  f"resume with the same number (torchrun --nproc_per_node={scalars.get('world')}, or no torchrun for 1)")
         if scalars.get("batch_size") != self.cfg.batch_size:
-            raise CheckpointError(f"{run_dir}: saved with train.batch_size={scalars.get('batch_size')} but resumed with {self.cfg.batch_size}; keep the batch size when resuming")
+            raise CheckpointError(f"{source}: saved with train.batch_size={scalars.get('batch_size')} but resumed with {self.cfg.batch_size}; keep the batch size when resuming")
+        try:
+            self._restore(source, tensors, scalars)
+        except (KeyError, IndexError, ValueError, TypeError, RuntimeError) as exc:
+            if isinstance(exc, HrmzooError):
+                raise
+            first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+            raise CheckpointError(f"{source}: the trainer state is damaged or from another recipe ({type(exc).__name__}: {first}); resume from an intact generation or start a new run") from None
+        if self.dist.is_main and self.cfg.progress:
+            print(note, file=sys.stderr, flush=True)
+        self.dist.barrier()
+
+    def _restore(self, source: Path, tensors: dict[str, torch.Tensor], scalars: dict[str, Any]) -> None:
+        state_file = source / st.STATE_TENSORS
         raw = st.sub(tensors, "raw")
         if not raw:
-            raw, _ = read_checkpoint(run_dir / st.MODEL_FILE)
-        load_weights(self.model, raw, run_dir / st.MODEL_FILE)
+            raw, _ = read_checkpoint(source / st.MODEL_FILE)
+        load_weights(self.model, raw, source / st.MODEL_FILE)
         if self.ema is not None:
             ema = st.sub(tensors, "ema") or raw
-            load_weights(self.ema.module, ema, run_dir / st.STATE_TENSORS)
-        st.optimizer_from_flat(self.optimizer, "opt", tensors, scalars, run_dir / st.STATE_TENSORS)
+            load_weights(self.ema.module, ema, state_file)
+        st.optimizer_from_flat(self.optimizer, "opt", tensors, scalars, state_file)
         self.sampler.load_state_dict(scalars["data"])
-        self.generator.set_state(tensors["rng.explore"][self.dist.rank].contiguous())
-        torch.set_rng_state(tensors["rng.torch"])
+        # clone: a row of the saved [world, n] tensor is a view, and Generator.set_state ignores its offset
+        self.generator.set_state(self._rank_row(tensors, "rng.explore", state_file))
+        torch.set_rng_state(self._rank_row(tensors, "rng.torch", state_file))
         if self.device.type == "cuda" and "rng.cuda" in tensors:
-            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+            torch.cuda.set_rng_state(self._rank_row(tensors, "rng.cuda", state_file), self.device)
         if scalars.get("has_carry"):
-            self.carry = self._carry_from(tensors, run_dir)
+            self.carry = self._carry_from(tensors, source)
         self.step = int(scalars["step"])
         self.last_saved = self.step
+
+    def _rank_row(self, tensors: dict[str, torch.Tensor], key: str, origin: Path) -> torch.Tensor:
+        if key not in tensors:
+            raise CheckpointError(f"{origin}: '{key}' is missing; the trainer state is incomplete")
+        value = tensors[key]
+        if value.dim() == 1:  # older saves kept one state for all ranks
+            return value.clone()
+        if value.dim() != 2 or value.shape[0] != self.dist.world or value.dtype != torch.uint8:
+            raise CheckpointError(f"{origin}: '{key}' has shape {tuple(value.shape)} ({value.dtype}), not one uint8 row per each of {self.dist.world} rank(s); the trainer state is damaged")
+        return value[self.dist.rank].clone()
 
     def _carry_from(self, tensors: dict[str, torch.Tensor], run_dir: Path) -> Carry:
         lo, hi = self.dist.rank * self.local_batch, (self.dist.rank + 1) * self.local_batch
