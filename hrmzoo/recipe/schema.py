@@ -128,13 +128,18 @@ def check_model_limits(cfg: BaseModel) -> None:
             limits.check(key, getattr(cfg, key), key)
         limits.check("table_elements", cfg.hidden_size * (cfg.vocab_size + cfg.seq_len), "hidden_size x (vocab_size + seq_len)")
         limits.check("table_elements", cfg.num_puzzle_identifiers * cfg.puzzle_emb_ndim, "num_puzzle_identifiers x puzzle_emb_ndim")
+        for key in ("rope_theta", "state_init_std"):
+            if not math.isfinite(getattr(cfg, key)):
+                raise limits.LimitError(f"{key}={getattr(cfg, key)} is not a finite number")
         for slot in COMPONENT_SLOTS:
             comp = getattr(cfg, slot, None)
             if not isinstance(comp, BaseModel):
                 continue
             cycles = 1
             for field, value in comp:
-                if isinstance(value, int) and not isinstance(value, bool):
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise limits.LimitError(f"{slot}.{field}={value} is not a finite number")
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
                     limits.check("component_int", value, f"{slot}.{field}")
                     if field.endswith("_cycles"):
                         cycles *= max(1, value)
