@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,9 @@ def model_file(path: str | Path) -> Path:
     path = Path(path)
     try:
         if path.is_dir() and gens.has_generations(path):
-            gen, manifest, _ = gens.newest_verified(path, (MODEL_FILE,))
+            gen, _, skipped = gens.newest_verified(path, (MODEL_FILE,))
+            if skipped:  # say so: the user asked for the run, and gets an older step of it
+                print(f"hrmzoo: note: using {gen.path} (step {gen.step}); skipped {skipped[0]}", file=sys.stderr)
             return gen.path / MODEL_FILE
         if path.is_dir() and (path / gens.MANIFEST).is_file():
             return gens.verify_file(path, MODEL_FILE)
@@ -73,6 +76,8 @@ def model_file(path: str | Path) -> Path:
             return gens.verify_file(path.parent, MODEL_FILE)
         if not path.is_file():
             raise CheckpointError(f"{path}: checkpoint not found; pass a .safetensors file or a run directory of 'hrmzoo train'")
+    except CheckpointError:
+        raise
     except (OSError, ValueError) as exc:  # unreadable directory, a null byte in the name
         raise CheckpointError(f"{path}: cannot read the checkpoint ({exc})") from None
     return path
@@ -141,6 +146,8 @@ def load_weights(model, tensors: dict[str, torch.Tensor], origin: Any = "<weight
     for k, v in tensors.items():
         if own[k].shape != v.shape:
             raise CheckpointError(f"{origin}: '{k}' has shape {tuple(v.shape)} in the file but {tuple(own[k].shape)} in the model; the recipe was changed")
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise CheckpointError(f"{origin}: '{k}' holds NaN or infinite values; these weights are unusable (resume from an earlier checkpoint)")
         if own[k].dtype != v.dtype and not allow_cast:
             raise CheckpointError(f"{origin}: '{k}' is {v.dtype} in the file but {own[k].dtype} in the model; loading would not be exact (pass allow_cast=True to convert)")
     model.load_state_dict(tensors, strict=True)

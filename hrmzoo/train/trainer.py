@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 
@@ -411,15 +412,29 @@ class Trainer:
         return value[self.dist.rank].clone()
 
     def _carry_from(self, tensors: dict[str, torch.Tensor], run_dir: Path) -> Carry:
+        """This rank's slice of the saved carry, checked against the shapes a fresh carry has."""
         lo, hi = self.dist.rank * self.local_batch, (self.dist.rank + 1) * self.local_batch
+        origin = run_dir / st.STATE_TENSORS
+        ref_batch = self.train_data.get_batch(np.arange(min(self.local_batch, len(self.train_data))))
+        ref = new_carry(self.model, {k: v[:1].expand(self.local_batch, *v.shape[1:]) for k, v in ref_batch.items()})
+        expected = {f"carry.state.{k}": v for k, v in ref.state.items()}
+        expected.update({f"carry.batch.{k}": v for k, v in ref.batch.items()})
+        expected.update({"carry.steps": ref.steps, "carry.halted": ref.halted, "carry.min_steps": ref.min_steps})
+        saved = {k for k in tensors if k.startswith("carry.")}
+        if saved != set(expected):
+            odd = sorted(saved ^ set(expected))
+            raise CheckpointError(f"{origin}: carry entries differ from this model's ({odd[:3]}); the trainer state is damaged or from another recipe")
 
         def part(name: str) -> torch.Tensor:
-            if name not in tensors:
-                raise CheckpointError(f"{run_dir / st.STATE_TENSORS}: '{name}' is missing; the trainer state is incomplete")
-            return tensors[name][lo:hi].to(self.device)
+            value, want = tensors[name], expected[name]
+            shape = (self.local_batch * self.dist.world, *want.shape[1:])
+            same_kind = value.dtype == want.dtype or (value.is_floating_point() and want.is_floating_point())  # autocast may save bf16 states
+            if tuple(value.shape) != shape or not same_kind:
+                raise CheckpointError(f"{origin}: '{name}' is {tuple(value.shape)} {value.dtype}, expected {shape} {want.dtype}; the trainer state is damaged or from another recipe")
+            return value[lo:hi].to(self.device)
 
         state = {k: part(f"carry.state.{k}") for k in self.model.coupling.state_keys}
-        batch = {k[len("carry.batch."):]: part(k) for k in tensors if k.startswith("carry.batch.")}
+        batch = {k[len("carry.batch."):]: part(k) for k in expected if k.startswith("carry.batch.")}
         return Carry(state, batch, part("carry.steps"), part("carry.halted"), part("carry.min_steps"))
 
 

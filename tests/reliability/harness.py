@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
+import sys
 import traceback
 from collections import defaultdict
 from pathlib import Path
@@ -36,8 +38,13 @@ def fingerprint(paths: list[Path]) -> dict[str, str | None]:
     return out
 
 
-def run_case(category: str, action: Callable[[], int | None], guard: list[Path] = ()) -> tuple[str, str]:
-    """Run ``action`` (a CLI ``main(argv)`` call or a library call); returns (outcome, detail)."""
+def run_case(category: str, action: Callable[[], int | None], guard: list[Path] = (),
+             lost: Callable[[], str | None] | None = None) -> tuple[str, str]:
+    """Run ``action`` (a CLI ``main(argv)`` call or a library call); returns (outcome, detail).
+
+    ``guard``: files that must come out byte-identical; ``lost``: an extra check that
+    names what was lost (None when nothing was).
+    """
     before = fingerprint(list(guard))
     err = io.StringIO()
     out = io.StringIO()
@@ -59,14 +66,19 @@ def run_case(category: str, action: Callable[[], int | None], guard: list[Path] 
         outcome, detail = "traceback", traceback.format_exc()[-3000:]
     if outcome != "traceback" and fingerprint(list(guard)) != before:
         outcome, detail = "data lost", f"guarded files changed: {sorted(set(before.items()) ^ set(fingerprint(list(guard)).items()))[:4]}"
+    elif outcome != "traceback" and lost is not None and (what := lost()):
+        outcome, detail = "data lost", what
+    if os.environ.get("HRMZOO_RELIABILITY_VERBOSE"):
+        print(f"[{category}] {outcome}: {detail[:300]}", file=sys.__stderr__)
     TALLY[category]["cases"] += 1
     TALLY[category][outcome] += 1
     return outcome, detail
 
 
-def assert_safe(category: str, action: Callable[[], int | None], guard: list[Path] = (), expect: str | None = None) -> str:
+def assert_safe(category: str, action: Callable[[], int | None], guard: list[Path] = (), expect: str | None = None,
+                lost: Callable[[], str | None] | None = None) -> str:
     """Run a case; fail the test on a traceback or lost data (or an unexpected outcome)."""
-    outcome, detail = run_case(category, action, guard)
+    outcome, detail = run_case(category, action, guard, lost)
     assert outcome in ("ok", "one-line"), f"{category}: {outcome}: {detail}"
     if expect is not None:
         assert outcome == expect, f"{category}: expected {expect}, got {outcome} {detail}"
