@@ -262,3 +262,22 @@ def prune(run_dir: Path, keep: int) -> None:
             kept += 1
         else:
             shutil.rmtree(gen.path, ignore_errors=True)
+
+
+def drop_newest(run_dir: Path) -> Generation | None:
+    """Uncommit the newest generation (its weights just produced a non-finite loss).
+
+    The pointer moves back first, then the directory goes, so a kill in between
+    leaves an uncommitted directory that the next save removes. Returns the
+    generation that is newest now (None when there is none).
+    """
+    gens = committed(run_dir)
+    if not gens:
+        return None
+    root = checkpoints_dir(run_dir)
+    if len(gens) > 1:
+        write_text_atomic(root / POINTER, gens[1].name + "\n")
+    else:
+        (root / POINTER).unlink(missing_ok=True)
+    shutil.rmtree(gens[0].path, ignore_errors=True)
+    return gens[1] if len(gens) > 1 else None

@@ -199,6 +199,7 @@ class Trainer:
             carry, res = segment_step(self.forward_model, self.carry, batch, training=True, generator=self.generator)
         loss = float(self.dist.mean(res.loss.detach().float()))
         if not math.isfinite(loss):
+            self._forget_suspect_save()
             raise TrainingError(self._diverged_message(loss))
         self.optimizer.zero_grad(set_to_none=True)
         if self.sparse is not None:
@@ -217,6 +218,20 @@ class Trainer:
         res.metrics["lr"] = lr
         res.metrics["loss"] = loss
         return res
+
+    def _forget_suspect_save(self) -> None:
+        """A generation saved at this very step holds the weights that just gave a
+        non-finite loss: finite, but not a place to resume from. Uncommit it so the
+        newest generation is one whose weights still produced a finite loss."""
+        if self.last_saved is None or self.last_saved != self.step:
+            return
+        newest = gens.drop_newest(self.run_dir) if self.dist.is_main else None
+        if self.dist.enabled:
+            holder = [newest.step if newest is not None else None]
+            torch.distributed.broadcast_object_list(holder, 0)
+            self.last_saved = holder[0]
+        else:
+            self.last_saved = newest.step if newest is not None else None
 
     def _diverged_message(self, loss: float) -> str:
         return f"loss is {loss} at step {self.step + 1}; training stopped, {self._newest_good()}; lower train.lr or enable train.grad_clip"

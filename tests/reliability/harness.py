@@ -52,10 +52,12 @@ def run_case(category: str, action: Callable[[], int | None], guard: list[Path] 
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
             rc = action()
         rc = 0 if rc is None else rc
-        lines = [ln for ln in err.getvalue().splitlines() if ln.strip()]
-        if rc == 0 and "Traceback" not in err.getvalue():
+        text = err.getvalue()
+        # informational lines (the run banner, a note) may precede; the failure itself is one "error:" line
+        lines = [ln for ln in text.splitlines() if "error:" in ln]
+        if rc == 0 and "Traceback" not in text:
             outcome, detail = "ok", ""
-        elif rc == 2 and len(lines) == 1:
+        elif rc == 2 and len(lines) == 1 and "Traceback" not in text and lines[0] == text.rstrip("\n").splitlines()[-1]:
             outcome, detail = "one-line", lines[0]
         else:
             outcome, detail = "traceback", f"exit {rc}: {err.getvalue()[-2000:]}"
