@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -128,5 +129,8 @@ def check_writable(path: Path, what: str = "--out") -> None:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise PathError(f"{path}: cannot create {parent} ({exc.strerror}); choose another {what}") from None
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PathError(f"{path}: {parent} is not writable; choose another {what}")
+    try:  # a real probe: os.access says yes to root even on read-only or virtual filesystems
+        probe = Path(tempfile.mkdtemp(prefix=".hrmzoo-probe-", dir=parent))
+        probe.rmdir()
+    except OSError as exc:
+        raise PathError(f"{path}: cannot write in {parent} ({exc.strerror}); choose another {what}") from None

@@ -137,6 +137,9 @@ def main(argv: list[str]) -> int:
     except HrmzooError as e:  # DataError, and the path checks' PathError
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # the disk filled up or a directory vanished mid-build; nothing half-built is kept
+        print(f"error: {e.filename or args.out}: {e.strerror or e}; nothing was written", file=sys.stderr)
+        return 2
     except SystemExit as e:  # --help
         return int(e.code or 0)
     except KeyboardInterrupt:
