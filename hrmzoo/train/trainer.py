@@ -14,6 +14,7 @@ import json
 import math
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ from hrmzoo.train.runlog import MetricsLog, ProgressLine, format_duration
 from hrmzoo.train.schedule import lr_factor
 
 RECIPE_FILE = "recipe.yaml"
+RUN_FILE = "run.json"
 EVAL_FILE = "eval.json"
 
 
@@ -141,6 +143,7 @@ class Trainer:
         self.last_saved: int | None = None
 
         self.run_dir = self._pick_run_dir(run_dir, resume)
+        self.run_id = self._run_identity(resume)
         if resume:
             self.load(self.run_dir)
         self.log = MetricsLog(self.run_dir, enabled=self.dist.is_main)
@@ -172,6 +175,26 @@ class Trainer:
                 raise HrmzooError(f"{path}: cannot create the run directory ({exc.strerror}); choose another train.out_dir") from None
         self.dist.barrier()
         return path
+
+    def _run_identity(self, resume: bool) -> str | None:
+        """A random id written once per run (``run.json``) and into every save, so a
+        generation copied in from another run of the same recipe is not resumed."""
+        path = self.run_dir / RUN_FILE
+        if not resume:
+            run_id = uuid.uuid4().hex
+            if self.dist.enabled:
+                holder = [run_id]
+                torch.distributed.broadcast_object_list(holder, 0)
+                run_id = holder[0]
+            if self.dist.is_main:
+                st.atomic_write_text(path, json.dumps({"run_id": run_id, "recipe": self.recipe.name}))
+            return run_id
+        try:
+            return str(json.loads(path.read_text(encoding="utf-8"))["run_id"])
+        except FileNotFoundError:
+            return None  # a run of an older hrmzoo
+        except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise CheckpointError(f"{path}: not a valid run identity file; the run directory is damaged") from None
 
     # ------------------------------------------------------------ one step
     def _set_lr(self) -> float:
@@ -351,7 +374,7 @@ class Trainer:
             tensors.update({f"raw.{k}": v for k, v in self.model.state_dict().items()})
         scalars.update(
             data=self.sampler.state_dict(), world=self.dist.world, batch_size=self.cfg.batch_size,
-            total_steps=self.total_steps, has_carry=self.carry is not None, recipe=self.recipe.name,
+            total_steps=self.total_steps, has_carry=self.carry is not None, recipe=self.recipe.name, run_id=self.run_id,
         )
         bad = first_non_finite({**{f"model.{k}": v for k, v in self.eval_model.state_dict().items()}, **tensors})
         if bad is not None:
@@ -382,6 +405,9 @@ class Trainer:
         if scalars.get("world") != self.dist.world:
             raise CheckpointError(f"{source}: saved by {scalars.get('world')} process(es) but resumed with {self.dist.world}; "
                                   f"resume with the same number (torchrun --nproc_per_node={scalars.get('world')}, or no torchrun for 1)")
+        if self.run_id and scalars.get("run_id") and scalars["run_id"] != self.run_id:
+            raise CheckpointError(f"{source}: was saved by another run (id {scalars['run_id'][:8]}, this directory's run is {self.run_id[:8]}); "
+                                  f"it was copied in from elsewhere, so resume that run's own directory instead")
         if scalars.get("batch_size") != self.cfg.batch_size:
             raise CheckpointError(f"{source}: saved with train.batch_size={scalars.get('batch_size')} but resumed with {self.cfg.batch_size}; keep the batch size when resuming")
         try:

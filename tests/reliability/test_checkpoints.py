@@ -22,8 +22,12 @@ from tests.reliability.harness import assert_safe
 RUN = [*TINY, "train.steps=4", "train.checkpoint_interval=2", "train.optimizer=adamw", "model.halting.exploration_prob=0.5"]
 
 
+SUDOKU4 = []
+
+
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory, sudoku4):
+    SUDOKU4[:] = [sudoku4]
     run = tmp_path_factory.mktemp("ckpt") / "run"
     Trainer("tiny_sudoku4", RUN, run_dir=run, data_root=sudoku4).run()
     assert [g.step for g in gens.committed(run)] == [4, 2]
@@ -187,6 +191,13 @@ def c_old_single_file_layout(run):
     shutil.rmtree(run / gens.CHECKPOINTS)
 
 
+def c_generation_from_another_run(run):
+    other = run.parent / "other"
+    Trainer("tiny_sudoku4", RUN, run_dir=other, data_root=SUDOKU4[0]).run()
+    shutil.rmtree(_newest(run))
+    shutil.copytree(_newest(other), _newest(other).parents[2] / run.name / gens.CHECKPOINTS / _newest(other).name)
+
+
 def c_leftover_temp(run):
     tmp = run / gens.CHECKPOINTS / ".tmp-step-00000006-123"
     tmp.mkdir()
@@ -222,4 +233,11 @@ def test_corrupt_checkpoint_matrix(tmp_path, base_run, sudoku4, corruption):
         after = _verifying(run)
         return None if len(after) >= min(2, len(good_before)) or not good_before else f"verified generations {sorted(good_before)} -> {sorted(after)}"
 
-    assert_safe("corrupt ckpt: resume", lambda: main(["train", f"resume={run}", f"data={sudoku4}", "train.steps=5"]), lost=lost)
+    detail = assert_safe("corrupt ckpt: resume", lambda: main(["train", f"resume={run}", f"data={sudoku4}", "train.steps=7"]), lost=lost)
+    if corruption in MUST_REFUSE_RESUME:
+        assert detail, f"{corruption}: resume accepted it"
+
+
+MUST_REFUSE_RESUME = {"generation_from_another_run", "missing_moment", "wrong_moment_shape", "wrong_rng_size", "missing_rng",
+                      "wrong_carry_shape", "state_json_garbage", "state_json_missing_keys", "float16_weights", "nan_weights",
+                      "every_generation_corrupt", "empty_checkpoints", "pickle_model", "weights_of_other_shape"}
