@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+import torch
+
 from hrmzoo.errors import HrmzooError
 
 DEFAULTS: dict[str, int] = {
@@ -27,6 +29,8 @@ DEFAULTS: dict[str, int] = {
     "updates_per_segment": 100_000,
     "batch_size": 1 << 20,
     "steps": 10**10,
+    # parameters + buffers of a model, counted before allocation (2**31 floats = 8 GiB in float32)
+    "parameters": 1 << 31,
 }
 
 
@@ -52,3 +56,18 @@ def check(name: str, value: int, what: str) -> None:
     cap = limit(name)
     if value > cap:
         raise LimitError(f"{what}={value} exceeds the limit {cap}; set HRMZOO_LIMIT_{name.upper()} to raise it if you mean it")
+
+
+def check_parameters(model_cfg, what: str = "the model") -> int:
+    """Count a recipe's parameters without allocating them (built on the meta device)
+    and check the count against the ``parameters`` limit; returns the count."""
+    from hrmzoo.model import ReasoningModel
+
+    try:
+        with torch.device("meta"):
+            model = ReasoningModel(model_cfg)
+    except (ValueError, TypeError, RuntimeError, NotImplementedError):
+        return -1  # the real build reports what is wrong with the recipe
+    count = sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())
+    check("parameters", count, f"{what}: parameters and buffers")
+    return count

@@ -100,7 +100,10 @@ def load_yaml(text: str):
         if node is None:
             return None, None
         _expanded_size(node, {})
-        return loader.construct_document(node), node
+        try:
+            return loader.construct_document(node), node
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits
+            raise yaml.constructor.ConstructorError(None, None, str(exc).split(";")[0], node.start_mark) from None
     finally:
         loader.dispose()
 
@@ -276,7 +279,11 @@ def format_validation_error(exc: ValidationError, tree: dict, cls: type[BaseMode
     where = origin
     key = tuple(path)
     overridden = [v for k, v in lines.items() if v[1] is None and (k[: len(key)] == key or key[: len(k)] == k)]
-    hit = overridden[0] if overridden else lines.get(key) or lines.get(key[:-1])
+    section_check = False
+    if len(overridden) > 1:  # a check over a whole section: no single override is to blame
+        overridden = [v for k, v in lines.items() if v[1] is None and k == key]
+        section_check = not overridden
+    hit = None if section_check else overridden[0] if overridden else lines.get(key) or lines.get(key[:-1])
     if hit:
         where = f"{hit[0]}:{hit[1]}" if hit[1] is not None else hit[0]
     msg = _explain(err, path, model)

@@ -82,6 +82,15 @@ class ModelBase(BaseModel):
     def total_seq_len(self) -> int:
         return self.seq_len + self.num_prefix
 
+    @field_validator("hidden_size", "vocab_size", "seq_len", "num_puzzle_identifiers", "puzzle_emb_ndim")
+    @classmethod
+    def _size_within_limit(cls, value: int, info):
+        try:
+            limits.check(info.field_name, value, info.field_name)
+        except limits.LimitError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
     @model_validator(mode="after")
     def _check_sizes(self):
         check_model_limits(self)
@@ -124,8 +133,6 @@ class RecipeBase(BaseModel):
 def check_model_limits(cfg: BaseModel) -> None:
     """Sizes against :mod:`hrmzoo.limits` before anything is allocated (raises ValueError)."""
     try:
-        for key in ("hidden_size", "vocab_size", "seq_len", "num_puzzle_identifiers", "puzzle_emb_ndim"):
-            limits.check(key, getattr(cfg, key), key)
         limits.check("table_elements", cfg.hidden_size * (cfg.vocab_size + cfg.seq_len), "hidden_size x (vocab_size + seq_len)")
         limits.check("table_elements", cfg.num_puzzle_identifiers * cfg.puzzle_emb_ndim, "num_puzzle_identifiers x puzzle_emb_ndim")
         for key in ("rope_theta", "state_init_std"):

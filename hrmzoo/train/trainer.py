@@ -25,6 +25,7 @@ import torch
 import yaml
 
 from hrmzoo import generations as gens
+from hrmzoo import limits
 from hrmzoo.builder import build_model, resolve_device
 from hrmzoo.checkpoint import load_weights, read_checkpoint, save_model
 from hrmzoo.errors import CheckpointError, HrmzooError
@@ -120,6 +121,7 @@ class Trainer:
             check_compatible(self.recipe.model, split_metadata(self.data_root, "test"), self.data_root)
             self.test_data = open_split(self.data_root, "test")
 
+        limits.check_parameters(self.recipe.model, f"recipe '{self.recipe.name}'")  # before allocating anything
         self.model = build_model(self.recipe, device=device)
         self.forward_model = torch.compile(self.model) if cfg.compile else self.model
         self.optimizer, self.sparse = build_optimizers(self.model, cfg)
