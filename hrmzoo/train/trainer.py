@@ -166,8 +166,13 @@ class Trainer:
                 holder = [str(run_dir)]
                 torch.distributed.broadcast_object_list(holder, 0)
                 run_dir = holder[0]
-        path = check_output_dir(run_dir, "resume=" if resume else "the run directory (train.out_dir)")
-        if not resume and self.dist.is_main and (path / st.STATE_JSON).exists() or gens.has_generations(path) and not resume:
+        if resume:  # continuing a run writes only inside it; any existing directory is fine
+            if not str(run_dir).strip() or "\0" in str(run_dir):
+                raise HrmzooError(f"resume={str(run_dir)!r}: give the run directory of an earlier 'hrmzoo train'")
+            path = Path(run_dir)
+        else:
+            path = check_output_dir(run_dir, "the run directory (train.out_dir)")
+        if not resume and self.dist.is_main and ((path / st.STATE_JSON).exists() or gens.has_generations(path)):
             raise HrmzooError(f"{path}: already holds a run; pass resume={path} to continue it or choose another train.out_dir")
         if self.dist.is_main and not resume:
             check_writable(path, "train.out_dir")
@@ -419,8 +424,8 @@ class Trainer:
                 raise
             first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
             raise CheckpointError(f"{source}: the trainer state is damaged or from another recipe ({type(exc).__name__}: {first}); resume from an intact generation or start a new run") from None
-        if self.dist.is_main and self.cfg.progress:
-            print(note, file=sys.stderr, flush=True)
+        if self.dist.is_main:  # which generation, and why any newer one was skipped
+            print(f"hrmzoo train: {note}", file=sys.stderr, flush=True)
         self.dist.barrier()
 
     def _restore(self, source: Path, tensors: dict[str, torch.Tensor], scalars: dict[str, Any]) -> None:
