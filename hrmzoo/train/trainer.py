@@ -149,6 +149,8 @@ class Trainer:
         if resume:
             self.load(self.run_dir)
         self.log = MetricsLog(self.run_dir, enabled=self.dist.is_main)
+        if resume:
+            self.log.drop_after(self.step)
         if self.dist.is_main:
             (self.run_dir / RECIPE_FILE).write_text(yaml.safe_dump(self.recipe.to_dict(), sort_keys=False))
 

@@ -27,6 +27,10 @@ def test_train_then_eval(tmp_path, sudoku4, capsys):
     assert body["metrics"]["num_examples"] == 16 and body["metrics"]["eval_mode"] == "adaptive"
     assert len(body["samples"]["halt_step"]) == 16
 
+    # one generation directory is a checkpoint too
+    assert main(["eval", f"ckpt={run / 'checkpoints' / 'step-00000003'}", f"out={report}"]) == 0
+    capsys.readouterr()
+
     # resume through the CLI: the saved recipe is reused, overrides extend the run
     assert main(["train", f"resume={run}", "train.steps=4"]) == 0
     assert json.loads((run / "checkpoints" / "step-00000004" / "trainer_state.json").read_text())["step"] == 4
