@@ -19,10 +19,11 @@ from safetensors.torch import save_file
 import hrmzoo
 from hrmzoo import generations as gens
 from hrmzoo.errors import CheckpointError, HrmzooError
+from hrmzoo.migrations import CURRENT_FORMAT, migrate_weights
 
 RECIPE_KEY = "hrmzoo.recipe"
 FORMAT_KEY = "hrmzoo.format"
-FORMAT = "1"
+FORMAT = CURRENT_FORMAT
 MODEL_FILE = "model.safetensors"
 
 
@@ -131,6 +132,7 @@ def load_model(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
         model = build_model(recipe)
     except HrmzooError as exc:
         raise CheckpointError(f"{path}: its recipe no longer builds ({exc})") from None
+    tensors = migrate_weights(tensors, meta.get(FORMAT_KEY), recipe_dict)
     load_weights(model, tensors, path, allow_cast=allow_cast)
     return model.to(device) if device is not None else model
 

@@ -12,7 +12,7 @@ import sys
 
 from hrmzoo.errors import HrmzooError
 
-SUBCOMMANDS = ("build", "list", "schema", "data", "catalog", "train", "eval", "sweep", "halting")
+SUBCOMMANDS = ("build", "list", "schema", "data", "catalog", "train", "eval", "sweep", "halting", "plot", "trace", "import")
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,8 @@
-"""``hrmzoo build RECIPE [key=value ...] [--out FILE]``: validate, build and describe a model."""
+"""``hrmzoo build RECIPE [key=value ...] [--out FILE] [--schedule FILE.svg]``: validate, build and describe a model."""
 
 from __future__ import annotations
 
+from hrmzoo.analysis.schedule_svg import segment_schedule, text_report, write_schedule_svg
 from hrmzoo.builder import build_model
 from hrmzoo.checkpoint import save_model
 from hrmzoo.recipe.schema import COMPONENT_SLOTS
@@ -12,6 +13,7 @@ def add_parser(sub) -> None:
     p.add_argument("recipe", help="recipe path or shipped name")
     p.add_argument("overrides", nargs="*", help="key=value overrides")
     p.add_argument("--out", help="save the initialised weights (+ recipe) to this .safetensors file")
+    p.add_argument("--schedule", metavar="FILE.svg", help="draw one segment (levels, cycles, gradient-carrying updates, halting) as SVG")
     p.set_defaults(run=run)
 
 
@@ -31,6 +33,10 @@ def describe(model) -> str:
             n = counts.get(attr, 0)
             lines.append(f"  {slot:<11} {'-':<14} {n:>12,} params  {note}")
             continue
+        if slot == "h_block" and model.h_block is None:
+            # flat builds no H network: a recipe's h_block would only be counted, never trained
+            lines.append(f"  {slot:<11} {'-':<14} {0:>12,} params  (ignored: coupling '{cfg.coupling.type}' builds no H network)")
+            continue
         fields = {k: v for k, v in comp.model_dump().items() if k != "type"}
         n = counts.get(attr, 0)
         if slot == "injection" and model.h_injection is not None:
@@ -46,6 +52,7 @@ def describe(model) -> str:
     schedule = model.coupling.schedule()
     total, with_grad = model.updates_per_segment()
     lines.append(f"updates per segment: {total} ({' | '.join(''.join(c) for c in schedule)}), carrying gradient: {with_grad}")
+    lines.extend(text_report(segment_schedule(model)))
     lines.append(f"max segments: {model.halting.max_segments}")
     lines.append(f"total parameters: {model.num_parameters():,}")
     return "\n".join(lines)
@@ -57,4 +64,6 @@ def run(args) -> int:
     if args.out:
         path = save_model(model, args.out)
         print(f"saved: {path}")
+    if args.schedule:
+        print(f"schedule: {write_schedule_svg(model, args.schedule)}")
     return 0

@@ -46,6 +46,8 @@ class TrainConfig(BaseModel):
         out_dir: run directory (default ``runs/<recipe name>-<timestamp>``).
         data_cache: where generated datasets are cached (default: the data module's).
         progress: show the single-line progress on stderr.
+        tensorboard: also write the logged scalars as TensorBoard events in the run
+            directory (needs ``pip install 'hrmzoo[tb]'``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -79,6 +81,7 @@ class TrainConfig(BaseModel):
     out_dir: Optional[str] = None
     data_cache: Optional[str] = None
     progress: bool = True
+    tensorboard: bool = False
 
     @field_validator("optimizer")
     @classmethod

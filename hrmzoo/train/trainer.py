@@ -37,7 +37,7 @@ from hrmzoo.train import state as st
 from hrmzoo.train.data import Sampler, check_compatible, open_split, prepare_dataset, split_metadata
 from hrmzoo.train.dist import DistContext
 from hrmzoo.train.optim import build_optimizers
-from hrmzoo.train.runlog import MetricsLog, ProgressLine, format_duration
+from hrmzoo.train.runlog import MetricsLog, ProgressLine, format_duration, require_tensorboard
 from hrmzoo.train.schedule import lr_factor
 
 RECIPE_FILE = "recipe.yaml"
@@ -103,6 +103,8 @@ class Trainer:
                  data_root: str | Path | None = None, resume: bool = False, dist: DistContext | None = None):
         self.recipe = load_recipe(recipe, overrides)
         cfg = self.cfg = self.recipe.train
+        if cfg.tensorboard:
+            require_tensorboard()  # before any data is built or a run directory made
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         device = resolve_device(cfg.device)
@@ -148,7 +150,7 @@ class Trainer:
         self.run_id = self._run_identity(resume)
         if resume:
             self.load(self.run_dir)
-        self.log = MetricsLog(self.run_dir, enabled=self.dist.is_main)
+        self.log = MetricsLog(self.run_dir, enabled=self.dist.is_main, tensorboard=self.cfg.tensorboard)
         if resume:
             self.log.drop_after(self.step)
         if self.dist.is_main:
