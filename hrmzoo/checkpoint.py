@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,14 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 import hrmzoo
+from hrmzoo import generations as gens
 from hrmzoo.errors import CheckpointError, HrmzooError
 from hrmzoo.migrations import CURRENT_FORMAT, migrate_weights
 
 RECIPE_KEY = "hrmzoo.recipe"
 FORMAT_KEY = "hrmzoo.format"
 FORMAT = CURRENT_FORMAT
+MODEL_FILE = "model.safetensors"
 
 
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> Path:
@@ -52,13 +55,38 @@ def save_model(model, path: str | Path, extra_metadata: dict[str, str] | None = 
     return atomic_save_tensors(dict(model.state_dict()), path, meta)
 
 
+def model_file(path: str | Path) -> Path:
+    """The model file a checkpoint argument names, verified against its generation's manifest.
+
+    Accepts a ``.safetensors`` file, a generation directory (``checkpoints/step-N``),
+    a run directory (its newest verified generation) or a run directory of the
+    older single-file layout (``RUN/model.safetensors``).
+    """
+    path = Path(path)
+    try:
+        if path.is_dir() and gens.has_generations(path):
+            gen, _, skipped = gens.newest_verified(path, (MODEL_FILE,))
+            if skipped:  # say so: the user asked for the run, and gets an older step of it
+                print(f"hrmzoo: note: using {gen.path} (step {gen.step}); skipped {skipped[0]}", file=sys.stderr)
+            return gen.path / MODEL_FILE
+        if path.is_dir() and (path / gens.MANIFEST).is_file():
+            return gens.verify_file(path, MODEL_FILE)
+        if path.is_dir():
+            path = path / MODEL_FILE
+        elif path.name == MODEL_FILE and (path.parent / gens.MANIFEST).is_file():
+            return gens.verify_file(path.parent, MODEL_FILE)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: checkpoint not found; pass a .safetensors file or a run directory of 'hrmzoo train'")
+    except CheckpointError:
+        raise
+    except (OSError, ValueError) as exc:  # unreadable directory, a null byte in the name
+        raise CheckpointError(f"{path}: cannot read the checkpoint ({exc})") from None
+    return path
+
+
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Tensors and metadata of a checkpoint, or a one-line CheckpointError."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.safetensors"
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found; pass a .safetensors file or a run directory holding model.safetensors")
+    path = model_file(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
@@ -71,30 +99,46 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     return tensors, meta
 
 
-def load_model(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, device=None) -> Any:
-    """Rebuild the model a checkpoint describes and load its weights (exactly).
-
-    Overrides may change inference settings (e.g. ``model.halting.eval_mode=adaptive``)
-    but not shapes: a mismatch is a CheckpointError.
-    """
-    from hrmzoo.builder import build_model
-
-    tensors, meta = read_checkpoint(path)
+def embedded_recipe(meta: dict[str, str], origin: Any) -> dict:
+    """The resolved recipe a checkpoint carries. It must be self-contained: an
+    ``extends`` key would make loading read another file, so it is refused."""
     try:
         recipe_dict = json.loads(meta[RECIPE_KEY])
     except json.JSONDecodeError:
-        raise CheckpointError(f"{path}: the recipe in the metadata is not valid JSON; the file is corrupt") from None
+        raise CheckpointError(f"{origin}: the recipe in the metadata is not valid JSON; the file is corrupt") from None
+    if not isinstance(recipe_dict, dict):
+        raise CheckpointError(f"{origin}: the recipe in the metadata is not a mapping; the file is corrupt")
+    if "extends" in recipe_dict:
+        raise CheckpointError(f"{origin}: the embedded recipe has 'extends'; a checkpoint's recipe must be resolved, so this file was not written by hrmzoo")
+    return recipe_dict
+
+
+def load_model(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, device=None, allow_cast: bool = False) -> Any:
+    """Rebuild the model a checkpoint describes and load its weights (exactly).
+
+    Overrides may change inference settings (e.g. ``model.halting.eval_mode=adaptive``)
+    but not shapes: a mismatch is a CheckpointError. A tensor whose dtype differs
+    from the parameter's is an error too, unless ``allow_cast``.
+    """
+    from hrmzoo import limits
+    from hrmzoo.builder import build_model
+    from hrmzoo.recipe import load_recipe
+
+    tensors, meta = read_checkpoint(path)
+    recipe_dict = embedded_recipe(meta, path)
     try:
-        model = build_model(recipe_dict, overrides)
+        recipe = load_recipe(recipe_dict, overrides)
+        limits.check_parameters(recipe.model, f"{path}: its recipe")  # a forged recipe must not allocate terabytes
+        model = build_model(recipe)
     except HrmzooError as exc:
         raise CheckpointError(f"{path}: its recipe no longer builds ({exc})") from None
     tensors = migrate_weights(tensors, meta.get(FORMAT_KEY), recipe_dict)
-    load_weights(model, tensors, path)
+    load_weights(model, tensors, path, allow_cast=allow_cast)
     return model.to(device) if device is not None else model
 
 
-def load_weights(model, tensors: dict[str, torch.Tensor], origin: Any = "<weights>") -> None:
-    """Copy tensors into the model; every key and shape must match."""
+def load_weights(model, tensors: dict[str, torch.Tensor], origin: Any = "<weights>", *, allow_cast: bool = False) -> None:
+    """Copy tensors into the model; every key and shape (and dtype, unless ``allow_cast``) must match."""
     own = model.state_dict()
     missing = sorted(set(own) - set(tensors))
     unexpected = sorted(set(tensors) - set(own))
@@ -108,4 +152,8 @@ def load_weights(model, tensors: dict[str, torch.Tensor], origin: Any = "<weight
     for k, v in tensors.items():
         if own[k].shape != v.shape:
             raise CheckpointError(f"{origin}: '{k}' has shape {tuple(v.shape)} in the file but {tuple(own[k].shape)} in the model; the recipe was changed")
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise CheckpointError(f"{origin}: '{k}' holds NaN or infinite values; these weights are unusable (resume from an earlier checkpoint)")
+        if own[k].dtype != v.dtype and not allow_cast:
+            raise CheckpointError(f"{origin}: '{k}' is {v.dtype} in the file but {own[k].dtype} in the model; loading would not be exact (pass allow_cast=True to convert)")
     model.load_state_dict(tensors, strict=True)

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
 from hrmzoo.data.errors import DataError
+from hrmzoo.errors import HrmzooError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -126,23 +126,30 @@ def main(argv: list[str]) -> int:
 
             print(json.dumps(describe(args.path), indent=2))
             return 0
+        from hrmzoo.data.format import BUILD_FILE
         from hrmzoo.data.prepare import atomic_build, build_into
+        from hrmzoo.paths import check_output_dir, check_replaceable, check_writable, replace_dir
 
         cfg = _config(args)
-        out = Path(args.out)
-        if out.exists():
-            empty_dir = out.is_dir() and not any(out.iterdir())
-            if not (empty_dir or args.force):
-                raise DataError(f"{out}: already exists; pass --force to replace it or choose another --out")
-            if out.is_dir():
-                shutil.rmtree(out)
-            else:
-                out.unlink()
-        atomic_build(out, lambda tmp: build_into(cfg, tmp, progress=not args.quiet))
+        out = check_output_dir(args.out)
+        replacing = check_replaceable(out, force=args.force, markers=(BUILD_FILE,))
+        check_writable(out)
+        # build beside the target first; the old dataset is removed only once the new one is complete
+        staged = out.with_name(f".new-{out.name}") if replacing else out
+        if replacing and staged.is_dir():  # left by an earlier interrupted --force; ours to remove
+            import shutil
+
+            shutil.rmtree(staged)
+        atomic_build(staged, lambda tmp: build_into(cfg, tmp, progress=not args.quiet))
+        if replacing:
+            replace_dir(staged, out)
         print(_summary(out))
         return 0
-    except DataError as e:
+    except HrmzooError as e:  # DataError, and the path checks' PathError
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the disk filled up or a directory vanished mid-build; nothing half-built is kept
+        print(f"error: {e.filename or args.out}: {e.strerror or e}; nothing was written", file=sys.stderr)
         return 2
     except SystemExit as e:  # --help
         return int(e.code or 0)

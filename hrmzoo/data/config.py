@@ -25,8 +25,22 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
+#: Bounds on generated sizes: far above any published setting, low enough that a
+#: typo (an extra zero or nine) fails at once instead of running for days.
+MAX_EXAMPLES = 10_000_000
+MAX_AUG = 100_000
+MAX_TOTAL = 100_000_000
+Seed = Annotated[int, Field(ge=0, lt=2**32, description="random seed, 0 <= seed < 2**32")]
+Count = Annotated[int, Field(ge=0, le=MAX_EXAMPLES)]
+
+
 class _Base(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_total(num_train: int, variants: int) -> None:
+    if num_train * variants > MAX_TOTAL:
+        raise ValueError(f"num_train={num_train} x {variants} variants = {num_train * variants} examples exceeds the limit {MAX_TOTAL}; lower num_train or the augmentation")
 
 
 class PathData(_Base):
@@ -41,12 +55,12 @@ class SudokuData(_Base):
 
     type: Literal["sudoku"] = "sudoku"
     size: Literal[4, 6, 9] = 9
-    num_train: int = Field(1000, ge=0)
-    num_test: int = Field(200, ge=0)
-    num_aug: int = Field(0, ge=0, description="augmented variants per train puzzle")
+    num_train: Count = 1000
+    num_test: Count = 200
+    num_aug: int = Field(0, ge=0, le=MAX_AUG, description="augmented variants per train puzzle")
     givens: Optional[tuple[int, int]] = Field(None, description="(min, max) givens; default depends on size")
-    min_backtracks: int = Field(0, ge=0, description="hardness filter (solver dead ends)")
-    seed: int = 0
+    min_backtracks: int = Field(0, ge=0, le=10**9, description="hardness filter (solver dead ends)")
+    seed: Seed = 0
 
     @field_validator("givens")
     @classmethod
@@ -59,6 +73,7 @@ class SudokuData(_Base):
     def _givens_fit(self) -> "SudokuData":
         if self.givens is not None and self.givens[1] > self.size * self.size:
             raise ValueError(f"givens max {self.givens[1]} exceeds {self.size * self.size} cells")
+        _check_total(self.num_train, self.num_aug + 1)
         return self
 
 
@@ -67,11 +82,16 @@ class MazeData(_Base):
 
     type: Literal["maze"] = "maze"
     size: int = Field(30, ge=3, le=256)
-    num_train: int = Field(1000, ge=0)
-    num_test: int = Field(200, ge=0)
-    min_path_len: int = Field(0, ge=0, description="minimum S->G moves; 110 = original 'hard' on 30x30")
+    num_train: Count = 1000
+    num_test: Count = 200
+    min_path_len: int = Field(0, ge=0, le=65536, description="minimum S->G moves; 110 = original 'hard' on 30x30")
     augment: bool = False
-    seed: int = 0
+    seed: Seed = 0
+
+    @model_validator(mode="after")
+    def _total_fits(self) -> "MazeData":
+        _check_total(self.num_train, 8 if self.augment else 1)
+        return self
 
 
 class ArcDirSource(_Base):
@@ -92,11 +112,11 @@ class ArcData(_Base):
     source: Union[Literal["arc1", "arc2", "dir"], list[Union[Literal["arc1", "arc2"], ArcDirSource]]] = "arc1"
     dir: Optional[str] = None
     evaluation: Optional[str] = Field(None, description="source whose evaluation tasks form the test split (needed for a list)")
-    num_aug: int = Field(100, ge=0)
+    num_aug: int = Field(100, ge=0, le=MAX_AUG)
     eval_demos_in_train: bool = True
     translate: bool = True
     max_tasks: Optional[int] = Field(None, ge=1, description="first N tasks of each split of each source (quick runs)")
-    seed: int = 0
+    seed: Seed = 0
 
     @model_validator(mode="after")
     def _sources_consistent(self) -> "ArcData":

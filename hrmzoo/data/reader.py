@@ -159,15 +159,16 @@ def _check_offsets(path: Path, offsets: np.ndarray, end: int, what: str) -> None
         raise file_error(path, f"{what} offsets must be strictly increasing", FIX_REBUILD)
 
 
-def load_split(root: str | os.PathLike[str], split: str, *, mmap: bool = True, check_values: bool = False) -> SplitData:
+def load_split(root: str | os.PathLike[str], split: str, *, mmap: bool = True, check_values: bool = True) -> SplitData:
     """Open and validate one split of a dataset.
 
     Args:
         root: Dataset root (the directory holding ``train/`` and ``test/``).
         split: Split name, usually ``"train"`` or ``"test"``.
         mmap: Memory-map ``inputs``/``labels`` (``np.load(mmap_mode="r")``).
-        check_values: Also scan every token and identifier for range errors
-            (reads the whole split; off by default).
+        check_values: Scan every token and label for ids outside the vocabulary
+            and check that some label is supervised (one vectorised pass over the
+            split; on by default so a bad id fails here, not mid-training).
 
     Returns:
         The validated :class:`SplitData`.
@@ -187,6 +188,7 @@ def load_split(root: str | os.PathLike[str], split: str, *, mmap: bool = True, c
     seq_len = meta["seq_len"]
     data = SplitData(root=root, split=split, metadata=meta)
     total_groups = 0
+    any_supervised = False
     for set_name in meta["sets"]:
         paths = {f: array_path(split_dir, set_name, f) for f in ("inputs", "labels", "puzzle_identifiers", "puzzle_indices", "group_indices")}
         inputs = _load_array(paths["inputs"], mmap)
@@ -207,17 +209,35 @@ def load_split(root: str | os.PathLike[str], split: str, *, mmap: bool = True, c
         if ids.size and (ids.min() < 0 or ids.max() >= meta["num_puzzle_identifiers"]):
             raise file_error(paths["puzzle_identifiers"], f"identifiers must lie in [0, {meta['num_puzzle_identifiers']}) (num_puzzle_identifiers)", FIX_REBUILD)
         if check_values:
-            for key in ("inputs", "labels"):
-                arr = inputs if key == "inputs" else labels
-                for start in range(0, arr.shape[0], 65536):
-                    chunk = np.asarray(arr[start:start + 65536])
-                    if chunk.size and (chunk.min() < 0 or chunk.max() >= meta["vocab_size"]):
-                        raise file_error(paths[key], f"token ids must lie in [0, {meta['vocab_size']}) (vocab_size)", FIX_REBUILD)
+            _check_token_range(paths["inputs"], inputs, meta["vocab_size"], "token")
+            supervised = _check_token_range(paths["labels"], labels, meta["vocab_size"], "label", meta.get("ignore_label_id"))
+            any_supervised = any_supervised or supervised
         total_groups += gidx.shape[0] - 1
         data.sets.append(SetData(set_name, inputs, labels, ids, pidx, gidx))
     if total_groups != meta["total_groups"]:
         raise file_error(meta_path, f"total_groups is {meta['total_groups']} but the group offsets hold {total_groups}", FIX_REBUILD)
+    if check_values and data.num_examples and not any_supervised:
+        raise file_error(split_dir, f"no label is supervised (every label is ignore_label_id={meta.get('ignore_label_id')}), so nothing can be trained or scored", FIX_REBUILD)
     return data
+
+
+def _check_token_range(path: Path, arr: np.ndarray, vocab_size: int, what: str, ignore_id: int | None = None, chunk_rows: int = 65536) -> bool:
+    """Every id in ``[0, vocab_size)`` (vectorised, chunk by chunk of the memory map).
+
+    Returns whether any entry differs from ``ignore_id`` (a supervised label).
+    """
+    supervised = False
+    for start in range(0, arr.shape[0], chunk_rows):
+        chunk = np.asarray(arr[start:start + chunk_rows])
+        if not chunk.size:
+            continue
+        if chunk.min() < 0 or chunk.max() >= vocab_size:
+            bad = (chunk < 0) | (chunk >= vocab_size)
+            row, col = (int(i) for i in np.argwhere(bad)[0])
+            raise file_error(path, f"row {start + row}, position {col}: {what} id {int(chunk[row, col])} is outside [0, {vocab_size}) (vocab_size in dataset.json)", FIX_REBUILD)
+        if not supervised:
+            supervised = ignore_id is None or bool((chunk != ignore_id).any())
+    return supervised
 
 
 def validate_dataset(root: str | os.PathLike[str], splits: tuple[str, ...] = SPLITS, *, check_values: bool = False) -> dict[str, SplitData]:

@@ -22,6 +22,11 @@ from hrmzoo.recipe.schema import COMPONENT_SLOTS, RecipeBase, recipe_class
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
 MAX_EXTENDS_DEPTH = 16
+#: YAML bounds: a recipe is a few hundred nodes; these stop "billion laughs"
+#: (aliases expanding exponentially) and 100k-deep nesting before they cost anything.
+MAX_YAML_DEPTH = 64
+MAX_YAML_NODES = 100_000
+MAX_RECIPE_BYTES = 1 << 20
 
 
 def shipped_recipes() -> list[str]:
@@ -32,6 +37,8 @@ def shipped_recipes() -> list[str]:
 def resolve_recipe_path(source: str | Path, relative_to: Path | None = None) -> Path:
     """A recipe path, or a shipped recipe name (``hrm_sudoku``), to an existing file."""
     text = str(source)
+    if "\0" in text:
+        raise RecipeError(f"recipe {text!r}: the name holds a null byte")
     candidates = [Path(text)]
     if relative_to is not None:
         candidates.insert(0, relative_to / text)
@@ -47,38 +54,101 @@ def resolve_recipe_path(source: str | Path, relative_to: Path | None = None) -> 
     raise RecipeError(f"recipe '{text}' not found: no such file and no shipped recipe of that name{hint}")
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses nesting deeper than MAX_YAML_DEPTH while composing."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nesting deeper than {MAX_YAML_DEPTH} levels", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _expanded_size(node, memo: dict[int, int], depth: int = 0) -> int:
+    """Nodes the document has once every alias is expanded (what walking it costs)."""
+    key = id(node)
+    if key in memo:
+        if memo[key] < 0:
+            raise yaml.composer.ComposerError(None, None, "an alias refers to the collection that holds it (recursive alias)", node.start_mark)
+        return memo[key]
+    if depth > 4 * MAX_YAML_DEPTH:
+        raise yaml.composer.ComposerError(None, None, f"aliases nest deeper than {4 * MAX_YAML_DEPTH} levels", node.start_mark)
+    memo[key] = -1
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(v, memo, depth + 1) for v in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_size(k, memo, depth + 1) + _expanded_size(v, memo, depth + 1) for k, v in node.value)
+    if total > MAX_YAML_NODES:
+        raise yaml.composer.ComposerError(None, None, f"aliases expand it to more than {MAX_YAML_NODES} nodes", node.start_mark)
+    memo[key] = total
+    return total
+
+
+def load_yaml(text: str):
+    """Safe-load one YAML document within the bounds above; returns (data, node)."""
+    loader = _BoundedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _expanded_size(node, {})
+        try:
+            return loader.construct_document(node), node
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits
+            raise yaml.constructor.ConstructorError(None, None, str(exc).split(";")[0], node.start_mark) from None
+    finally:
+        loader.dispose()
+
+
 class _Doc:
     """A parsed YAML document with the line of every mapping key."""
 
     def __init__(self, path: Path):
         self.path = path
         try:
-            text = path.read_text()
+            if path.stat().st_size > MAX_RECIPE_BYTES:
+                raise RecipeError(f"{path}: {path.stat().st_size} bytes is too large for a recipe (limit {MAX_RECIPE_BYTES})")
+            text = path.read_bytes().decode("utf-8")
         except OSError as exc:
             raise RecipeError(f"{path}: cannot read recipe ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise RecipeError(f"{path}: not UTF-8 text (byte {exc.start}); save the recipe as UTF-8") from None
         try:
-            self.data = yaml.safe_load(text) or {}
-            self.lines = _key_lines(yaml.compose(text))
+            self.data, node = load_yaml(text)
+            self.lines = _key_lines(node) if node is not None else {}
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f":{mark.line + 1}" if mark else ""
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             raise RecipeError(f"{path}{where}: invalid YAML ({problem})") from None
+        if self.data is None:
+            raise RecipeError(f"{path}: the recipe is empty; start from a shipped recipe (extends: tiny_sudoku4) or see 'hrmzoo list recipes'")
         if not isinstance(self.data, dict):
             raise RecipeError(f"{path}: a recipe must be a YAML mapping at top level, got {type(self.data).__name__}")
 
 
-def _key_lines(node, prefix: tuple = ()) -> dict[tuple, int]:
+def _key_lines(node, prefix: tuple = (), seen: frozenset = frozenset()) -> dict[tuple, int]:
     out: dict[tuple, int] = {}
+    if id(node) in seen:  # an alias: its lines were recorded where it was anchored
+        return out
+    seen = seen | {id(node)}
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
             path = prefix + (k.value,)
             out[path] = k.start_mark.line + 1
-            out.update(_key_lines(v, path))
+            out.update(_key_lines(v, path, seen))
     elif isinstance(node, yaml.SequenceNode):
         for i, v in enumerate(node.value):
             out[prefix + (i,)] = v.start_mark.line + 1
-            out.update(_key_lines(v, prefix + (i,)))
+            out.update(_key_lines(v, prefix + (i,), seen))
     return out
 
 
@@ -156,9 +226,46 @@ def load_recipe(source: Any, overrides: list[str] | tuple[str, ...] = ()) -> Rec
 def validate_tree(tree: dict, origin: str = "<recipe>", lines: dict | None = None) -> RecipeBase:
     cls = recipe_class()
     try:
-        return cls.model_validate(tree)
+        recipe = cls.model_validate(tree)
     except ValidationError as exc:
         raise RecipeError(format_validation_error(exc, tree, cls, origin, lines or {})) from None
+    _check_no_bool_as_number(tree, recipe.model_dump(), origin, lines or {})
+    return recipe
+
+
+def _bool_paths(node: Any, prefix: tuple = ()):
+    if isinstance(node, bool):
+        yield prefix
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield from _bool_paths(v, prefix + (k,))
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            yield from _bool_paths(v, prefix + (i,))
+
+
+def _check_no_bool_as_number(tree: dict, validated: dict, origin: str, lines: dict) -> None:
+    """pydantic's lax mode reads ``true`` as 1 for an int field (``hidden_size: true``
+    builds width 1); a boolean must stay a boolean."""
+    for path in _bool_paths(tree):
+        node: Any = validated
+        for part in path:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                node = None
+                break
+        if node is not None and not isinstance(node, bool):
+            dotted = ".".join(str(p) for p in path)
+            hit = next((v for k, v in lines.items() if v[1] is None and k == path), None) or lines.get(path)
+            where = (f"{hit[0]}:{hit[1]}" if hit[1] is not None else hit[0]) if hit else origin
+            raise RecipeError(f"{where}: {dotted}: expected a number, got a boolean ({str(tree_value(tree, path)).lower()}); write the number")
+
+
+def tree_value(tree: Any, path: tuple) -> Any:
+    for part in path:
+        tree = tree[part]
+    return tree
 
 
 # ---------------------------------------------------------------- error text
@@ -172,7 +279,11 @@ def format_validation_error(exc: ValidationError, tree: dict, cls: type[BaseMode
     where = origin
     key = tuple(path)
     overridden = [v for k, v in lines.items() if v[1] is None and (k[: len(key)] == key or key[: len(k)] == k)]
-    hit = overridden[0] if overridden else lines.get(key) or lines.get(key[:-1])
+    section_check = False
+    if len(overridden) > 1:  # a check over a whole section: no single override is to blame
+        overridden = [v for k, v in lines.items() if v[1] is None and k == key]
+        section_check = not overridden
+    hit = None if section_check else overridden[0] if overridden else lines.get(key) or lines.get(key[:-1])
     if hit:
         where = f"{hit[0]}:{hit[1]}" if hit[1] is not None else hit[0]
     msg = _explain(err, path, model)

@@ -21,6 +21,7 @@ import yaml
 
 from hrmzoo.errors import OverrideError
 
+MAX_VALUE_CHARS = 10_000
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*|\.\d+)*")
 
 
@@ -38,8 +39,12 @@ def parse_override(text: str) -> tuple[str, tuple[str, ...], Any]:
     key, value_text = raw.split("=", 1)
     key = key.strip().removeprefix("+")
     _check_key(key, text)
+    if len(value_text) > MAX_VALUE_CHARS:
+        raise OverrideError(f"override '{text[:60]}...': value is {len(value_text)} characters long (limit {MAX_VALUE_CHARS}); put it in a recipe file")
+    from hrmzoo.recipe.loader import load_yaml
+
     try:
-        value = yaml.safe_load(value_text) if value_text.strip() else ""
+        value = load_yaml(value_text)[0] if value_text.strip() else ""
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0]
         raise OverrideError(f"override '{text}': value is not a valid YAML literal ({first}); quote it or fix the brackets") from None

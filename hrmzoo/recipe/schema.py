@@ -12,9 +12,10 @@ import functools
 import math
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
-from hrmzoo import registry
+from hrmzoo import limits, registry
+from hrmzoo.paths import PathError, check_name
 
 # Model slot -> component kind. The order is the order in the printed tree.
 COMPONENT_SLOTS: dict[str, str] = {
@@ -81,8 +82,18 @@ class ModelBase(BaseModel):
     def total_seq_len(self) -> int:
         return self.seq_len + self.num_prefix
 
+    @field_validator("hidden_size", "vocab_size", "seq_len", "num_puzzle_identifiers", "puzzle_emb_ndim")
+    @classmethod
+    def _size_within_limit(cls, value: int, info):
+        try:
+            limits.check(info.field_name, value, info.field_name)
+        except limits.LimitError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
     @model_validator(mode="after")
     def _check_sizes(self):
+        check_model_limits(self)
         if self.puzzle_emb_ndim > self.num_prefix * self.hidden_size:
             raise ValueError(
                 f"puzzle_emb_ndim={self.puzzle_emb_ndim} does not fit in prefix_len={self.num_prefix} "
@@ -106,9 +117,42 @@ class RecipeBase(BaseModel):
     description: str = ""
     schema_version: int = 1
 
+    @field_validator("name")
+    @classmethod
+    def _name_is_one_component(cls, name: str) -> str:
+        try:
+            return check_name(name, "name")
+        except PathError as exc:
+            raise ValueError(str(exc)) from None
+
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON/YAML-ready dict that validates back to an equal recipe."""
         return self.model_dump(mode="json")
+
+
+def check_model_limits(cfg: BaseModel) -> None:
+    """Sizes against :mod:`hrmzoo.limits` before anything is allocated (raises ValueError)."""
+    try:
+        limits.check("table_elements", cfg.hidden_size * (cfg.vocab_size + cfg.seq_len), "hidden_size x (vocab_size + seq_len)")
+        limits.check("table_elements", cfg.num_puzzle_identifiers * cfg.puzzle_emb_ndim, "num_puzzle_identifiers x puzzle_emb_ndim")
+        for key in ("rope_theta", "state_init_std"):
+            if not math.isfinite(getattr(cfg, key)):
+                raise limits.LimitError(f"{key}={getattr(cfg, key)} is not a finite number")
+        for slot in COMPONENT_SLOTS:
+            comp = getattr(cfg, slot, None)
+            if not isinstance(comp, BaseModel):
+                continue
+            cycles = 1
+            for field, value in comp:
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise limits.LimitError(f"{slot}.{field}={value} is not a finite number")
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    limits.check("component_int", value, f"{slot}.{field}")
+                    if field.endswith("_cycles"):
+                        cycles *= max(1, value)
+            limits.check("updates_per_segment", cycles, f"{slot}: the product of its cycle counts")
+    except limits.LimitError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _union(kind: str):

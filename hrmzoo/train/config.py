@@ -50,6 +50,8 @@ class TrainConfig(BaseModel):
         eval_batch_size: evaluation batch (default: ``batch_size``).
         final_eval: evaluate the whole test split at the end of training.
         checkpoint_interval: steps between checkpoints (always one at the end).
+        keep_checkpoints: checkpoint generations kept in ``RUN/checkpoints/`` (at least 2,
+            so a damaged newest one still leaves one to resume from).
         out_dir: run directory (default ``runs/<recipe name>-<timestamp>``).
         data_cache: where generated datasets are cached (default: the data module's).
         progress: show the single-line progress on stderr.
@@ -59,10 +61,10 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**31)
     device: str = "auto"
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
-    threads: Optional[int] = Field(None, gt=0)
+    threads: Optional[int] = Field(None, gt=0, le=4096)
     batch_size: int = Field(64, gt=0)
     steps: int = Field(1000, gt=0)
     epochs: Optional[float] = Field(None, gt=0)
@@ -86,6 +88,7 @@ class TrainConfig(BaseModel):
     eval_batch_size: Optional[int] = Field(None, gt=0)
     final_eval: bool = True
     checkpoint_interval: Optional[int] = Field(None, gt=0)
+    keep_checkpoints: int = Field(2, ge=2)
     out_dir: Optional[str] = None
     data_cache: Optional[str] = None
     progress: bool = True
@@ -98,12 +101,31 @@ class TrainConfig(BaseModel):
             raise ValueError(f"unknown optimizer '{name}'; choose one of: {', '.join(sorted(OPTIMIZERS))}")
         return name
 
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, name: str) -> str:
+        kind, _, index = name.partition(":")
+        if kind not in ("auto", "cpu", "cuda", "mps") or (index and (kind not in ("cuda",) or not index.isdigit())):
+            raise ValueError(f"unknown device '{name}'; use auto, cpu, cuda, cuda:N or mps")
+        return name
+
     @field_validator("betas")
     @classmethod
     def _betas_in_range(cls, betas: tuple[float, float]) -> tuple[float, float]:
         if not all(0 <= b < 1 for b in betas):
             raise ValueError(f"betas must lie in [0, 1), got {list(betas)}")
         return betas
+
+    @model_validator(mode="after")
+    def _within_limits(self):
+        from hrmzoo import limits
+
+        try:
+            limits.check("batch_size", self.batch_size, "batch_size")
+            limits.check("steps", self.steps, "steps")
+        except limits.LimitError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
     @model_validator(mode="after")
     def _warmup_fits(self):

@@ -122,6 +122,28 @@ class MetricsLog:
 
             self._tb = SummaryWriter(str(Path(run_dir)))
 
+    def drop_after(self, step: int) -> int:
+        """On resume: remove rows logged after ``step`` (the steps about to be replayed),
+        so the log reads as one run. Rewritten atomically; returns the rows dropped."""
+        if not self.enabled or not self.path.is_file():
+            return 0
+        kept, dropped = [], 0
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                row_step = json.loads(line).get("step", 0)
+            except (ValueError, AttributeError):
+                dropped += 1  # a line cut short by a kill
+                continue
+            if isinstance(row_step, int) and row_step > step:
+                dropped += 1
+            else:
+                kept.append(line)
+        if dropped:
+            tmp = self.path.with_name(f".{self.path.name}.tmp")
+            tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+            tmp.replace(self.path)
+        return dropped
+
     def write(self, step: int, kind: str, values: dict[str, Any]) -> None:
         if not self.enabled:
             return

@@ -12,20 +12,26 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import sys
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 
+from hrmzoo import generations as gens
+from hrmzoo import limits
 from hrmzoo.builder import build_model, resolve_device
 from hrmzoo.checkpoint import load_weights, read_checkpoint, save_model
 from hrmzoo.errors import CheckpointError, HrmzooError
 from hrmzoo.evaluate.core import EvalResult, evaluate, format_metrics
 from hrmzoo.loop import Carry, new_carry, segment_step
+from hrmzoo.paths import check_output_dir, check_writable
 from hrmzoo.recipe import load_recipe
 from hrmzoo.train import state as st
 from hrmzoo.train.data import Sampler, check_compatible, open_split, prepare_dataset, split_metadata
@@ -35,11 +41,20 @@ from hrmzoo.train.runlog import MetricsLog, ProgressLine, format_duration, requi
 from hrmzoo.train.schedule import lr_factor
 
 RECIPE_FILE = "recipe.yaml"
+RUN_FILE = "run.json"
 EVAL_FILE = "eval.json"
 
 
 class TrainingError(HrmzooError):
-    """Training cannot go on (a non-finite loss); the message says where the last good checkpoint is."""
+    """Training cannot go on (a non-finite loss or weights, a lost process); the message says where the last good checkpoint is."""
+
+
+def first_non_finite(tensors: dict[str, torch.Tensor]) -> str | None:
+    """Name of the first floating tensor holding a NaN or an infinity (None when all are finite)."""
+    for name, value in tensors.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            return name
+    return None
 
 
 @dataclass
@@ -108,6 +123,7 @@ class Trainer:
             check_compatible(self.recipe.model, split_metadata(self.data_root, "test"), self.data_root)
             self.test_data = open_split(self.data_root, "test")
 
+        limits.check_parameters(self.recipe.model, f"recipe '{self.recipe.name}'")  # before allocating anything
         self.model = build_model(self.recipe, device=device)
         self.forward_model = torch.compile(self.model) if cfg.compile else self.model
         self.optimizer, self.sparse = build_optimizers(self.model, cfg)
@@ -131,9 +147,12 @@ class Trainer:
         self.last_saved: int | None = None
 
         self.run_dir = self._pick_run_dir(run_dir, resume)
+        self.run_id = self._run_identity(resume)
         if resume:
             self.load(self.run_dir)
         self.log = MetricsLog(self.run_dir, enabled=self.dist.is_main, tensorboard=self.cfg.tensorboard)
+        if resume:
+            self.log.drop_after(self.step)
         if self.dist.is_main:
             (self.run_dir / RECIPE_FILE).write_text(yaml.safe_dump(self.recipe.to_dict(), sort_keys=False))
 
@@ -151,13 +170,42 @@ class Trainer:
                 holder = [str(run_dir)]
                 torch.distributed.broadcast_object_list(holder, 0)
                 run_dir = holder[0]
-        path = Path(run_dir)
-        if not resume and self.dist.is_main and (path / st.STATE_JSON).exists():
+        if resume:  # continuing a run writes only inside it; any existing directory is fine
+            if not str(run_dir).strip() or "\0" in str(run_dir):
+                raise HrmzooError(f"resume={str(run_dir)!r}: give the run directory of an earlier 'hrmzoo train'")
+            path = Path(run_dir)
+        else:
+            path = check_output_dir(run_dir, "the run directory (train.out_dir)")
+        if not resume and self.dist.is_main and ((path / st.STATE_JSON).exists() or gens.has_generations(path)):
             raise HrmzooError(f"{path}: already holds a run; pass resume={path} to continue it or choose another train.out_dir")
         if self.dist.is_main and not resume:
-            path.mkdir(parents=True, exist_ok=True)
+            check_writable(path, "train.out_dir")
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise HrmzooError(f"{path}: cannot create the run directory ({exc.strerror}); choose another train.out_dir") from None
         self.dist.barrier()
         return path
+
+    def _run_identity(self, resume: bool) -> str | None:
+        """A random id written once per run (``run.json``) and into every save, so a
+        generation copied in from another run of the same recipe is not resumed."""
+        path = self.run_dir / RUN_FILE
+        if not resume:
+            run_id = uuid.uuid4().hex
+            if self.dist.enabled:
+                holder = [run_id]
+                torch.distributed.broadcast_object_list(holder, 0)
+                run_id = holder[0]
+            if self.dist.is_main:
+                st.atomic_write_text(path, json.dumps({"run_id": run_id, "recipe": self.recipe.name}))
+            return run_id
+        try:
+            return str(json.loads(path.read_text(encoding="utf-8"))["run_id"])
+        except FileNotFoundError:
+            return None  # a run of an older hrmzoo
+        except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise CheckpointError(f"{path}: not a valid run identity file; the run directory is damaged") from None
 
     # ------------------------------------------------------------ one step
     def _set_lr(self) -> float:
@@ -185,6 +233,7 @@ class Trainer:
             carry, res = segment_step(self.forward_model, self.carry, batch, training=True, generator=self.generator)
         loss = float(self.dist.mean(res.loss.detach().float()))
         if not math.isfinite(loss):
+            self._forget_suspect_save()
             raise TrainingError(self._diverged_message(loss))
         self.optimizer.zero_grad(set_to_none=True)
         if self.sparse is not None:
@@ -211,13 +260,40 @@ class Trainer:
             torch.distributed.broadcast(past, 0)
         return bool(past)
 
+    def _forget_suspect_save(self) -> None:
+        """A generation saved at this very step holds the weights that just gave a
+        non-finite loss: finite, but not a place to resume from. Uncommit it so the
+        newest generation is one whose weights still produced a finite loss."""
+        if self.last_saved is None or self.last_saved != self.step:
+            return
+        newest = gens.drop_newest(self.run_dir) if self.dist.is_main else None
+        if self.dist.enabled:
+            holder = [newest.step if newest is not None else None]
+            torch.distributed.broadcast_object_list(holder, 0)
+            self.last_saved = holder[0]
+        else:
+            self.last_saved = newest.step if newest is not None else None
+
     def _diverged_message(self, loss: float) -> str:
-        where = f"the last good checkpoint is {self.run_dir} (step {self.last_saved})" if self.last_saved is not None else "no checkpoint was written yet"
-        return f"loss is {loss} at step {self.step + 1}; training stopped, {where}; lower train.lr or enable train.grad_clip"
+        return f"loss is {loss} at step {self.step + 1}; training stopped, {self._newest_good()}; lower train.lr or enable train.grad_clip"
 
     # ------------------------------------------------------------ the run
     def run(self) -> TrainSummary:
-        """Train to ``total_steps``, evaluating and saving on schedule; returns the summary."""
+        """Train to ``total_steps``, evaluating and saving on schedule; returns the summary.
+
+        In a data-parallel job, a collective that fails because another process
+        died becomes one line on each surviving rank (not a gloo/NCCL traceback).
+        """
+        if not self.dist.enabled:
+            return self._run()
+        try:
+            return self._run()
+        except RuntimeError as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            raise TrainingError(f"rank {self.dist.rank}: lost the other processes of the job at step {self.step} ({first}); "
+                                f"{self._newest_good()}") from None
+
+    def _run(self) -> TrainSummary:
         cfg = self.cfg
         bar = ProgressLine(self.total_steps, self.step, enabled=cfg.progress and self.dist.is_main)
         acc = _Accumulator(self.model.halting.max_segments)
@@ -294,8 +370,16 @@ class Trainer:
             gathered[k] = self.dist.gather_cat(wide).to(v.dtype).cpu()
         return gathered
 
+    def _rows(self, state: torch.Tensor) -> torch.Tensor:
+        """One row per rank of a per-rank byte state (RNG), in rank order."""
+        return self.dist.gather_cat(state.to(self.dist_device()).view(1, -1)).cpu()
+
     def save(self) -> None:
-        """Write model.safetensors and the trainer state (rank 0 writes; all ranks take part)."""
+        """Write one checkpoint generation (rank 0 writes; all ranks take part).
+
+        Weights and optimizer state are checked to be finite first: a diverged
+        update is never saved, so the newest generation is always one to resume from.
+        """
         tensors: dict[str, torch.Tensor] = {}
         scalars: dict[str, Any] = {}
         opt_t, opt_s = st.optimizer_to_flat(self.optimizer, "opt")
@@ -303,64 +387,117 @@ class Trainer:
         scalars.update(opt_s)
         if self.carry is not None:
             tensors.update(self._carry_tensors())
-        explore = self.generator.get_state()
-        tensors["rng.explore"] = self.dist.gather_cat(explore.to(self.dist_device()).view(1, -1)).cpu()
-        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.explore"] = self._rows(self.generator.get_state())
+        tensors["rng.torch"] = self._rows(torch.get_rng_state())
         if self.device.type == "cuda":
-            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+            tensors["rng.cuda"] = self._rows(torch.cuda.get_rng_state(self.device))
         if self.ema is not None:
             tensors.update({f"ema.{k}": v for k, v in self.ema.module.state_dict().items()})
             tensors.update({f"raw.{k}": v for k, v in self.model.state_dict().items()})
         scalars.update(
             data=self.sampler.state_dict(), world=self.dist.world, batch_size=self.cfg.batch_size,
-            total_steps=self.total_steps, has_carry=self.carry is not None, recipe=self.recipe.name,
+            total_steps=self.total_steps, has_carry=self.carry is not None, recipe=self.recipe.name, run_id=self.run_id,
         )
+        bad = first_non_finite({**{f"model.{k}": v for k, v in self.eval_model.state_dict().items()}, **tensors})
+        if bad is not None:
+            raise TrainingError(f"{bad} is not finite at step {self.step}; not saved, training stopped, {self._newest_good()}; lower train.lr or enable train.grad_clip")
         if self.dist.is_main:
-            st.save_state_tensors(self.run_dir, self.step, tensors)
-            save_model(self.eval_model, self.run_dir / st.MODEL_FILE,
-                       {st.STEP_KEY: str(self.step), "hrmzoo.weights": "ema" if self.ema is not None else "raw"})
-            st.save_state_json(self.run_dir, self.step, scalars)
+            model_meta = {st.STEP_KEY: str(self.step), "hrmzoo.weights": "ema" if self.ema is not None else "raw"}
+            gens.write_generation(self.run_dir, self.step, {
+                st.MODEL_FILE: lambda path: save_model(self.eval_model, path, model_meta),
+                st.STATE_TENSORS: lambda path: st.save_state_tensors(path, self.step, tensors),
+                st.STATE_JSON: lambda path: st.save_state_json(path, self.step, scalars),
+            }, keep=self.cfg.keep_checkpoints)
         self.last_saved = self.step
         self.dist.barrier()
+
+    def _newest_good(self) -> str:
+        if self.last_saved is None:
+            return "no checkpoint was written yet"
+        where = gens.checkpoints_dir(self.run_dir) / gens.generation_name(self.last_saved)
+        return f"the newest finite checkpoint is {where} (step {self.last_saved}; resume={self.run_dir} continues from it)"
 
     def dist_device(self) -> torch.device:
         return self.device if self.device.type == "cuda" else torch.device("cpu")
 
     def load(self, run_dir: Path) -> None:
-        """Restore everything ``save`` wrote."""
-        tensors, scalars = st.load_state(run_dir)
+        """Restore everything ``save`` wrote, from the newest verified generation."""
+        source, note = st.find_state(run_dir)
+        tensors, scalars = st.load_state(source)
         if scalars.get("world") != self.dist.world:
-            raise CheckpointError(f"{run_dir}: saved by {scalars.get('world')} processes but resumed with {self.dist.world}; resume with the same number of processes")
+            raise CheckpointError(f"{source}: saved by {scalars.get('world')} process(es) but resumed with {self.dist.world}; "
+                                  f"resume with the same number (torchrun --nproc_per_node={scalars.get('world')}, or no torchrun for 1)")
+        if self.run_id and scalars.get("run_id") and scalars["run_id"] != self.run_id:
+            raise CheckpointError(f"{source}: was saved by another run (id {scalars['run_id'][:8]}, this directory's run is {self.run_id[:8]}); "
+                                  f"it was copied in from elsewhere, so resume that run's own directory instead")
         if scalars.get("batch_size") != self.cfg.batch_size:
-            raise CheckpointError(f"{run_dir}: saved with train.batch_size={scalars.get('batch_size')} but resumed with {self.cfg.batch_size}; keep the batch size when resuming")
+            raise CheckpointError(f"{source}: saved with train.batch_size={scalars.get('batch_size')} but resumed with {self.cfg.batch_size}; keep the batch size when resuming")
+        try:
+            self._restore(source, tensors, scalars)
+        except (KeyError, IndexError, ValueError, TypeError, RuntimeError) as exc:
+            if isinstance(exc, HrmzooError):
+                raise
+            first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+            raise CheckpointError(f"{source}: the trainer state is damaged or from another recipe ({type(exc).__name__}: {first}); resume from an intact generation or start a new run") from None
+        if self.dist.is_main:  # which generation, and why any newer one was skipped
+            print(f"hrmzoo train: {note}", file=sys.stderr, flush=True)
+        self.dist.barrier()
+
+    def _restore(self, source: Path, tensors: dict[str, torch.Tensor], scalars: dict[str, Any]) -> None:
+        state_file = source / st.STATE_TENSORS
         raw = st.sub(tensors, "raw")
         if not raw:
-            raw, _ = read_checkpoint(run_dir / st.MODEL_FILE)
-        load_weights(self.model, raw, run_dir / st.MODEL_FILE)
+            raw, _ = read_checkpoint(source / st.MODEL_FILE)
+        load_weights(self.model, raw, source / st.MODEL_FILE)
         if self.ema is not None:
             ema = st.sub(tensors, "ema") or raw
-            load_weights(self.ema.module, ema, run_dir / st.STATE_TENSORS)
-        st.optimizer_from_flat(self.optimizer, "opt", tensors, scalars, run_dir / st.STATE_TENSORS)
+            load_weights(self.ema.module, ema, state_file)
+        st.optimizer_from_flat(self.optimizer, "opt", tensors, scalars, state_file)
         self.sampler.load_state_dict(scalars["data"])
-        self.generator.set_state(tensors["rng.explore"][self.dist.rank].contiguous())
-        torch.set_rng_state(tensors["rng.torch"])
+        # clone: a row of the saved [world, n] tensor is a view, and Generator.set_state ignores its offset
+        self.generator.set_state(self._rank_row(tensors, "rng.explore", state_file))
+        torch.set_rng_state(self._rank_row(tensors, "rng.torch", state_file))
         if self.device.type == "cuda" and "rng.cuda" in tensors:
-            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+            torch.cuda.set_rng_state(self._rank_row(tensors, "rng.cuda", state_file), self.device)
         if scalars.get("has_carry"):
-            self.carry = self._carry_from(tensors, run_dir)
+            self.carry = self._carry_from(tensors, source)
         self.step = int(scalars["step"])
         self.last_saved = self.step
 
+    def _rank_row(self, tensors: dict[str, torch.Tensor], key: str, origin: Path) -> torch.Tensor:
+        if key not in tensors:
+            raise CheckpointError(f"{origin}: '{key}' is missing; the trainer state is incomplete")
+        value = tensors[key]
+        if value.dim() == 1:  # older saves kept one state for all ranks
+            return value.clone()
+        if value.dim() != 2 or value.shape[0] != self.dist.world or value.dtype != torch.uint8:
+            raise CheckpointError(f"{origin}: '{key}' has shape {tuple(value.shape)} ({value.dtype}), not one uint8 row per each of {self.dist.world} rank(s); the trainer state is damaged")
+        return value[self.dist.rank].clone()
+
     def _carry_from(self, tensors: dict[str, torch.Tensor], run_dir: Path) -> Carry:
+        """This rank's slice of the saved carry, checked against the shapes a fresh carry has."""
         lo, hi = self.dist.rank * self.local_batch, (self.dist.rank + 1) * self.local_batch
+        origin = run_dir / st.STATE_TENSORS
+        ref_batch = self.train_data.get_batch(np.arange(min(self.local_batch, len(self.train_data))))
+        ref = new_carry(self.model, {k: v[:1].expand(self.local_batch, *v.shape[1:]) for k, v in ref_batch.items()})
+        expected = {f"carry.state.{k}": v for k, v in ref.state.items()}
+        expected.update({f"carry.batch.{k}": v for k, v in ref.batch.items()})
+        expected.update({"carry.steps": ref.steps, "carry.halted": ref.halted, "carry.min_steps": ref.min_steps})
+        saved = {k for k in tensors if k.startswith("carry.")}
+        if saved != set(expected):
+            odd = sorted(saved ^ set(expected))
+            raise CheckpointError(f"{origin}: carry entries differ from this model's ({odd[:3]}); the trainer state is damaged or from another recipe")
 
         def part(name: str) -> torch.Tensor:
-            if name not in tensors:
-                raise CheckpointError(f"{run_dir / st.STATE_TENSORS}: '{name}' is missing; the trainer state is incomplete")
-            return tensors[name][lo:hi].to(self.device)
+            value, want = tensors[name], expected[name]
+            shape = (self.local_batch * self.dist.world, *want.shape[1:])
+            same_kind = value.dtype == want.dtype or (value.is_floating_point() and want.is_floating_point())  # autocast may save bf16 states
+            if tuple(value.shape) != shape or not same_kind:
+                raise CheckpointError(f"{origin}: '{name}' is {tuple(value.shape)} {value.dtype}, expected {shape} {want.dtype}; the trainer state is damaged or from another recipe")
+            return value[lo:hi].to(self.device)
 
         state = {k: part(f"carry.state.{k}") for k in self.model.coupling.state_keys}
-        batch = {k[len("carry.batch."):]: part(k) for k in tensors if k.startswith("carry.batch.")}
+        batch = {k[len("carry.batch."):]: part(k) for k in expected if k.startswith("carry.batch.")}
         return Carry(state, batch, part("carry.steps"), part("carry.halted"), part("carry.min_steps"))
 
 

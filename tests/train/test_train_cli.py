@@ -13,7 +13,8 @@ def test_train_then_eval(tmp_path, sudoku4, capsys):
     assert main(["train", "recipe=tiny_sudoku4", f"data={sudoku4}", *TINY, "train.steps=3", f"train.out_dir={run}", "train.final_eval=true"]) == 0
     out = capsys.readouterr().out
     assert "test exact accuracy:" in out
-    assert (run / "model.safetensors").is_file() and (run / "recipe.yaml").is_file()
+    assert (run / "checkpoints" / "step-00000003" / "model.safetensors").is_file() and (run / "recipe.yaml").is_file()
+    assert (run / "checkpoints" / "latest").read_text().strip() == "step-00000003"
 
     trace = tmp_path / "trace.json"
     report = tmp_path / "report.json"
@@ -26,9 +27,13 @@ def test_train_then_eval(tmp_path, sudoku4, capsys):
     assert body["metrics"]["num_examples"] == 16 and body["metrics"]["eval_mode"] == "adaptive"
     assert len(body["samples"]["halt_step"]) == 16
 
+    # one generation directory is a checkpoint too
+    assert main(["eval", f"ckpt={run / 'checkpoints' / 'step-00000003'}", f"out={report}"]) == 0
+    capsys.readouterr()
+
     # resume through the CLI: the saved recipe is reused, overrides extend the run
     assert main(["train", f"resume={run}", "train.steps=4"]) == 0
-    assert json.loads((run / "trainer_state.json").read_text())["step"] == 4
+    assert json.loads((run / "checkpoints" / "step-00000004" / "trainer_state.json").read_text())["step"] == 4
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from hrmzoo import generations as gens
 from hrmzoo.checkpoint import load_model
 from hrmzoo.errors import CheckpointError, HrmzooError
 from hrmzoo.train import state as st
@@ -21,6 +22,11 @@ STATEFUL = [*TINY, "model.puzzle_emb_ndim=32", "model.halting.exploration_prob=0
 def losses(run_dir) -> list[float]:
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     return [r["loss"] for r in rows if r["kind"] == "train"]
+
+
+def newest(run_dir):
+    """The newest committed generation directory of a run."""
+    return gens.committed(run_dir)[0].path
 
 
 def train(run_dir, data, overrides, resume=False):
@@ -48,7 +54,7 @@ def test_checkpoint_holds_eval_weights_and_loads(tmp_path, sudoku4):
     model = load_model(tmp_path / "run")
     for name, value in trainer.ema.module.state_dict().items():
         assert torch.equal(model.state_dict()[name], value)  # EMA weights are what model.safetensors holds
-    state = json.loads((tmp_path / "run" / st.STATE_JSON).read_text())
+    state = json.loads((newest(tmp_path / "run") / st.STATE_JSON).read_text())
     assert state["step"] == 3 and state["data"]["cursor"] == 24
 
 
@@ -70,8 +76,9 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, sudoku4, monkey
     with pytest.raises(TrainingError) as info:
         train(run, sudoku4, ["train.steps=10", "train.checkpoint_interval=2"])
     msg = str(info.value)
-    assert "\n" not in msg and "nan" in msg and "step 5" in msg and "(step 4)" in msg
-    assert json.loads((run / st.STATE_JSON).read_text())["step"] == 4
+    # the step-4 weights gave the NaN loss, so that generation is uncommitted and step 2 is named
+    assert "\n" not in msg and "nan" in msg and "step 5" in msg and "(step 2;" in msg and "step-00000002" in msg
+    assert json.loads((newest(run) / st.STATE_JSON).read_text())["step"] == 2
     model = load_model(run)
     assert all(torch.isfinite(p).all() for p in model.parameters())
     monkeypatch.setattr(mod, "segment_step", real)
@@ -82,7 +89,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, sudoku4, monkey
 def test_interrupted_save_leaves_previous_checkpoint(tmp_path, sudoku4, monkeypatch):
     run = tmp_path / "run"
     trainer = train(run, sudoku4, ["train.steps=2"])
-    before = {p.name: p.read_bytes() for p in run.iterdir() if p.suffix in (".safetensors", ".json")}
+    before = {p.relative_to(run): p.read_bytes() for p in (run / gens.CHECKPOINTS).rglob("*") if p.is_file()}
 
     import safetensors.torch
 
@@ -97,9 +104,9 @@ def test_interrupted_save_leaves_previous_checkpoint(tmp_path, sudoku4, monkeypa
     trainer.step += 1
     with pytest.raises(OSError, match="disk full"):
         trainer.save()
-    after = {p.name: p.read_bytes() for p in run.iterdir() if p.suffix in (".safetensors", ".json")}
+    after = {p.relative_to(run): p.read_bytes() for p in (run / gens.CHECKPOINTS).rglob("*") if p.is_file()}
     assert after == before
-    assert not [p for p in run.iterdir() if ".tmp" in p.name]
+    assert not [p for p in run.rglob("*") if ".tmp" in p.name]
     monkeypatch.setattr(ck, "save_file", safetensors.torch.save_file)
     assert train(run, sudoku4, ["train.steps=3"], resume=True).step == 3
 
@@ -107,18 +114,19 @@ def test_interrupted_save_leaves_previous_checkpoint(tmp_path, sudoku4, monkeypa
 def test_corrupt_or_mismatched_state_is_one_line_error(tmp_path, sudoku4):
     run = tmp_path / "run"
     train(run, sudoku4, ["train.steps=2"])
-    tensors = run / st.STATE_TENSORS
+    tensors = newest(run) / st.STATE_TENSORS
     good = tensors.read_bytes()
     tensors.write_bytes(good[: len(good) // 2])
     with pytest.raises(CheckpointError) as info:
         train(run, sudoku4, ["train.steps=4"], resume=True)
-    assert "corrupt" in str(info.value) and "\n" not in str(info.value)
+    assert "truncated" in str(info.value) and "\n" not in str(info.value)
     tensors.write_bytes(good)
-    state = json.loads((run / st.STATE_JSON).read_text())
-    (run / st.STATE_JSON).write_text(json.dumps({**state, "step": 7}))
-    with pytest.raises(CheckpointError, match="step 2 but trainer_state.json says step 7"):
+    jpath = newest(run) / st.STATE_JSON
+    state = json.loads(jpath.read_text())
+    jpath.write_text(json.dumps({**state, "step": 7}))
+    with pytest.raises(CheckpointError, match="manifest"):
         train(run, sudoku4, ["train.steps=9"], resume=True)
-    (run / st.STATE_JSON).write_text(json.dumps(state))
+    jpath.write_text(json.dumps(state, indent=1, sort_keys=True))
     with pytest.raises(CheckpointError, match="shape"):
         train(run, sudoku4, ["train.steps=4", "model.hidden_size=64"], resume=True)
     with pytest.raises(CheckpointError, match="batch_size"):
