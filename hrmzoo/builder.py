@@ -17,7 +17,12 @@ def resolve_device(name: str | torch.device | None) -> torch.device:
     """``auto``/None -> CUDA when present, else CPU."""
     if name is None or str(name) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise RecipeError(f"unknown device '{name}'; use cpu, cuda, cuda:N or auto") from None
+    if device.type not in ("cpu", "cuda", "meta"):
+        raise RecipeError(f"device '{name}' is not supported here; use cpu, cuda, cuda:N or auto")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RecipeError(f"device '{name}' asked for but CUDA is not available here; use device=cpu or device=auto")
     return device

@@ -13,8 +13,9 @@ Every run is then evaluated on the same test split at several segment budgets,
 with a fixed number of segments (every sample runs the budget) and adaptive
 (each sample stops when its halting head says so, at most the budget). The
 table gives mean ± sample std and min-max over seeds. Finished runs (a run
-directory with a final evaluation) are reused, so an interrupted comparison
-resumes where it stopped.
+directory with its comparison evaluation) are reused and an interrupted run
+resumes from its newest checkpoint, so an interrupted comparison continues
+where it stopped.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def segment_scores(model, data: Any, segments: list[int], limit: int | None, bat
 def train_or_reuse(recipe: str, seed: int, spec: CompareSpec, log) -> dict[str, Any]:
     """Train one recipe x seed (or reuse a finished run) and evaluate it at every budget."""
     from hrmzoo.analysis.evalrun import dataset_batches
-    from hrmzoo.checkpoint import load_model
+    from hrmzoo.generations import has_generations
     from hrmzoo.train.trainer import Trainer
 
     run_dir = Path(spec.out) / run_name(recipe, seed)
@@ -137,27 +138,18 @@ def train_or_reuse(recipe: str, seed: int, spec: CompareSpec, log) -> dict[str, 
         if record.get("segments") == list(spec.segments) and record.get("limit") == spec.limit:
             log(f"{run_dir.name}: reusing the finished run")
             return record
-    if (run_dir / "model.safetensors").is_file() or (run_dir / "latest").exists():
-        model = load_model(run_dir)
-        steps, wall = None, None
-        log(f"{run_dir.name}: trained earlier, evaluating")
-        if spec.data is not None:
-            data_root = spec.data
-        else:
-            from hrmzoo.train.data import prepare_dataset
+    resume = has_generations(run_dir)
+    if not resume and run_dir.exists() and any(run_dir.iterdir()):
+        # stopped before its first checkpoint: start again for an equal budget
+        import shutil
 
-            data_root = prepare_dataset(model.recipe, model.recipe.train.data_cache, progress=False)
-    else:
-        if run_dir.exists() and any(run_dir.iterdir()):
-            # an interrupted run: start it again from scratch for an equal budget
-            import shutil
-
-            shutil.rmtree(run_dir)
-        log(f"{run_dir.name}: training")
-        trainer = Trainer(recipe, run_overrides(spec, seed), run_dir=run_dir, data_root=spec.data)
-        summary = trainer.run()
-        model, steps, wall = trainer.eval_model, summary.steps, round(summary.wall_s, 1)
-        data_root = trainer.data_root
+        shutil.rmtree(run_dir)
+    log(f"{run_dir.name}: {'resuming' if resume else 'training'}")
+    # an interrupted run continues from its newest checkpoint to the same budget
+    trainer = Trainer(recipe, run_overrides(spec, seed), run_dir=run_dir, data_root=spec.data, resume=resume)
+    summary = trainer.run()
+    model, steps, wall = trainer.eval_model, summary.steps, round(summary.wall_s, 1)
+    data_root = trainer.data_root
     model.eval()
     batches = dataset_batches(data_root, "test", 256, spec.limit)
     scores = segment_scores(model, batches, list(spec.segments), spec.limit)

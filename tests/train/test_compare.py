@@ -68,3 +68,19 @@ def test_time_budget_stops_the_run(tmp_path, sudoku4):
     summary = trainer.run()
     assert 0 < summary.steps < 100000
     assert (tmp_path / "r").is_dir()
+
+
+def test_an_interrupted_run_resumes_to_the_same_budget(tmp_path, sudoku4):
+    from hrmzoo.analysis.compare import run_name
+    from hrmzoo.train.trainer import Trainer
+
+    out = tmp_path / "cmp"
+    items = ["tiny_sudoku4", "seeds=[0]", "steps=4", "segments=[1]", f"out={out}", f"data={sudoku4}", *FAST]
+    spec = spec_from_args(items)
+    # a run that stopped at step 2 of 4 (its checkpoint written)
+    Trainer("tiny_sudoku4", [*FAST, "train.seed=0", "train.steps=2", "train.final_eval=false", "train.progress=false"],
+            run_dir=out / run_name("tiny_sudoku4", 0), data_root=sudoku4).run()
+    messages = []
+    report = run_compare(spec, log=messages.append)
+    assert messages == ["tiny_sudoku4-seed0: resuming"]
+    assert report["runs"]["tiny_sudoku4"][0]["steps"] == 4
