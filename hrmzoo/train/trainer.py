@@ -66,7 +66,9 @@ class TrainSummary:
         steps: optimizer steps done in total.
         wall_s: seconds spent in this invocation's training loop.
         train: the last logged training metrics.
-        test: the final evaluation (None when there is no test split or it was disabled).
+        test: the final evaluation of the saved weights (the EMA average when EMA is on;
+            None when there is no test split or it was disabled).
+        test_live: with EMA on, the final evaluation of the live (not averaged) weights.
     """
 
     run_dir: Path
@@ -74,6 +76,7 @@ class TrainSummary:
     wall_s: float
     train: dict[str, Any]
     test: EvalResult | None
+    test_live: EvalResult | None = None
 
 
 def autocast_dtype(name: str, device: torch.device) -> torch.dtype | None:
@@ -327,13 +330,19 @@ class Trainer:
             bar.close()
         wall = time.perf_counter() - t0
         self.save()
-        test = None
+        test = live = None
         if cfg.final_eval:
             test = self.evaluate()
+            if self.ema is not None:
+                # both weights are reported: a short run's average can trail the live weights
+                live = self.evaluate(model=self.model, kind="eval_live")
             if test is not None and self.dist.is_main:
-                st.atomic_write_text(self.run_dir / EVAL_FILE, json.dumps({"step": self.step, **test.to_dict()}, indent=1))
+                record = {"step": self.step, **test.to_dict()}
+                if live is not None:
+                    record["live_weights"] = live.to_dict()
+                st.atomic_write_text(self.run_dir / EVAL_FILE, json.dumps(record, indent=1))
         self.log.close()
-        summary = TrainSummary(self.run_dir, self.step, wall, last, test)
+        summary = TrainSummary(self.run_dir, self.step, wall, last, test, live)
         if self.dist.is_main:
             print(format_summary(summary, self.total_steps - bar.start), flush=True)
         return summary
@@ -344,15 +353,21 @@ class Trainer:
         """The weights evaluation uses: the EMA copy when EMA is on."""
         return self.ema.module if self.ema is not None else self.model
 
-    def evaluate(self, limit: int | None = None) -> EvalResult | None:
-        """Evaluate on the test split (rank 0; the others wait). None without a test split."""
+    def evaluate(self, limit: int | None = None, model=None, kind: str = "eval") -> EvalResult | None:
+        """Evaluate on the test split (rank 0; the others wait). None without a test split.
+
+        Args:
+            limit: at most this many test examples.
+            model: the weights to evaluate (default: ``eval_model``, the EMA copy when EMA is on).
+            kind: the ``metrics.jsonl`` row kind.
+        """
         if self.test_data is None:
             return None
         result = None
         if self.dist.is_main:
-            result = evaluate(self.eval_model, self.test_data, batch_size=self.cfg.eval_batch_size or self.cfg.batch_size,
-                              limit=limit, autocast_dtype=self.amp_dtype)
-            self.log.write(self.step, "eval", {k: v for k, v in result.metrics.items() if not isinstance(v, list)}
+            result = evaluate(model if model is not None else self.eval_model, self.test_data,
+                              batch_size=self.cfg.eval_batch_size or self.cfg.batch_size, limit=limit, autocast_dtype=self.amp_dtype)
+            self.log.write(self.step, kind, {k: v for k, v in result.metrics.items() if not isinstance(v, list)}
                            | {"exact_by_segment": result.metrics["exact_by_segment"]})
         self.dist.barrier()
         return result
@@ -559,6 +574,11 @@ def format_summary(s: TrainSummary, steps_run: int) -> str:
         lines.append(f"train (last log interval): loss {s.train.get('loss', float('nan')):.4f}, exact at halt {100 * s.train.get('exact_at_halt', 0):.1f}%")
     if s.test is not None:
         lines.append(f"test: {format_metrics(s.test.metrics)}")
+        if s.test_live is not None:
+            ema, live = s.test.metrics["exact_accuracy"], s.test_live.metrics["exact_accuracy"]
+            mark = {True: " (better)", False: ""}
+            lines.append(f"test exact accuracy, EMA weights (saved): {100 * ema:.2f}%{mark[ema > live]}; "
+                         f"live weights: {100 * live:.2f}%{mark[live > ema]}")
         lines.append(f"test exact accuracy: {100 * s.test.metrics['exact_accuracy']:.2f}%")
     lines.append(f"evaluate again: hrmzoo eval ckpt={s.run_dir}")
     return "\n".join(lines)

@@ -179,3 +179,16 @@ def test_short_run_ema_is_not_dominated_by_the_initialisation(tmp_path, sudoku4)
     # with warmup the average sits nearer the trained weights than the start; a constant
     # 0.999 barely leaves the first step's weights in 40 steps
     assert moved[True] > 0.5 > moved[False] + 0.2
+
+
+def test_ema_runs_report_live_and_averaged_weights(tmp_path, sudoku4, capsys):
+    overrides = [*TINY, "train.steps=6", "train.ema_decay=0.999", "train.final_eval=true"]
+    trainer = Trainer("tiny_sudoku4", [*STATEFUL, *overrides], run_dir=tmp_path / "r", data_root=sudoku4)
+    summary = trainer.run()
+    assert summary.test is not None and summary.test_live is not None
+    out = capsys.readouterr().out
+    assert "EMA weights (saved):" in out and "live weights:" in out
+    report = json.loads((tmp_path / "r" / "eval.json").read_text())
+    assert report["live_weights"]["metrics"]["exact_accuracy"] == summary.test_live.metrics["exact_accuracy"]
+    kinds = {json.loads(line)["kind"] for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()}
+    assert {"eval", "eval_live"} <= kinds
