@@ -85,7 +85,12 @@ def read_metrics(run_dir: str | Path, label: str | None = None) -> RunMetrics:
                 raise RunReadError(f"{path}:{lineno}: not a JSON line ({exc.msg})") from None
             if not isinstance(row, dict) or "step" not in row:
                 raise RunReadError(f"{path}:{lineno}: expected an object with a 'step'")
-            (run.eval if row.get("kind") == "eval" else run.train).append(row)
+            kind = row.get("kind", "train")
+            if kind == "eval":
+                run.eval.append(row)
+            elif kind == "train":
+                run.train.append(row)
+            # other kinds (eval_live: an EMA run's live weights) are not plotted
     if not run.train and not run.eval:
         raise RunReadError(f"{path}: no metric rows yet (the first is written after train.log_interval steps)")
     return run
