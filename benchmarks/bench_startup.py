@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CASES: dict[str, list[str]] = {
     "python -c pass": ["-c", "pass"],
     "python -c 'import torch'": ["-c", "import torch"],
+    "python -c 'import torch, torchvision'": ["-c", "import torch, torchvision"],
     "python -c 'import timm.layers'": ["-c", "import timm.layers"],
     "hrmzoo --help": ["hrmzoo", "--help"],
     "hrmzoo build --help": ["hrmzoo", "build", "--help"],
