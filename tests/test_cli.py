@@ -61,7 +61,8 @@ def test_help_and_import_hrmzoo_load_neither_torch_nor_timm():
         import sys
         import hrmzoo
         from hrmzoo.cli import COMMANDS, main
-        for argv in [["--help"], *[[c, "--help"] for c in COMMANDS], ["data"], ["data", "sudoku", "--help"]]:
+        for argv in [["--help"], *[[c, "--help"] for c in COMMANDS], ["data"], ["data", "sudoku", "--help"],
+                     ["recipes", "--no-params"]]:
             try:
                 main(argv)
             except SystemExit:
@@ -211,6 +212,9 @@ def test_recipes_lists_names_parameters_and_descriptions(capsys):
     assert set(rows) == set(shipped_recipes())
     assert "27,275,266" in rows["hrm_sudoku"] and "101,506" in rows["tiny_sudoku4"]
     assert load_recipe("tiny_sudoku4").description in rows["tiny_sudoku4"]
+    assert main(["recipes", "--no-params"]) == 0
+    fast = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert set(fast) == set(rows) and all(load_recipe(n).description in fast[n] for n in fast)
 
 
 @pytest.mark.parametrize("name,overrides", [(n, []) for n in shipped_recipes()] + [("hrm_sudoku", ["model.gradient.type=bptt", "train.steps=5"])])

@@ -65,13 +65,15 @@ def _name(named: dict[str, str], action: str) -> str:
 
 
 def list_recipes(with_params: bool) -> int:
-    from hrmzoo.recipe.loader import load_recipe, shipped_recipes
+    from hrmzoo.recipe.loader import load_recipe, read_recipe_tree, shipped_recipes
 
     rows = []
     for name in shipped_recipes():
-        recipe = load_recipe(name)
-        params = f"{_parameters(recipe):,}" if with_params else ""
-        rows.append((name, params, recipe.description))
+        if with_params:  # validating needs the registry, i.e. the components and torch
+            recipe = load_recipe(name)
+            rows.append((name, f"{_parameters(recipe):,}", recipe.description))
+        else:
+            rows.append((name, "", str(read_recipe_tree(name).get("description", ""))))
     width = max(len(r[0]) for r in rows)
     pwidth = max(len(r[1]) for r in rows)
     header = ("recipe", "parameters" if with_params else "", "description")

@@ -119,6 +119,11 @@ def _read_tree(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict[tupl
     return deep_merge(base, data), base_lines
 
 
+def read_recipe_tree(source: str | Path) -> dict:
+    """A recipe file's YAML with ``extends`` resolved, not validated: no registry (and no torch) needed."""
+    return _read_tree(resolve_recipe_path(source))[0]
+
+
 def load_recipe(source: Any, overrides: list[str] | tuple[str, ...] = ()) -> RecipeBase:
     """Load and validate a recipe.
 
