@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import platform
 import statistics
@@ -25,6 +26,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from hrmzoo import build_model
 from hrmzoo.checkpoint import load_model
 from hrmzoo.data.dataset import PuzzleDataset
 from hrmzoo.data.mix import is_mix, read_mix
@@ -70,14 +72,32 @@ def hardware() -> str:
     return f"CPU {platform.machine()} ({torch.get_num_threads()} torch thread(s), shared 2-core machine), torch {torch.__version__.split('+')[0]}"
 
 
-def write_results(path: Path, rows: list[dict]) -> None:
-    """Replace entries with the same (recipe, metric) in the results source; keep the rest."""
+def write_results(path: Path, rows: list[dict], supersede: str) -> None:
+    """Add the rows to the results source; current entries with the same (recipe, metric)
+    are kept for the record, marked superseded with the reason given."""
     text = path.read_text() if path.is_file() else "results: []\n"
     header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
     data = yaml.safe_load(text) or {}
-    keep = [r for r in data.get("results", []) if (r["recipe"], r["metric"]) not in {(x["recipe"], x["metric"]) for x in rows}]
-    body = yaml.safe_dump({"results": keep + rows}, sort_keys=False, allow_unicode=True, width=200)
+    replaced = {(x["recipe"], x["metric"]) for x in rows}
+    old = []
+    for r in data.get("results", []):
+        if (r["recipe"], r["metric"]) in replaced and not r.get("superseded"):
+            r = {**r, "superseded": supersede}
+        old.append(r)
+    body = yaml.safe_dump({"results": old + rows}, sort_keys=False, allow_unicode=True, width=200)
     path.write_text(header + body)
+
+
+def base_weights_digest(recipe: str, overrides: list[str], seed: int) -> str:
+    """A digest of the initial weights outside the controller: equal across recipes when the
+    seed pairs their starting models (the base model does not depend on the controller)."""
+    model = build_model(recipe, overrides, seed=seed)
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        if not name.startswith("controller."):
+            h.update(name.encode())
+            h.update(tensor.detach().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -90,6 +110,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--eval-batch-size", type=int, default=200)
     p.add_argument("--eval-only", action="store_true", help="evaluate the runs already in --out instead of training")
     p.add_argument("--results", default=None, help="update this results.yaml with the measured numbers")
+    p.add_argument("--supersede", default="replaced by a later run of the same ablation",
+                   help="reason recorded on the results this run replaces")
     p.add_argument("overrides", nargs="*", help="key=value overrides applied to every recipe (same budget for all)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -99,6 +121,12 @@ def main(argv: list[str] | None = None) -> dict:
         common.append(f"train.data_cache={args.data_cache}")
     runs: dict[str, list[dict]] = {}
     data_roots: dict[str, Path] = {}
+    # seed-paired starts: every recipe starts from the same base weights for a given seed
+    for seed in args.seeds:
+        digests = {r: base_weights_digest(r, args.overrides, seed) for r in args.recipes}
+        if len(set(digests.values())) != 1:
+            raise SystemExit(f"seed {seed}: the recipes start from different base weights ({digests}); the comparison would not be paired")
+        print(f"seed {seed}: base weights paired across {len(digests)} recipes (digest {next(iter(digests.values()))})", flush=True)
     for recipe in args.recipes:
         for seed in args.seeds:
             run_dir = Path(args.out) / f"{recipe}-seed{seed}"
@@ -159,7 +187,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "date": datetime.date.today().isoformat(),
                     "notes": f"{steps} steps per seed; seeds {', '.join(map(str, args.seeds))}{wall_text}; {floor_text}",
                 })
-        write_results(Path(args.results), rows_out)
+        write_results(Path(args.results), rows_out, args.supersede)
         print(f"updated {args.results}; now run `hrmzoo catalog`")
     return {"runs": runs, "report": {r: {m: list(v) for m, v in s.items()} for r, s in report.items()}}
 

@@ -293,6 +293,8 @@ class Result(BaseModel):
         hardware: where it ran.
         date: when (ISO date).
         notes: anything a reader needs to interpret it.
+        superseded: why a later measurement replaces this one (kept for the record,
+            rendered apart); empty while current.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -308,6 +310,7 @@ class Result(BaseModel):
     hardware: str
     date: datetime.date
     notes: str = ""
+    superseded: str = ""
 
 
 def load_results(path: Path) -> list[Result]:
@@ -349,11 +352,16 @@ def results_markdown(results: list[Result]) -> str:
         lines += ["", "No results recorded yet."]
         return "\n".join(lines) + "\n"
     groups: dict[tuple, list[Result]] = {}
-    for r in results:
-        groups.setdefault((r.command, r.dataset, r.hardware, r.date), []).append(r)
-    for i, ((command, dataset, hw, date), rows) in enumerate(groups.items(), 1):
+    # current results first, superseded ones after them, each in the source's order
+    for r in sorted(results, key=lambda r: bool(r.superseded)):
+        groups.setdefault((r.command, r.dataset, r.hardware, r.date, r.superseded), []).append(r)
+    for i, ((command, dataset, hw, date, superseded), rows) in enumerate(groups.items(), 1):
         recipes = ", ".join(dict.fromkeys(f"`{r.recipe}`" for r in rows))
-        lines += ["", f"## {i}. {recipes}", "", "```", command, "```", ""]
+        title = f"## {i}. {recipes}" + (" (superseded)" if superseded else "")
+        lines += ["", title, ""]
+        if superseded:
+            lines += [f"**Superseded:** {superseded}", ""]
+        lines += ["```", command, "```", ""]
         lines += [f"Dataset: {dataset}  ", f"Hardware: {hw}  ", f"Date: {date.isoformat()}", ""]
         lines += ["| recipe | metric | value | seeds |", "|---|---|---|---:|"]
         for r in rows:

@@ -17,10 +17,11 @@ from safetensors.torch import save_file
 
 import hrmzoo
 from hrmzoo.errors import CheckpointError, HrmzooError
+from hrmzoo.migrations import CURRENT_FORMAT, migrate_weights
 
 RECIPE_KEY = "hrmzoo.recipe"
 FORMAT_KEY = "hrmzoo.format"
-FORMAT = "1"
+FORMAT = CURRENT_FORMAT
 
 
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> Path:
@@ -87,6 +88,7 @@ def load_model(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
         model = build_model(recipe_dict, overrides)
     except HrmzooError as exc:
         raise CheckpointError(f"{path}: its recipe no longer builds ({exc})") from None
+    tensors = migrate_weights(tensors, meta.get(FORMAT_KEY), recipe_dict)
     load_weights(model, tensors, path)
     return model.to(device) if device is not None else model
 

@@ -25,7 +25,7 @@ class Carry:
     batch: dict[str, torch.Tensor]
     steps: torch.Tensor  # [B] segments run on the current puzzle
     halted: torch.Tensor  # [B] the slot takes a new sample on the next call
-    min_steps: torch.Tensor  # [B] exploration: no learned halt before this
+    min_steps: torch.Tensor  # [B] exploration minimum in force at the last segment: no learned halt before it
 
 
 @dataclass
@@ -91,7 +91,8 @@ def segment_step(
     state = model.reset_state(carry.state, reset)
     steps = torch.where(reset, torch.zeros_like(carry.steps), carry.steps)
     fresh_min = model.halting.min_segments(B, reset.device, generator) if training else torch.zeros_like(steps)
-    min_steps = torch.where(reset, fresh_min, carry.min_steps)
+    # HRM redraws the exploration minimum every segment; per_puzzle keeps a slot's first draw
+    min_steps = fresh_min if model.halting.redraws_exploration else torch.where(reset, fresh_min, carry.min_steps)
 
     out = model(current, state)
     steps = steps + 1

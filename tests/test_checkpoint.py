@@ -69,3 +69,28 @@ def test_mismatched_override_is_clear(tmp_path):
     path = save_model(tiny_model(), tmp_path / "m.safetensors")
     with pytest.raises(CheckpointError, match="shape"):
         load_model(path, ["model.hidden_size=64"])
+
+
+def test_format_1_checkpoints_keep_their_embedding(tmp_path):
+    """Format 1 scaled only tokens by sqrt(D); loading divides the puzzle table and
+    learned positions by sqrt(D) so the input embedding is unchanged."""
+    import math
+
+    from hrmzoo import build_model, load_model
+    from hrmzoo.checkpoint import FORMAT_KEY, RECIPE_KEY, atomic_save_tensors
+
+    model = build_model("hrm_sudoku", ["model.hidden_size=32", "model.l_block.num_layers=1", "model.h_block.num_layers=1",
+                                       "model.puzzle_emb_ndim=32", "model.num_puzzle_identifiers=3", "model.pos_encoding=learned"], seed=0)
+    with torch.no_grad():
+        model.embedding.puzzle_emb.normal_()
+    D = 32
+    inputs, pids = torch.randint(0, 11, (2, 81)), torch.tensor([1, 2])
+    # what format 1 computed: [rows ; sqrt(D) tok] + pos, over sqrt(2)
+    e = model.embedding
+    rows = e.puzzle_emb[pids].view(2, 1, D)
+    old = (torch.cat([rows, math.sqrt(D) * e.tokens(inputs)], 1) + e.positions) / math.sqrt(2)
+    path = atomic_save_tensors(dict(model.state_dict()), tmp_path / "old.safetensors",
+                               {FORMAT_KEY: "1", RECIPE_KEY: __import__("json").dumps(model.recipe.to_dict())})
+    loaded = load_model(path)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.embedding(inputs, pids), old, rtol=1e-6, atol=1e-6)

@@ -166,7 +166,34 @@ def _grammar_recipes(tmp_path, capsys, monkeypatch):
     return (tmp_path / "a.yaml").read_text(), (tmp_path / "b.yaml").read_text()
 
 
+def _grammar_import(tmp_path, capsys, monkeypatch):
+    calls = _captured_call(monkeypatch, "hrmzoo.interop", "import_hrm")
+    ckpt = str(tmp_path / "step_100")
+    main(["import", "hrm", ckpt, "H_cycles=2", "--out", str(tmp_path / "a.safetensors")])
+    main(["import", "hrm", ckpt, "H_cycles=2", f"out={tmp_path / 'a.safetensors'}"])
+    capsys.readouterr()
+    return calls[0], calls[1]
+
+
+def _grammar_one_form(command: str, target: str, attribute: str, argv: list[str], permuted: list[str]):
+    """Commands whose only form is already VERB TARGET... key=value: the order of the
+    key=value arguments does not matter."""
+    def check(tmp_path, capsys, monkeypatch):
+        calls = _captured_call(monkeypatch, target, attribute)
+        main([command, *[a.format(tmp=tmp_path) for a in argv]])
+        main([command, *[a.format(tmp=tmp_path) for a in permuted]])
+        capsys.readouterr()
+        assert len(calls) == 2
+        return calls[0], calls[1]
+    return check
+
+
 GRAMMARS = {
+    "import": _grammar_import,
+    "trace": _grammar_checkpoint("trace", "hrmzoo.cli.args"),
+    "plot": _grammar_one_form("plot", "hrmzoo.analysis.plot_runs", "plot_runs", ["{tmp}", "out={tmp}/c"], ["out={tmp}/c", "{tmp}"]),
+    "compare": _grammar_one_form("compare", "hrmzoo.analysis.compare", "run_compare",
+                                 ["tiny_sudoku4", "seeds=2", f"out={{tmp}}/cmp"], [f"out={{tmp}}/cmp", "tiny_sudoku4", "seeds=2"]),
     "build": _grammar_build,
     "train": _grammar_train,
     "eval": _grammar_checkpoint("eval", "hrmzoo.cli.eval_cmd"),

@@ -217,10 +217,9 @@ def gen():
 @pytest.mark.parametrize("kind", registry.KINDS)
 def test_component_page_lists_every_member(gen, kind):
     page = gen.component_page(kind)
-    api = gen.api_page(kind)
     for entry in registry.REGISTRIES[kind].entries():
         assert f"\n## {entry.name}\n" in page, f"{kind} '{entry.name}' missing from its catalogue page"
-        assert f"::: {entry.module}.{entry.cls.__qualname__}\n" in api
+        assert f"::: {entry.module}.{entry.cls.__qualname__}\n" in page  # catalogue and API on one page
         for field in entry.config.model_fields:
             if field != "type":
                 assert f"| `{field}` |" in page, f"{kind} '{entry.name}': field '{field}' missing"
@@ -359,3 +358,18 @@ def test_mkdocs_build_strict(tmp_path):
                           cwd=ROOT, env={**_env(), "NO_MKDOCS_2_WARNING": "1"}, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert (tmp_path / "site" / "components" / "block" / "index.html").is_file()
+
+
+def test_schedule_diagrams_are_generated(gen):
+    import xml.etree.ElementTree as ET
+
+    pages = gen.page_builders()
+    page = pages["schedules.md"]()
+    stems = [stem for stem, *_ in gen.schedule_diagrams()]
+    assert {"hrm", "trm", "flat", "quaternion"} <= set(stems)
+    for stem in stems:
+        assert f"(schedules/{stem}.svg)" in page
+        root = ET.fromstring(pages[f"schedules/{stem}.svg"]())
+        assert root.tag.endswith("svg")
+    for name in gen._registry().REGISTRIES["gradient"].names():
+        assert f"[`{name}`]" in page

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from hrmzoo import registry
+from hrmzoo import build_model, registry
 from hrmzoo.controllers.base import ControlContext
 from hrmzoo.couplings.base import Parts
 from hrmzoo.gradients import ImplicitGradient, MaskedEstimator, SolverNotConvergedWarning
@@ -147,9 +147,8 @@ def test_every_estimator_with_every_coupling(name, coupling):
     assert out.diagnostics["residual"].shape == (2,)
     assert all(torch.isfinite(g).all() for g in grads.values())
     assert any(g.abs().sum() > 0 for k, g in grads.items() if k.startswith("l_block"))
-    tags = [t for c in model.coupling.schedule() for t in c]
-    mask = model.gradient.grad_mask(tags, [len(c) for c in model.coupling.schedule()])
-    assert len(mask) == len(tags) and any(mask)
+    mask = [g for cyc in model.gradient_schedule() for _, g in cyc]
+    assert len(mask) == sum(len(c) for c in model.coupling.schedule()) and any(mask)
 
 
 # ---------------------------------------------------------------- masked estimators
@@ -265,3 +264,67 @@ def test_saved_tensors_flat_for_one_step_and_implicit_linear_for_bptt(coupling):
         # 1 -> 2 -> 4 -> 16 cycles adds 1, 2, 12 cycles' worth: linear growth
         assert steps[0] > 0 and steps[1] == 2 * steps[0] and steps[2] == 12 * steps[0], seen
     assert counts["bptt"][0][0] >= counts["one_step"][0][0]
+
+
+# ---------------------------------------------------------------- implicit + in-cycle losses
+
+def _framing_model():
+    """A contractive float64 HRM with a quaternion controller whose heads act (random last layers)."""
+    recipe = {
+        "name": "implicit_framing",
+        "model": {
+            "hidden_size": 16, "vocab_size": 5, "seq_len": 6,
+            "l_block": {"type": "transformer", "num_layers": 1, "num_heads": 2, "expansion": 2.0},
+            "h_block": {"type": "transformer", "num_layers": 1, "num_heads": 2, "expansion": 2.0},
+            "coupling": {"type": "hierarchical", "l_cycles": 2, "h_cycles": 2},
+            "gradient": {"type": "implicit", "solver": "anderson", "tol": 1e-12, "max_iter": 400,
+                         "backward_tol": 1e-12, "backward_max_iter": 400},
+            "controller": {"type": "quaternion", "num_task_families": 3, "head_width": 8, "framing_weight": 1.0},
+        },
+    }
+    model = build_model(recipe, seed=0).double()
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.startswith(("l_block", "h_block")):
+                p.mul_(0.2)
+            if name.startswith("controller") and not p.any():
+                p.copy_(0.02 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+    return model
+
+
+def _framing_loss(model, batch):
+    return model(batch).aux_losses["framing"]
+
+
+@pytest.mark.parametrize("reread", [True, False])
+def test_implicit_framing_loss_gradient_matches_finite_differences(reread, monkeypatch):
+    """A loss read inside the cycle gets the IFT term through z*; without it (the old
+    behaviour: only the direct gradient) finite differences disagree."""
+    if not reread:
+        monkeypatch.setattr(ImplicitGradient, "_reread_losses", staticmethod(lambda F, z_out, ctl: None))
+    model = _framing_model()
+    gen = torch.Generator().manual_seed(4)
+    batch = {"inputs": torch.randint(0, 5, (3, 6), generator=gen), "task_id": torch.tensor([0, 2, 1])}
+    params = dict(model.named_parameters())
+    direction = {n: torch.randn(p.shape, generator=gen, dtype=p.dtype) for n, p in params.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SolverNotConvergedWarning)
+        model.zero_grad(set_to_none=True)
+        _framing_loss(model, batch).backward()
+        analytic = sum((p.grad * direction[n]).sum() for n, p in params.items() if p.grad is not None)
+        eps = 1e-5
+        with torch.no_grad():
+            values = []
+            for sign in (1, -1):
+                for n, p in params.items():
+                    p.add_(sign * eps * direction[n])
+                values.append(_framing_loss(model, batch))
+                for n, p in params.items():
+                    p.sub_(sign * eps * direction[n])
+    numeric = (values[0] - values[1]) / (2 * eps)
+    rel = abs(float(analytic) - float(numeric)) / abs(float(numeric))
+    if reread:
+        assert rel < 1e-3
+    else:
+        assert rel > 1e-2  # the direct term alone is measurably wrong

@@ -151,7 +151,7 @@ def test_q_learning_continue_target_comes_from_the_next_segment():
 @pytest.mark.parametrize("name", LEARNED)
 def test_full_exploration_halts_no_earlier_than_the_drawn_minimum(name):
     max_segments = 6
-    model = policy_model(name, max_segments, "exploration_prob=1.0")
+    model = policy_model(name, max_segments, "exploration_prob=1.0", "exploration=per_puzzle")
     set_head(model, True)  # without exploration every sample would halt after one segment
     halted_at, minimum = [], []
     for carry, res in run(model, 40, training=True, batch_size=8, seed=3):
@@ -203,3 +203,46 @@ def test_pondernet_training_halts_with_probability_lambda():
     model.halting.cfg = model.halting.cfg.model_copy(update={"eval_mode": "adaptive"})
     assert model.halting.should_halt(logits, steps, None, training=False).all()
     assert not model.halting.should_halt(-logits, steps, None, training=False).any()
+
+
+def _original_exploration_segments(halt_every_segment, max_segments, prob, batch, gen) -> list[int]:
+    """HRM's rule, restated: every segment draws min = (rand < p) * randint(2, max + 1)
+    for every slot, and a slot halts when steps >= max or (it wants to and steps >= min)."""
+    steps = torch.zeros(batch, dtype=torch.long)
+    done = []
+    for _ in range(200):
+        steps = steps + 1
+        explore = torch.rand(batch, generator=gen) < prob
+        drawn = torch.randint(2, max_segments + 1, (batch,), generator=gen)
+        minimum = torch.where(explore, drawn, torch.zeros_like(drawn))
+        halted = (steps >= max_segments) | (halt_every_segment & (steps >= minimum))
+        done += steps[halted].tolist()
+        steps = torch.where(halted, torch.zeros_like(steps), steps)
+    return done
+
+
+@pytest.mark.parametrize("name", ["q_learning", "trm"])
+def test_exploration_redraws_every_segment_as_the_original(name):
+    max_segments, prob, batch = 16, 0.1, 32
+    model = policy_model(name, max_segments, f"exploration_prob={prob}")
+    assert model.halting.cfg.exploration == "per_segment"
+    set_head(model, True)  # the head always wants to halt: only exploration delays it
+    ours = []
+    for _, res in run(model, 200, training=True, batch_size=batch, seed=5):
+        ours += res.steps[res.halted].tolist()
+    # the same generator stream through the restated rule gives the same halting steps
+    gen = torch.Generator().manual_seed(5)
+    expected = _original_exploration_segments(True, max_segments, prob, batch, gen)
+    assert ours == expected
+    mean = sum(ours) / len(ours)
+    assert 1.05 < mean < 1.2  # 1.11 in expectation; per_puzzle gives about 1.8
+
+
+def test_per_puzzle_exploration_explores_longer():
+    means = {}
+    for mode in ("per_segment", "per_puzzle"):
+        model = policy_model("q_learning", 16, "exploration_prob=0.1", f"exploration={mode}")
+        set_head(model, True)
+        halted = [s for _, res in run(model, 200, training=True, batch_size=32, seed=1) for s in res.steps[res.halted].tolist()]
+        means[mode] = sum(halted) / len(halted)
+    assert means["per_puzzle"] > means["per_segment"] + 0.4

@@ -5,6 +5,9 @@
 - :mod:`hrmzoo.analysis.sweep`: ``run_sweep`` (``hrmzoo sweep``).
 - :mod:`hrmzoo.analysis.halting`: ``analyze_halting`` (``hrmzoo halting``).
 - :mod:`hrmzoo.analysis.plot`: their PNG figures (matplotlib optional).
+- :mod:`hrmzoo.analysis.schedule_svg`: the segment loop as text and SVG (``hrmzoo build --schedule``).
+- :mod:`hrmzoo.analysis.plot_runs`: training curves from ``metrics.jsonl`` (``hrmzoo plot``).
+- :mod:`hrmzoo.analysis.trace`: the prediction after every segment (``hrmzoo trace``).
 """
 
 from hrmzoo.analysis.flops import BlockCallCounter, segment_forward_flops, step_flops

@@ -26,6 +26,7 @@ class Block(nn.Module):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """[B, S, D] -> [B, S, D]: one application of the block."""
         raise NotImplementedError
 
 

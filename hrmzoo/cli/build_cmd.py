@@ -1,9 +1,10 @@
-"""``hrmzoo build RECIPE [key=value ...] [--out FILE]``: validate, build and describe a model.
+"""``hrmzoo build RECIPE [key=value ...] [--out FILE] [--schedule FILE.svg]``: validate, build and describe a model.
 
 RECIPE is a shipped recipe name (see 'hrmzoo recipes') or a YAML path;
 ``recipe=RECIPE`` works too. Other arguments are recipe overrides such as
 ``model.gradient.type=bptt``. ``--out FILE`` (or ``out=FILE``) saves the
-initialised weights and the recipe as safetensors.
+initialised weights and the recipe as safetensors; ``--schedule FILE.svg``
+(or ``schedule=FILE.svg``) draws one segment as SVG.
 
 Examples:
   hrmzoo build hrm_sudoku
@@ -22,11 +23,13 @@ def add_parser(sub) -> None:
                        description=description(__doc__))
     p.add_argument("args", nargs="*", metavar="RECIPE [key=value ...]", help="recipe name or path, then recipe overrides")
     p.add_argument("--out", help="save the initialised weights (+ recipe) to this .safetensors file")
+    p.add_argument("--schedule", metavar="FILE.svg", help="draw one segment (levels, cycles, gradient-carrying updates, halting) as SVG")
     p.set_defaults(run=run)
 
 
 def describe(model) -> str:
     """The component tree: registered names, parameters, state shapes, updates."""
+    from hrmzoo.analysis.schedule_svg import segment_schedule, text_report
     from hrmzoo.recipe.schema import COMPONENT_SLOTS
 
     cfg = model.cfg
@@ -43,6 +46,10 @@ def describe(model) -> str:
             n = counts.get(attr, 0)
             lines.append(f"  {slot:<11} {'-':<14} {n:>12,} params  {note}")
             continue
+        if slot == "h_block" and model.h_block is None:
+            # flat builds no H network: a recipe's h_block would only be counted, never trained
+            lines.append(f"  {slot:<11} {'-':<14} {0:>12,} params  (ignored: coupling '{cfg.coupling.type}' builds no H network)")
+            continue
         fields = {k: v for k, v in comp.model_dump().items() if k != "type"}
         n = counts.get(attr, 0)
         if slot == "injection" and model.h_injection is not None:
@@ -58,6 +65,7 @@ def describe(model) -> str:
     schedule = model.coupling.schedule()
     total, with_grad = model.updates_per_segment()
     lines.append(f"updates per segment: {total} ({' | '.join(''.join(c) for c in schedule)}), carrying gradient: {with_grad}")
+    lines.extend(text_report(segment_schedule(model)))
     lines.append(f"max segments: {model.halting.max_segments}")
     lines.append(f"total parameters: {model.num_parameters():,}")
     return "\n".join(lines)
@@ -75,4 +83,8 @@ def run(args) -> int:
     if args.out:
         path = save_model(model, args.out)
         print(f"saved: {path}")
+    if args.schedule:
+        from hrmzoo.analysis.schedule_svg import write_schedule_svg
+
+        print(f"schedule: {write_schedule_svg(model, args.schedule)}")
     return 0

@@ -11,7 +11,9 @@ report (``out=``, default ``RUN_DIR/eval_report.json``).
 Options: ``split=test``, ``batch_size=N``, ``limit=N`` (first N examples),
 ``max_segments=N`` (budget), ``device=auto|cpu|cuda``, ``dtype=auto|float32|bfloat16``,
 ``trace=FILE`` (save the activity table as JSON), ``samples=true`` (per-sample
-records in the report). Other ``a.b=v`` arguments override the recipe, e.g.
+records in the report). ARC: ``scoring=task|output`` (headline rule; both are
+reported), ``export=DIR`` (predictions for the original notebook), ``state=DIR``
+(finished chunks kept until done, so an interrupted evaluation resumes). Other ``a.b=v`` arguments override the recipe, e.g.
 ``model.halting.eval_mode=adaptive``.
 """
 
@@ -23,7 +25,8 @@ from pathlib import Path
 from hrmzoo.cli.args import positive_int, resolve, split_arguments
 from hrmzoo.cli.text import description
 
-KEYS = ("ckpt", "data", "split", "batch_size", "limit", "max_segments", "device", "dtype", "out", "trace", "samples")
+KEYS = ("ckpt", "data", "split", "batch_size", "limit", "max_segments", "device", "dtype", "out", "trace", "samples",
+        "scoring", "export", "state")
 
 
 def add_parser(sub) -> None:
@@ -35,7 +38,9 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from hrmzoo.evaluate import evaluate, format_activity, format_metrics
-    from hrmzoo.evaluate.arc import arc_pass_at_k, is_arc_split
+    from hrmzoo.errors import HrmzooError
+    from hrmzoo.evaluate.arc import is_arc_split
+    from hrmzoo.evaluate.arc_cli import evaluate_arc, finish_arc
 
     named, overrides = split_arguments(args.args, KEYS, "eval", target="ckpt")
     ctx = resolve(named, overrides, "eval")
@@ -43,15 +48,17 @@ def run(args) -> int:
 
     arc = is_arc_split(root, split)
     want_samples = named.get("samples", "false").lower() in ("1", "true", "yes")
-    result = evaluate(model, root, split=split, batch_size=ctx["batch_size"], limit=ctx["limit"],
-                      max_segments=positive_int(named, "max_segments"), keep_predictions=arc,
-                      autocast_dtype=ctx["autocast_dtype"])
+    if arc:
+        result, arc_meta, arc_state = evaluate_arc(ctx, named, overrides, positive_int(named, "max_segments"))
+    else:
+        result = evaluate(model, root, split=split, batch_size=ctx["batch_size"], limit=ctx["limit"],
+                          max_segments=positive_int(named, "max_segments"), autocast_dtype=ctx["autocast_dtype"])
+    if result.metrics["num_examples"] == 0:
+        raise HrmzooError(f"{root / split}: the split has no examples to evaluate; rebuild the dataset or choose another split")
     print(f"{ckpt} on {root} [{split}]: {format_metrics(result.metrics)}")
     report = {"checkpoint": str(ckpt), "data": str(root), "split": split, "overrides": overrides, **result.to_dict(with_samples=want_samples)}
     if arc:
-        scores = arc_pass_at_k(root, result.samples["predictions"], result.samples["halt_confidence"], split=split)
-        print(f"ARC: pass@1 {100 * scores['pass@1']:.2f}%, pass@2 {100 * scores['pass@2']:.2f}% over {scores['num_tasks']} tasks")
-        report["arc"] = scores
+        report["arc"] = finish_arc(ctx, named, result, arc_meta, arc_state)
         if want_samples:
             report["samples"].pop("predictions", None)
     if result.activity:

@@ -20,7 +20,7 @@ def plain(text: str | None) -> str:
         return name.rsplit(".", 1)[-1] if m.group(0).startswith(":") and "`~" in m.group(0) else name
 
     text = _ROLE.sub(role, text)
-    text = _LITERAL.sub(r"\1", text)
+    text = _LITERAL.sub(r"\1", text).replace("``", "")  # a stray half of a pair (a docstring cut short) too
     return text.replace("::\n", ":\n")
 
 

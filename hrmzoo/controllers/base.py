@@ -67,17 +67,72 @@ class ControlContext:
         return torch.zeros(ref.shape[0], dtype=torch.long, device=ref.device)
 
     def record(self, name: str, activity: torch.Tensor) -> None:
-        """Append one detached activity scalar to ``trace[name]``."""
+        """Append one detached activity scalar to `trace[name]`.
+
+        Call it from `hook` once per call with whatever measures how much the
+        controller acted (e.g. the mean absolute modulation); evaluation averages
+        it per segment and `hrmzoo trace` plots it.
+
+        Args:
+            name: `"<head>/<hook point>"` by convention, e.g. `"FF/l_step"`.
+            activity: a scalar tensor (it is detached here).
+        """
         self.trace.setdefault(name, []).append(activity.detach())
 
+    def reset_losses(self) -> None:
+        """Forget the auxiliary losses recorded so far.
+
+        The implicit estimator calls this after its solve, so that losses read
+        inside the cycle come from the differentiable application at the fixed
+        point, not from the solver's iterates.
+        """
+        self.aux_losses.clear()
+
     def hook(self, point: str, value: torch.Tensor, *, old: torch.Tensor | None = None, state: dict | None = None) -> torch.Tensor:
+        """The value to use at a hook point instead of `value`: the one method a controller overrides.
+
+        Couplings call it at every update (see `HOOK_POINTS`); the base class
+        returns `value` unchanged, so a model with the `none` controller is
+        exactly the model without one. An override may change `value` as it
+        likes but must return a tensor of the same shape and dtype, may add
+        terms to `aux_losses` and should `record` its activity.
+
+        Args:
+            point: which hook point: `"l_context"`, `"l_step"`, `"h_message"` or `"h_step"`.
+            value: the tensor passing that point, [B, S, D].
+            old: for `l_step` and `h_step`, the state before the update (so a
+                controller can gate the step); None at the other points.
+            state: the whole recurrent state at the moment of the call
+                (name -> [B, S, D]), e.g. to pool it.
+
+        Returns:
+            The tensor the coupling uses from here on, [B, S, D].
+        """
         return value
 
 
 class Controller(nn.Module):
-    """Base: ``context(batch, x)`` returns the :class:`ControlContext` for one segment."""
+    """Base: ``context(batch, x)`` returns the :class:`ControlContext` for one segment.
+
+    A controller is built as `Controller(cfg, model_cfg)` and owns its
+    parameters; the per-segment work happens in the context it returns.
+
+    Attributes:
+        hook_points: the hook points this controller acts on (for reports and
+            diagrams; the context still sees every call).
+    """
 
     hook_points: tuple[str, ...] = ()
 
     def context(self, batch: dict[str, Any], x: torch.Tensor) -> ControlContext:
+        """A fresh context for one segment (the model calls it once per forward).
+
+        Args:
+            batch: the segment's batch (`inputs` [B, S], optional `task_id` [B]).
+            x: the embedded input [B, S', D].
+
+        Returns:
+            The context whose `hook` the coupling calls; subclasses return their
+            own `ControlContext` subclass.
+        """
         return ControlContext(batch, x)

@@ -31,12 +31,16 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.layers import trunc_normal_tf_
 from torch import nn
 
 from hrmzoo import registry
 from hrmzoo.controllers.base import ControlContext, Controller, ControllerError
-from hrmzoo.layers import lecun_init_
+from hrmzoo.layers import lecun_init_, trunc_normal_init_
+
+
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    # softmax/cross-entropy in float32 under bf16, and exact in a float64 model
+    return x.to(torch.promote_types(x.dtype, torch.float32))
 
 
 @dataclass(frozen=True)
@@ -63,13 +67,23 @@ class ModulationHead(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def modulation(self, pooled: torch.Tensor, perspective: torch.Tensor | None) -> torch.Tensor:
-        """[B, in_dim] (+ [B, width]) -> [B, D] (gate) or [B, 2D] (film: gamma, beta)."""
+        """[B, in_dim] (+ [B, width]) -> [B, D] (gate) or [B, 2D] (film: gamma, beta).
+
+        Args:
+            pooled: the pooled state from `HeadController.pool`.
+            perspective: the task family's row [B, width] for empathy heads, else None.
+        """
         h = self.inp(pooled)
         if perspective is not None:
             h = h + perspective.to(h.dtype)
         return self.out(F.silu(h))
 
     def apply(self, value: torch.Tensor, old: torch.Tensor | None, mod: torch.Tensor) -> torch.Tensor:
+        """Modulate `value` [B, S, D] by `mod` (one row per sample, broadcast over positions).
+
+        `film`: `value * (1 + gamma) + beta`; `gate`: `value + delta * (value - old)`,
+        which needs the hook's `old` state (a `ControllerError` otherwise).
+        """
         m = mod.unsqueeze(1).to(value.dtype)  # one modulation per sample, broadcast over positions
         if self.spec.kind == "film":
             gamma, beta = m.chunk(2, dim=-1)
@@ -82,19 +96,24 @@ class ModulationHead(nn.Module):
 class HeadController(Controller):
     """A controller made of :class:`ModulationHead` s plus a shared perspective module.
 
-    Subclasses call :meth:`build` with their head specs.
-
-    Args:
-        model_cfg: the recipe's model section (hidden size, coupling type).
-        specs: the heads to build.
-        num_task_families: rows of the perspective table.
-        width: hidden width of every head (and of a perspective row).
-        perspective: ``"given"`` (row ``task_id``), ``"inferred"`` (framing
-            softmax over rows) or ``None`` (no empathy conditioning at all).
-        framing_weight: weight of the framing loss (0: no framing classifier).
+    Subclasses call :meth:`build` with their head specs from their `__init__`
+    (see `QuaternionController` and `FilmController`); the work of a segment is
+    done by the `HeadContext` that `context` returns.
     """
 
     def build(self, model_cfg, specs: list[HeadSpec], *, num_task_families: int, width: int, perspective: str | None, framing_weight: float) -> None:
+        """Create the heads, the perspective table and the framing classifier (call from `__init__`).
+
+        Args:
+            model_cfg: the recipe's model section (hidden size, coupling type).
+            specs: the heads to build, one `HeadSpec` each; heads at the same
+                hook point apply in this order.
+            num_task_families: rows of the perspective table.
+            width: hidden width of every head (and of a perspective row).
+            perspective: `"given"` (row `task_id`), `"inferred"` (framing
+                softmax over rows) or None (no empathy conditioning at all).
+            framing_weight: weight of the framing loss (0: no framing classifier).
+        """
         coupling = registry.get("coupling", model_cfg.coupling.type).cls
         self.state_keys: tuple[str, ...] = tuple(coupling.state_keys)
         self.h_key: str = coupling.output_key
@@ -111,7 +130,7 @@ class HeadController(Controller):
         self.table = None
         if needs_table:
             self.table = nn.Embedding(num_task_families, width)
-            trunc_normal_tf_(self.table.weight, std=1.0)
+            trunc_normal_init_(self.table.weight, std=1.0)
         # a single family makes the framing loss identically zero: skip it
         self.framing_weight = framing_weight if num_task_families > 1 else 0.0
         self.framing = None
@@ -129,15 +148,17 @@ class HeadController(Controller):
         return F.rms_norm(pooled, (pooled.shape[-1],))
 
     def frame_logits(self, z_h: torch.Tensor) -> torch.Tensor:
-        """Task-family logits [B, T] from pooled H state [B, S, D]."""
+        """Task-family logits [B, T] from pooled H state [B, S, D] (the framing classifier)."""
         pooled = z_h.mean(dim=1)
         return self.framing(F.rms_norm(pooled, (pooled.shape[-1],)))
 
     def context(self, batch: dict[str, Any], x: torch.Tensor) -> ControlContext:
+        """A `HeadContext` that runs these heads at their hook points for one segment."""
         return HeadContext(self, batch, x)
 
     # ------------------------------------------------------------------ report
     def head_parameters(self) -> dict[str, int]:
+        """Parameters per head name (the perspective table and framing classifier apart)."""
         return {name: sum(p.numel() for p in head.parameters()) for name, head in self.heads.items()}
 
     def describe(self) -> list[str]:
@@ -180,15 +201,19 @@ class HeadContext(ControlContext):
         self._framing_terms: list[torch.Tensor] = []
 
     def perspective(self, state: dict | None, value: torch.Tensor) -> torch.Tensor | None:
+        """The perspective row [B, width] for an empathy head: the given task's row, or
+        (`inferred`) the table mixed by the framing classifier's softmax; None without a table."""
         ctl = self.ctl
         if ctl.table is None:
             return None
         if ctl.perspective_mode == "given":
             return self.given
         z_h = state[ctl.h_key] if state is not None and ctl.h_key in state else value
-        return torch.softmax(ctl.frame_logits(z_h).float(), dim=-1).to(ctl.table.weight.dtype) @ ctl.table.weight
+        return torch.softmax(_at_least_float32(ctl.frame_logits(z_h)), dim=-1).to(ctl.table.weight.dtype) @ ctl.table.weight
 
     def hook(self, point, value, *, old=None, state=None):
+        """Apply every head at `point` in turn, record its activity, and add the framing
+        loss at `h_step` (see `ControlContext.hook` for the arguments)."""
         # the framing loss reads H's state before SE re-frames it: read after, SE could
         # pass the task id it is given straight into the state and fake the framing
         unframed = value
@@ -204,10 +229,14 @@ class HeadContext(ControlContext):
             self._add_framing(unframed)
         return value
 
+    def reset_losses(self) -> None:
+        super().reset_losses()
+        self._framing_terms.clear()
+
     def _add_framing(self, z_h: torch.Tensor) -> None:
         # Mean over the H steps that carry gradient (all of them when none does,
         # e.g. at evaluation): a no-grad step would only dilute the gradient.
-        ce = F.cross_entropy(self.ctl.frame_logits(z_h).float(), self.tid)
+        ce = F.cross_entropy(_at_least_float32(self.ctl.frame_logits(z_h)), self.tid)
         self._framing_terms.append(ce)
         terms = [t for t in self._framing_terms if t.requires_grad] or self._framing_terms
         self.aux_losses["framing"] = self.ctl.framing_weight * torch.stack(terms).mean()

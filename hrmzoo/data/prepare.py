@@ -50,8 +50,10 @@ def build_into(cfg: Any, out: str | os.PathLike[str], *, progress: bool = False)
         return maze.build_maze(out, size=cfg.size, num_train=cfg.num_train, num_test=cfg.num_test, min_path_len=cfg.min_path_len,
                                augment=cfg.augment, seed=cfg.seed, progress=progress, spec=spec)
     if isinstance(cfg, ArcData):
-        return arc.build_arc(out, source=cfg.source, directory=cfg.dir, num_aug=cfg.num_aug, eval_demos_in_train=cfg.eval_demos_in_train,
-                             translate=cfg.translate, max_tasks=cfg.max_tasks, seed=cfg.seed, progress=progress, spec=spec)
+        source = cfg.source if isinstance(cfg.source, str) else [s if isinstance(s, str) else {"dir": s.dir} for s in cfg.source]
+        return arc.build_arc(out, source=source, directory=cfg.dir, evaluation=cfg.evaluation, num_aug=cfg.num_aug,
+                             eval_demos_in_train=cfg.eval_demos_in_train, translate=cfg.translate, max_tasks=cfg.max_tasks,
+                             seed=cfg.seed, progress=progress, spec=spec)
     raise TypeError(f"not a generator spec: {type(cfg).__name__}")
 
 

@@ -40,7 +40,8 @@ class EvalResult:
             ``puzzle_identifiers`` [N], ``exact_per_segment`` [N, S],
             ``halt_confidence_per_segment`` [N, S], ``segment_ran`` [N, S]
             (False where the batch stopped before that segment), and
-            ``predictions`` [N, seq_len] when asked for.
+            ``predictions`` [N, seq_len] when asked for (``uint8`` when the
+            vocabulary fits, else ``int32``).
         activity: controller trace summary, name -> ``mean`` (mean activity per
             call), ``calls_per_segment`` and ``by_segment`` (mean per segment index).
     """
@@ -111,6 +112,7 @@ def evaluate(
     limit: int | None = None,
     autocast_dtype: torch.dtype | None = None,
     progress: Any = None,
+    drop_halted: bool = False,
 ) -> EvalResult:
     """Evaluate a model on a dataset.
 
@@ -126,6 +128,9 @@ def evaluate(
         limit: evaluate at most this many examples.
         autocast_dtype: e.g. ``torch.bfloat16`` to autocast (None: the model's dtype).
         progress: a callable ``(examples_done) -> None`` called after each batch.
+        drop_halted: run later segments on the still-running samples only (the batch
+            shrinks as samples halt; same answers, less compute under adaptive halting).
+            Needs a state of batch-first tensors; otherwise the whole batch keeps running.
 
     Returns:
         An :class:`EvalResult`.
@@ -150,17 +155,19 @@ def evaluate(
             B = labels.shape[0]
             rec = _BatchRecord(B, budget, labels.shape[1], keep_predictions)
             state = None
+            rows, sub = None, batch  # rows still running (None: all) and their batch
             with amp:
                 for s in range(1, budget + 1):
-                    out = model(batch, state)
+                    out = model(sub, state)
                     state = out.state
                     model_calls += 1
-                    exact, token = score(out.logits.float(), labels)
-                    steps = torch.full((B,), s, dtype=torch.long, device=device)
+                    n = sub["labels"].shape[0]
+                    exact, token = score(out.logits.float(), sub["labels"])
+                    steps = torch.full((n,), s, dtype=torch.long, device=device)
                     halt_now = policy.should_halt(out.halt_logits, steps, None, False) | (s >= budget)
                     wants = policy.wants_halt(out.halt_logits)
-                    conf = halt_confidence(policy, out.halt_logits, B).to(device)
-                    rec.segment(s, out.logits.argmax(-1), exact, token, conf, wants, halt_now)
+                    conf = halt_confidence(policy, out.halt_logits, n).to(device)
+                    rec.segment(s, out.logits.argmax(-1), exact, token, conf, wants, halt_now, out.logits.shape[-1], rows)
                     for name, values in (out.diagnostics.get("trace") or {}).items():
                         vals = [float(v.detach().float().mean()) for v in values]
                         act_sum[name] = act_sum.get(name, 0.0) + sum(vals)
@@ -168,6 +175,11 @@ def evaluate(
                         act_seg.setdefault(name, {}).setdefault(s, []).extend(vals)
                     if rec.done.all() and not run_all_segments:
                         break
+                    if drop_halted and not run_all_segments and bool(halt_now.any()) and _batch_first(state, n):
+                        keep = ~halt_now
+                        rows = (torch.arange(B, device=device) if rows is None else rows)[keep]
+                        state = {k: v[keep] for k, v in state.items()}
+                        sub = {k: v[keep] for k, v in sub.items()}
             for key, value in rec.columns(batch["puzzle_identifiers"]).items():
                 cols.setdefault(key, []).append(value)
             n_done += B
@@ -178,6 +190,11 @@ def evaluate(
 
     samples = {k: torch.cat(v) for k, v in cols.items()} if cols else {}
     return EvalResult(_metrics(samples, budget, policy), samples, _activity(act_sum, act_calls, act_seg, model_calls))
+
+
+def _batch_first(state: Any, n: int) -> bool:
+    """Whether a model state can be cut down to some of its samples (a dict of [n, ...] tensors)."""
+    return isinstance(state, dict) and all(torch.is_tensor(v) and v.dim() >= 1 and v.shape[0] == n for v in state.values())
 
 
 class _BatchRecord:
@@ -191,27 +208,34 @@ class _BatchRecord:
         self.conf = torch.full((B,), float("nan"))
         self.decision = torch.zeros(B, dtype=torch.bool)
         self.has_decision = False
-        self.pred = torch.zeros(B, seq_len, dtype=torch.long) if keep_predictions else None
+        self.keep_predictions, self.seq_len = keep_predictions, seq_len
+        self.pred: torch.Tensor | None = None
         self.exact_seg = torch.zeros(B, budget, dtype=torch.bool)
         self.conf_seg = torch.full((B, budget), float("nan"))
         self.ran = torch.zeros(B, budget, dtype=torch.bool)
 
-    def segment(self, s, pred, exact, token, conf, wants, halt_now) -> None:
+    def segment(self, s, pred, exact, token, conf, wants, halt_now, vocab_size: int = 1 << 31, rows: torch.Tensor | None = None) -> None:
+        """Record segment ``s`` of the rows that ran it (``rows``: their indices; None: every row)."""
         exact, token, conf, halt_now = exact.cpu(), token.float().cpu(), conf.float().cpu(), halt_now.cpu()
-        self.exact_seg[:, s - 1] = exact
-        self.conf_seg[:, s - 1] = conf
-        self.ran[:, s - 1] = True
-        new = halt_now & ~self.done
-        self.halt_step[new] = s
-        self.exact[new] = exact[new]
-        self.token[new] = token[new]
-        self.conf[new] = conf[new]
+        idx = torch.arange(len(self.done)) if rows is None else rows.cpu()
+        self.exact_seg[idx, s - 1] = exact
+        self.conf_seg[idx, s - 1] = conf
+        self.ran[idx, s - 1] = True
+        new = halt_now & ~self.done[idx]  # over the rows that ran
+        at = idx[new]
+        self.halt_step[at] = s
+        self.exact[at] = exact[new]
+        self.token[at] = token[new]
+        self.conf[at] = conf[new]
         if wants is not None:
             self.has_decision = True
-            self.decision[new] = wants.cpu()[new]
-        if self.pred is not None:
-            self.pred[new] = pred.cpu()[new]
-        self.done |= halt_now
+            self.decision[at] = wants.cpu()[new]
+        if self.keep_predictions:
+            if self.pred is None:  # compact storage: uint8 tokens when the vocabulary fits (ARC: 12)
+                dtype = torch.uint8 if vocab_size <= 256 else torch.int32
+                self.pred = torch.zeros(len(self.done), self.seq_len, dtype=dtype)
+            self.pred[at] = pred.cpu()[new].to(self.pred.dtype)
+        self.done[idx] = self.done[idx] | halt_now
 
     def columns(self, puzzle_identifiers: torch.Tensor) -> dict[str, torch.Tensor]:
         out = {

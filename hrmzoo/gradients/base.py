@@ -26,17 +26,31 @@ def state_residual(new: State, old: State) -> torch.Tensor:
 
 
 class GradientEstimator(nn.Module):
-    """Base: ``forward(cycles, state) -> (state, diagnostics)``.
+    """Base: ``forward(cycles, state, output_key=..., ctl=...) -> (state, diagnostics)``.
 
     Diagnostics hold ``residual`` [B]: the relative change of the state over the
     last cycle, ||F(z) - z|| / ||F(z)||, so users can see whether L converged.
     """
 
-    def grad_mask(self, tags: list[str], cycle_lengths: list[int]) -> list[bool]:  # pragma: no cover - abstract
-        """Which of the flattened updates run with gradient."""
+    def grad_mask(self, updates: list[Update], cycle_lengths: list[int], output_key: str) -> list[bool]:  # pragma: no cover - abstract
+        """Which of the flattened updates run with gradient (see ``hrmzoo.gradients.rules``).
+
+        Args:
+            updates: the segment's updates, flattened (each knows what it writes and reads).
+            cycle_lengths: updates per cycle.
+            output_key: the state the output heads read.
+        """
         raise NotImplementedError
 
-    def forward(self, cycles: list[list[Update]], state: State) -> tuple[State, dict[str, torch.Tensor]]:
+    def forward(self, cycles: list[list[Update]], state: State, *, output_key: str, ctl=None) -> tuple[State, dict[str, torch.Tensor]]:
+        """Run one segment's cycles from ``state``.
+
+        Args:
+            cycles: the coupling's updates, cycle by cycle.
+            state: the incoming state.
+            output_key: the state the heads read (gradient rules start from it).
+            ctl: the segment's controller context (for losses computed inside the cycle).
+        """
         raise NotImplementedError  # pragma: no cover - abstract
 
 
@@ -47,10 +61,10 @@ class MaskedEstimator(GradientEstimator):
     segment depends only on how many updates the mask selects.
     """
 
-    def forward(self, cycles, state):
+    def forward(self, cycles, state, *, output_key, ctl=None):
         flat = [u for cyc in cycles for u in cyc]
         lengths = [len(c) for c in cycles]
-        mask = self.grad_mask([u.tag for u in flat], lengths)
+        mask = self.grad_mask(flat, lengths, output_key)
         last_start = len(flat) - lengths[-1]
         grad_on = torch.is_grad_enabled()
         before_last = state

@@ -111,10 +111,10 @@ class ImplicitGradient(GradientEstimator):
         self.solver, self.adjoint_solver = cfg.make_solvers()
         self.last_adjoint: SolverResult | None = None
 
-    def grad_mask(self, tags, cycle_lengths):
+    def grad_mask(self, updates, cycle_lengths, output_key):
         # the solve runs without graph; the last cycle is applied once with gradient
-        start = len(tags) - cycle_lengths[-1]
-        return [i >= start for i in range(len(tags))]
+        start = len(updates) - cycle_lengths[-1]
+        return [i >= start for i in range(len(updates))]
 
     def describe(self) -> list[str]:
         """Lines for ``hrmzoo build``: what actually runs in a segment."""
@@ -125,7 +125,7 @@ class ImplicitGradient(GradientEstimator):
             f"backward: adjoint {c.backward_solver or c.solver} solve, tol {c.backward_tol:g}, at most {c.backward_max_iter} vector-Jacobian products",
         ]
 
-    def forward(self, cycles: list[list[Update]], state: State):
+    def forward(self, cycles: list[list[Update]], state: State, *, output_key: str = "", ctl=None):
         cycle = cycles[-1]
         packing = _Packing(state)
 
@@ -137,12 +137,16 @@ class ImplicitGradient(GradientEstimator):
 
         solved = self.solver(F, packing.pack(state).detach())
         self._check(solved, "forward")
+        if ctl is not None:
+            ctl.reset_losses()  # the solver's iterates are not the model's output
         z_star = solved.z.detach()
         if torch.is_grad_enabled():
             z_in = z_star.clone().requires_grad_()
             z_out = F(z_in)
             if z_out.requires_grad:
                 z_out.register_hook(self._adjoint_hook(z_in, z_out))
+                if ctl is not None and ctl.aux_losses:
+                    self._reread_losses(F, z_out, ctl)
         else:
             z_out = F(z_star)
         new = packing.unpack(z_out)
@@ -156,6 +160,23 @@ class ImplicitGradient(GradientEstimator):
             "solver_iterations": torch.tensor(solved.iterations),
         }
         return new, diagnostics
+
+    @staticmethod
+    def _reread_losses(F, z_out: torch.Tensor, ctl) -> None:
+        """Compute the cycle's auxiliary losses again from ``z_out`` = F(z*).
+
+        A loss read inside the cycle (the quaternion controller's framing loss)
+        depends on z* as well as on the weights. Applied to z* itself (a leaf)
+        it would get only its direct gradient; applied to ``z_out``, whose
+        gradient hook solves the adjoint equation, its gradient through z*
+        gets the implicit-function-theorem term too: one extra application of
+        the cycle, only when such losses exist. The activity trace keeps the
+        values of the first application.
+        """
+        trace = {k: list(v) for k, v in ctl.trace.items()}
+        ctl.reset_losses()
+        F(z_out)
+        ctl.trace = trace
 
     def _adjoint_hook(self, z_in: torch.Tensor, z_out: torch.Tensor):
         """A gradient hook on z = F(z*) that returns (I - J^T)^{-1} dL/dz."""

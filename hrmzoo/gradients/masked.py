@@ -4,40 +4,52 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from hrmzoo.gradients import rules
 from hrmzoo.gradients.base import GradientConfig, MaskedEstimator
 from hrmzoo.registry import register
 
 
 @register("gradient", "one_step", config=GradientConfig)
 class OneStepGradient(MaskedEstimator):
-    """HRM's one-step gradient: only the last update of each tag (last L, last H) carries gradient."""
+    """HRM's one-step gradient: one update per state, the one the output reads.
+
+    The last update of the output state (HRM: the last H update) and, for each
+    state it reads, that state's last update before it (the last L update
+    before the last H update), followed transitively: see
+    ``hrmzoo.gradients.rules.one_step_mask``. Wang et al., "Hierarchical
+    Reasoning Model" (arXiv 2506.21734), sec. 2.3.
+    """
 
     def __init__(self, cfg, model_cfg=None):
         super().__init__()
 
-    def grad_mask(self, tags, cycle_lengths):
-        last = {tag: i for i, tag in enumerate(tags)}
-        chosen = set(last.values())
-        return [i in chosen for i in range(len(tags))]
+    def grad_mask(self, updates, cycle_lengths, output_key):
+        return rules.one_step_mask(updates, output_key)
 
 
 @register("gradient", "last_cycle", config=GradientConfig)
 class LastCycleGradient(MaskedEstimator):
-    """TRM: every update of the last cycle carries gradient, earlier cycles none."""
+    """TRM: every update of the last cycle that produces the output carries gradient.
+
+    One cycle's worth of updates ending with the last update of the output
+    state (with ``L_then_H``: the last cycle). Jolicoeur-Martineau, "Less is
+    More: Recursive Reasoning with Tiny Networks" (arXiv 2510.04871).
+    """
 
     def __init__(self, cfg, model_cfg=None):
         super().__init__()
 
-    def grad_mask(self, tags, cycle_lengths):
-        start = len(tags) - cycle_lengths[-1]
-        return [i >= start for i in range(len(tags))]
+    def grad_mask(self, updates, cycle_lengths, output_key):
+        return rules.last_cycle_mask(updates, cycle_lengths, output_key)
 
 
 class KStepConfig(GradientConfig):
     """k-step estimator settings.
 
     Attributes:
-        k: how many of the last updates carry gradient (k-step "phantom" gradient).
+        k: how many updates carry gradient: the k ending with the last update of
+            the output state (k-step "phantom" gradient). With k smaller than the
+            updates between two output updates, earlier levels get no gradient.
     """
 
     k: int = Field(2, gt=0)
@@ -45,14 +57,17 @@ class KStepConfig(GradientConfig):
 
 @register("gradient", "k_step", config=KStepConfig)
 class KStepGradient(MaskedEstimator):
-    """The last k updates carry gradient (truncated backprop through time)."""
+    """The k updates ending with the output's last update carry gradient (truncated BPTT).
+
+    Geng et al., "On Training Implicit Models" (NeurIPS 2021), k-step phantom gradient.
+    """
 
     def __init__(self, cfg: KStepConfig, model_cfg=None):
         super().__init__()
         self.k = cfg.k
 
-    def grad_mask(self, tags, cycle_lengths):
-        return [i >= len(tags) - self.k for i in range(len(tags))]
+    def grad_mask(self, updates, cycle_lengths, output_key):
+        return rules.k_step_mask(updates, output_key, self.k)
 
 
 @register("gradient", "bptt", config=GradientConfig)
@@ -62,5 +77,5 @@ class BPTTGradient(MaskedEstimator):
     def __init__(self, cfg, model_cfg=None):
         super().__init__()
 
-    def grad_mask(self, tags, cycle_lengths):
-        return [True] * len(tags)
+    def grad_mask(self, updates, cycle_lengths, output_key):
+        return [True] * len(updates)

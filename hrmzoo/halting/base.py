@@ -23,6 +23,12 @@ from torch import nn
 from hrmzoo.registry import ComponentConfig
 
 
+def at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    """Halting logits in float32 for reduced-precision inputs (as HRM casts them), and
+    unchanged in float64, so a float64 model stays exact."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 class HaltingConfig(ComponentConfig):
     """Fields every policy has.
 
@@ -42,10 +48,17 @@ class ExploringConfig(HaltingConfig):
     Attributes:
         exploration_prob: chance that a sample draws a random minimum number of
             segments, uniform in 2..max_segments, before it may halt.
+        exploration: ``per_segment`` (HRM: the minimum is drawn afresh at every
+            segment, ``min = (rand < p) * randint(2, max_segments + 1)``, and the
+            learned halt fires only when ``steps >= min``) or ``per_puzzle`` (drawn
+            once when a slot takes a new puzzle and kept until it halts: longer
+            explored runs, mean segments 1.80 vs 1.11 under an always-halt head
+            with 16 segments and p = 0.1).
         loss_weight: weight of the halting loss terms.
     """
 
     exploration_prob: float = Field(0.1, ge=0, le=1)
+    exploration: Literal["per_segment", "per_puzzle"] = "per_segment"
     loss_weight: float = Field(0.5, ge=0)
 
 
@@ -58,10 +71,17 @@ class HaltingPolicy(nn.Module):
         self.max_segments = cfg.max_segments
 
     def halt_logits(self, z: torch.Tensor) -> torch.Tensor | None:
+        """The halting head's output from the output state `z` [B, S, D] (None: no head)."""
         return None
 
+    @property
+    def redraws_exploration(self) -> bool:
+        """Whether the exploration minimum is drawn afresh at every segment (HRM)."""
+        return getattr(self.cfg, "exploration", "per_segment") == "per_segment"
+
     def min_segments(self, batch_size: int, device, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Per-sample minimum segments before a learned halt may fire (exploration)."""
+        """Per-sample minimum segments before a learned halt may fire (exploration):
+        ``(rand < p) * randint(2, max_segments + 1)``, as HRM draws it."""
         prob = getattr(self.cfg, "exploration_prob", 0.0)
         if prob <= 0 or self.max_segments < 2:
             return torch.zeros(batch_size, dtype=torch.long, device=device)

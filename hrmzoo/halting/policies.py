@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hrmzoo.halting.base import ExploringConfig, HaltingConfig, HaltingPolicy
+from hrmzoo.halting.base import ExploringConfig, HaltingConfig, HaltingPolicy, at_least_float32
 from hrmzoo.registry import register
 
 
@@ -50,7 +50,7 @@ class QLearningHalting(HaltingPolicy):
         self.head = _zero_head(model_cfg.hidden_size, 2)
 
     def halt_logits(self, z):
-        return self.head(z[:, 0]).float()
+        return at_least_float32(self.head(z[:, 0]))
 
     def wants_halt(self, halt_logits):
         return halt_logits[:, 0] > halt_logits[:, 1]
@@ -62,7 +62,7 @@ class QLearningHalting(HaltingPolicy):
 
     def loss(self, halt_logits, correct, steps, next_halt_logits):
         w = self.cfg.loss_weight
-        halt = F.binary_cross_entropy_with_logits(halt_logits[:, 0], correct.float(), reduction="none")
+        halt = F.binary_cross_entropy_with_logits(halt_logits[:, 0], correct.to(halt_logits.dtype), reduction="none")
         out = {"q_halt": w * halt}
         if self.max_segments > 1:
             with torch.no_grad():
@@ -88,11 +88,11 @@ class TRMHalting(HaltingPolicy):
         self.head = _zero_head(model_cfg.hidden_size, 1)
 
     def halt_logits(self, z):
-        return self.head(z[:, 0]).float()
+        return at_least_float32(self.head(z[:, 0]))
 
     def wants_halt(self, halt_logits):
         return halt_logits[:, 0] > 0
 
     def loss(self, halt_logits, correct, steps, next_halt_logits):
-        bce = F.binary_cross_entropy_with_logits(halt_logits[:, 0], correct.float(), reduction="none")
+        bce = F.binary_cross_entropy_with_logits(halt_logits[:, 0], correct.to(halt_logits.dtype), reduction="none")
         return {"halt": self.cfg.loss_weight * bce}

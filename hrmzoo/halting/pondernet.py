@@ -44,7 +44,7 @@ import math
 import torch
 from pydantic import Field
 
-from hrmzoo.halting.base import ExploringConfig, HaltingPolicy
+from hrmzoo.halting.base import ExploringConfig, HaltingPolicy, at_least_float32
 from hrmzoo.halting.policies import _zero_head
 from hrmzoo.registry import register
 
@@ -94,7 +94,7 @@ class PonderNetHalting(HaltingPolicy):
         self.head = _zero_head(model_cfg.hidden_size, 1)
 
     def halt_logits(self, z):
-        return self.head(z[:, 0]).float()
+        return at_least_float32(self.head(z[:, 0]))
 
     def wants_halt(self, halt_logits):
         return halt_logits[:, 0] > 0  # lambda > 0.5

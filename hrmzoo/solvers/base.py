@@ -93,6 +93,7 @@ class Solver:
         return self.solve(f, z0)
 
     def solve(self, f: Map, z0: torch.Tensor) -> SolverResult:  # pragma: no cover - abstract
+        """Find `z` with `f(z) = z` from `z0`: what a solver implements (called under no_grad)."""
         raise NotImplementedError
 
 

@@ -34,6 +34,15 @@ class TrainConfig(BaseModel):
         grad_clip: clip the global gradient norm to this value (None: no clipping, as HRM).
         ema_decay: keep an exponential moving average of the weights (TRM: 0.999);
             evaluation and ``model.safetensors`` then use the averaged weights.
+        ema_warmup: ramp the averaging up (timm's schedule: decay at update t is
+            ``min(ema_decay, 1 - (1 + t)^(-2/3))``: 0.95 at 100 updates, 0.99 at 1,000),
+            so a short run's average is not dominated by the random initialisation
+            (a constant 0.999 keeps 0.999^1250 = 29% of it after 1,250 steps). TRM
+            uses a constant decay from the start: ``false``.
+        time_budget: minutes of wall clock for the training loop; the run stops at the
+            first step past it (or at ``steps``, whichever comes first), saves and runs
+            its final evaluation. The steps reached are in the summary and
+            ``metrics.jsonl``. The learning-rate schedule is still laid out over ``steps``.
         compile: wrap the model in ``torch.compile``.
         log_interval: steps between metric lines in ``metrics.jsonl``.
         eval_interval: steps between evaluations on the test split (None: only at the end).
@@ -44,6 +53,8 @@ class TrainConfig(BaseModel):
         out_dir: run directory (default ``runs/<recipe name>-<timestamp>``).
         data_cache: where generated datasets are cached (default: the data module's).
         progress: show the single-line progress on stderr.
+        tensorboard: also write the logged scalars as TensorBoard events in the run
+            directory (needs ``pip install 'hrmzoo[tb]'``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -66,6 +77,8 @@ class TrainConfig(BaseModel):
     min_lr_ratio: float = Field(0.0, ge=0, le=1)
     grad_clip: Optional[float] = Field(None, gt=0)
     ema_decay: Optional[float] = Field(None, gt=0, lt=1)
+    ema_warmup: bool = True
+    time_budget: Optional[float] = Field(None, gt=0)
     compile: bool = False
     log_interval: int = Field(50, gt=0)
     eval_interval: Optional[int] = Field(None, gt=0)
@@ -76,6 +89,7 @@ class TrainConfig(BaseModel):
     out_dir: Optional[str] = None
     data_cache: Optional[str] = None
     progress: bool = True
+    tensorboard: bool = False
 
     @field_validator("optimizer")
     @classmethod

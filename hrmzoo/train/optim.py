@@ -7,6 +7,7 @@ make another optimizer selectable.
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterable
 
 import torch
@@ -15,9 +16,15 @@ import torch
 class AdamAtan2(torch.optim.Optimizer):
     """Adam with ``atan2`` in place of the division by ``sqrt(v) + eps`` (HRM's optimizer).
 
-    Update per parameter: ``p <- p * (1 - lr * wd) - lr * atan2(m_hat, sqrt(v_hat))``
-    with bias-corrected moments. ``atan2`` is bounded and scale-invariant, so no
-    epsilon is needed. Pure PyTorch: runs on CPU and GPU (the PyPI package is CUDA-only).
+    The exact rule of the CUDA ``adam-atan2`` package HRM trains with::
+
+        m <- lerp(m, g, 1 - beta1);  v <- beta2 * v + (1 - beta2) * g^2
+        p <- p * (1 - lr * wd) - (lr / (1 - beta1^t)) * atan2(m, sqrt(v) / sqrt(1 - beta2^t))
+
+    The first-moment bias correction scales the step, outside ``atan2``; it is
+    not ``lr * atan2(m_hat, sqrt(v_hat))`` (at step 1 the two step by 0.997 lr
+    and 0.785 lr). ``atan2`` is bounded and scale-invariant, so no epsilon is
+    needed. Pure PyTorch: runs on CPU and GPU (the PyPI package is CUDA-only).
 
     Args:
         params: parameters or parameter groups.
@@ -56,11 +63,11 @@ class AdamAtan2(torch.optim.Optimizer):
                 g = p.grad
                 m.lerp_(g, 1 - beta1)
                 v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-                m_hat = m / (1 - beta1**t)
-                v_hat = v / (1 - beta2**t)
+                step_size = lr / (1 - beta1**t)
+                denom = v.sqrt() / math.sqrt(1 - beta2**t)
                 if wd:
                     p.mul_(1 - lr * wd)
-                p.add_(torch.atan2(m_hat, v_hat.sqrt()), alpha=-lr)
+                p.add_(torch.atan2(m, denom), alpha=-step_size)
         return loss
 
 

@@ -1,8 +1,9 @@
 """Run output: a one-line progress display on stderr and metrics as JSON lines.
 
 ``metrics.jsonl`` gets one object per log event (``{"step": ..., "kind":
-"train"|"eval", ...}``); TensorBoard scalars are written too when the
-``tensorboard`` package is installed.
+"train"|"eval", ...}``); with ``train.tensorboard: true`` the same scalars go
+to TensorBoard event files beside it (the ``tb`` extra), so
+``tensorboard --logdir runs`` shows every run by its directory name.
 """
 
 from __future__ import annotations
@@ -14,6 +15,12 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
+
+from hrmzoo.errors import HrmzooError
+
+
+class TensorBoardMissing(HrmzooError):
+    """``train.tensorboard: true`` without the tensorboard package."""
 
 
 def format_duration(seconds: float) -> str:
@@ -89,17 +96,31 @@ class ProgressLine:
             self._width = 0
 
 
-class MetricsLog:
-    """Appends JSON lines to ``run_dir/metrics.jsonl`` (+ TensorBoard when installed)."""
+def require_tensorboard() -> None:
+    """Raise a one-line error when the tensorboard package is not installed."""
+    if importlib.util.find_spec("tensorboard") is None:
+        raise TensorBoardMissing("train.tensorboard=true needs the tensorboard package: pip install 'hrmzoo[tb]' (or set train.tensorboard=false)")
 
-    def __init__(self, run_dir: Path, enabled: bool = True):
+
+class MetricsLog:
+    """Appends JSON lines to ``run_dir/metrics.jsonl``, and TensorBoard events beside it when asked.
+
+    Args:
+        run_dir: the run directory.
+        enabled: False on non-main ranks (nothing is written).
+        tensorboard: also write every numeric value as a scalar ``<kind>/<key>``
+            (``train/loss``, ``eval/exact_accuracy``) into ``run_dir/events.out.tfevents.*``.
+    """
+
+    def __init__(self, run_dir: Path, enabled: bool = True, tensorboard: bool = False):
         self.enabled = enabled
         self.path = Path(run_dir) / "metrics.jsonl"
         self._tb = None
-        if enabled and importlib.util.find_spec("tensorboard") is not None:
+        if enabled and tensorboard:
+            require_tensorboard()
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(str(Path(run_dir) / "tb"))
+            self._tb = SummaryWriter(str(Path(run_dir)))
 
     def write(self, step: int, kind: str, values: dict[str, Any]) -> None:
         if not self.enabled:
@@ -109,8 +130,9 @@ class MetricsLog:
             f.write(json.dumps(row, sort_keys=False) + "\n")
         if self._tb is not None:
             for key, value in values.items():
-                if isinstance(value, (int, float)) and math.isfinite(value):
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
                     self._tb.add_scalar(f"{kind}/{key}", value, step)
+            self._tb.flush()  # a crashed or interrupted run keeps its curves
 
     def close(self) -> None:
         if self._tb is not None:

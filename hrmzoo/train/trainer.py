@@ -31,7 +31,7 @@ from hrmzoo.train import state as st
 from hrmzoo.train.data import Sampler, check_compatible, open_split, prepare_dataset, split_metadata
 from hrmzoo.train.dist import DistContext
 from hrmzoo.train.optim import build_optimizers
-from hrmzoo.train.runlog import MetricsLog, ProgressLine, format_duration
+from hrmzoo.train.runlog import MetricsLog, ProgressLine, format_duration, require_tensorboard
 from hrmzoo.train.schedule import lr_factor
 
 RECIPE_FILE = "recipe.yaml"
@@ -88,6 +88,8 @@ class Trainer:
                  data_root: str | Path | None = None, resume: bool = False, dist: DistContext | None = None):
         self.recipe = load_recipe(recipe, overrides)
         cfg = self.cfg = self.recipe.train
+        if cfg.tensorboard:
+            require_tensorboard()  # before any data is built or a run directory made
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         device = resolve_device(cfg.device)
@@ -116,7 +118,7 @@ class Trainer:
         if cfg.ema_decay is not None:
             from timm.utils import ModelEmaV3
 
-            self.ema = ModelEmaV3(self.model, decay=cfg.ema_decay)
+            self.ema = ModelEmaV3(self.model, decay=cfg.ema_decay, use_warmup=cfg.ema_warmup)
             self.ema.module.recipe = self.recipe
 
         self.local_batch = cfg.batch_size // max(1, self.dist.world)
@@ -131,7 +133,7 @@ class Trainer:
         self.run_dir = self._pick_run_dir(run_dir, resume)
         if resume:
             self.load(self.run_dir)
-        self.log = MetricsLog(self.run_dir, enabled=self.dist.is_main)
+        self.log = MetricsLog(self.run_dir, enabled=self.dist.is_main, tensorboard=self.cfg.tensorboard)
         if self.dist.is_main:
             (self.run_dir / RECIPE_FILE).write_text(yaml.safe_dump(self.recipe.to_dict(), sort_keys=False))
 
@@ -202,6 +204,13 @@ class Trainer:
         res.metrics["loss"] = loss
         return res
 
+    def _past(self, deadline: float) -> bool:
+        # every rank must stop at the same step: rank 0's clock decides
+        past = torch.tensor(float(time.perf_counter() >= deadline), device=self.device)
+        if self.dist.enabled:
+            torch.distributed.broadcast(past, 0)
+        return bool(past)
+
     def _diverged_message(self, loss: float) -> str:
         where = f"the last good checkpoint is {self.run_dir} (step {self.last_saved})" if self.last_saved is not None else "no checkpoint was written yet"
         return f"loss is {loss} at step {self.step + 1}; training stopped, {where}; lower train.lr or enable train.grad_clip"
@@ -218,8 +227,12 @@ class Trainer:
             bar.message(f"hrmzoo train: {self.recipe.name}, {self.model.num_parameters():,} parameters, {len(self.train_data)} train examples, "
                         f"{self.total_steps} steps of batch {cfg.batch_size} on {self.device}{' x' + str(self.dist.world) if self.dist.enabled else ''}"
                         f"{' (bf16 autocast)' if self.amp_dtype else ''}; run dir {self.run_dir}")
+        deadline = t0 + 60.0 * cfg.time_budget if cfg.time_budget else None
         try:
             while self.step < self.total_steps:
+                if deadline is not None and self._past(deadline):
+                    bar.message(f"time budget of {cfg.time_budget:g} min reached at step {self.step}")
+                    break
                 res = self.train_step()
                 acc.add(res)
                 bar.update(self.step, {"loss": res.metrics["loss"], "exact": acc.running_exact()})

@@ -34,11 +34,17 @@ def batches(model, n_batches=2, B=6, seed=0):
 
 
 def spread_halting(model):
-    """Random halt head so samples halt at different segments."""
+    """Random halt head, centred so that about half of a probe batch halts after segment 1
+    and the rest later: samples then halt at different segments whatever the weights."""
     torch.manual_seed(0)
+    head = model.halting.head
     with torch.no_grad():
-        model.halting.head.weight.normal_(0, 0.5)
-        model.halting.head.bias.zero_()
+        head.weight.normal_(0, 0.5)
+        head.bias.zero_()
+        probe = {"inputs": torch.randint(1, 6, (12, 16)), "puzzle_identifiers": torch.zeros(12, dtype=torch.long)}
+        logits = model(probe).halt_logits
+        margin = logits[:, 0] - logits[:, 1] if logits.shape[1] == 2 else logits[:, 0]
+        head.bias[0] = -margin.median()
 
 
 def manual(model, data):

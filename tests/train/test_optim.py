@@ -12,15 +12,16 @@ from hrmzoo.train.schedule import lr_factor
 
 
 def reference_adam_atan2(p0, grads, lr, betas, wd):
-    """Plain-Python Adam-atan2 on a list of floats."""
+    """Plain-Python Adam-atan2 on a list of floats: the CUDA ``adam-atan2`` package's rule,
+    p <- p (1 - lr wd) - lr / (1 - b1^t) * atan2(m, sqrt(v) / sqrt(1 - b2^t))."""
     p, m, v = list(p0), [0.0] * len(p0), [0.0] * len(p0)
     b1, b2 = betas
     for t, g in enumerate(grads, start=1):
         for i in range(len(p)):
             m[i] = b1 * m[i] + (1 - b1) * g[i]
             v[i] = b2 * v[i] + (1 - b2) * g[i] ** 2
-            mh, vh = m[i] / (1 - b1**t), v[i] / (1 - b2**t)
-            p[i] = p[i] * (1 - lr * wd) - lr * math.atan2(mh, math.sqrt(vh))
+            step = lr / (1 - b1**t)
+            p[i] = p[i] * (1 - lr * wd) - step * math.atan2(m[i], math.sqrt(v[i]) / math.sqrt(1 - b2**t))
     return p
 
 
@@ -33,6 +34,17 @@ def test_adam_atan2_matches_formula():
         opt.step()
     want = reference_adam_atan2([1.0, -1.0, 0.5], grads, 0.1, (0.9, 0.95), 0.5)
     assert p.detach().tolist() == pytest.approx(want, abs=1e-12)
+
+
+def test_adam_atan2_first_step_is_hrms_not_the_bias_corrected_ratio():
+    # step 1 with betas (0.9, 0.95): HRM's kernel moves by lr/0.1 * atan2(0.1 g, |g|) = 0.997 lr;
+    # lr * atan2(m_hat, sqrt(v_hat)) = lr * pi/4 would move by 0.785 lr
+    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    opt = AdamAtan2([p], lr=1.0, betas=(0.9, 0.95))
+    p.grad = torch.tensor([3.0], dtype=torch.float64)
+    opt.step()
+    assert float(-p) == pytest.approx(10 * math.atan(0.1), abs=1e-12)
+    assert float(-p) == pytest.approx(0.99669, abs=1e-5)
 
 
 def test_adam_atan2_is_scale_invariant_and_needs_no_eps():

@@ -1,0 +1,313 @@
+"""Equal-budget comparisons of recipes over seeds: ``hrmzoo compare``.
+
+Every recipe is trained once per seed under the same budget (steps, or minutes
+of wall clock with ``train.time_budget``), *sequentially*: runs side by side
+would share the two cores and the memory bandwidth unevenly (the faster model
+would slow the other), so one run at a time with all threads is the fairer
+use of a small machine. The seed pairs starting weights across recipes: with
+seed-stable construction (``hrmzoo.seeding``) every component two recipes
+share starts from the same weights, and the report says which recipes share
+their base weights.
+
+Every run is then evaluated on the same test split at several segment budgets,
+with a fixed number of segments (every sample runs the budget) and adaptive
+(each sample stops when its halting head says so, at most the budget). The
+table gives mean ± sample std and min-max over seeds. Finished runs (a run
+directory with a final evaluation) are reused, so an interrupted comparison
+resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+
+from hrmzoo.errors import HrmzooError
+
+DEFAULT_SEGMENTS = (1, 2, 4, 8, 16)
+RUN_DONE = "compare_eval.json"
+
+
+@dataclass
+class CompareSpec:
+    """What to compare and under which budget.
+
+    Attributes:
+        recipes: recipe paths or shipped names.
+        seeds: training seeds (``train.seed``), the same for every recipe.
+        steps: training steps per run (None: the recipe's own).
+        budget: minutes of wall clock per run (``train.time_budget``), instead of or beside steps.
+        segments: segment budgets to evaluate at.
+        overrides: ``key=value`` applied to every recipe (same budget and data for all).
+        out: directory of the comparison (one run directory per recipe x seed).
+        data: dataset directory for every run (None: each recipe's ``data:`` section).
+        limit: evaluate on at most this many test examples.
+    """
+
+    recipes: list[str]
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    steps: int | None = None
+    budget: float | None = None
+    segments: list[int] = field(default_factory=lambda: list(DEFAULT_SEGMENTS))
+    overrides: list[str] = field(default_factory=list)
+    out: Path = Path("runs/compare")
+    data: str | None = None
+    limit: int | None = None
+    threads: int | None = None
+
+
+def run_name(recipe: str, seed: int) -> str:
+    return f"{Path(recipe).stem}-seed{seed}"
+
+
+def run_overrides(spec: CompareSpec, seed: int) -> list[str]:
+    out = [*spec.overrides, f"train.seed={seed}", "train.final_eval=false", "train.progress=false"]
+    if spec.steps is not None:
+        out.append(f"train.steps={spec.steps}")
+    if spec.budget is not None:
+        out.append(f"train.time_budget={spec.budget}")
+    if spec.threads is not None:
+        out.append(f"train.threads={spec.threads}")
+    return out
+
+
+def base_digest(recipe: str, overrides: list[str], seed: int) -> str:
+    """A digest of the initial weights of the blocks, embedding, head and initial states:
+    equal across recipes whose base architecture coincides (seed-paired starts)."""
+    from hrmzoo.builder import build_model
+
+    model = build_model(recipe, overrides, seed=seed)
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        if name.split(".")[0] in ("controller", "halting"):
+            continue
+        h.update(name.encode())
+        h.update(str(tuple(tensor.shape)).encode())
+        h.update(tensor.detach().float().contiguous().numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
+def segment_scores(model, data: Any, segments: list[int], limit: int | None, batch_size: int = 256) -> dict[str, dict[int, float]]:
+    """Exact accuracy (%) at each segment budget, fixed and adaptive, from one evaluation.
+
+    Every sample runs ``max(segments)`` segments; fixed budget k reads its answer after
+    segment k, adaptive budget k at ``min(own halt step, k)``, where the own halt step
+    is the halting head's first "halt" (the policy's rule; ``fixed`` halting never
+    halts early, so adaptive equals fixed).
+    """
+    from hrmzoo.evaluate import evaluate
+
+    top = max(segments)
+    policy = model.halting
+    old_mode = policy.cfg.eval_mode
+    object.__setattr__(policy.cfg, "eval_mode", "adaptive")  # configs are frozen; restored below
+    try:
+        result = evaluate(model, data, batch_size=batch_size, limit=limit, max_segments=top, run_all_segments=True)
+    finally:
+        object.__setattr__(policy.cfg, "eval_mode", old_mode)
+    s = result.samples
+    if not s:
+        raise HrmzooError("the evaluation data is empty; check data= and the recipes' data sections")
+    per_seg = s["exact_per_segment"].bool()  # [N, top]
+    own = s["halt_step"].long().clamp(1, top)
+    fixed = {str(k): 100.0 * float(per_seg[:, k - 1].float().mean()) for k in segments}
+    adaptive = {}
+    for k in segments:
+        idx = own.clamp(max=k) - 1
+        adaptive[str(k)] = 100.0 * float(per_seg.gather(1, idx.unsqueeze(1)).float().mean())
+    return {"fixed": fixed, "adaptive": adaptive, "examples": int(per_seg.shape[0]), "mean_halt": float(own.float().mean())}
+
+
+def train_or_reuse(recipe: str, seed: int, spec: CompareSpec, log) -> dict[str, Any]:
+    """Train one recipe x seed (or reuse a finished run) and evaluate it at every budget."""
+    from hrmzoo.analysis.evalrun import dataset_batches
+    from hrmzoo.checkpoint import load_model
+    from hrmzoo.train.trainer import Trainer
+
+    run_dir = Path(spec.out) / run_name(recipe, seed)
+    done = run_dir / RUN_DONE
+    if done.is_file():
+        record = json.loads(done.read_text())
+        if record.get("segments") == list(spec.segments) and record.get("limit") == spec.limit:
+            log(f"{run_dir.name}: reusing the finished run")
+            return record
+    if (run_dir / "model.safetensors").is_file() or (run_dir / "latest").exists():
+        model = load_model(run_dir)
+        steps, wall = None, None
+        log(f"{run_dir.name}: trained earlier, evaluating")
+        if spec.data is not None:
+            data_root = spec.data
+        else:
+            from hrmzoo.train.data import prepare_dataset
+
+            data_root = prepare_dataset(model.recipe, model.recipe.train.data_cache, progress=False)
+    else:
+        if run_dir.exists() and any(run_dir.iterdir()):
+            # an interrupted run: start it again from scratch for an equal budget
+            import shutil
+
+            shutil.rmtree(run_dir)
+        log(f"{run_dir.name}: training")
+        trainer = Trainer(recipe, run_overrides(spec, seed), run_dir=run_dir, data_root=spec.data)
+        summary = trainer.run()
+        model, steps, wall = trainer.eval_model, summary.steps, round(summary.wall_s, 1)
+        data_root = trainer.data_root
+    model.eval()
+    batches = dataset_batches(data_root, "test", 256, spec.limit)
+    scores = segment_scores(model, batches, list(spec.segments), spec.limit)
+    record = {"recipe": recipe, "seed": seed, "steps": steps, "wall_s": wall, "params": model.num_parameters(),
+              "segments": list(spec.segments), "limit": spec.limit, "data": str(data_root), **scores}
+    done.parent.mkdir(parents=True, exist_ok=True)
+    done.write_text(json.dumps(record, indent=1))
+    return record
+
+
+def summarise(values: list[float]) -> dict[str, float | None]:
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else None,
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def run_compare(spec: CompareSpec, log=print) -> dict[str, Any]:
+    """Train and evaluate every recipe x seed; write ``compare.json``, the table and the plot."""
+    if not spec.recipes:
+        raise HrmzooError("compare: name at least one recipe")
+    if not spec.seeds:
+        raise HrmzooError("compare: seeds=[...] must list at least one seed")
+    if spec.threads is not None:
+        torch.set_num_threads(spec.threads)
+    out = Path(spec.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pairing = {}
+    for seed in spec.seeds:
+        digests = {r: base_digest(r, run_overrides(spec, seed), seed) for r in spec.recipes}
+        groups: dict[str, list[str]] = {}
+        for r, d in digests.items():
+            groups.setdefault(d, []).append(Path(r).stem)
+        pairing[seed] = [sorted(g) for g in groups.values()]
+    runs: dict[str, list[dict]] = {}
+    for recipe in spec.recipes:
+        for seed in spec.seeds:
+            runs.setdefault(recipe, []).append(train_or_reuse(recipe, seed, spec, log))
+    table = {}
+    for recipe, rows in runs.items():
+        table[recipe] = {mode: {str(k): summarise([r[mode][str(k)] for r in rows]) for k in spec.segments}
+                         for mode in ("fixed", "adaptive")}
+    report = {
+        "recipes": spec.recipes, "seeds": spec.seeds, "steps": spec.steps, "budget_minutes": spec.budget,
+        "segments": spec.segments, "overrides": spec.overrides, "paired_base_weights": {str(k): v for k, v in pairing.items()},
+        "runs": runs, "table": table,
+    }
+    (out / "compare.json").write_text(json.dumps(report, indent=1))
+    (out / "compare.md").write_text(format_table(report) + "\n")
+    try:
+        plot_compare(report, out / "compare.png")
+    except ImportError:
+        log("compare: matplotlib is not installed; skipped compare.png (pip install 'hrmzoo[plot]')")
+    return report
+
+
+def _cell(s: dict[str, float | None]) -> str:
+    spread = f" ± {s['std']:.1f}" if s["std"] is not None else ""
+    return f"{s['mean']:.1f}{spread} ({s['min']:.1f}-{s['max']:.1f})"
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """A Markdown table: exact accuracy (%) per recipe at each segment budget, fixed and adaptive."""
+    segs = report["segments"]
+    lines = [f"exact accuracy (%), mean ± std (min-max) over seeds {report['seeds']}", ""]
+    lines.append("| recipe | mode | " + " | ".join(f"{k} seg" for k in segs) + " |")
+    lines.append("|---|---|" + "---|" * len(segs))
+    for recipe, modes in report["table"].items():
+        for mode, cells in modes.items():
+            lines.append(f"| `{Path(recipe).stem}` | {mode} | " + " | ".join(_cell(cells[str(k)]) for k in segs) + " |")
+    return "\n".join(lines)
+
+
+def plot_compare(report: dict[str, Any], path: Path) -> Path:
+    """Accuracy against segments, one line per recipe (fixed: solid, adaptive: dashed), bands min-max."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    segs = report["segments"]
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    for i, (recipe, modes) in enumerate(report["table"].items()):
+        color = f"C{i % 10}"
+        for mode, style in (("fixed", "-"), ("adaptive", "--")):
+            cells = [modes[mode][str(k)] for k in segs]
+            ax.plot(segs, [c["mean"] for c in cells], style, color=color, marker="o", label=f"{Path(recipe).stem} ({mode})")
+            ax.fill_between(segs, [c["min"] for c in cells], [c["max"] for c in cells], color=color, alpha=0.12)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(segs, [str(k) for k in segs])
+    ax.set_xlabel("segments (evaluation budget)")
+    ax.set_ylabel("exact accuracy (%)")
+    ax.set_title(f"{len(report['seeds'])} seeds per recipe; bands: min-max")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def parse_list(value: str, key: str) -> list[int]:
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        parsed = None
+    if isinstance(parsed, int) and not isinstance(parsed, bool):
+        parsed = [parsed]
+    if not isinstance(parsed, list) or not parsed or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in parsed):
+        raise HrmzooError(f"compare: {key}={value}: expected a list of non-negative integers, e.g. {key}=[0,1,2]")
+    return parsed
+
+
+def spec_from_args(items: Iterable[str]) -> CompareSpec:
+    """``RECIPE ... [seeds=[..]] [steps=N | budget=MIN] [segments=[..]] [out=DIR] [data=DIR] [limit=N] [key=value ...]``."""
+    recipes, overrides, named = [], [], {}
+    own = {"seeds", "steps", "budget", "segments", "out", "data", "limit", "threads"}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            recipes.append(item)
+        elif key in own:
+            named[key] = value
+        else:
+            overrides.append(item)
+    spec = CompareSpec(recipes=recipes, overrides=overrides)
+    if "seeds" in named:
+        spec.seeds = parse_list(named["seeds"], "seeds")
+    if "segments" in named:
+        spec.segments = sorted(set(parse_list(named["segments"], "segments")))
+        if spec.segments[0] < 1:
+            raise HrmzooError("compare: segments must be >= 1")
+    for key in ("steps", "limit", "threads"):
+        if key in named:
+            v = parse_list(named[key], key)
+            if len(v) != 1 or v[0] < 1:
+                raise HrmzooError(f"compare: {key}={named[key]}: expected one positive integer")
+            setattr(spec, key, v[0])
+    if "budget" in named:
+        try:
+            spec.budget = float(named["budget"])
+        except ValueError:
+            raise HrmzooError(f"compare: budget={named['budget']}: expected minutes, e.g. budget=5") from None
+        if spec.budget <= 0:
+            raise HrmzooError("compare: budget must be > 0 minutes")
+    if "out" in named:
+        spec.out = Path(named["out"])
+    spec.data = named.get("data")
+    return spec

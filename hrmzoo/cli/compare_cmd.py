@@ -1,0 +1,28 @@
+"""``hrmzoo compare RECIPE [RECIPE ...] [seeds=[0,1,2]] [steps=N | budget=MIN] [segments=[1,2,4,8,16]] [out=DIR] [key=value ...]``.
+
+Trains every recipe once per seed under the same budget (sequentially), evaluates
+every run on the same test split at each segment budget (fixed and adaptive),
+and writes compare.json, compare.md (mean ± std and min-max over seeds) and
+compare.png. Finished runs are reused: run it again to resume. Other key=value
+pairs are overrides applied to every recipe.
+"""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("compare", help="train recipes x seeds under one budget and compare accuracy by segment budget",
+                       description=__doc__.splitlines()[0].strip("`"))
+    p.add_argument("items", nargs="+", metavar="RECIPE_OR_KEY=VALUE",
+                   help="recipes, then seeds=, steps=, budget= (minutes), segments=, out=, data=, limit=, threads=, or overrides")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from hrmzoo.analysis.compare import format_table, run_compare, spec_from_args
+
+    spec = spec_from_args(args.items)
+    report = run_compare(spec)
+    print(format_table(report))
+    print(f"wrote {spec.out / 'compare.json'}, {spec.out / 'compare.md'}, {spec.out / 'compare.png'}")
+    return 0

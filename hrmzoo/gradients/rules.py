@@ -1,0 +1,85 @@
+"""Which updates carry gradient, decided by data dependence.
+
+Each rule maps a segment's flattened updates (each with the state key it
+``writes`` and the keys it ``reads``) and the key the heads read (the
+*output*) to a boolean mask. Rules look at what feeds the output, never at
+positions or tags, so they are right for every coupling and update order
+(with ``H_then_L`` the L updates after the last H update feed only the next
+segment's carry, never this segment's output).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from hrmzoo.couplings.base import Update
+
+
+def last_write(updates: Sequence[Update], key: str, before: int) -> int | None:
+    """Index of the last update that writes ``key`` strictly before ``before``."""
+    for i in range(before - 1, -1, -1):
+        if updates[i].writes == key:
+            return i
+    return None
+
+
+def output_update(updates: Sequence[Update], output_key: str) -> int | None:
+    """Index of the last update writing the output state (None: the segment never writes it)."""
+    return last_write(updates, output_key, len(updates))
+
+
+def one_step_mask(updates: Sequence[Update], output_key: str) -> list[bool]:
+    """HRM's one-step gradient (Wang et al. 2025, sec. 2.3, "approximate gradient").
+
+    The last update of the output state carries gradient; then, for every state
+    a chosen update reads that has no chosen update yet, the last update of that
+    state before the reader does too. Each state thus gets exactly one
+    differentiable update, the one whose result the output actually reads
+    (HRM: the last L update before the last H update, and that H update), for
+    any order and any number of levels.
+    """
+    mask = [False] * len(updates)
+    out = output_update(updates, output_key)
+    if out is None:
+        return mask
+    chosen = {output_key: out}
+    frontier = [out]
+    while frontier:
+        reader = frontier.pop()
+        for key in updates[reader].reads:
+            if key in chosen:
+                continue
+            j = last_write(updates, key, reader)
+            if j is not None:
+                chosen[key] = j
+                frontier.append(j)
+    for i in chosen.values():
+        mask[i] = True
+    return mask
+
+
+def window_mask(updates: Sequence[Update], output_key: str, length: int) -> list[bool]:
+    """The ``length`` consecutive updates that end with the last update of the output state."""
+    mask = [False] * len(updates)
+    out = output_update(updates, output_key)
+    if out is None:
+        return mask
+    for i in range(max(0, out - length + 1), out + 1):
+        mask[i] = True
+    return mask
+
+
+def last_cycle_mask(updates: Sequence[Update], cycle_lengths: Sequence[int], output_key: str) -> list[bool]:
+    """TRM's rule (Jolicoeur-Martineau 2025, "full recursion process"): backpropagate
+    through the whole last cycle that produces the output, i.e. one cycle's worth
+    of updates ending with the last update of the output state. With ``L_then_H``
+    that is the last cycle; with ``H_then_L`` it is the L updates before the last
+    H update and that H update.
+    """
+    return window_mask(updates, output_key, cycle_lengths[-1])
+
+
+def k_step_mask(updates: Sequence[Update], output_key: str, k: int) -> list[bool]:
+    """Truncated BPTT / k-step phantom gradient (Geng et al. 2021): the k updates
+    ending with the last update of the output state."""
+    return window_mask(updates, output_key, k)

@@ -1,0 +1,49 @@
+"""Initialisation matches the original HRM's ``trunc_normal_init_`` (models/common.py)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from hrmzoo import build_model
+from hrmzoo.layers import lecun_init_, trunc_normal_init_
+
+
+def original_trunc_normal(shape, std, gen, lower=-2.0, upper=2.0):
+    """The original's formula, restated: uniform in [erf(l/sqrt2), erf(u/sqrt2)], erfinv,
+    times sqrt(2) * comp_std, clipped at [l, u] * comp_std, where comp_std corrects the
+    std lost to the truncation: std / sqrt(1 - (u pdf(u) - l pdf(l)) / z - ((pdf(u) - pdf(l)) / z)^2)."""
+    sqrt2 = math.sqrt(2)
+    a, b = math.erf(lower / sqrt2), math.erf(upper / sqrt2)
+    z = (b - a) / 2
+    c = (2 * math.pi) ** -0.5
+    pdf_u, pdf_l = c * math.exp(-0.5 * lower**2), c * math.exp(-0.5 * upper**2)
+    comp_std = std / math.sqrt(1 - (upper * pdf_u - lower * pdf_l) / z - ((pdf_u - pdf_l) / z) ** 2)
+    t = torch.empty(shape).uniform_(a, b, generator=gen)
+    return t.erfinv_().mul_(sqrt2 * comp_std).clip_(lower * comp_std, upper * comp_std)
+
+
+def test_trunc_normal_init_is_the_originals():
+    torch.manual_seed(0)
+    ours = trunc_normal_init_(torch.empty(4096, 8), std=0.5)
+    want = original_trunc_normal((4096, 8), 0.5, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(ours, want, rtol=1e-6, atol=1e-6)
+    assert abs(float(ours.std()) - 0.5) < 0.01  # the std asked for, not 0.88 of it
+
+
+def test_timm_trunc_normal_tf_alone_would_start_at_088_of_the_std():
+    from timm.layers import trunc_normal_tf_
+
+    x = trunc_normal_tf_(torch.empty(200_000), std=1.0)
+    assert abs(float(x.std()) - 0.8796) < 0.01
+
+
+def test_states_embeddings_and_linears_start_at_the_originals_std():
+    model = build_model("hrm_sudoku", ["model.hidden_size=256", "model.pos_encoding=learned"], seed=0)
+    D = 256
+    assert abs(float(torch.cat([model.init_z_H, model.init_z_L]).std()) - 1.0) < 0.07
+    assert abs(float(model.embedding.tokens.weight.detach().std()) * math.sqrt(D) - 1.0) < 0.1
+    assert abs(float(model.embedding.positions.detach().std()) * math.sqrt(D) - 1.0) < 0.02
+    lin = lecun_init_(torch.nn.Linear(1024, 1024))
+    assert abs(float(lin.weight.detach().std()) * math.sqrt(1024) - 1.0) < 0.01

@@ -1,0 +1,70 @@
+"""``hrmzoo compare``: recipes x seeds under one budget, table + JSON + plot, resumable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hrmzoo.analysis.compare import run_compare, spec_from_args
+from hrmzoo.errors import HrmzooError
+from tests.train.conftest import TINY
+
+FAST = [o for o in TINY if not o.startswith("train.progress") and not o.startswith("train.final_eval")]
+
+
+@pytest.fixture
+def flat_recipe(tmp_path):
+    path = tmp_path / "tiny_h_then_l.yaml"
+    path.write_text("extends: tiny_sudoku4\nname: tiny_h_then_l\nmodel:\n  coupling: {order: H_then_L}\n")
+    return str(path)
+
+
+def test_compare_two_recipes_three_seeds_and_resume(tmp_path, sudoku4, flat_recipe, capsys):
+    out = tmp_path / "cmp"
+    items = ["tiny_sudoku4", flat_recipe, "seeds=[0,1,2]", "steps=3", "segments=[1,2,4]", f"out={out}", f"data={sudoku4}",
+             "threads=1", *FAST]
+    spec = spec_from_args(items)
+    assert spec.recipes == ["tiny_sudoku4", flat_recipe] and spec.seeds == [0, 1, 2] and spec.steps == 3
+    report = run_compare(spec, log=lambda m: None)
+    saved = json.loads((out / "compare.json").read_text())
+    assert saved["table"] == report["table"]
+    for recipe in spec.recipes:
+        runs = saved["runs"][recipe]
+        assert [r["seed"] for r in runs] == [0, 1, 2] and all(r["steps"] == 3 for r in runs)
+        for mode in ("fixed", "adaptive"):
+            for k in ("1", "2", "4"):
+                cell = saved["table"][recipe][mode][k]
+                values = [r[mode][k] for r in runs]
+                assert cell["min"] == min(values) and cell["max"] == max(values)
+                assert cell["mean"] == pytest.approx(sum(values) / 3)
+                assert 0.0 <= cell["min"] <= cell["max"] <= 100.0
+    # the two recipes share blocks, embedding and head: paired starts for every seed
+    assert all(len(groups) == 1 for groups in saved["paired_base_weights"].values())
+    table = (out / "compare.md").read_text()
+    assert "| `tiny_sudoku4` | fixed |" in table and "| `tiny_h_then_l` | adaptive |" in table
+    assert (out / "compare.png").stat().st_size > 1000
+
+    # a second call reuses every finished run (no training)
+    messages = []
+    again = run_compare(spec_from_args(items), log=messages.append)
+    assert again["table"] == report["table"]
+    assert len(messages) == 6 and all("reusing" in m for m in messages)
+
+
+def test_compare_rejects_bad_arguments():
+    with pytest.raises(HrmzooError, match="seeds=.*list of non-negative integers"):
+        spec_from_args(["tiny_sudoku4", "seeds=abc"])
+    with pytest.raises(HrmzooError, match="budget"):
+        spec_from_args(["tiny_sudoku4", "budget=-1"])
+    with pytest.raises(HrmzooError, match="at least one recipe"):
+        run_compare(spec_from_args(["seeds=[0]"]))
+
+
+def test_time_budget_stops_the_run(tmp_path, sudoku4):
+    from hrmzoo.train.trainer import Trainer
+
+    trainer = Trainer("tiny_sudoku4", [*TINY, "train.steps=100000", "train.time_budget=0.002"], run_dir=tmp_path / "r", data_root=sudoku4)
+    summary = trainer.run()
+    assert 0 < summary.steps < 100000
+    assert (tmp_path / "r").is_dir()
