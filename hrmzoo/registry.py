@@ -15,9 +15,14 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import importlib
+import importlib.util
+import os
 import re
+import sys
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, create_model
@@ -130,10 +135,18 @@ def natural_sorted(names) -> list[str]:
     return sorted(names, key=lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)])
 
 
+PLUGIN_HINT = ("a plugin's components are registered when its module is imported: pass --import MODULE "
+               "(or a .py file), list it under 'imports:' in the recipe, or install a package with an "
+               f"'{ENTRY_POINT_GROUP}' entry point")
+
+
 def unknown_message(kind: str, name: str, known: list[str]) -> str:
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"unknown {kind} '{name}'{hint} (registered: {', '.join(known) or 'none'})"
+    message = f"unknown {kind} '{name}'{hint} (registered: {', '.join(known) or 'none'})"
+    if not close and kind in REGISTRIES:  # maybe a component of a plugin that was not loaded
+        message += f"; {PLUGIN_HINT}"
+    return message
 
 
 def register(kind: str, name: str, *, config: type[ComponentConfig], description: str | None = None) -> Callable[[type], type]:
@@ -185,6 +198,47 @@ def _ensure_loaded() -> None:
     import hrmzoo.components  # noqa: F401  (registration is an import side effect)
 
     load_plugins()
+
+
+def import_plugins(modules: list[str] | tuple[str, ...], origin: str, base: Path | None = None) -> None:
+    """Import modules that register components: dotted names, or ``.py`` files.
+
+    A file path is read relative to ``base`` (a recipe's folder) or the working
+    directory; a dotted name is also looked up in the working directory, as
+    ``python -m`` does, so a local ``my_blocks.py`` needs no packaging.
+    """
+    _ensure_loaded()  # built-ins first, so a plugin's clashing name is reported against them
+    for name in modules:
+        if not isinstance(name, str) or not name:
+            raise RegistryError(f"{origin}: '{name}' is not a module name or .py file")
+        try:
+            if name.endswith(".py"):
+                path = Path(name) if base is None else base / name
+                _import_file(path.resolve())
+            else:
+                if os.getcwd() not in sys.path and "" not in sys.path:
+                    sys.path.insert(0, os.getcwd())
+                importlib.import_module(name)
+        except RegistryError:
+            raise
+        except Exception as exc:  # ModuleNotFoundError, or the plugin's own bug
+            raise RegistryError(f"{origin}: cannot import '{name}' ({type(exc).__name__}: {exc})") from exc
+
+
+def _import_file(path: Path) -> None:
+    module_name = f"hrmzoo_plugin_{path.stem}"
+    if sys.modules.get(module_name) is not None and getattr(sys.modules[module_name], "__file__", None) == str(path):
+        return  # imported already (a recipe and --import naming the same file)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
 
 
 def load_plugins() -> list[str]:

@@ -153,7 +153,8 @@ def test_cli_sweep_and_halting_write_png(trained, tmp_path, capsys):
     (["sweep", "l_cycles=[1]"], "no checkpoint"),
     (["sweep", "ckpt={run}", "l_cycles=[0,2]"], "positive integers"),
     (["halting", "ckpt={run}", "noise=2"], "noise=2"),
-    (["halting", "ckpt={run}", "bogus"], "neither"),
+    (["halting", "ckpt={run}", "bogus"], "one CKPT per command"),
+    (["halting", "ckpt={run}", "bogus=1"], "neither"),
 ])
 def test_cli_errors_are_one_line(trained, capsys, args, needle):
     run, _ = trained

@@ -120,6 +120,7 @@ def check_output(expected: str, actual: str, where: str) -> None:
 @contextlib.contextmanager
 def registry_restored():
     """Undo what a snippet registered (and its thread setting), so snippets cannot leak into other tests."""
+    registry.list_components()  # the built-ins load on first use: load them before the snapshot
     before = {kind: set(reg._entries) for kind, reg in registry.REGISTRIES.items()}
     threads = torch.get_num_threads()  # a snippet may set train.threads; keep the suite's setting
     try:

@@ -1,7 +1,14 @@
-"""Argument handling shared by the ``hrmzoo eval``, ``sweep`` and ``halting`` commands."""
+"""Argument handling shared by the commands.
+
+One grammar for every command: ``hrmzoo VERB [TARGET] [key=value ...] [--flags]``.
+TARGET is a recipe, a run directory or a dataset kind; ``name=value`` arguments
+are the command's own (``ckpt=``, ``data=``...) or dotted recipe overrides
+(``train.steps=200``); an option ``--out FILE`` may also be written ``out=FILE``.
+"""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +17,69 @@ import yaml
 from hrmzoo.errors import HrmzooError
 
 COMMON_KEYS = ("ckpt", "data", "split", "batch_size", "limit", "device", "dtype", "out")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def split_arguments(items: list[str], keys: tuple[str, ...], command: str,
+                    target: str | None = None) -> tuple[dict[str, str], list[str]]:
+    """Separate ``name=value`` command arguments (``keys``) from recipe overrides.
+
+    With ``target`` (e.g. ``"recipe"`` or ``"ckpt"``), one bare word is that argument:
+    ``hrmzoo train tiny_sudoku4`` is ``hrmzoo train recipe=tiny_sudoku4``.
+    """
+    named: dict[str, str] = {}
+    overrides: list[str] = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if sep and key in keys:
+            if not value:
+                raise HrmzooError(f"'{item}': {key}= needs a value")
+            if key in named:
+                raise HrmzooError(f"'{item}': {key} given twice ({key}={named[key]})")
+            named[key] = value
+        elif sep and "." in key.lstrip("+~") or item.startswith("~"):
+            overrides.append(item)
+        elif target is not None and not sep and not item.startswith("-"):
+            if target in named and "." in item:  # a dotted key without '=': the override parser says what is wrong
+                overrides.append(item)
+                continue
+            if target in named:
+                raise HrmzooError(f"'{item}': one {target.upper()} per command (already {target}={named[target]}); the other "
+                                  f"arguments are {', '.join(k + '=' for k in keys if k != target)} or recipe overrides like train.steps=200")
+            named[target] = item
+        else:
+            raise HrmzooError(f"'{item}' is neither one of {', '.join(k + '=' for k in keys)} nor a recipe override like train.steps=200 (see 'hrmzoo {command} --help')")
+    return named, overrides
+
+
+def key_values_to_flags(parser: argparse.ArgumentParser, items: list[str]) -> list[str]:
+    """Rewrite ``name=value`` as ``--name value`` where ``parser`` has that option.
+
+    ``num_train=5`` matches ``--num-train`` or ``--num_train``; a flag that takes no
+    value (``--force``) is written ``force=true`` (``force=false`` drops it). Other
+    items (overrides, positionals, flags already given) pass through unchanged.
+    """
+    options = {opt: action for action in parser._actions for opt in action.option_strings}
+    out: list[str] = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or item.startswith("-") or not key.isidentifier():
+            out.append(item)
+            continue
+        option = next((o for o in (f"--{key.replace('_', '-')}", f"--{key}") if o in options), None)
+        if option is None:
+            out.append(item)
+            continue
+        if options[option].nargs == 0:  # store_true & co: a switch
+            word = value.lower()
+            if word not in TRUE_WORDS + FALSE_WORDS:
+                raise HrmzooError(f"'{item}': {key} is a switch; write {key}=true or {key}=false (or {option})")
+            if word in TRUE_WORDS:
+                out.append(option)
+        else:
+            out += [option, value]
+    return out
 
 
 def int_list(named: dict[str, str], key: str, default: list[int]) -> list[int]:
@@ -47,7 +117,7 @@ def resolve(named: dict[str, str], overrides: list[str], command: str) -> dict[s
     from hrmzoo.train.trainer import autocast_dtype
 
     if "ckpt" not in named:
-        raise HrmzooError(f"no checkpoint given; run 'hrmzoo {command} ckpt=RUN_DIR' (a run directory or a .safetensors file)")
+        raise HrmzooError(f"no checkpoint given; run 'hrmzoo {command} RUN_DIR' (a run directory or a .safetensors file; ckpt=RUN_DIR works too)")
     ckpt = Path(named["ckpt"])
     model = load_model(ckpt, overrides)
     recipe = model.recipe

@@ -1,17 +1,27 @@
-"""``hrmzoo build RECIPE [key=value ...] [--out FILE] [--schedule FILE.svg]``: validate, build and describe a model."""
+"""``hrmzoo build RECIPE [key=value ...] [--out FILE] [--schedule FILE.svg]``: validate, build and describe a model.
+
+RECIPE is a shipped recipe name (see 'hrmzoo recipes') or a YAML path;
+``recipe=RECIPE`` works too. Other arguments are recipe overrides such as
+``model.gradient.type=bptt``. ``--out FILE`` (or ``out=FILE``) saves the
+initialised weights and the recipe as safetensors; ``--schedule FILE.svg``
+(or ``schedule=FILE.svg``) draws one segment as SVG.
+
+Examples:
+  hrmzoo build hrm_sudoku
+  hrmzoo build recipe=recipes/hrm_sudoku.yaml model.coupling.h_cycles=3 out=init.safetensors
+"""
 
 from __future__ import annotations
 
-from hrmzoo.analysis.schedule_svg import segment_schedule, text_report, write_schedule_svg
-from hrmzoo.builder import build_model
-from hrmzoo.checkpoint import save_model
-from hrmzoo.recipe.schema import COMPONENT_SLOTS
+from hrmzoo.cli.args import split_arguments
+from hrmzoo.cli.text import description
+from hrmzoo.errors import HrmzooError
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("build", help="validate a recipe, build the model and print its structure")
-    p.add_argument("recipe", help="recipe path or shipped name")
-    p.add_argument("overrides", nargs="*", help="key=value overrides")
+    p = sub.add_parser("build", help="validate a recipe, build the model and print its structure",
+                       description=description(__doc__))
+    p.add_argument("args", nargs="*", metavar="RECIPE [key=value ...]", help="recipe name or path, then recipe overrides")
     p.add_argument("--out", help="save the initialised weights (+ recipe) to this .safetensors file")
     p.add_argument("--schedule", metavar="FILE.svg", help="draw one segment (levels, cycles, gradient-carrying updates, halting) as SVG")
     p.set_defaults(run=run)
@@ -19,6 +29,9 @@ def add_parser(sub) -> None:
 
 def describe(model) -> str:
     """The component tree: registered names, parameters, state shapes, updates."""
+    from hrmzoo.analysis.schedule_svg import segment_schedule, text_report
+    from hrmzoo.recipe.schema import COMPONENT_SLOTS
+
     cfg = model.cfg
     counts = model.component_parameters()
     lines = [f"recipe: {model.recipe.name}  ({model.recipe.description})" if model.recipe else "recipe: <none>"]
@@ -59,11 +72,19 @@ def describe(model) -> str:
 
 
 def run(args) -> int:
-    model = build_model(args.recipe, args.overrides)
+    from hrmzoo.builder import build_model
+    from hrmzoo.checkpoint import save_model
+
+    named, overrides = split_arguments(args.args, ("recipe",), "build", target="recipe")
+    if "recipe" not in named:
+        raise HrmzooError("no recipe given; run 'hrmzoo build hrm_sudoku' (a shipped name, see 'hrmzoo recipes', or a YAML path)")
+    model = build_model(named["recipe"], overrides)
     print(describe(model))
     if args.out:
         path = save_model(model, args.out)
         print(f"saved: {path}")
     if args.schedule:
+        from hrmzoo.analysis.schedule_svg import write_schedule_svg
+
         print(f"schedule: {write_schedule_svg(model, args.schedule)}")
     return 0

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hrmzoo import catalog
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("catalog", help="regenerate the registry/ catalogue (components, recipe schema, results)")
-    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any generated file is stale")
-    p.add_argument("--dir", default=str(catalog.REGISTRY_DIR), help="catalogue folder (default: the repository's registry/)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any generated file is stale (check=true)")
+    p.add_argument("--dir", help="catalogue folder (default: the repository's registry/; dir=DIR)")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    directory = Path(args.dir)
+    from hrmzoo import catalog
+
+    directory = Path(args.dir) if args.dir else catalog.REGISTRY_DIR
     if args.check:
         stale = catalog.stale_files(directory)
         if stale:

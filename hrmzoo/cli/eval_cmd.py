@@ -1,4 +1,7 @@
-"""``hrmzoo eval ckpt=RUN_DIR [data=DIR] [key=value ...]``: evaluate a checkpoint.
+"""``hrmzoo eval RUN_DIR [data=DIR] [key=value ...]``: evaluate a checkpoint.
+
+RUN_DIR is a run directory of ``hrmzoo train`` or a ``.safetensors`` file
+(``ckpt=RUN_DIR`` works too).
 
 Prints exact accuracy per puzzle (the headline), token accuracy, mean segments
 used and halting accuracy; a controller activity table when the model reports
@@ -19,7 +22,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hrmzoo.cli.args import positive_int, resolve
+from hrmzoo.cli.args import positive_int, resolve, split_arguments
+from hrmzoo.cli.text import description
 
 KEYS = ("ckpt", "data", "split", "batch_size", "limit", "max_segments", "device", "dtype", "out", "trace", "samples",
         "scoring", "export", "state")
@@ -27,19 +31,18 @@ KEYS = ("ckpt", "data", "split", "batch_size", "limit", "max_segments", "device"
 
 def add_parser(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a checkpoint (exact accuracy, segments, halting, activity, ARC pass@k)",
-                       description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
-    p.add_argument("args", nargs="*", metavar="ckpt=RUN_DIR [key=value ...]")
+                       description=description(__doc__))
+    p.add_argument("args", nargs="*", metavar="RUN_DIR [key=value ...]")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from hrmzoo.cli.train_cmd import split_arguments
     from hrmzoo.evaluate import evaluate, format_activity, format_metrics
     from hrmzoo.errors import HrmzooError
     from hrmzoo.evaluate.arc import is_arc_split
     from hrmzoo.evaluate.arc_cli import evaluate_arc, finish_arc
 
-    named, overrides = split_arguments(args.args, KEYS, "eval")
+    named, overrides = split_arguments(args.args, KEYS, "eval", target="ckpt")
     ctx = resolve(named, overrides, "eval")
     model, ckpt, root, split = ctx["model"], ctx["ckpt"], ctx["root"], ctx["split"]
 

@@ -1,4 +1,4 @@
-"""``hrmzoo halting ckpt=RUN_DIR [data=DIR] [noise=0.1]``: halting analysis of a trained model.
+"""``hrmzoo halting RUN_DIR [data=DIR] [noise=0.1]``: halting analysis of a trained model.
 
 Runs every sample to the segment budget with adaptive halting noted, and
 reports the distribution of halt steps, accuracy by halt step, calibration of
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 
+from hrmzoo.cli.text import description
 from hrmzoo.errors import HrmzooError
 
 KEYS = ("noise", "max_segments", "seed")
@@ -25,18 +26,17 @@ KEYS = ("noise", "max_segments", "seed")
 
 def add_parser(sub) -> None:
     p = sub.add_parser("halting", help="halting analysis: halt steps, calibration (ECE), early stops, overthinking, noise",
-                       description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
-    p.add_argument("args", nargs="*", metavar="ckpt=RUN_DIR [key=value ...]")
+                       description=description(__doc__))
+    p.add_argument("args", nargs="*", metavar="RUN_DIR [key=value ...]")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     from hrmzoo.analysis.halting import analyze_halting, format_halting
     from hrmzoo.analysis.plot import plot_halting
-    from hrmzoo.cli.args import COMMON_KEYS, positive_int, resolve
-    from hrmzoo.cli.train_cmd import split_arguments
+    from hrmzoo.cli.args import COMMON_KEYS, split_arguments, positive_int, resolve
 
-    named, overrides = split_arguments(args.args, COMMON_KEYS + KEYS, "halting")
+    named, overrides = split_arguments(args.args, COMMON_KEYS + KEYS, "halting", target="ckpt")
     ctx = resolve(named, overrides, "halting")
     try:
         noise = float(named.get("noise", "0.1"))

@@ -1,20 +1,48 @@
-"""``hrmzoo list [kind] [pattern]``: registered components."""
+"""``hrmzoo list [KIND] [PATTERN]``: registered components.
+
+KIND is a component kind (``kind=KIND`` works too); PATTERN a shell wildcard
+such as ``one_*`` (``pattern=``). Plugins passed with ``--import MODULE`` are
+listed with the built-ins.
+
+Examples:
+  hrmzoo list
+  hrmzoo list gradient
+  hrmzoo list kind=block pattern=t*
+"""
 
 from __future__ import annotations
 
-from hrmzoo import registry
+from hrmzoo.cli.text import description, plain
+from hrmzoo.errors import HrmzooError
+from hrmzoo.registry import KINDS
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("list", help="list registered components")
-    p.add_argument("kind", nargs="?", help=f"one of: {', '.join(registry.KINDS)}")
-    p.add_argument("pattern", nargs="?", default="*", help="wildcard, e.g. 'one_*'")
+    p = sub.add_parser("list", help="list registered components", description=description(__doc__))
+    p.add_argument("args", nargs="*", metavar="[KIND] [PATTERN]", help=f"KIND: one of {', '.join(KINDS)}")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    for kind, names in registry.list_components(args.kind, args.pattern).items():
+    from hrmzoo import registry
+
+    named: dict[str, str] = {}
+    bare = []
+    for item in args.args:
+        key, sep, value = item.partition("=")
+        if sep and key in ("kind", "pattern"):
+            named[key] = value
+        elif sep:
+            raise HrmzooError(f"'{item}': 'hrmzoo list' takes KIND and PATTERN (or kind= and pattern=)")
+        else:
+            bare.append(item)
+    for key in ("kind", "pattern"):
+        if key not in named and bare:
+            named[key] = bare.pop(0)
+    if bare:
+        raise HrmzooError(f"'{bare[0]}': too many arguments; 'hrmzoo list [KIND] [PATTERN]'")
+    for kind, names in registry.list_components(named.get("kind"), named.get("pattern", "*")).items():
         for name in names:
             entry = registry.get(kind, name)
-            print(f"{kind:<11} {name:<16} {entry.description}")
+            print(f"{kind:<11} {name:<16} {plain(entry.description)}")
     return 0

@@ -1,4 +1,4 @@
-"""``hrmzoo sweep ckpt=RUN_DIR l_cycles=[1,2,4,8] segments=[1,2,4,8,16] [data=DIR]``: inference-budget sweep.
+"""``hrmzoo sweep RUN_DIR l_cycles=[1,2,4,8] segments=[1,2,4,8,16] [data=DIR]``: inference-budget sweep.
 
 Evaluates a trained model under other compute budgets without retraining: the
 coupling's inner cycles (``l_cycles``; ``n_cycles`` for TRM) and the halting
@@ -17,23 +17,24 @@ from __future__ import annotations
 import json
 import sys
 
+from hrmzoo.cli.text import description
+
 KEYS = ("l_cycles", "segments")
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("sweep", help="accuracy of a checkpoint under other inner-cycle and segment budgets (table, JSON, PNG)",
-                       description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
-    p.add_argument("args", nargs="*", metavar="ckpt=RUN_DIR [key=value ...]")
+                       description=description(__doc__))
+    p.add_argument("args", nargs="*", metavar="RUN_DIR [key=value ...]")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     from hrmzoo.analysis.plot import plot_sweep
     from hrmzoo.analysis.sweep import format_sweep, run_sweep
-    from hrmzoo.cli.args import COMMON_KEYS, int_list, resolve
-    from hrmzoo.cli.train_cmd import split_arguments
+    from hrmzoo.cli.args import COMMON_KEYS, split_arguments, int_list, resolve
 
-    named, overrides = split_arguments(args.args, COMMON_KEYS + KEYS, "sweep")
+    named, overrides = split_arguments(args.args, COMMON_KEYS + KEYS, "sweep", target="ckpt")
     ctx = resolve(named, overrides, "sweep")
     l_cycles = int_list(named, "l_cycles", [1, 2, 4, 8])
     segments = int_list(named, "segments", [1, 2, 4, 8, 16])

@@ -1,53 +1,44 @@
-"""``hrmzoo train recipe=RECIPE [key=value ...] [resume=RUN_DIR] [data=DIR]``: train a model.
+"""``hrmzoo train RECIPE [key=value ...] [resume=RUN_DIR] [data=DIR]``: train a model.
 
-Arguments other than ``recipe=``, ``resume=`` and ``data=`` are recipe
-overrides (``train.steps=200``, ``model.hidden_size=128``). ``resume=RUN_DIR``
-continues a run exactly (its saved recipe is used unless ``recipe=`` is given;
-overrides still apply, e.g. ``train.steps=4000`` to extend it). ``data=DIR``
-trains on an existing dataset directory instead of the recipe's ``data:``
-(recorded in the run's recipe as ``data: {type: path, path: DIR}``).
+RECIPE is a shipped recipe name or a YAML path (``recipe=RECIPE`` works too).
+Other arguments are recipe overrides (``train.steps=200``,
+``model.hidden_size=128``). ``resume=RUN_DIR`` continues a run exactly (its
+saved recipe is used unless a RECIPE is given; overrides still apply, e.g.
+``train.steps=4000`` to extend it). ``data=DIR`` trains on an existing dataset
+directory instead of the recipe's ``data:`` (recorded in the run's recipe as
+``data: {type: path, path: DIR}``).
 Works under ``torchrun --nproc_per_node=K -m hrmzoo train ...`` (data-parallel).
+
+Examples:
+  hrmzoo train tiny_sudoku4 train.steps=200
+  hrmzoo train recipe=recipes/tiny_sudoku4.yaml train.threads=1
+  hrmzoo train resume=runs/tiny_sudoku4-20261129-064133 train.steps=2000
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from hrmzoo.cli.args import split_arguments  # noqa: F401  (also imported from here by older command modules)
+from hrmzoo.cli.text import description
 from hrmzoo.errors import HrmzooError
-
-
-def split_arguments(items: list[str], keys: tuple[str, ...], command: str) -> tuple[dict[str, str], list[str]]:
-    """Separate ``name=value`` command arguments (``keys``) from recipe overrides."""
-    named: dict[str, str] = {}
-    overrides: list[str] = []
-    for item in items:
-        key, sep, value = item.partition("=")
-        if sep and key in keys:
-            if not value:
-                raise HrmzooError(f"'{item}': {key}= needs a value")
-            named[key] = value
-        elif sep and "." in key.lstrip("+~") or item.startswith("~"):
-            overrides.append(item)
-        else:
-            raise HrmzooError(f"'{item}' is neither one of {', '.join(k + '=' for k in keys)} nor a recipe override like train.steps=200 (see 'hrmzoo {command} --help')")
-    return named, overrides
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train a model from a recipe (resumable, data-parallel under torchrun)",
-                       description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
-    p.add_argument("args", nargs="*", metavar="recipe=RECIPE [key=value ...]", help="recipe=, resume=, data= and recipe overrides")
+                       description=description(__doc__))
+    p.add_argument("args", nargs="*", metavar="RECIPE [key=value ...]", help="recipe, resume=, data= and recipe overrides")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     from hrmzoo.train.trainer import RECIPE_FILE, Trainer
 
-    named, overrides = split_arguments(args.args, ("recipe", "resume", "data"), "train")
+    named, overrides = split_arguments(args.args, ("recipe", "resume", "data"), "train", target="recipe")
     resume = named.get("resume")
     recipe = named.get("recipe")
     if recipe is None and resume is None:
-        raise HrmzooError("no recipe given; run 'hrmzoo train recipe=recipes/tiny_sudoku4.yaml' (or resume=RUN_DIR)")
+        raise HrmzooError("no recipe given; run 'hrmzoo train tiny_sudoku4' (a shipped name or a YAML path; or resume=RUN_DIR)")
     if recipe is None:
         recipe = str(Path(resume) / RECIPE_FILE)
         if not Path(recipe).is_file():

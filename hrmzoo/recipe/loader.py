@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import difflib
 import typing
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,10 @@ from hrmzoo.errors import RecipeError
 from hrmzoo.recipe.overrides import apply_overrides, parse_override
 from hrmzoo.recipe.schema import COMPONENT_SLOTS, RecipeBase, recipe_class
 
-RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
+# Shipped recipes are package data (hrmzoo/recipes/*.yaml), so a wheel or a non-editable
+# install finds them too; a checkout's top-level recipes/ is a symlink to this folder.
+# str() of the resource is a real directory for every install pip makes (not a zip import).
+RECIPES_DIR = Path(str(resources.files("hrmzoo") / "recipes"))
 MAX_EXTENDS_DEPTH = 16
 #: YAML bounds: a recipe is a few hundred nodes; these stop "billion laughs"
 #: (aliases expanding exponentially) and 100k-deep nesting before they cost anything.
@@ -30,7 +34,7 @@ MAX_RECIPE_BYTES = 1 << 20
 
 
 def shipped_recipes() -> list[str]:
-    """Names of the recipes shipped in ``recipes/``."""
+    """Names of the recipes shipped in the package (``hrmzoo/recipes/``)."""
     return registry.natural_sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
 
 
@@ -185,6 +189,11 @@ def _read_tree(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict[tupl
     return deep_merge(base, data), base_lines
 
 
+def read_recipe_tree(source: str | Path) -> dict:
+    """A recipe file's YAML with ``extends`` resolved, not validated: no registry (and no torch) needed."""
+    return _read_tree(resolve_recipe_path(source))[0]
+
+
 def load_recipe(source: Any, overrides: list[str] | tuple[str, ...] = ()) -> RecipeBase:
     """Load and validate a recipe.
 
@@ -215,12 +224,22 @@ def load_recipe(source: Any, overrides: list[str] | tuple[str, ...] = ()) -> Rec
     else:
         raise RecipeError(f"cannot load a recipe from {type(source).__name__}; pass a path, a name, a dict or a Recipe")
     tree = apply_overrides(tree, overrides)
+    _import_plugins(tree, origin)
     for text in overrides:  # errors in overridden keys point at the override, not the file
         _, path, _ = parse_override(text)
         for key in [k for k in lines if k[: len(path)] == path]:
             del lines[key]
         lines[path] = (f"override '{text}'", None)
     return validate_tree(tree, origin, lines)
+
+
+def _import_plugins(tree: dict, origin: str) -> None:
+    """The recipe's ``imports:`` register their components before the recipe is validated
+    (a value of the wrong type is left to validation, which names its line)."""
+    modules = tree.get("imports")
+    if isinstance(modules, list) and modules and all(isinstance(m, str) for m in modules):
+        base = Path(origin).parent if origin != "<recipe>" else None
+        registry.import_plugins(modules, f"{origin}: imports", base)
 
 
 def validate_tree(tree: dict, origin: str = "<recipe>", lines: dict | None = None) -> RecipeBase:

@@ -109,6 +109,9 @@ class RecipeBase(BaseModel):
         name: a short identifier (used for run directories).
         description: one line for catalogues.
         schema_version: recipe format version, for migrating old recipes.
+        imports: modules (dotted names, or ``.py`` files relative to the recipe)
+            imported before the recipe is validated, so that the components
+            they register can be named in it: plugins without packaging.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -116,6 +119,7 @@ class RecipeBase(BaseModel):
     name: str = "unnamed"
     description: str = ""
     schema_version: int = 1
+    imports: tuple[str, ...] = ()
 
     @field_validator("name")
     @classmethod

@@ -41,7 +41,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("hrmzoo train: error:") and "\n" not in err
     assert main(["train"]) == 2
-    assert "recipe=" in capsys.readouterr().err
+    assert "no recipe given" in capsys.readouterr().err
     assert main(["eval", f"ckpt={tmp_path / 'missing'}"]) == 2
     err = capsys.readouterr().err.strip()
     assert "checkpoint not found" in err and "\n" not in err

@@ -1,0 +1,120 @@
+"""Start-up time of the command line and of ``import hrmzoo``: median wall time of N fresh processes.
+
+Beside hrmzoo's commands it times ``python -c pass`` (the interpreter alone),
+``import torch`` and ``import timm.layers`` (torch + timm, which imports torchvision),
+so the figures can be read on a loaded machine. hrmzoo runs as
+``python -m hrmzoo`` from this checkout (PYTHONPATH = the repository), or as the
+``hrmzoo`` found on PATH with ``--installed``.
+
+    python benchmarks/bench_startup.py            # 5 runs each
+    python benchmarks/bench_startup.py --runs 9 --only "hrmzoo --help"
+
+Prints a table (wall-time median, min, max, and the median CPU seconds of the
+process, which a loaded machine disturbs far less), then one line ``JSON: {...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# label -> what runs after the interpreter (or the hrmzoo command)
+CASES: dict[str, list[str]] = {
+    "python -c pass": ["-c", "pass"],
+    "python -c 'import torch'": ["-c", "import torch"],
+    "python -c 'import torch, torchvision'": ["-c", "import torch, torchvision"],
+    "python -c 'import timm.layers'": ["-c", "import timm.layers"],
+    "hrmzoo --help": ["hrmzoo", "--help"],
+    "hrmzoo build --help": ["hrmzoo", "build", "--help"],
+    "hrmzoo list": ["hrmzoo", "list"],
+    "hrmzoo recipes": ["hrmzoo", "recipes"],
+    "hrmzoo recipes --no-params": ["hrmzoo", "recipes", "--no-params"],
+    "python -c 'import hrmzoo'": ["-c", "import hrmzoo"],
+    "python -c 'from hrmzoo import build_model'": ["-c", "from hrmzoo import build_model"],
+}
+
+
+def command(args: list[str], installed: bool) -> list[str]:
+    if args[0] != "hrmzoo":
+        return [sys.executable, *args]
+    if installed:
+        exe = shutil.which("hrmzoo")
+        if exe is None:
+            raise SystemExit("--installed: no 'hrmzoo' on PATH")
+        return [exe, *args[1:]]
+    return [sys.executable, "-m", "hrmzoo", *args[1:]]
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_once(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one fresh process. CPU time is
+    what the process itself needed: on a loaded machine it moves far less than wall time."""
+    cpu = _children_cpu()
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
+    return elapsed, _children_cpu() - cpu
+
+
+def cpu_flags() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in flags) or "none of avx2/avx512"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=int, default=5, help="fresh processes per case (the median is reported)")
+    p.add_argument("--only", action="append", choices=sorted(CASES), help="time only these cases (repeatable)")
+    p.add_argument("--installed", action="store_true", help="time the 'hrmzoo' on PATH instead of this checkout")
+    args = p.parse_args(argv)
+    env = dict(os.environ)
+    if not args.installed:
+        env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    cases = {k: v for k, v in CASES.items() if not args.only or k in args.only}
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    rows = {}
+    # interleave the cases (run i of every case, then run i+1) so load changes hit all of them alike
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in cases}
+    for _ in range(args.runs):
+        for label, case in cases.items():
+            times[label].append(time_once(command(case, args.installed), env))
+    for label, values in times.items():
+        wall = [v[0] for v in values]
+        rows[label] = {"median_s": round(statistics.median(wall), 3), "min_s": round(min(wall), 3), "max_s": round(max(wall), 3),
+                       "cpu_median_s": round(statistics.median(v[1] for v in values), 3)}
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    info = {"python": platform.python_version(), "cpus": os.cpu_count(), "cpu_flags": cpu_flags(),
+            "load_1min_before": round(load_before, 2), "load_1min_after": round(load_after, 2), "runs": args.runs}
+    print(f"python {info['python']}, {info['cpus']} CPUs ({info['cpu_flags']}), load average {info['load_1min_before']} -> "
+          f"{info['load_1min_after']}, median of {args.runs} fresh processes")
+    width = max(len(k) for k in rows)
+    print(f"{'command':<{width}}  {'median':>8}  {'min':>7}  {'max':>7}  {'CPU median':>10}")
+    for label, r in rows.items():
+        print(f"{label:<{width}}  {r['median_s']:>7.3f}s  {r['min_s']:>6.3f}s  {r['max_s']:>6.3f}s  {r['cpu_median_s']:>9.3f}s")
+    record = {"info": info, "results": rows}
+    print("JSON: " + json.dumps(record))
+    return record
+
+
+if __name__ == "__main__":
+    main()
