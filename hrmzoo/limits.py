@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 
-import torch
-
 from hrmzoo.errors import HrmzooError
 
 DEFAULTS: dict[str, int] = {
@@ -61,6 +59,8 @@ def check(name: str, value: int, what: str) -> None:
 def check_parameters(model_cfg, what: str = "the model") -> int:
     """Count a recipe's parameters without allocating them (built on the meta device)
     and check the count against the ``parameters`` limit; returns the count."""
+    import torch  # here, not at the top: recipe validation must not pull torch into `hrmzoo --help`
+
     from hrmzoo.model import ReasoningModel
 
     try:

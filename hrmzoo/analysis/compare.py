@@ -105,13 +105,9 @@ def segment_scores(model, data: Any, segments: list[int], limit: int | None, bat
     from hrmzoo.evaluate import evaluate
 
     top = max(segments)
-    policy = model.halting
-    old_mode = policy.cfg.eval_mode
-    object.__setattr__(policy.cfg, "eval_mode", "adaptive")  # configs are frozen; restored below
-    try:
-        result = evaluate(model, data, batch_size=batch_size, limit=limit, max_segments=top, run_all_segments=True)
-    finally:
-        object.__setattr__(policy.cfg, "eval_mode", old_mode)
+    if model.halting.max_segments < top or model.halting.cfg.eval_mode != "adaptive":
+        raise HrmzooError(f"segment_scores needs a model loaded with model.halting.max_segments={top} and eval_mode=adaptive")
+    result = evaluate(model, data, batch_size=batch_size, limit=limit, max_segments=top, run_all_segments=True)
     s = result.samples
     if not s:
         raise HrmzooError("the evaluation data is empty; check data= and the recipes' data sections")
@@ -128,6 +124,7 @@ def segment_scores(model, data: Any, segments: list[int], limit: int | None, bat
 def train_or_reuse(recipe: str, seed: int, spec: CompareSpec, log) -> dict[str, Any]:
     """Train one recipe x seed (or reuse a finished run) and evaluate it at every budget."""
     from hrmzoo.analysis.evalrun import dataset_batches
+    from hrmzoo.checkpoint import load_model
     from hrmzoo.generations import has_generations
     from hrmzoo.train.trainer import Trainer
 
@@ -148,8 +145,11 @@ def train_or_reuse(recipe: str, seed: int, spec: CompareSpec, log) -> dict[str, 
     # an interrupted run continues from its newest checkpoint to the same budget
     trainer = Trainer(recipe, run_overrides(spec, seed), run_dir=run_dir, data_root=spec.data, resume=resume)
     summary = trainer.run()
-    model, steps, wall = trainer.eval_model, summary.steps, round(summary.wall_s, 1)
+    steps, wall = summary.steps, round(summary.wall_s, 1)
     data_root = trainer.data_root
+    # the saved weights (the EMA average when EMA is on), allowed to run every segment budget;
+    # budgets past the recipe's max_segments measure inference-time scaling
+    model = load_model(run_dir, [f"model.halting.max_segments={max(spec.segments)}", "model.halting.eval_mode=adaptive"])
     model.eval()
     batches = dataset_batches(data_root, "test", 256, spec.limit)
     scores = segment_scores(model, batches, list(spec.segments), spec.limit)

@@ -22,7 +22,7 @@ def flat_recipe(tmp_path):
 
 def test_compare_two_recipes_three_seeds_and_resume(tmp_path, sudoku4, flat_recipe, capsys):
     out = tmp_path / "cmp"
-    items = ["tiny_sudoku4", flat_recipe, "seeds=[0,1,2]", "steps=3", "segments=[1,2,4]", f"out={out}", f"data={sudoku4}",
+    items = ["tiny_sudoku4", flat_recipe, "seeds=[0,1,2]", "steps=3", "segments=[1,2,8]", f"out={out}", f"data={sudoku4}",
              "threads=1", *FAST]
     spec = spec_from_args(items)
     assert spec.recipes == ["tiny_sudoku4", flat_recipe] and spec.seeds == [0, 1, 2] and spec.steps == 3
@@ -33,7 +33,7 @@ def test_compare_two_recipes_three_seeds_and_resume(tmp_path, sudoku4, flat_reci
         runs = saved["runs"][recipe]
         assert [r["seed"] for r in runs] == [0, 1, 2] and all(r["steps"] == 3 for r in runs)
         for mode in ("fixed", "adaptive"):
-            for k in ("1", "2", "4"):
+            for k in ("1", "2", "8"):
                 cell = saved["table"][recipe][mode][k]
                 values = [r[mode][k] for r in runs]
                 assert cell["min"] == min(values) and cell["max"] == max(values)
