@@ -5,6 +5,7 @@ Example recipe snippets::
     data: {type: sudoku, size: 9, num_train: 1000, num_test: 200, num_aug: 1000, seed: 0}
     data: {type: maze, size: 30, min_path_len: 110, augment: true}
     data: {type: arc, source: arc1, num_aug: 300}
+    data: {type: tom, kind: belief, size: 8, num_agents: 2, num_train: 2000}
     data: {type: path, path: data/sudoku-extreme-1k-aug-1000}
     data:
       type: mix
@@ -73,6 +74,27 @@ class MazeData(_Base):
     seed: int = 0
 
 
+class TomData(_Base):
+    """Perspective-taking grid worlds, one question kind (see :mod:`hrmzoo.data.tom`)."""
+
+    type: Literal["tom"] = "tom"
+    kind: Literal["visibility", "belief", "reality", "path"] = "visibility"
+    size: int = Field(8, ge=6, le=16, description="map side; the sequence adds a header row: (size + 1) * size")
+    num_agents: int = Field(2, ge=2, le=3, description="3 needs size >= 9 (the event log fits the header row)")
+    wall_density: float = Field(0.2, ge=0.0, le=0.5)
+    num_train: int = Field(1000, ge=0)
+    num_test: int = Field(200, ge=0)
+    seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _agents_fit(self) -> "TomData":
+        from hrmzoo.data.tom import max_agents
+
+        if self.num_agents > max_agents(self.size):
+            raise ValueError(f"num_agents {self.num_agents} needs a larger map: size {self.size} fits at most {max_agents(self.size)}")
+        return self
+
+
 class ArcData(_Base):
     """ARC-AGI tasks (see :mod:`hrmzoo.data.arc`)."""
 
@@ -92,7 +114,7 @@ class ArcData(_Base):
         return self
 
 
-LeafDataConfig = Annotated[Union[PathData, SudokuData, MazeData, ArcData], Field(discriminator="type")]
+LeafDataConfig = Annotated[Union[PathData, SudokuData, MazeData, TomData, ArcData], Field(discriminator="type")]
 
 
 class MixTaskConfig(_Base):
@@ -117,7 +139,7 @@ class MixData(_Base):
         return v
 
 
-DataConfig = Annotated[Union[PathData, SudokuData, MazeData, ArcData, MixData], Field(discriminator="type")]
+DataConfig = Annotated[Union[PathData, SudokuData, MazeData, TomData, ArcData, MixData], Field(discriminator="type")]
 
 
 def prepare_data(cfg: "DataConfig | dict", cache_dir: str | Path = "data_cache", *, progress: bool = False) -> Path:
@@ -127,4 +149,4 @@ def prepare_data(cfg: "DataConfig | dict", cache_dir: str | Path = "data_cache",
     return _prepare(cfg, cache_dir, progress=progress)
 
 
-__all__ = ["PathData", "SudokuData", "MazeData", "ArcData", "MixTaskConfig", "MixData", "DataConfig", "LeafDataConfig", "prepare_data"]
+__all__ = ["PathData", "SudokuData", "MazeData", "TomData", "ArcData", "MixTaskConfig", "MixData", "DataConfig", "LeafDataConfig", "prepare_data"]
