@@ -41,7 +41,9 @@ def build_model(source: Any, overrides: list[str] | tuple[str, ...] = (), *, dev
         overrides: ``key=value`` strings (Hydra-like; see ``hrmzoo.recipe.overrides``).
         device: where to put the weights (default CPU; ``"auto"`` picks CUDA if present).
         dtype: parameter dtype (default float32; use autocast for bf16 training).
-        seed: seeds the initialisation (default: the recipe's ``train.seed``).
+        seed: seeds the initialisation (default: the recipe's ``train.seed``). The same
+            seed gives the same weights to every component two recipes share, whatever
+            optional components (controller, halting head) either adds.
 
     Returns:
         The ReasoningModel, with ``model.recipe`` set to the validated recipe.
@@ -54,12 +56,11 @@ def build_model(source: Any, overrides: list[str] | tuple[str, ...] = (), *, dev
     """
     recipe = load_recipe(source, overrides)
     gen_seed = recipe.train.seed if seed is None else seed
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(gen_seed)
-        try:
-            model = ReasoningModel(recipe.model)
-        except (ValueError, TypeError) as exc:
-            raise RecipeError(f"recipe '{recipe.name}': cannot build model: {exc}") from None
+    try:
+        # each component seeds its own generator from (seed, its name): see hrmzoo.seeding
+        model = ReasoningModel(recipe.model, seed=gen_seed)
+    except (ValueError, TypeError) as exc:
+        raise RecipeError(f"recipe '{recipe.name}': cannot build model: {exc}") from None
     model.recipe = recipe
     target = torch.device("cpu") if device is None else resolve_device(device)
     return model.to(device=target, dtype=resolve_dtype(dtype))

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from timm.layers import trunc_normal_tf_
 from torch import nn
 
 from hrmzoo import registry
 from hrmzoo.couplings.base import Parts, State
+from hrmzoo.layers.init import trunc_normal_init_
+from hrmzoo.seeding import seeded
 
 
 @dataclass
@@ -41,27 +42,43 @@ class SegmentOutput:
 class ReasoningModel(nn.Module):
     """A recurrent reasoner built from a recipe's ``model`` section."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, seed: int | None = None):
+        """Build every component from ``cfg`` (the recipe's ``model`` section).
+
+        Args:
+            cfg: the validated model config.
+            seed: model seed. Each component is initialised from its own
+                generator, seeded from (seed, component name), so adding or
+                removing an optional component (controller, halting head, H
+                block) leaves every other component's weights unchanged. None
+                draws the seed from torch's global generator.
+        """
         super().__init__()
+        if seed is None:
+            seed = int(torch.randint(0, 2**62, (1,)))
         self.cfg = cfg
         self.recipe = None  # set by build_model; carried into checkpoints
-        self.embedding = registry.create("embedding", cfg.embedding, model_cfg=cfg)
-        self.coupling = registry.create("coupling", cfg.coupling, model_cfg=cfg)
-        self.l_block = registry.create("block", cfg.l_block, model_cfg=cfg)
-        self.l_injection = registry.create("injection", cfg.injection, model_cfg=cfg)
-        h_cfg = cfg.h_block
-        if h_cfg is None and self.coupling.uses_h_block:
-            h_cfg = cfg.l_block  # H mirrors L's configuration, with its own weights
-        self.h_block = registry.create("block", h_cfg, model_cfg=cfg) if h_cfg is not None else None
-        self.h_injection = registry.create("injection", cfg.injection, model_cfg=cfg) if self.h_block is not None else None
-        self.gradient = registry.create("gradient", cfg.gradient, model_cfg=cfg)
-        self.halting = registry.create("halting", cfg.halting, model_cfg=cfg)
-        self.controller = registry.create("controller", cfg.controller, model_cfg=cfg)
-        self.head = registry.create("head", cfg.head, model_cfg=cfg)
+
+        def create(path: str, kind: str, component_cfg):
+            with seeded(seed, path):
+                return registry.create(kind, component_cfg, model_cfg=cfg)
+
+        self.embedding = create("embedding", "embedding", cfg.embedding)
+        self.coupling = create("coupling", "coupling", cfg.coupling)
+        self.l_block = create("l_block", "block", cfg.l_block)
+        self.l_injection = create("l_injection", "injection", cfg.injection)
+        h_cfg = self.coupling.h_block_config(cfg)
+        self.h_block = create("h_block", "block", h_cfg) if h_cfg is not None else None
+        self.h_injection = create("h_injection", "injection", cfg.injection) if self.h_block is not None else None
+        self.gradient = create("gradient", "gradient", cfg.gradient)
+        self.halting = create("halting", "halting", cfg.halting)
+        self.controller = create("controller", "controller", cfg.controller)
+        self.head = create("head", "head", cfg.head)
         # HRM's initial states: fixed random vectors (not trained), saved with the weights
         for key in self.coupling.state_keys:
             init = torch.empty(cfg.hidden_size)
-            trunc_normal_tf_(init, std=cfg.state_init_std)
+            with seeded(seed, f"init_{key}"):
+                trunc_normal_init_(init, std=cfg.state_init_std)
             self.register_buffer(f"init_{key}", init)
 
     # -------------------------------------------------------------- state

@@ -31,12 +31,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.layers import trunc_normal_tf_
 from torch import nn
 
 from hrmzoo import registry
 from hrmzoo.controllers.base import ControlContext, Controller, ControllerError
-from hrmzoo.layers import lecun_init_
+from hrmzoo.layers import lecun_init_, trunc_normal_init_
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ class HeadController(Controller):
         self.table = None
         if needs_table:
             self.table = nn.Embedding(num_task_families, width)
-            trunc_normal_tf_(self.table.weight, std=1.0)
+            trunc_normal_init_(self.table.weight, std=1.0)
         # a single family makes the framing loss identically zero: skip it
         self.framing_weight = framing_weight if num_task_families > 1 else 0.0
         self.framing = None

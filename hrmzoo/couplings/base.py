@@ -10,7 +10,7 @@ cycle is the map F whose fixed point is solved.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Literal
 
 import torch
 from torch import nn
@@ -51,12 +51,25 @@ class Coupling(nn.Module):
     Attributes:
         state_keys: names of the state tensors, each [B, S, D].
         output_key: the state the output heads read.
-        uses_h_block: whether a separate H network is built.
+        h_block_use: whether the model builds a separate H network:
+            ``mirror`` (always; with no ``h_block`` in the recipe it copies
+            ``l_block``'s configuration, with its own weights), ``optional``
+            (only when the recipe gives ``h_block``) or ``never`` (a recipe's
+            ``h_block`` is ignored, so no untrained block is counted or
+            regularised).
     """
 
     state_keys: tuple[str, ...] = ()
     output_key: str = ""
-    uses_h_block: bool = True
+    h_block_use: Literal["mirror", "optional", "never"] = "mirror"
+
+    def h_block_config(self, model_cfg):
+        """The block config the model builds as H for this coupling, or None."""
+        if self.h_block_use == "never":
+            return None
+        if model_cfg.h_block is None and self.h_block_use == "mirror":
+            return model_cfg.l_block
+        return model_cfg.h_block
 
     def cycles(self, parts: Parts, x: torch.Tensor, ctl) -> list[list[Update]]:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -26,7 +26,7 @@ class FlatCoupling(Coupling):
 
     state_keys = ("z",)
     output_key = "z"
-    uses_h_block = False
+    h_block_use = "never"
 
     def __init__(self, cfg: FlatConfig, model_cfg):
         super().__init__()

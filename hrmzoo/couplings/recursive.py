@@ -31,7 +31,7 @@ class RecursiveCoupling(Coupling):
 
     state_keys = ("y", "z")
     output_key = "y"
-    uses_h_block = False
+    h_block_use = "optional"
 
     def __init__(self, cfg: RecursiveConfig, model_cfg):
         super().__init__()

@@ -6,9 +6,9 @@ import math
 
 import torch
 import torch.nn.functional as F
-from timm.layers import trunc_normal_tf_
 from torch import nn
 
+from hrmzoo.layers.init import trunc_normal_init_
 from hrmzoo.registry import ComponentConfig, register
 
 
@@ -16,7 +16,8 @@ class EmbeddingConfig(ComponentConfig):
     """Token embedding.
 
     Attributes:
-        scale_by_sqrt_hidden: multiply token vectors by sqrt(hidden) (HRM).
+        scale_by_sqrt_hidden: multiply the whole input embedding (puzzle prefix
+            and learned positions included) by sqrt(hidden), as HRM does.
     """
 
     scale_by_sqrt_hidden: bool = True
@@ -24,7 +25,15 @@ class EmbeddingConfig(ComponentConfig):
 
 @register("embedding", "token", config=EmbeddingConfig)
 class TokenEmbedding(nn.Module):
-    """Token embedding x sqrt(D), a per-puzzle prefix embedding, and learned positions if chosen.
+    """HRM's input embedding: sqrt(D) * [puzzle prefix ; tokens] (+ learned positions).
+
+    As in the original (``_input_embeddings`` in ``hrm_act_v1.py``), the scale
+    applies to the whole sequence, prefix included, after the positions are
+    mixed in: ``sqrt(D) * (e + pos) / sqrt(2)`` with learned positions,
+    ``sqrt(D) * e`` otherwise. Token vectors and positions start at std
+    ``1/sqrt(D)`` (so ``sqrt(D) * e`` has unit scale). Scaling only the tokens
+    would make the sign-SGD puzzle rows move sqrt(D) times slower than HRM's
+    and misread an original checkpoint's table.
 
     The per-puzzle table is a real ``nn.Parameter`` named ``puzzle_emb``
     (zero-initialised; the trainer gives it a sign-SGD optimizer that touches
@@ -39,17 +48,17 @@ class TokenEmbedding(nn.Module):
         self.prefix_len = model_cfg.num_prefix
         self.scale = math.sqrt(D) if cfg.scale_by_sqrt_hidden else 1.0
         self.tokens = nn.Embedding(model_cfg.vocab_size, D)
-        trunc_normal_tf_(self.tokens.weight, std=1.0 / math.sqrt(D))
+        trunc_normal_init_(self.tokens.weight, std=1.0 / math.sqrt(D))
         self.puzzle_emb = None
         if model_cfg.puzzle_emb_ndim > 0 and model_cfg.num_puzzle_identifiers > 0:
             self.puzzle_emb = nn.Parameter(torch.zeros(model_cfg.num_puzzle_identifiers, model_cfg.puzzle_emb_ndim))
         self.positions = None
         if model_cfg.pos_encoding == "learned":
             self.positions = nn.Parameter(torch.empty(model_cfg.total_seq_len, D))
-            trunc_normal_tf_(self.positions, std=1.0 / math.sqrt(D))
+            trunc_normal_init_(self.positions, std=1.0 / math.sqrt(D))
 
     def forward(self, inputs: torch.Tensor, puzzle_identifiers: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.scale * self.tokens(inputs)
+        x = self.tokens(inputs)
         if self.prefix_len:
             B = inputs.shape[0]
             if self.puzzle_emb is not None and puzzle_identifiers is not None:
@@ -61,4 +70,4 @@ class TokenEmbedding(nn.Module):
         if self.positions is not None:
             # 1/sqrt(2) keeps the variance of the sum near that of either term
             x = (x + self.positions.to(x.dtype)) * (1 / math.sqrt(2))
-        return x
+        return x * self.scale if self.scale != 1.0 else x
