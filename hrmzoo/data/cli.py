@@ -61,6 +61,8 @@ def _parser() -> _Parser:
     t.add_argument("--size", type=int, default=8)
     t.add_argument("--num-agents", type=int, default=2)
     t.add_argument("--wall-density", type=float, default=0.2)
+    t.add_argument("--view-radius", type=int, help="visibility reach in cells (default: the whole map)")
+    t.add_argument("--max-goal-dist", type=int, help="goal at most this many moves from the asked agent")
     t.add_argument("--num-train", type=int, default=1000)
     t.add_argument("--num-test", type=int, default=200)
     common(t)
@@ -96,7 +98,7 @@ def _config(args: argparse.Namespace):
                                  min_path_len=args.min_path_len, augment=args.augment, seed=args.seed))
     if args.kind == "tom":
         return parse_config(dict(type="tom", kind=args.question, size=args.size, num_agents=args.num_agents, wall_density=args.wall_density,
-                                 num_train=args.num_train, num_test=args.num_test, seed=args.seed))
+                                 view_radius=args.view_radius, max_goal_dist=args.max_goal_dist, num_train=args.num_train, num_test=args.num_test, seed=args.seed))
     return parse_config(dict(type="arc", source=args.source, dir=args.dir, num_aug=args.num_aug, eval_demos_in_train=not args.no_eval_demos,
                              translate=not args.no_translate, max_tasks=args.max_tasks, seed=args.seed))
 

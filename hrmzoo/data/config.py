@@ -82,6 +82,8 @@ class TomData(_Base):
     size: int = Field(8, ge=6, le=16, description="map side; the sequence adds a header row: (size + 1) * size")
     num_agents: int = Field(2, ge=2, le=3, description="3 needs size >= 9 (the event log fits the header row)")
     wall_density: float = Field(0.2, ge=0.0, le=0.5)
+    view_radius: Optional[int] = Field(None, ge=1, description="visibility reach in cells (Chebyshev); None: the whole map")
+    max_goal_dist: Optional[int] = Field(None, ge=1, description="goal at most this many moves from the asked agent; None: anywhere")
     num_train: int = Field(1000, ge=0)
     num_test: int = Field(200, ge=0)
     seed: int = Field(0, ge=0)

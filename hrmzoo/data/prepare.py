@@ -51,7 +51,7 @@ def build_into(cfg: Any, out: str | os.PathLike[str], *, progress: bool = False)
                                augment=cfg.augment, seed=cfg.seed, progress=progress, spec=spec)
     if isinstance(cfg, TomData):
         return tom.build_tom(out, kind=cfg.kind, size=cfg.size, num_agents=cfg.num_agents, wall_density=cfg.wall_density,
-                             num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed, progress=progress, spec=spec)
+                             view_radius=cfg.view_radius, max_goal_dist=cfg.max_goal_dist, num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed, progress=progress, spec=spec)
     if isinstance(cfg, ArcData):
         return arc.build_arc(out, source=cfg.source, directory=cfg.dir, num_aug=cfg.num_aug, eval_demos_in_train=cfg.eval_demos_in_train,
                              translate=cfg.translate, max_tasks=cfg.max_tasks, seed=cfg.seed, progress=progress, spec=spec)

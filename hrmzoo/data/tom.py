@@ -9,7 +9,8 @@ dataset, hence its own ``task_id`` in a mix):
 
 - ``visibility``: the cells agent k sees. A non-wall cell is seen when the
   segment between the two cell centres passes through the interior of no wall
-  cell (touching a wall's corner does not block; agents and objects never block).
+  cell (touching a wall's corner does not block; agents and objects never block),
+  within ``view_radius`` cells (Chebyshev distance) when set.
 - ``belief`` (Sally-Anne): the cell where agent k believes the object is. The
   event log says who leaves and re-enters the room and when the object moves;
   k believes the object moved only if k was present at the move.
@@ -17,7 +18,7 @@ dataset, hence its own ``task_id`` in a mix):
   scenario and log as ``belief``, only the question token differs).
 - ``path``: every cell on a shortest 4-neighbour path from agent k to the goal
   (the union over all shortest paths, so the answer is unique; agents and
-  objects do not block).
+  objects do not block); ``max_goal_dist`` keeps the goal that close to agent k.
 
 Layout (``seq_len = (n + 1) * n``): row 0 is a header
 ``[question, perspective, event_1, ..., PAD...]``, rows 1..n the map. The label
@@ -66,7 +67,7 @@ CHARSET = "?#.Gox" + "ABC"[:MAX_AGENTS]
 TEST_BUCKET = 32  # first SHA-256 byte < 32: 1/8 of maps are test maps
 
 # Per-agent event patterns around the single MOVE: (events before, events after, present at the move).
-_PRESENT = (((), (), True), (("L", "E"), (), True), ((), ("L",), True))
+_PRESENT = (((), (), True), ((), ("L",), True))
 _AWAY = ((("L",), (), False), (("L",), ("E",), False))
 
 
@@ -120,11 +121,13 @@ def _components(open_: np.ndarray) -> np.ndarray:
     return comp
 
 
-def make_world(size: int, num_agents: int, wall_density: float, rng: np.random.Generator) -> np.ndarray:
+def make_world(size: int, num_agents: int, wall_density: float, rng: np.random.Generator, *, focus: int = 0,
+               max_goal_dist: int | None = None) -> np.ndarray:
     """One map [size, size]: walls, agents, object before/after the move and the goal.
 
     Agents, both object cells and the goal lie in the largest open component, so
-    every agent can reach the goal.
+    every agent can reach the goal; with ``max_goal_dist`` the goal is at most that
+    many moves from agent ``focus`` (the agent whose perspective the question takes).
     """
     need = num_agents + 3
     for _ in range(100):
@@ -141,7 +144,14 @@ def make_world(size: int, num_agents: int, wall_density: float, rng: np.random.G
             grid[tuple(picks[i])] = AGENT0 + i
         grid[tuple(picks[num_agents])] = OBJ_BEFORE
         grid[tuple(picks[num_agents + 1])] = OBJ_AFTER
-        grid[tuple(picks[num_agents + 2])] = GOAL
+        goal = tuple(picks[num_agents + 2])
+        if max_goal_dist is not None:
+            dist = _bfs(grid, tuple(int(v) for v in picks[focus]))
+            near = np.argwhere((dist >= 1) & (dist <= max_goal_dist) & (grid == OPEN))
+            if not len(near):
+                continue
+            goal = tuple(near[rng.integers(len(near))])
+        grid[goal] = GOAL
         return grid
     raise DataError(f"no {size}x{size} world with wall_density={wall_density} had room for {num_agents} agents in 100 tries; lower wall_density")
 
@@ -198,13 +208,14 @@ def sight_cells(a: tuple[int, int], b: tuple[int, int]) -> tuple[tuple[int, int]
     return tuple(cells)
 
 
-def visible(world: np.ndarray, agent_cell: tuple[int, int]) -> np.ndarray:
-    """[n, n] bool: non-wall cells whose line of sight from ``agent_cell`` crosses no wall."""
+def visible(world: np.ndarray, agent_cell: tuple[int, int], radius: int | None = None) -> np.ndarray:
+    """[n, n] bool: non-wall cells within ``radius`` (Chebyshev; None: any) whose line of sight from ``agent_cell`` crosses no wall."""
     n = world.shape[0]
     out = np.zeros((n, n), dtype=bool)
     for r in range(n):
         for c in range(n):
-            if world[r, c] != WALL:
+            near = radius is None or max(abs(r - agent_cell[0]), abs(c - agent_cell[1])) <= radius
+            if near and world[r, c] != WALL:
                 out[r, c] = all(world[cell] != WALL for cell in sight_cells(agent_cell, (r, c)))
     return out
 
@@ -230,11 +241,11 @@ def shortest_path_cells(world: np.ndarray, start: tuple[int, int], goal: tuple[i
     return (ds >= 0) & (dg >= 0) & (ds + dg == d)
 
 
-def answer(kind: str, world: np.ndarray, agent: int, false_belief: bool) -> np.ndarray:
+def answer(kind: str, world: np.ndarray, agent: int, false_belief: bool, view_radius: int | None = None) -> np.ndarray:
     """[n, n] bool answer mask for one question."""
     where = lambda token: tuple(int(v) for v in np.argwhere(world == token)[0])  # noqa: E731
     if kind == "visibility":
-        return visible(world, where(AGENT0 + agent))
+        return visible(world, where(AGENT0 + agent), view_radius)
     if kind == "path":
         return shortest_path_cells(world, where(AGENT0 + agent), where(GOAL))
     cell = where(OBJ_BEFORE if (kind == "belief" and false_belief) else OBJ_AFTER)
@@ -249,7 +260,8 @@ def is_test_world(world: np.ndarray) -> bool:
 
 
 # ---------------------------------------------------------------------------- dataset
-def check_spec(kind: str, size: int, num_agents: int, wall_density: float) -> None:
+def check_spec(kind: str, size: int, num_agents: int, wall_density: float, view_radius: int | None = None,
+               max_goal_dist: int | None = None) -> None:
     if kind not in KINDS:
         raise DataError(f"tom kind {kind!r} is not one of {', '.join(KINDS)}")
     if not 6 <= size <= 16:
@@ -258,12 +270,17 @@ def check_spec(kind: str, size: int, num_agents: int, wall_density: float) -> No
         raise DataError(f"tom num_agents {num_agents}: a {size}x{size} world fits 2..{max_agents(size)} agents (the event log lives in the header row)")
     if not 0.0 <= wall_density <= 0.5:
         raise DataError(f"tom wall_density {wall_density} is outside 0..0.5")
+    if view_radius is not None and view_radius < 1:
+        raise DataError(f"tom view_radius {view_radius} must be >= 1 (or unset: unlimited)")
+    if max_goal_dist is not None and max_goal_dist < 1:
+        raise DataError(f"tom max_goal_dist {max_goal_dist} must be >= 1 (or unset: anywhere)")
 
 
 def generate_tom(kind: str, num_train: int, num_test: int, *, size: int = 8, num_agents: int = 2, wall_density: float = 0.2,
-                 seed: int = 0, progress: bool = False) -> dict[str, dict[str, np.ndarray]]:
+                 view_radius: int | None = None, max_goal_dist: int | None = None, seed: int = 0,
+                 progress: bool = False) -> dict[str, dict[str, np.ndarray]]:
     """Examples per split: ``inputs``/``labels`` [N, (size+1)*size], ``agent`` [N], ``false_belief`` [N], ``worlds`` [N, size, size]."""
-    check_spec(kind, size, num_agents, wall_density)
+    check_spec(kind, size, num_agents, wall_density, view_radius, max_goal_dist)
     want = {"train": num_train, "test": num_test}
     got: dict[str, list] = {"train": [], "test": []}
     seen: set[bytes] = set()
@@ -273,20 +290,20 @@ def generate_tom(kind: str, num_train: int, num_test: int, *, size: int = 8, num
     while any(len(got[s]) < want[s] for s in want):
         if i > limit:
             raise DataError(f"only {len(got['train'])} train / {len(got['test'])} test distinct {size}x{size} worlds in {i} draws; ask for fewer")
-        world = make_world(size, num_agents, wall_density, np.random.default_rng([seed, i]))
         qrng = np.random.default_rng([seed, i, 1])
+        agent = int(qrng.integers(num_agents))
+        world = make_world(size, num_agents, wall_density, np.random.default_rng([seed, i]), focus=agent, max_goal_dist=max_goal_dist)
         i += 1
         split = "test" if is_test_world(world) else "train"
         key = world.tobytes()
         if len(got[split]) >= want[split] or key in seen:
             continue
         seen.add(key)
-        agent = int(qrng.integers(num_agents))
         false_belief = bool(qrng.random() < 0.5)
         log = make_log(num_agents, agent, false_belief, qrng)
         header = np.full(size, PAD, dtype=np.uint8)
         header[: 2 + len(log)] = [QUESTION0 + KINDS.index(kind), PERSPECTIVE0 + agent, *log]
-        label = np.where(answer(kind, world, agent, false_belief), YES, NO).astype(np.uint8)
+        label = np.where(answer(kind, world, agent, false_belief, view_radius), YES, NO).astype(np.uint8)
         x = np.concatenate([header, world.reshape(-1)])
         y = np.concatenate([np.zeros(size, np.uint8), label.reshape(-1)])  # header unsupervised (0 = ignore on disk)
         got[split].append((x, y, agent, int(false_belief), world))
@@ -312,6 +329,8 @@ def build_tom(
     size: int = 8,
     num_agents: int = 2,
     wall_density: float = 0.2,
+    view_radius: int | None = None,
+    max_goal_dist: int | None = None,
     num_train: int = 1000,
     num_test: int = 200,
     seed: int = 0,
@@ -326,6 +345,8 @@ def build_tom(
         size: Map side (the sequence is ``(size + 1) * size``: a header row, then the map).
         num_agents: Agents per world (2..3; 3 needs size >= 9).
         wall_density: Probability that a cell is a wall before agents are placed.
+        view_radius: Visibility reaches this many cells (Chebyshev distance); None: the whole map.
+        max_goal_dist: The goal is at most this many moves from the asked agent; None: anywhere.
         num_train: Worlds in the train split.
         num_test: Worlds in the test split.
         seed: Seed; same arguments -> byte-identical files.
@@ -338,7 +359,8 @@ def build_tom(
     if num_train < 0 or num_test < 0:
         raise DataError("tom counts must be >= 0")
     root = Path(out)
-    data = generate_tom(kind, num_train, num_test, size=size, num_agents=num_agents, wall_density=wall_density, seed=seed, progress=progress)
+    data = generate_tom(kind, num_train, num_test, size=size, num_agents=num_agents, wall_density=wall_density, view_radius=view_radius,
+                        max_goal_dist=max_goal_dist, seed=seed, progress=progress)
     for split, d in data.items():
         builder = SplitBuilder(seq_len=seq_len(size))
         if len(d["inputs"]):
@@ -347,6 +369,6 @@ def build_tom(
         np.save(split_dir / "extra__agent.npy", d["agent"])
         np.save(split_dir / "extra__false_belief.npy", d["false_belief"])
     write_identifiers(root, [BLANK_IDENTIFIER])
-    write_build_info(root, "tom", spec or dict(kind=kind, size=size, num_agents=num_agents, wall_density=wall_density,
-                                               num_train=num_train, num_test=num_test, seed=seed))
+    write_build_info(root, "tom", spec or dict(kind=kind, size=size, num_agents=num_agents, wall_density=wall_density, view_radius=view_radius,
+                                               max_goal_dist=max_goal_dist, num_train=num_train, num_test=num_test, seed=seed))
     return root

@@ -56,8 +56,8 @@ def distances(world, start):
     return dist
 
 
-def expected_answer(inp: np.ndarray, size: int) -> tuple[np.ndarray, int, bool]:
-    """(answer mask [n, n], agent index, agent k was away at the move) from one input sequence."""
+def expected_answer(inp: np.ndarray, size: int, view_radius: int | None = None, max_goal_dist: int | None = None) -> tuple[np.ndarray, int, bool]:
+    """(answer mask [n, n], agent index, agent k was away at the move) from one input sequence and the spec's reach limits."""
     rows = inp.reshape(size + 1, size)
     header, world = [int(v) for v in rows[0]], rows[1:]
     kind = tom.KINDS[header[0] - tom.QUESTION0]
@@ -85,12 +85,14 @@ def expected_answer(inp: np.ndarray, size: int) -> tuple[np.ndarray, int, bool]:
         walls = [tuple(w) for w in np.argwhere(world == tom.WALL)]
         for r in range(size):
             for c in range(size):
-                if world[r, c] != tom.WALL:
+                in_reach = view_radius is None or (abs(r - me[0]) <= view_radius and abs(c - me[1]) <= view_radius)
+                if in_reach and world[r, c] != tom.WALL:
                     mask[r, c] = not any(segment_enters_square(me, (r, c), wr, wc) for wr, wc in walls)
     elif kind == "path":
         ds, dg = distances(world, cell(tom.AGENT0 + k)), distances(world, cell(tom.GOAL))
         total = ds[cell(tom.GOAL)]
         assert total < 10 ** 9, "the goal is reachable"
+        assert max_goal_dist is None or total <= max_goal_dist
         for (r, c), d in ds.items():
             mask[r, c] = d + dg[(r, c)] == total
     else:
@@ -112,13 +114,22 @@ def tom_roots(tmp_path_factory):
     return {kind: tom.build_tom(base / kind, kind=kind, size=8, num_agents=2, num_train=40, num_test=12, seed=7) for kind in tom.KINDS}
 
 
+@pytest.fixture(scope="module")
+def tom_near_roots(tmp_path_factory):
+    """The recipes' variant: sight reaches 2 cells, the goal is at most 4 moves away."""
+    base = tmp_path_factory.mktemp("tom_near")
+    return {kind: tom.build_tom(base / kind, kind=kind, view_radius=2, max_goal_dist=4, num_train=40, num_test=12, seed=2) for kind in tom.KINDS}
+
+
 @pytest.mark.parametrize("kind", tom.KINDS)
-def test_checker_agrees_with_every_label(tom_roots, kind):
+@pytest.mark.parametrize("near", [False, True])
+def test_checker_agrees_with_every_label(tom_roots, tom_near_roots, kind, near):
+    limits = {"view_radius": 2, "max_goal_dist": 4} if near else {}
     for split in ("train", "test"):
-        x, y, agent, fb = _arrays(tom_roots[kind] / split)
+        x, y, agent, fb = _arrays((tom_near_roots if near else tom_roots)[kind] / split)
         assert len(x) == (40 if split == "train" else 12)
         for i in range(len(x)):
-            mask, k, away = expected_answer(x[i], 8)
+            mask, k, away = expected_answer(x[i], 8, **limits)
             assert (y[i, :8] == 0).all(), "the header row is unsupervised"
             assert (y[i, 8:] == np.where(mask.reshape(-1), tom.YES, tom.NO)).all(), f"{kind} {split} example {i}:\n{tom.to_text(x[i], 8)}"
             assert k == agent[i] and away == bool(fb[i])
@@ -192,6 +203,7 @@ def test_recipe_spec_and_metadata(tmp_path):
     ({"num_agents": 3, "size": 8}, "num_agents 3 needs a larger map"),
     ({"wall_density": 0.9}, "wall_density"),
     ({"seed": -1}, "seed"),
+    ({"view_radius": 0}, "view_radius"),
 ])
 def test_bad_spec_is_one_line(spec, words):
     with pytest.raises(DataError) as e:
