@@ -1,7 +1,8 @@
 """Controller ablation on the perspective-taking (theory-of-mind) grids, seed-paired, equal wall-clock budget.
 
-For every recipe the step time is measured once (``--calibrate-steps`` steps,
-all recipes back to back so they see the same machine load); each recipe then
+For every recipe the step time is measured first (the fastest of
+``--calibrate-rounds`` interleaved rounds, so a load spike on the shared
+machine does not shrink one recipe's budget); each recipe then
 trains for ``budget / step time`` steps, so every variant gets the same
 wall-clock budget rather than the same number of steps. Seeds are paired: with
 ``train.seed=s`` every recipe starts from the same backbone weights (the
@@ -95,15 +96,24 @@ def floors(mix_root: Path) -> dict[str, str]:
     return out
 
 
-def calibrate(recipe: str, common: list[str], steps: int, run_dir: Path) -> float:
-    """Seconds per training step of a recipe (after 3 warm-up steps), measured on a throwaway run."""
-    trainer = Trainer(recipe, [*common, "train.seed=0", "train.steps=10000"], run_dir=run_dir)  # never run to the end
-    for _ in range(3):
-        trainer.train_step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        trainer.train_step()
-    return (time.perf_counter() - start) / steps
+def calibrate(recipes: list[str], common: list[str], steps: int, rounds: int, out: Path) -> dict[str, float]:
+    """Seconds per training step of each recipe, on throwaway runs.
+
+    Rounds interleave the recipes and each keeps its fastest round: on a shared
+    machine a load spike then slows one round, not one recipe's budget.
+    """
+    trainers = {r: Trainer(r, [*common, "train.seed=0", "train.steps=10000"], run_dir=out / f"calibrate-{r}") for r in recipes}  # never run to the end
+    for trainer in trainers.values():
+        for _ in range(3):  # warm-up: first steps allocate
+            trainer.train_step()
+    best = {r: float("inf") for r in recipes}
+    for _ in range(rounds):
+        for r, trainer in trainers.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                trainer.train_step()
+            best[r] = min(best[r], (time.perf_counter() - start) / steps)
+    return best
 
 
 def summarise(values: list[float]) -> tuple[float, float | None]:
@@ -167,7 +177,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--recipes", nargs="+", default=list(RECIPES))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--budget-s", type=float, default=240.0, help="training wall-clock seconds per run (every recipe)")
-    p.add_argument("--calibrate-steps", type=int, default=20)
+    p.add_argument("--calibrate-steps", type=int, default=8, help="steps per calibration round")
+    p.add_argument("--calibrate-rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="runs/ablate_tom", help="run directories and ablate_tom.json go here")
     p.add_argument("--eval-batch-size", type=int, default=200)
@@ -184,8 +195,8 @@ def main(argv: list[str] | None = None) -> dict:
     steps: dict[str, int] = {}
     step_s: dict[str, float] = {}
     if not args.eval_only:
+        step_s = calibrate(args.recipes, common, args.calibrate_steps, args.calibrate_rounds, out)
         for recipe in args.recipes:
-            step_s[recipe] = calibrate(recipe, common, args.calibrate_steps, out / f"calibrate-{recipe}")
             steps[recipe] = max(1, int(args.budget_s / step_s[recipe]))
             print(json.dumps({"calibrate": recipe, "s_per_step": round(step_s[recipe], 4), "steps": steps[recipe]}), flush=True)
 
