@@ -20,6 +20,7 @@ Examples:
     python benchmarks/ablate_tom.py --budget-s 240 --seeds 0 1 2 --plot docs/assets/tom_activity.png --results registry/results.yaml
     python benchmarks/ablate_tom.py --recipes tom_none tom_quaternion --seeds 0 --budget-s 20   # smoke run
     python benchmarks/ablate_tom.py --eval-only --out runs/ablate_tom --plot docs/assets/tom_activity.png
+    python benchmarks/ablate_tom.py --report-only --out runs/ablate_tom --results registry/results.yaml
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from hrmzoo.data import tom
 from hrmzoo.data.dataset import PuzzleDataset
 from hrmzoo.data.mix import is_mix, read_mix
 from hrmzoo.evaluate.core import evaluate
+from hrmzoo.recipe import load_recipe
 from hrmzoo.train.data import prepare_dataset
 from hrmzoo.train.trainer import Trainer
 
@@ -183,6 +185,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", default="runs/ablate_tom", help="run directories and ablate_tom.json go here")
     p.add_argument("--eval-batch-size", type=int, default=200)
     p.add_argument("--eval-only", action="store_true", help="evaluate the runs already in --out instead of training")
+    p.add_argument("--report-only", action="store_true",
+                   help="table, plot and --results from the ablate_tom.json a finished run left in --out (no training, no evaluation)")
     p.add_argument("--plot", default=None, help="write the per-head activity PNG here")
     p.add_argument("--results", default=None, help="update this results.yaml with the measured numbers")
     p.add_argument("--hardware", default=None, help="machine description for --results (default: CPU, threads)")
@@ -190,6 +194,13 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
+    if args.report_only:
+        saved = json.loads((out / "ablate_tom.json").read_text())
+        for key in ("recipes", "seeds", "budget_s", "threads", "overrides"):
+            setattr(args, key, saved["args"][key])
+        recipe = load_recipe(args.recipes[0], [*args.overrides])
+        mix_root = Path(prepare_dataset(recipe, recipe.train.data_cache, progress=False))
+        return report(args, saved["runs"], saved["step_s"], mix_root)
     common = [f"train.threads={args.threads}", "train.progress=false", "train.final_eval=false", *args.overrides]
 
     steps: dict[str, int] = {}
@@ -220,19 +231,23 @@ def main(argv: list[str] | None = None) -> dict:
             row = {"seed": seed, "steps": n_steps, "train_wall_s": wall, "params": model.num_parameters(), **score_run(model, mix_root, args.eval_batch_size)}
             runs[recipe].append(row)
             print(json.dumps({"recipe": recipe, **{k: v for k, v in row.items() if k != "activity"}}), flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ablate_tom.json").write_text(json.dumps({"args": vars(args), "step_s": step_s, "runs": runs, "mix_root": str(mix_root)}, indent=1))
+    return report(args, runs, step_s, mix_root)
 
-    report = {recipe: {k: summarise([r["exact"][k] for r in rows]) for k in rows[0]["exact"]} for recipe, rows in runs.items() if rows}
-    cols = list(next(iter(report.values())))
+
+def report(args: argparse.Namespace, runs: dict[str, list[dict]], step_s: dict[str, float], mix_root: Path) -> dict:
+    """Print the table and floors; write the plot and the results entries when asked."""
+    table = {recipe: {k: summarise([r["exact"][k] for r in rows]) for k in rows[0]["exact"]} for recipe, rows in runs.items() if rows}
+    cols = list(next(iter(table.values())))
     print("\n| recipe | params | steps | " + " | ".join(cols) + " |")
     print("|---|---|---|" + "---|" * len(cols))
-    for recipe, stats in report.items():
+    for recipe, stats in table.items():
         cells = [f"{m:.1f} ± {s:.1f}" if s is not None else f"{m:.1f}" for m, s in stats.values()]
         print(f"| {recipe} | {runs[recipe][0]['params']:,} | {runs[recipe][0]['steps']} | " + " | ".join(cells) + " |")
     floor = floors(mix_root)
     print("floors (answers ignoring the perspective): " + ", ".join(f"{k} {v}" for k, v in floor.items()))
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "ablate_tom.json").write_text(json.dumps({"args": vars(args), "step_s": step_s, "runs": runs, "floors": floor}, indent=1))
     if args.plot:
         plotted = plot_activity(runs, Path(args.plot))
         print(f"activity plot ({', '.join(plotted) or 'no controller runs'}): {args.plot}")
@@ -244,7 +259,7 @@ def main(argv: list[str] | None = None) -> dict:
         dataset = f"test split of the recipe's tom mix, 8x8 worlds, 2 agents ({counts} examples; maps never seen in training)"
         hardware = args.hardware or f"CPU ({args.threads} torch thread(s)), torch {torch.__version__.split('+')[0]}"
         rows_out = []
-        for recipe, stats in report.items():
+        for recipe, stats in table.items():
             rr = runs[recipe]
             walls = [r["train_wall_s"] for r in rr if r["train_wall_s"] is not None]
             timing = f"{rr[0]['steps']} steps per seed ({step_s[recipe] * 1000:.0f} ms/step calibrated)" if recipe in step_s else f"{rr[0]['steps']} steps per seed"
@@ -258,7 +273,7 @@ def main(argv: list[str] | None = None) -> dict:
                                  "date": datetime.date.today().isoformat(), "notes": notes})
         write_results(Path(args.results), rows_out)
         print(f"updated {args.results}; now run `hrmzoo catalog`")
-    return {"runs": runs, "report": {r: {m: list(v) for m, v in s.items()} for r, s in report.items()}, "floors": floor}
+    return {"runs": runs, "report": {r: {m: list(v) for m, v in s.items()} for r, s in table.items()}, "floors": floor}
 
 
 if __name__ == "__main__":
