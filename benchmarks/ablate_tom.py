@@ -39,6 +39,7 @@ import yaml
 from hrmzoo.checkpoint import load_model
 from hrmzoo.data import tom
 from hrmzoo.data.dataset import PuzzleDataset
+from hrmzoo.data.format import read_build_info
 from hrmzoo.data.mix import is_mix, read_mix
 from hrmzoo.evaluate.core import evaluate
 from hrmzoo.recipe import load_recipe
@@ -256,7 +257,9 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict]], step_s: dict[s
         cmd = ("python benchmarks/ablate_tom.py " + " ".join([f"--seeds {' '.join(map(str, args.seeds))}", f"--budget-s {args.budget_s:g}",
                                                               f"--threads {args.threads}", *args.overrides])).strip()
         counts = ", ".join(f"{t.name} {len(PuzzleDataset(t.root, 'test'))}" for t in read_mix(mix_root))
-        dataset = f"test split of the recipe's tom mix, 8x8 worlds, 2 agents ({counts} examples; maps never seen in training)"
+        spec = (read_build_info(read_mix(mix_root)[0].root) or {}).get("spec", {})
+        world = ", ".join(f"{k} {spec[k]}" for k in ("size", "num_agents", "wall_density", "view_radius", "max_goal_dist") if spec.get(k) is not None)
+        dataset = f"test split of the recipe's tom mix ({world}; {counts} examples; maps never seen in training)"
         hardware = args.hardware or f"CPU ({args.threads} torch thread(s)), torch {torch.__version__.split('+')[0]}"
         rows_out = []
         for recipe, stats in table.items():
