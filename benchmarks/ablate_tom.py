@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--recipes", nargs="+", default=list(RECIPES))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--budget-s", type=float, default=240.0, help="training wall-clock seconds per run (every recipe)")
+    p.add_argument("--steps", type=int, default=None, help="train every recipe this many steps instead of calibrating to --budget-s")
     p.add_argument("--calibrate-steps", type=int, default=8, help="steps per calibration round")
     p.add_argument("--calibrate-rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
@@ -197,8 +198,8 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(args.out)
     if args.report_only:
         saved = json.loads((out / "ablate_tom.json").read_text())
-        for key in ("recipes", "seeds", "budget_s", "threads", "overrides"):
-            setattr(args, key, saved["args"][key])
+        for key in ("recipes", "seeds", "budget_s", "threads", "overrides", "steps"):
+            setattr(args, key, saved["args"].get(key))
         recipe = load_recipe(args.recipes[0], [*args.overrides])
         mix_root = Path(prepare_dataset(recipe, recipe.train.data_cache, progress=False))
         return report(args, saved["runs"], saved["step_s"], mix_root)
@@ -206,7 +207,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     steps: dict[str, int] = {}
     step_s: dict[str, float] = {}
-    if not args.eval_only:
+    if args.steps is not None:
+        steps = {recipe: args.steps for recipe in args.recipes}
+    elif not args.eval_only:
         step_s = calibrate(args.recipes, common, args.calibrate_steps, args.calibrate_rounds, out)
         for recipe in args.recipes:
             steps[recipe] = max(1, int(args.budget_s / step_s[recipe]))
@@ -254,7 +257,8 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict]], step_s: dict[s
         print(f"activity plot ({', '.join(plotted) or 'no controller runs'}): {args.plot}")
 
     if args.results:
-        cmd = ("python benchmarks/ablate_tom.py " + " ".join([f"--seeds {' '.join(map(str, args.seeds))}", f"--budget-s {args.budget_s:g}",
+        how = f"--steps {args.steps}" if getattr(args, "steps", None) is not None else f"--budget-s {args.budget_s:g}"
+        cmd = ("python benchmarks/ablate_tom.py " + " ".join([f"--recipes {' '.join(args.recipes)}", f"--seeds {' '.join(map(str, args.seeds))}", how,
                                                               f"--threads {args.threads}", *args.overrides])).strip()
         counts = ", ".join(f"{t.name} {len(PuzzleDataset(t.root, 'test'))}" for t in read_mix(mix_root))
         spec = (read_build_info(read_mix(mix_root)[0].root) or {}).get("spec", {})
@@ -265,8 +269,11 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict]], step_s: dict[s
         for recipe, stats in table.items():
             rr = runs[recipe]
             walls = [r["train_wall_s"] for r in rr if r["train_wall_s"] is not None]
-            timing = f"{rr[0]['steps']} steps per seed ({step_s[recipe] * 1000:.0f} ms/step calibrated)" if recipe in step_s else f"{rr[0]['steps']} steps per seed"
-            notes = (f"equal wall-clock budget {args.budget_s:g} s of training per run: {timing}"
+            if recipe in step_s:
+                budget = f"equal wall-clock budget {args.budget_s:g} s of training per run: {rr[0]['steps']} steps per seed ({step_s[recipe] * 1000:.0f} ms/step calibrated)"
+            else:
+                budget = f"{rr[0]['steps']} steps per seed"
+            notes = (budget
                      + (f", mean measured training wall {statistics.fmean(walls):.0f} s" if walls else "")
                      + f"; {rr[0]['params']:,} params; seed-paired seeds {', '.join(map(str, args.seeds))}; floors: "
                      + ", ".join(f"{k} {v}" for k, v in floor.items()))
