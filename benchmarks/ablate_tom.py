@@ -1,0 +1,290 @@
+"""Controller ablation on the perspective-taking (theory-of-mind) grids, seed-paired, equal wall-clock budget.
+
+For every recipe the step time is measured first (the fastest of
+``--calibrate-rounds`` interleaved rounds, so a load spike on the shared
+machine does not shrink one recipe's budget); each recipe then
+trains for ``budget / step time`` steps, so every variant gets the same
+wall-clock budget rather than the same number of steps. Seeds are paired: with
+``train.seed=s`` every recipe starts from the same backbone weights (the
+builder initialises each component from its own (seed, component) generator)
+and sees the same batches. Runs are interleaved (seed 0 of every recipe, then
+seed 1 ...) so drifting machine load hits all variants alike.
+
+Every run is evaluated per question kind (the task of the mix) on its test
+split: exact accuracy, and for ``belief``/``reality`` separately on the
+true-belief and false-belief examples (``extra__false_belief.npy``). Controller
+activity (mean |modulation| per head and segment) is recorded per question
+kind and plotted with ``--plot``.
+
+Examples:
+    python benchmarks/ablate_tom.py --budget-s 240 --seeds 0 1 2 --plot docs/assets/tom_activity.png --results registry/results.yaml
+    python benchmarks/ablate_tom.py --recipes tom_none tom_quaternion --seeds 0 --budget-s 20   # smoke run
+    python benchmarks/ablate_tom.py --eval-only --out runs/ablate_tom --plot docs/assets/tom_activity.png
+    python benchmarks/ablate_tom.py --report-only --out runs/ablate_tom --results registry/results.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from hrmzoo.checkpoint import load_model
+from hrmzoo.data import tom
+from hrmzoo.data.dataset import PuzzleDataset
+from hrmzoo.data.format import read_build_info
+from hrmzoo.data.mix import is_mix, read_mix
+from hrmzoo.evaluate.core import evaluate
+from hrmzoo.recipe import load_recipe
+from hrmzoo.train.data import prepare_dataset
+from hrmzoo.train.trainer import Trainer
+
+RECIPES = ("tom_none", "tom_none_wide", "tom_film", "tom_quaternion")
+HEADS = ("FF", "FE", "SF", "SE")
+
+
+def task_batches(root: Path, task_id: int, batch_size: int) -> list[dict[str, torch.Tensor]]:
+    """One task's test split as batches carrying its ``task_id`` (the controller's perspective row)."""
+    data = PuzzleDataset(root, "test", task_id=task_id)
+    return [data.get_batch(list(range(i, min(len(data), i + batch_size)))) for i in range(0, len(data), batch_size)]
+
+
+def score_run(model, mix_root: Path, batch_size: int) -> dict:
+    """Exact accuracy (%) per question kind, the true/false-belief split, and controller activity per kind and segment."""
+    exact: dict[str, float] = {}
+    activity: dict[str, dict[str, dict[str, float]]] = {}
+    hits, total = 0.0, 0
+    for task in read_mix(mix_root):
+        result = evaluate(model, task_batches(task.root, task.task_id, batch_size), batch_size=batch_size, run_all_segments=True)
+        right = result.samples["exact"].float().cpu().numpy()
+        exact[task.name] = 100.0 * float(right.mean())
+        hits, total = hits + float(right.sum()), total + len(right)
+        fb_file = task.root / "test" / "extra__false_belief.npy"
+        if task.name in ("belief", "reality") and fb_file.is_file():
+            fb = np.load(fb_file).astype(bool)
+            exact[f"{task.name}_true_belief"] = 100.0 * float(right[~fb].mean())
+            exact[f"{task.name}_false_belief"] = 100.0 * float(right[fb].mean())
+        activity[task.name] = {name: a["by_segment"] for name, a in result.activity.items()}
+    exact["all"] = 100.0 * hits / max(1, total)
+    return {"exact": exact, "activity": activity}
+
+
+def floors(mix_root: Path) -> dict[str, str]:
+    """What answers that ignore the perspective score (the floor a model must clear), per kind, from the test labels."""
+    out = {}
+    for task in read_mix(mix_root):
+        split = task.root / "test"
+        x, y = np.load(split / "all__inputs.npy"), np.load(split / "all__labels.npy")
+        size = int(round((np.sqrt(1 + 4 * x.shape[1]) - 1) / 2))
+        world, label = x[:, size:], y[:, size:] == tom.YES
+
+        def rate(guess: np.ndarray) -> float:
+            return 100.0 * float((guess == label).all(axis=1).mean())
+
+        rules = {
+            "every open cell": world != tom.WALL,
+            "the object's cell now": world == tom.OBJ_AFTER,
+            "the object's first cell": world == tom.OBJ_BEFORE,
+        }
+        best = {name: rate(g) for name, g in rules.items()}
+        name = max(best, key=best.get)
+        out[task.name] = f"{best[name]:.1f}% ({name})"
+    return out
+
+
+def calibrate(recipes: list[str], common: list[str], steps: int, rounds: int, out: Path) -> dict[str, float]:
+    """Seconds per training step of each recipe, on throwaway runs.
+
+    Rounds interleave the recipes and each keeps its fastest round: on a shared
+    machine a load spike then slows one round, not one recipe's budget.
+    """
+    trainers = {r: Trainer(r, [*common, "train.seed=0", "train.steps=10000"], run_dir=out / f"calibrate-{r}") for r in recipes}  # never run to the end
+    for trainer in trainers.values():
+        for _ in range(3):  # warm-up: first steps allocate
+            trainer.train_step()
+    best = {r: float("inf") for r in recipes}
+    for _ in range(rounds):
+        for r, trainer in trainers.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                trainer.train_step()
+            best[r] = min(best[r], (time.perf_counter() - start) / steps)
+    return best
+
+
+def summarise(values: list[float]) -> tuple[float, float | None]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def plot_activity(runs: dict[str, list[dict]], path: Path) -> list[str]:
+    """One panel per head (FF, FE, SF, SE): mean activity by segment, a line per question kind; one figure per controller recipe."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def order(name: str) -> int:
+        head = name.split("/")[0]
+        return HEADS.index(head) if head in HEADS else -1
+
+    recipes = [r for r, rows in runs.items() if any(rows[0]["activity"].values())]
+    if not recipes:
+        return []
+    fig, axes = plt.subplots(len(recipes), len(HEADS), figsize=(14, 3.2 * len(recipes)), squeeze=False)
+    for row, recipe in enumerate(recipes):
+        rows = runs[recipe]
+        kinds = list(rows[0]["activity"])
+        names = sorted({n for r in rows for k in kinds for n in r["activity"][k]}, key=order)
+        for col in range(len(HEADS)):
+            ax = axes[row][col]
+            if col >= len(names):
+                ax.set_axis_off()
+                continue
+            name = names[col]
+            for kind in kinds:
+                segs = sorted({int(s) for r in rows for s in r["activity"][kind].get(name, {})})
+                means = [statistics.fmean(r["activity"][kind][name][str(s)] for r in rows) for s in segs]
+                ax.plot(segs, means, marker="o", label=kind)
+            ax.set_title(f"{recipe}: {name}", fontsize=10)
+            ax.set_xlabel("segment")
+            ax.set_xticks(segs)
+            if col == 0:
+                ax.set_ylabel("mean |modulation|")
+        axes[row][0].legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return recipes
+
+
+def write_results(path: Path, rows: list[dict]) -> None:
+    """Replace entries with the same (recipe, metric) in the results source; keep the rest."""
+    text = path.read_text() if path.is_file() else "results: []\n"
+    header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+    data = yaml.safe_load(text) or {}
+    new = {(x["recipe"], x["metric"]) for x in rows}
+    keep = [r for r in data.get("results", []) if (r["recipe"], r["metric"]) not in new]
+    path.write_text(header + yaml.safe_dump({"results": keep + rows}, sort_keys=False, allow_unicode=True, width=200))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--recipes", nargs="+", default=list(RECIPES))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--budget-s", type=float, default=240.0, help="training wall-clock seconds per run (every recipe)")
+    p.add_argument("--steps", type=int, default=None, help="train every recipe this many steps instead of calibrating to --budget-s")
+    p.add_argument("--calibrate-steps", type=int, default=8, help="steps per calibration round")
+    p.add_argument("--calibrate-rounds", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default="runs/ablate_tom", help="run directories and ablate_tom.json go here")
+    p.add_argument("--eval-batch-size", type=int, default=200)
+    p.add_argument("--eval-only", action="store_true", help="evaluate the runs already in --out instead of training")
+    p.add_argument("--report-only", action="store_true",
+                   help="table, plot and --results from the ablate_tom.json a finished run left in --out (no training, no evaluation)")
+    p.add_argument("--plot", default=None, help="write the per-head activity PNG here")
+    p.add_argument("--results", default=None, help="update this results.yaml with the measured numbers")
+    p.add_argument("--hardware", default=None, help="machine description for --results (default: CPU, threads)")
+    p.add_argument("overrides", nargs="*", help="key=value overrides applied to every recipe")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    if args.report_only:
+        saved = json.loads((out / "ablate_tom.json").read_text())
+        for key in ("recipes", "seeds", "budget_s", "threads", "overrides", "steps"):
+            setattr(args, key, saved["args"].get(key))
+        recipe = load_recipe(args.recipes[0], [*args.overrides])
+        mix_root = Path(prepare_dataset(recipe, recipe.train.data_cache, progress=False))
+        return report(args, saved["runs"], saved["step_s"], mix_root)
+    common = [f"train.threads={args.threads}", "train.progress=false", "train.final_eval=false", *args.overrides]
+
+    steps: dict[str, int] = {}
+    step_s: dict[str, float] = {}
+    if args.steps is not None:
+        steps = {recipe: args.steps for recipe in args.recipes}
+    elif not args.eval_only:
+        step_s = calibrate(args.recipes, common, args.calibrate_steps, args.calibrate_rounds, out)
+        for recipe in args.recipes:
+            steps[recipe] = max(1, int(args.budget_s / step_s[recipe]))
+            print(json.dumps({"calibrate": recipe, "s_per_step": round(step_s[recipe], 4), "steps": steps[recipe]}), flush=True)
+
+    runs: dict[str, list[dict]] = {r: [] for r in args.recipes}
+    mix_root = None
+    for seed in args.seeds:
+        for recipe in args.recipes:
+            run_dir = out / f"{recipe}-seed{seed}"
+            if args.eval_only:
+                model = load_model(run_dir / "model.safetensors")
+                root = prepare_dataset(model.recipe, model.recipe.train.data_cache, progress=False)
+                n_steps, wall = model.recipe.train.steps, None
+            else:
+                start = time.perf_counter()
+                trainer = Trainer(recipe, [*common, f"train.seed={seed}", f"train.steps={steps[recipe]}"], run_dir=run_dir)
+                summary = trainer.run()
+                model, root, n_steps, wall = trainer.eval_model, Path(trainer.data_root), summary.steps, round(summary.wall_s, 1)
+            if not is_mix(root):
+                raise SystemExit(f"{recipe}: its data is not a mixture of tom question kinds")
+            mix_root = Path(root)
+            row = {"seed": seed, "steps": n_steps, "train_wall_s": wall, "params": model.num_parameters(), **score_run(model, mix_root, args.eval_batch_size)}
+            runs[recipe].append(row)
+            print(json.dumps({"recipe": recipe, **{k: v for k, v in row.items() if k != "activity"}}), flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ablate_tom.json").write_text(json.dumps({"args": vars(args), "step_s": step_s, "runs": runs, "mix_root": str(mix_root)}, indent=1))
+    return report(args, runs, step_s, mix_root)
+
+
+def report(args: argparse.Namespace, runs: dict[str, list[dict]], step_s: dict[str, float], mix_root: Path) -> dict:
+    """Print the table and floors; write the plot and the results entries when asked."""
+    table = {recipe: {k: summarise([r["exact"][k] for r in rows]) for k in rows[0]["exact"]} for recipe, rows in runs.items() if rows}
+    cols = list(next(iter(table.values())))
+    print("\n| recipe | params | steps | " + " | ".join(cols) + " |")
+    print("|---|---|---|" + "---|" * len(cols))
+    for recipe, stats in table.items():
+        cells = [f"{m:.1f} ± {s:.1f}" if s is not None else f"{m:.1f}" for m, s in stats.values()]
+        print(f"| {recipe} | {runs[recipe][0]['params']:,} | {runs[recipe][0]['steps']} | " + " | ".join(cells) + " |")
+    floor = floors(mix_root)
+    print("floors (answers ignoring the perspective): " + ", ".join(f"{k} {v}" for k, v in floor.items()))
+
+    if args.plot:
+        plotted = plot_activity(runs, Path(args.plot))
+        print(f"activity plot ({', '.join(plotted) or 'no controller runs'}): {args.plot}")
+
+    if args.results:
+        how = f"--steps {args.steps}" if getattr(args, "steps", None) is not None else f"--budget-s {args.budget_s:g}"
+        cmd = ("python benchmarks/ablate_tom.py " + " ".join([f"--recipes {' '.join(args.recipes)}", f"--seeds {' '.join(map(str, args.seeds))}", how,
+                                                              f"--threads {args.threads}", *args.overrides])).strip()
+        counts = ", ".join(f"{t.name} {len(PuzzleDataset(t.root, 'test'))}" for t in read_mix(mix_root))
+        spec = (read_build_info(read_mix(mix_root)[0].root) or {}).get("spec", {})
+        world = ", ".join(f"{k} {spec[k]}" for k in ("size", "num_agents", "wall_density", "view_radius", "max_goal_dist") if spec.get(k) is not None)
+        dataset = f"test split of the recipe's tom mix ({world}; {counts} examples; maps never seen in training)"
+        hardware = args.hardware or f"CPU ({args.threads} torch thread(s)), torch {torch.__version__.split('+')[0]}"
+        rows_out = []
+        for recipe, stats in table.items():
+            rr = runs[recipe]
+            walls = [r["train_wall_s"] for r in rr if r["train_wall_s"] is not None]
+            if recipe in step_s:
+                budget = f"equal wall-clock budget {args.budget_s:g} s of training per run: {rr[0]['steps']} steps per seed ({step_s[recipe] * 1000:.0f} ms/step calibrated)"
+            else:
+                budget = f"{rr[0]['steps']} steps per seed"
+            notes = (budget
+                     + (f", mean measured training wall {statistics.fmean(walls):.0f} s" if walls else "")
+                     + f"; {rr[0]['params']:,} params; seed-paired seeds {', '.join(map(str, args.seeds))}; floors: "
+                     + ", ".join(f"{k} {v}" for k, v in floor.items()))
+            for key, (mean, std) in stats.items():
+                rows_out.append({"recipe": recipe, "metric": f"exact_accuracy/{key}", "value": round(mean, 2), "std": None if std is None else round(std, 2),
+                                 "seeds": len(rr), "unit": "%", "dataset": dataset, "command": cmd, "hardware": hardware,
+                                 "date": datetime.date.today().isoformat(), "notes": notes})
+        write_results(Path(args.results), rows_out)
+        print(f"updated {args.results}; now run `hrmzoo catalog`")
+    return {"runs": runs, "report": {r: {m: list(v) for m, v in s.items()} for r, s in table.items()}, "floors": floor}
+
+
+if __name__ == "__main__":
+    main()

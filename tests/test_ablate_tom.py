@@ -1,0 +1,57 @@
+"""benchmarks/ablate_tom.py pieces on a tiny theory-of-mind mix: per-kind scoring, belief split, floors, activity."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hrmzoo import build_model
+from hrmzoo.data.prepare import prepare_data
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import ablate_tom  # noqa: E402
+
+KINDS = ("visibility", "belief", "reality", "path")
+
+
+@pytest.fixture(scope="module")
+def mix_root(tmp_path_factory):
+    spec = {"type": "mix", "tasks": [{"name": k, "data": {"type": "tom", "kind": k, "view_radius": 2, "max_goal_dist": 4,
+                                                         "num_train": 4, "num_test": 10, "seed": 1}} for k in KINDS]}
+    return prepare_data(spec, tmp_path_factory.mktemp("cache"))
+
+
+def test_score_run_reports_every_kind_and_the_belief_split(mix_root):
+    torch.manual_seed(0)
+    model = build_model(str(ROOT / "recipes" / "tom_quaternion.yaml"), seed=0)
+    out = ablate_tom.score_run(model, Path(mix_root), batch_size=7)
+    exact = out["exact"]
+    assert set(exact) == {*KINDS, "belief_true_belief", "belief_false_belief", "reality_true_belief", "reality_false_belief", "all"}
+    assert all(0.0 <= v <= 100.0 for v in exact.values())
+    # every head reports, for every kind, at every one of the 4 segments
+    for kind in KINDS:
+        assert {n.split("/")[0] for n in out["activity"][kind]} == {"FF", "FE", "SF", "SE"}
+        assert all(len(by_seg) == 4 for by_seg in out["activity"][kind].values())
+
+
+def test_belief_floor_follows_the_recorded_flag(mix_root):
+    """Answering the object's current cell is right exactly on the true-belief questions; the floor is the better fixed rule."""
+    from hrmzoo.data import tom
+
+    task = next(t for t in ablate_tom.read_mix(Path(mix_root)) if t.name == "belief")
+    fb = np.load(task.root / "test" / "extra__false_belief.npy").astype(bool)
+    assert fb.any() and (~fb).any()
+    floors = ablate_tom.floors(Path(mix_root))
+    x = np.load(task.root / "test" / "all__inputs.npy")
+    y = np.load(task.root / "test" / "all__labels.npy")
+    now = (x[:, 8:] == tom.OBJ_AFTER) == (y[:, 8:] == tom.YES)
+    assert (now.all(axis=1) == ~fb).all()
+    best = max((~fb).mean(), fb.mean()) * 100
+    assert floors["belief"].startswith(f"{best:.1f}%")
+    assert floors["reality"].startswith("100.0%")
