@@ -3,8 +3,8 @@
 Trains each recipe once per seed with the trainer (same data, budget and
 seeds for every variant), then evaluates every run on the mixture's test split
 and reports exact accuracy per task as mean ± sample std over seeds. With
-``--results`` the measured numbers replace this ablation's entries in
-``registry/results.yaml`` (then run ``hrmzoo catalog``).
+`--results` the measured numbers replace this ablation's entries in
+`registry/results.yaml` (then run `hrmzoo catalog`).
 
 Examples:
     python benchmarks/ablate_controller.py
@@ -38,7 +38,7 @@ RECIPES = ("tiny_quaternion_mix_none", "tiny_quaternion_mix_film", "tiny_quatern
 
 
 def test_batches(root: Path, batch_size: int) -> tuple[list[dict[str, torch.Tensor]], torch.Tensor]:
-    """The test split as batches carrying ``task_id``, and the task id of every example in order."""
+    """The test split as batches carrying `task_id`, and the task id of every example in order."""
     data = PuzzleDataset(root, "test")
     batches = [data.get_batch(list(range(i, min(len(data), i + batch_size)))) for i in range(0, len(data), batch_size)]
     return batches, torch.cat([b["task_id"] for b in batches])

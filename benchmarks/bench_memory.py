@@ -1,10 +1,10 @@
 """Activation memory per gradient estimator as a function of the number of cycles.
 
 For each registered gradient estimator and each cycle count, one training step
-(``segment_step`` + backward) is run; the bytes autograd saves for backward are
+(`segment_step` + backward) is run; the bytes autograd saves for backward are
 counted with saved-tensor hooks (parameters apart), and on CUDA the peak memory
 above the weights is read too. one_step and implicit should stay flat in the
-number of cycles, bptt grow linearly. For ``implicit`` the cycle count is the
+number of cycles, bptt grow linearly. For `implicit` the cycle count is the
 number of forward solver iterations (the tolerance is set unreachable so each
 solve runs exactly that many).
 
@@ -34,7 +34,7 @@ CYCLE_FIELD = {"hierarchical": "h_cycles", "recursive": "t_cycles", "flat": "cyc
 
 
 def estimator_overrides(name: str, cycles: int, coupling: str) -> list[str]:
-    """Overrides that select estimator ``name`` and ``cycles`` cycles per segment."""
+    """Overrides that select estimator `name` and `cycles` cycles per segment."""
     field = CYCLE_FIELD.get(coupling)
     if field is None:
         raise SystemExit(f"bench_memory: coupling '{coupling}' has no known cycle-count field; add it to CYCLE_FIELD")

@@ -1,16 +1,16 @@
-"""Start-up time of the command line and of ``import hrmzoo``: median wall time of N fresh processes.
+"""Start-up time of the command line and of `import hrmzoo`: median wall time of N fresh processes.
 
-Beside hrmzoo's commands it times ``python -c pass`` (the interpreter alone),
-``import torch`` and ``import timm.layers`` (torch + timm, which imports torchvision),
+Beside hrmzoo's commands it times `python -c pass` (the interpreter alone),
+`import torch` and `import timm.layers` (torch + timm, which imports torchvision),
 so the figures can be read on a loaded machine. hrmzoo runs as
-``python -m hrmzoo`` from this checkout (PYTHONPATH = the repository), or as the
-``hrmzoo`` found on PATH with ``--installed``.
+`python -m hrmzoo` from this checkout (PYTHONPATH = the repository), or as the
+`hrmzoo` found on PATH with `--installed`.
 
     python benchmarks/bench_startup.py            # 5 runs each
     python benchmarks/bench_startup.py --runs 9 --only "hrmzoo --help"
 
 Prints a table (wall-time median, min, max, and the median CPU seconds of the
-process, which a loaded machine disturbs far less), then one line ``JSON: {...}``.
+process, which a loaded machine disturbs far less), then one line `JSON: {...}`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Training and inference throughput of a recipe at one batch size.
 
-Training: ``hrmzoo.loop.segment_step`` (one segment for every slot, the halting
+Training: `hrmzoo.loop.segment_step` (one segment for every slot, the halting
 policy's loss and extra forward included) + backward + an AdamW step.
-Inference: every sample runs ``max_segments`` segments.
+Inference: every sample runs `max_segments` segments.
 
 Examples:
     python benchmarks/bench_throughput.py --preset tiny --batch-size 64

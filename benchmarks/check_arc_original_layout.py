@@ -1,7 +1,7 @@
 """Check, on a built ARC dataset, that the test metadata rebuilt for an originally built dataset is exact.
 
 Makes a view of ROOT's test split as the original builder would have named it
-(identifiers renamed to ``<task>_t<d>_<colour map>``, no ``arc_test_meta.json``;
+(identifiers renamed to `<task>_t<d>_<colour map>`, no `arc_test_meta.json`;
 the arrays are symlinked, not copied), rebuilds the metadata from identifiers
 and labels, compares it with the one hrmzoo wrote, and votes the labels
 themselves as predictions (100% under both scoring rules when all is right).

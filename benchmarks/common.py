@@ -1,6 +1,6 @@
 """Shared plumbing of the benchmark scripts: arguments, model and batch set-up, timing, output.
 
-Every script prints a human table and then one line ``JSON: {...}`` with the
+Every script prints a human table and then one line `JSON: {...}` with the
 same figures, so results can be collected by a machine.
 """
 
@@ -39,12 +39,12 @@ _clock = time.perf_counter
 
 
 def clock() -> float:
-    """The benchmark clock: wall time, or this process's CPU time (``--clock cpu``)."""
+    """The benchmark clock: wall time, or this process's CPU time (`--clock cpu`)."""
     return _clock()
 
 
 def base_parser(description: str, *, batch_size: int = 64, recipe: str = "hrm_sudoku") -> argparse.ArgumentParser:
-    """Arguments every benchmark takes; ``overrides`` are recipe ``key=value`` strings."""
+    """Arguments every benchmark takes; `overrides` are recipe `key=value` strings."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--recipe", default=recipe, help="recipe path or shipped name")
     p.add_argument("--preset", choices=sorted(PRESETS), help="a named recipe + overrides (replaces --recipe)")
@@ -65,11 +65,11 @@ def base_parser(description: str, *, batch_size: int = 64, recipe: str = "hrm_su
 def tune_cpu_allocator(keep_bytes: int = 1 << 30) -> bool:
     """Stop glibc from returning freed activation buffers to the OS.
 
-    By default glibc serves blocks above 128 KiB-32 MiB with fresh ``mmap`` calls
+    By default glibc serves blocks above 128 KiB-32 MiB with fresh `mmap` calls
     and trims the heap on free, so every new [B, S, D] activation on the CPU costs
     one page fault per 4 KiB page; on a VM that can cost more than the arithmetic.
     Raising the mmap and trim thresholds keeps freed blocks for reuse. Returns
-    False where glibc's ``mallopt`` is not available (other C libraries).
+    False where glibc's `mallopt` is not available (other C libraries).
     """
     import ctypes
     import ctypes.util
@@ -124,7 +124,7 @@ def random_batch(model, batch_size: int, device, generator: torch.Generator | No
 
 
 def autocast(device: torch.device, dtype: str):
-    """bf16 autocast for ``dtype == "bfloat16"``, else nothing."""
+    """bf16 autocast for `dtype == "bfloat16"`, else nothing."""
     if dtype == "float32":
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=DTYPES[dtype])
@@ -154,7 +154,7 @@ class Timer:
 
 
 def matmul_peak(device: torch.device, dtype: str, size: int, seconds: float = 1.0) -> float:
-    """FLOP/s of a plain [size x size] @ [size x size] in ``dtype``: the practical peak here."""
+    """FLOP/s of a plain [size x size] @ [size x size] in `dtype`: the practical peak here."""
     dt = DTYPES[dtype]
     a = torch.randn(size, size, device=device).to(dt)
     b = torch.randn(size, size, device=device).to(dt)
@@ -216,7 +216,7 @@ def make_optimizer(model, lr: float = 1e-4, weight_decay: float = 0.1) -> torch.
 
 
 def time_training(model, device: torch.device, dtype: str, batch_size: int, steps: int, warmup: int, *, seed: int = 0, between=None) -> dict:
-    """Time ``steps`` training steps (``segment_step`` + backward + optimizer step).
+    """Time `steps` training steps (`segment_step` + backward + optimizer step).
 
     The model forward (every call, the halting policy's extra forward included)
     and the backward are timed apart, so the rest of the step (data, halting
@@ -299,7 +299,7 @@ def time_training(model, device: torch.device, dtype: str, batch_size: int, step
 
 
 def time_inference(model, device: torch.device, dtype: str, batch_size: int, repeats: int, *, seed: int = 0) -> dict:
-    """Time full inference passes: every sample runs ``max_segments`` segments from the initial state."""
+    """Time full inference passes: every sample runs `max_segments` segments from the initial state."""
     model.eval()
     batch = random_batch(model, batch_size, device, torch.Generator().manual_seed(seed))
     segments = model.halting.max_segments

@@ -5,8 +5,8 @@ Front door::
     from hrmzoo import build_model
     model = build_model("hrm_sudoku", ["model.coupling.h_cycles=3"])
 
-The public names are loaded on first use (module ``__getattr__``), so
-``import hrmzoo`` and the command line's ``--help`` do not import torch.
+The public names are loaded on first use (module `__getattr__`), so
+`import hrmzoo` and the command line's `--help` do not import torch.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``python -m hrmzoo ...`` (also the entry point for ``torchrun -m hrmzoo``)."""
+"""`python -m hrmzoo ...` (also the entry point for `torchrun -m hrmzoo`)."""
 
 import sys
 

@@ -1,4 +1,4 @@
-"""``build_model``: recipe (path, name, dict or Recipe) -> ReasoningModel."""
+"""`build_model`: recipe (path, name, dict or Recipe) -> ReasoningModel."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float64": torc
 
 
 def resolve_device(name: str | torch.device | None) -> torch.device:
-    """``auto``/None -> CUDA when present, else CPU."""
+    """`auto`/None -> CUDA when present, else CPU."""
     if name is None or str(name) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -43,15 +43,15 @@ def build_model(source: Any, overrides: list[str] | tuple[str, ...] = (), *, dev
 
     Args:
         source: a recipe path, a shipped recipe name, a dict, or a Recipe.
-        overrides: ``key=value`` strings (Hydra-like; see ``hrmzoo.recipe.overrides``).
-        device: where to put the weights (default CPU; ``"auto"`` picks CUDA if present).
+        overrides: `key=value` strings (Hydra-like; see `hrmzoo.recipe.overrides`).
+        device: where to put the weights (default CPU; `"auto"` picks CUDA if present).
         dtype: parameter dtype (default float32; use autocast for bf16 training).
-        seed: seeds the initialisation (default: the recipe's ``train.seed``). The same
+        seed: seeds the initialisation (default: the recipe's `train.seed`). The same
             seed gives the same weights to every component two recipes share, whatever
             optional components (controller, halting head) either adds.
 
     Returns:
-        The ReasoningModel, with ``model.recipe`` set to the validated recipe.
+        The ReasoningModel, with `model.recipe` set to the validated recipe.
 
     Example:
         >>> from hrmzoo import build_model

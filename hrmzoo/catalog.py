@@ -1,17 +1,17 @@
-"""The zoo's catalogue: the ``registry/`` folder, generated from the code.
+"""The zoo's catalogue: the `registry/` folder, generated from the code.
 
-``generate()`` returns every generated file as text:
+`generate()` returns every generated file as text:
 
-- ``components.md`` / ``components.json``: every registered component with its
+- `components.md` / `components.json`: every registered component with its
   config fields (type, default, constraint, description from the config's
-  ``Attributes:`` docstring section), plus the recipe's non-component sections;
-- ``recipe.schema.json``: the recipe JSON Schema (``hrmzoo.recipe.json_schema()``);
-- ``recipes.md``: the shipped recipes with their parameter counts and parts;
-- ``results.md``: measured results, rendered from the hand-maintained
-  ``registry/results.yaml`` (the only file here edited by hand).
+  `Attributes:` docstring section), plus the recipe's non-component sections;
+- `recipe.schema.json`: the recipe JSON Schema (`hrmzoo.recipe.json_schema()`);
+- `recipes.md`: the shipped recipes with their parameter counts and parts;
+- `results.md`: measured results, rendered from the hand-maintained
+  `registry/results.yaml` (the only file here edited by hand).
 
 Output is deterministic (sorted, no timestamps), so CI can check that
-``registry/`` is in sync with ``hrmzoo catalog --check``. It reflects every
+`registry/` is in sync with `hrmzoo catalog --check`. It reflects every
 component registered when it runs, built-in or plugin.
 """
 
@@ -53,7 +53,7 @@ _ENTRY = re.compile(r"^(\s*)([A-Za-z_]\w*)(?: \([^)]*\))?:\s+(\S.*)$")
 
 
 def attribute_docs(cls: type) -> dict[str, str]:
-    """Field -> description from the Google-style ``Attributes:`` sections along the MRO."""
+    """Field -> description from the Google-style `Attributes:` sections along the MRO."""
     out: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
         doc = klass.__dict__.get("__doc__")
@@ -92,7 +92,7 @@ def _parse_attributes(doc: str) -> dict[str, str]:
 
 
 def type_name(ann: Any) -> str:
-    """A short, stable rendering of a field annotation (``int``, ``"a" | "b"``, ``list[int]``)."""
+    """A short, stable rendering of a field annotation (`int`, `"a" | "b"`, `list[int]`)."""
     origin, args = typing.get_origin(ann), typing.get_args(ann)
     if ann is type(None):
         return "null"
@@ -279,15 +279,15 @@ def recipes_markdown() -> str:
 # ---------------------------------------------------------------- results
 
 class Result(BaseModel):
-    """One measured result (an entry of ``registry/results.yaml``).
+    """One measured result (an entry of `registry/results.yaml`).
 
     Attributes:
         recipe: the shipped recipe (name) it was measured with.
-        metric: what was measured, e.g. ``exact_accuracy/sudoku4``.
-        value: the measured value (mean over seeds when ``seeds`` > 1).
+        metric: what was measured, e.g. `exact_accuracy/sudoku4`.
+        value: the measured value (mean over seeds when `seeds` > 1).
         std: standard deviation over seeds (sample std, ddof=1), if several.
         seeds: how many seeds (runs) the value aggregates.
-        unit: ``""``, ``"%"`` ...
+        unit: `""`, `"%"` ...
         dataset: the data it was measured on (split, size, generator seed).
         command: the exact command(s) that produced it.
         hardware: where it ran.

@@ -42,7 +42,7 @@ def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, meta
 
 
 def save_model(model, path: str | Path, extra_metadata: dict[str, str] | None = None) -> Path:
-    """Save weights + recipe + versions to ``path`` (.safetensors)."""
+    """Save weights + recipe + versions to `path` (.safetensors)."""
     if model.recipe is None:
         raise CheckpointError("model has no recipe attached; build it with hrmzoo.build_model")
     meta = {
@@ -58,9 +58,9 @@ def save_model(model, path: str | Path, extra_metadata: dict[str, str] | None = 
 def model_file(path: str | Path) -> Path:
     """The model file a checkpoint argument names, verified against its generation's manifest.
 
-    Accepts a ``.safetensors`` file, a generation directory (``checkpoints/step-N``),
+    Accepts a `.safetensors` file, a generation directory (`checkpoints/step-N`),
     a run directory (its newest verified generation) or a run directory of the
-    older single-file layout (``RUN/model.safetensors``).
+    older single-file layout (`RUN/model.safetensors`).
     """
     path = Path(path)
     try:
@@ -101,7 +101,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
 
 def embedded_recipe(meta: dict[str, str], origin: Any) -> dict:
     """The resolved recipe a checkpoint carries. It must be self-contained: an
-    ``extends`` key would make loading read another file, so it is refused."""
+    `extends` key would make loading read another file, so it is refused."""
     try:
         recipe_dict = json.loads(meta[RECIPE_KEY])
     except json.JSONDecodeError:
@@ -116,9 +116,9 @@ def embedded_recipe(meta: dict[str, str], origin: Any) -> dict:
 def load_model(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, device=None, allow_cast: bool = False) -> Any:
     """Rebuild the model a checkpoint describes and load its weights (exactly).
 
-    Overrides may change inference settings (e.g. ``model.halting.eval_mode=adaptive``)
+    Overrides may change inference settings (e.g. `model.halting.eval_mode=adaptive`)
     but not shapes: a mismatch is a CheckpointError. A tensor whose dtype differs
-    from the parameter's is an error too, unless ``allow_cast``.
+    from the parameter's is an error too, unless `allow_cast`.
     """
     from hrmzoo import limits
     from hrmzoo.builder import build_model
@@ -138,7 +138,7 @@ def load_model(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
 
 
 def load_weights(model, tensors: dict[str, torch.Tensor], origin: Any = "<weights>", *, allow_cast: bool = False) -> None:
-    """Copy tensors into the model; every key and shape (and dtype, unless ``allow_cast``) must match."""
+    """Copy tensors into the model; every key and shape (and dtype, unless `allow_cast`) must match."""
     own = model.state_dict()
     missing = sorted(set(own) - set(tensors))
     unexpected = sorted(set(tensors) - set(own))

@@ -1,7 +1,7 @@
 """User-facing errors.
 
 Every mistake a user can make (a bad recipe, a bad override, a missing file, a
-corrupt checkpoint) is raised as a :class:`HrmzooError` whose message is one line
+corrupt checkpoint) is raised as a `HrmzooError` whose message is one line
 naming the place and the fix. The CLI prints that line and exits with code 2
 instead of showing a traceback.
 """

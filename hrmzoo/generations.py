@@ -1,15 +1,15 @@
 """Checkpoint generations: one complete directory per save, and a pointer to the newest.
 
-A run directory keeps its saves under ``checkpoints/``::
+A run directory keeps its saves under `checkpoints/`::
 
     checkpoints/
         step-00000060/   model.safetensors, trainer_state.safetensors, trainer_state.json, manifest.json
-        step-00000040/   the previous generation (``train.keep_checkpoints`` are kept)
+        step-00000040/   the previous generation (`train.keep_checkpoints` are kept)
         latest           "step-00000060"
 
-A save writes every file into a hidden temporary directory, then ``manifest.json``
+A save writes every file into a hidden temporary directory, then `manifest.json`
 (the step and the SHA-256 of every file) last, renames the directory into place
-and only then replaces ``latest`` (a temp file and a rename). A kill at any
+and only then replaces `latest` (a temp file and a rename). A kill at any
 moment leaves the previous generation and pointer as they were; the next save
 removes what the kill left behind. Readers verify the hashes, so a flipped byte
 in a tensor (safetensors has no checksum) is an error instead of a silent change.
@@ -104,7 +104,7 @@ def has_generations(run_dir: Path) -> bool:
 
 
 def list_generations(run_dir: Path) -> list[Generation]:
-    """Step directories under ``checkpoints/``, newest first (complete or not)."""
+    """Step directories under `checkpoints/`, newest first (complete or not)."""
     root = checkpoints_dir(run_dir)
     if not root.is_dir():
         return []
@@ -113,7 +113,7 @@ def list_generations(run_dir: Path) -> list[Generation]:
 
 
 def pointer_step(run_dir: Path) -> int | None:
-    """The step ``latest`` names (None when it is missing or unreadable)."""
+    """The step `latest` names (None when it is missing or unreadable)."""
     try:
         text = (checkpoints_dir(run_dir) / POINTER).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
@@ -159,7 +159,7 @@ def verify_file(gen_dir: Path, name: str, manifest: dict | None = None) -> Path:
 
 
 def verify_generation(gen: Generation, required: tuple[str, ...]) -> dict:
-    """Verify every file of a generation (and that ``required`` are there); returns the manifest."""
+    """Verify every file of a generation (and that `required` are there); returns the manifest."""
     manifest = read_manifest(gen.path)
     if manifest["step"] != gen.step:
         raise CheckpointError(f"{gen.path / MANIFEST}: records step {manifest['step']} but the directory is {gen.name}; the generation was renamed or damaged")
@@ -210,7 +210,7 @@ def clean_temp(run_dir: Path) -> None:
 
 
 def write_generation(run_dir: Path, step: int, writers: dict[str, Callable[[Path], None]], keep: int) -> Generation:
-    """Write one complete generation and switch ``latest`` to it.
+    """Write one complete generation and switch `latest` to it.
 
     Args:
         run_dir: the run directory.
@@ -252,7 +252,7 @@ def write_generation(run_dir: Path, step: int, writers: dict[str, Callable[[Path
 
 
 def prune(run_dir: Path, keep: int) -> None:
-    """Keep the ``keep`` newest committed generations; drop the rest and any above the pointer."""
+    """Keep the `keep` newest committed generations; drop the rest and any above the pointer."""
     top = pointer_step(run_dir)
     kept = 0
     for gen in list_generations(run_dir):

@@ -1,10 +1,10 @@
 """Sane upper bounds checked before anything is allocated.
 
-A recipe of a few bytes can otherwise ask for a terabyte (``hidden_size: 10000000``)
+A recipe of a few bytes can otherwise ask for a terabyte (`hidden_size: 10000000`)
 or a billion updates per segment, and crash in the allocator or swap the machine
 to death. Each limit sits far above any published HRM/TRM setting; to go beyond
 one on purpose, raise it with an environment variable named in the message
-(``HRMZOO_LIMIT_<NAME>=<value>``).
+(`HRMZOO_LIMIT_<NAME>=<value>`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class LimitError(HrmzooError):
 
 
 def limit(name: str) -> int:
-    """The limit ``name``, raised by ``HRMZOO_LIMIT_<NAME>`` when set."""
+    """The limit `name`, raised by `HRMZOO_LIMIT_<NAME>` when set."""
     env = f"HRMZOO_LIMIT_{name.upper()}"
     text = os.environ.get(env)
     if text is None:
@@ -58,7 +58,7 @@ def check(name: str, value: int, what: str) -> None:
 
 def check_parameters(model_cfg, what: str = "the model") -> int:
     """Count a recipe's parameters without allocating them (built on the meta device)
-    and check the count against the ``parameters`` limit; returns the count."""
+    and check the count against the `parameters` limit; returns the count."""
     import torch  # here, not at the top: recipe validation must not pull torch into `hrmzoo --help`
 
     from hrmzoo.model import ReasoningModel

@@ -43,7 +43,7 @@ class StepResult:
 
 
 def new_carry(model: ReasoningModel, batch: dict[str, torch.Tensor]) -> Carry:
-    """A carry whose every slot is empty (halted), so the first step loads ``batch``."""
+    """A carry whose every slot is empty (halted), so the first step loads `batch`."""
     B = batch["inputs"].shape[0]
     device = batch["inputs"].device
     return Carry(
@@ -80,7 +80,7 @@ def segment_step(
 
     Args:
         model: the reasoner.
-        carry: slots from the previous call (``new_carry`` at the start).
+        carry: slots from the previous call (`new_carry` at the start).
         batch: fresh samples; a slot that halted takes its row from here.
         training: apply the policy's training rule (exploration) and compute its loss.
         generator: RNG for exploration draws.

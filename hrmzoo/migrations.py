@@ -18,7 +18,7 @@ CURRENT_FORMAT = "2"
 
 
 def migrate_weights(tensors: dict[str, torch.Tensor], fmt: str | None, recipe: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """Tensors of a checkpoint written in format ``fmt``, rewritten for the current format."""
+    """Tensors of a checkpoint written in format `fmt`, rewritten for the current format."""
     if fmt in (None, "1"):
         model = recipe.get("model", {})
         embedding = model.get("embedding") or {}

@@ -28,7 +28,7 @@ class SegmentOutput:
         state: the new state, detached (carry it into the next segment).
         logits: [B, seq_len, vocab] token logits.
         halt_logits: the halting head's output, or None.
-        diagnostics: ``residual`` [B] of the last cycle, controller ``trace``.
+        diagnostics: `residual` [B] of the last cycle, controller `trace`.
         aux_losses: extra loss terms (controller), scalars.
     """
 
@@ -40,10 +40,10 @@ class SegmentOutput:
 
 
 class ReasoningModel(nn.Module):
-    """A recurrent reasoner built from a recipe's ``model`` section."""
+    """A recurrent reasoner built from a recipe's `model` section."""
 
     def __init__(self, cfg, seed: int | None = None):
-        """Build every component from ``cfg`` (the recipe's ``model`` section).
+        """Build every component from `cfg` (the recipe's `model` section).
 
         Args:
             cfg: the validated model config.
@@ -92,7 +92,7 @@ class ReasoningModel(nn.Module):
         return out
 
     def reset_state(self, state: State, reset: torch.Tensor) -> State:
-        """Put the initial state back in the slots where ``reset`` [B] is True."""
+        """Put the initial state back in the slots where `reset` [B] is True."""
         out = {}
         for key, value in state.items():
             init = getattr(self, f"init_{key}").to(value.dtype)
@@ -107,8 +107,8 @@ class ReasoningModel(nn.Module):
         """Run one segment.
 
         Args:
-            batch: ``inputs`` [B, seq_len] token ids, optional
-                ``puzzle_identifiers`` [B] and ``task_id`` [B].
+            batch: `inputs` [B, seq_len] token ids, optional
+                `puzzle_identifiers` [B] and `task_id` [B].
             state: the carried state (None: the initial state).
         """
         inputs = batch["inputs"]

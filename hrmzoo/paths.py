@@ -1,7 +1,7 @@
 """Safe output paths: what hrmzoo may write to, and what it may delete.
 
 Two promises: a name or a relative path never lands outside the directory it is
-meant for (``name: ../../x`` stays a name), and ``--force`` only ever replaces a
+meant for (`name: ../../x` stays a name), and `--force` only ever replaces a
 directory hrmzoo itself made (it holds the marker file of a dataset or a run) —
 never "", ".", "/", the home directory, or the directory you are standing in.
 """
@@ -57,8 +57,8 @@ def check_output_dir(path: str | os.PathLike[str], what: str = "--out", *, absol
 
     Refuses an empty string, a null byte, the filesystem root, the home
     directory, the current directory or one of its parents. A relative path may
-    not climb out of the current directory with ``..`` (an absolute one may be
-    anywhere else when ``absolute_ok``).
+    not climb out of the current directory with `..` (an absolute one may be
+    anywhere else when `absolute_ok`).
     """
     text = os.fspath(path)
     if not text.strip():
@@ -79,10 +79,10 @@ def check_output_dir(path: str | os.PathLike[str], what: str = "--out", *, absol
 
 
 def check_replaceable(path: Path, *, force: bool, markers: tuple[str, ...], what: str = "--out") -> bool:
-    """May ``path`` be (re)written? True when something is there to replace.
+    """May `path` be (re)written? True when something is there to replace.
 
-    An absent path or an empty directory is free. Anything else needs ``force``
-    and must be a directory holding one of ``markers`` (a file hrmzoo writes into
+    An absent path or an empty directory is free. Anything else needs `force`
+    and must be a directory holding one of `markers` (a file hrmzoo writes into
     every dataset/run), so --force never deletes what hrmzoo did not make.
     """
     path = Path(path)
@@ -104,7 +104,7 @@ def check_replaceable(path: Path, *, force: bool, markers: tuple[str, ...], what
 
 
 def replace_dir(built: Path, final: Path) -> None:
-    """Put a finished directory in place of ``final`` (which check_replaceable allowed):
+    """Put a finished directory in place of `final` (which check_replaceable allowed):
     the old one is moved aside first and deleted only after the new one is in place."""
     old = None
     if os.path.lexists(final) and final.is_dir() and any(final.iterdir()):

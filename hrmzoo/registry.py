@@ -5,10 +5,10 @@ A component is a class registered under a name with a pydantic config class::
     @register("block", "transformer", config=TransformerBlockConfig)
     class TransformerBlock(nn.Module): ...
 
-The registry adds a ``type: Literal["transformer"]`` field to the config so that
-recipes pick a component by ``type`` (a discriminated union). Third-party
+The registry adds a `type: Literal["transformer"]` field to the config so that
+recipes pick a component by `type` (a discriminated union). Third-party
 packages register components the same way, from modules named in the
-``hrmzoo.components`` entry-point group (loaded on first lookup).
+`hrmzoo.components` entry-point group (loaded on first lookup).
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def unknown_message(kind: str, name: str, known: list[str]) -> str:
 
 
 def register(kind: str, name: str, *, config: type[ComponentConfig], description: str | None = None) -> Callable[[type], type]:
-    """Class decorator: register ``cls`` as ``kind``/``name`` with its config class."""
+    """Class decorator: register `cls` as `kind`/`name` with its config class."""
     if kind not in REGISTRIES:
         raise RegistryError(unknown_message("component kind", kind, list(KINDS)))
 
@@ -170,7 +170,7 @@ def get(kind: str, name: str) -> Entry:
 
 
 def create(kind: str, cfg: ComponentConfig, **context: Any):
-    """Instantiate the component a validated config names: ``cls(cfg, **context)``."""
+    """Instantiate the component a validated config names: `cls(cfg, **context)`."""
     return get(kind, cfg.type).cls(cfg, **context)
 
 
@@ -201,11 +201,11 @@ def _ensure_loaded() -> None:
 
 
 def import_plugins(modules: list[str] | tuple[str, ...], origin: str, base: Path | None = None) -> None:
-    """Import modules that register components: dotted names, or ``.py`` files.
+    """Import modules that register components: dotted names, or `.py` files.
 
-    A file path is read relative to ``base`` (a recipe's folder) or the working
+    A file path is read relative to `base` (a recipe's folder) or the working
     directory; a dotted name is also looked up in the working directory, as
-    ``python -m`` does, so a local ``my_blocks.py`` needs no packaging.
+    `python -m` does, so a local `my_blocks.py` needs no packaging.
     """
     _ensure_loaded()  # built-ins first, so a plugin's clashing name is reported against them
     for name in modules:
@@ -242,7 +242,7 @@ def _import_file(path: Path) -> None:
 
 
 def load_plugins() -> list[str]:
-    """Import every module in the ``hrmzoo.components`` entry-point group."""
+    """Import every module in the `hrmzoo.components` entry-point group."""
     loaded = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:

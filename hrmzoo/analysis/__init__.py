@@ -1,13 +1,13 @@
 """Analyses of models: FLOPs, activation memory, inference-budget sweeps and halting behaviour.
 
-- :mod:`hrmzoo.analysis.flops`: model FLOPs of a step or a segment (PERFORMANCE.md's formula).
-- :mod:`hrmzoo.analysis.memory`: bytes saved for backward (saved-tensor hooks).
-- :mod:`hrmzoo.analysis.sweep`: ``run_sweep`` (``hrmzoo sweep``).
-- :mod:`hrmzoo.analysis.halting`: ``analyze_halting`` (``hrmzoo halting``).
-- :mod:`hrmzoo.analysis.plot`: their PNG figures (matplotlib optional).
-- :mod:`hrmzoo.analysis.schedule_svg`: the segment loop as text and SVG (``hrmzoo build --schedule``).
-- :mod:`hrmzoo.analysis.plot_runs`: training curves from ``metrics.jsonl`` (``hrmzoo plot``).
-- :mod:`hrmzoo.analysis.trace`: the prediction after every segment (``hrmzoo trace``).
+- `hrmzoo.analysis.flops`: model FLOPs of a step or a segment (PERFORMANCE.md's formula).
+- `hrmzoo.analysis.memory`: bytes saved for backward (saved-tensor hooks).
+- `hrmzoo.analysis.sweep`: `run_sweep` (`hrmzoo sweep`).
+- `hrmzoo.analysis.halting`: `analyze_halting` (`hrmzoo halting`).
+- `hrmzoo.analysis.plot`: their PNG figures (matplotlib optional).
+- `hrmzoo.analysis.schedule_svg`: the segment loop as text and SVG (`hrmzoo build --schedule`).
+- `hrmzoo.analysis.plot_runs`: training curves from `metrics.jsonl` (`hrmzoo plot`).
+- `hrmzoo.analysis.trace`: the prediction after every segment (`hrmzoo trace`).
 """
 
 from hrmzoo.analysis.flops import BlockCallCounter, segment_forward_flops, step_flops

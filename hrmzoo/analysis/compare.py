@@ -1,11 +1,11 @@
-"""Equal-budget comparisons of recipes over seeds: ``hrmzoo compare``.
+"""Equal-budget comparisons of recipes over seeds: `hrmzoo compare`.
 
 Every recipe is trained once per seed under the same budget (steps, or minutes
-of wall clock with ``train.time_budget``), *sequentially*: runs side by side
+of wall clock with `train.time_budget`), *sequentially*: runs side by side
 would share the two cores and the memory bandwidth unevenly (the faster model
 would slow the other), so one run at a time with all threads is the fairer
 use of a small machine. The seed pairs starting weights across recipes: with
-seed-stable construction (``hrmzoo.seeding``) every component two recipes
+seed-stable construction (`hrmzoo.seeding`) every component two recipes
 share starts from the same weights, and the report says which recipes share
 their base weights.
 
@@ -41,13 +41,13 @@ class CompareSpec:
 
     Attributes:
         recipes: recipe paths or shipped names.
-        seeds: training seeds (``train.seed``), the same for every recipe.
+        seeds: training seeds (`train.seed`), the same for every recipe.
         steps: training steps per run (None: the recipe's own).
-        budget: minutes of wall clock per run (``train.time_budget``), instead of or beside steps.
+        budget: minutes of wall clock per run (`train.time_budget`), instead of or beside steps.
         segments: segment budgets to evaluate at.
-        overrides: ``key=value`` applied to every recipe (same budget and data for all).
+        overrides: `key=value` applied to every recipe (same budget and data for all).
         out: directory of the comparison (one run directory per recipe x seed).
-        data: dataset directory for every run (None: each recipe's ``data:`` section).
+        data: dataset directory for every run (None: each recipe's `data:` section).
         limit: evaluate on at most this many test examples.
     """
 
@@ -97,9 +97,9 @@ def base_digest(recipe: str, overrides: list[str], seed: int) -> str:
 def segment_scores(model, data: Any, segments: list[int], limit: int | None, batch_size: int = 256) -> dict[str, dict[int, float]]:
     """Exact accuracy (%) at each segment budget, fixed and adaptive, from one evaluation.
 
-    Every sample runs ``max(segments)`` segments; fixed budget k reads its answer after
-    segment k, adaptive budget k at ``min(own halt step, k)``, where the own halt step
-    is the halting head's first "halt" (the policy's rule; ``fixed`` halting never
+    Every sample runs `max(segments)` segments; fixed budget k reads its answer after
+    segment k, adaptive budget k at `min(own halt step, k)`, where the own halt step
+    is the halting head's first "halt" (the policy's rule; `fixed` halting never
     halts early, so adaptive equals fixed).
     """
     from hrmzoo.evaluate import evaluate
@@ -170,7 +170,7 @@ def summarise(values: list[float]) -> dict[str, float | None]:
 
 
 def run_compare(spec: CompareSpec, log=print) -> dict[str, Any]:
-    """Train and evaluate every recipe x seed; write ``compare.json``, the table and the plot."""
+    """Train and evaluate every recipe x seed; write `compare.json`, the table and the plot."""
     if not spec.recipes:
         raise HrmzooError("compare: name at least one recipe")
     if not spec.seeds:
@@ -268,7 +268,7 @@ def parse_list(value: str, key: str) -> list[int]:
 
 
 def spec_from_args(items: Iterable[str]) -> CompareSpec:
-    """``RECIPE ... [seeds=[..]] [steps=N | budget=MIN] [segments=[..]] [out=DIR] [data=DIR] [limit=N] [key=value ...]``."""
+    """`RECIPE ... [seeds=[..]] [steps=N | budget=MIN] [segments=[..]] [out=DIR] [data=DIR] [limit=N] [key=value ...]`."""
     recipes, overrides, named = [], [], {}
     own = {"seeds", "steps", "budget", "segments", "out", "data", "limit", "threads"}
     for item in items:

@@ -2,7 +2,7 @@
 
 Shared by the budget sweep and the halting analysis: both need, for every
 sample, correctness after each segment and the halting head's view, which
-``hrmzoo.evaluate.evaluate`` records with ``run_all_segments=True``.
+`hrmzoo.evaluate.evaluate` records with `run_all_segments=True`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ INNER_CYCLES_FIELD = {"hierarchical": "l_cycles", "recursive": "n_cycles", "flat
 
 
 def inner_cycles_override(model_recipe, value: int) -> str:
-    """The override that sets the coupling's inner cycles to ``value``."""
+    """The override that sets the coupling's inner cycles to `value`."""
     coupling = model_recipe.model.coupling.type
     field = INNER_CYCLES_FIELD.get(coupling)
     if field is None:
@@ -28,7 +28,7 @@ def inner_cycles_override(model_recipe, value: int) -> str:
 
 
 def load_for_eval(ckpt: str | Path, overrides: Iterable[str] = (), device: Any = None):
-    """The checkpoint's model (weights exact) with inference-time overrides, on ``device``."""
+    """The checkpoint's model (weights exact) with inference-time overrides, on `device`."""
     from hrmzoo.checkpoint import load_model
 
     model = load_model(ckpt, list(overrides))
@@ -37,12 +37,12 @@ def load_for_eval(ckpt: str | Path, overrides: Iterable[str] = (), device: Any =
 
 def per_segment_records(model, data: Any, *, segments: int, split: str = "test", batch_size: int = 256,
                         limit: int | None = None, autocast_dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
-    """Per-sample records over ``segments`` segments, every batch run to the end.
+    """Per-sample records over `segments` segments, every batch run to the end.
 
     Returns:
-        ``exact_per_segment`` [N, S] bool, ``halt_confidence_per_segment`` [N, S]
-        (NaN without a halting head), ``halt_step`` [N] (the policy's own halt
-        step under its ``eval_mode``, capped at S), ``exact`` [N] (right at that step).
+        `exact_per_segment` [N, S] bool, `halt_confidence_per_segment` [N, S]
+        (NaN without a halting head), `halt_step` [N] (the policy's own halt
+        step under its `eval_mode`, capped at S), `exact` [N] (right at that step).
     """
     from hrmzoo.evaluate import evaluate
 

@@ -1,13 +1,13 @@
 """Model FLOPs of a segment, counted the way PERFORMANCE.md defines them.
 
-Per token and per layer application a layer costs ``2 x (its parameters)`` plus,
-for attention, ``2 x 2 x S x hidden`` for the scores and the weighted sum. A
+Per token and per layer application a layer costs `2 x (its parameters)` plus,
+for attention, `2 x 2 x S x hidden` for the scores and the weighted sum. A
 step's useful work is that cost times the block applications it really runs
 forward (every no-grad cycle, any extra forward a halting policy needs) plus
 twice the applications that run backward. The LM head is counted the same way.
 
 Block applications are counted by hooks on the model's blocks during a real
-step (:class:`BlockCallCounter`), so the count follows whatever the coupling,
+step (`BlockCallCounter`), so the count follows whatever the coupling,
 the gradient estimator and the halting policy actually do.
 """
 
@@ -21,11 +21,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 
 def block_flops_per_token(block: nn.Module, seq_len: int, hidden: int) -> float:
-    """Forward FLOPs per token of one application of ``block`` over ``seq_len`` tokens.
+    """Forward FLOPs per token of one application of `block` over `seq_len` tokens.
 
-    Blocks that know their cost answer through ``flops_per_token(seq_len)``;
+    Blocks that know their cost answer through `flops_per_token(seq_len)`;
     for any other block the matmul FLOPs of one forward are counted by torch's
-    ``FlopCounterMode`` on a dummy [1, seq_len, hidden] input.
+    `FlopCounterMode` on a dummy [1, seq_len, hidden] input.
     """
     own = getattr(block, "flops_per_token", None)
     if callable(own):
@@ -98,13 +98,13 @@ def step_flops(model, calls: BlockCalls, batch_size: int, *, head_forward: int =
 
     Args:
         model: the ReasoningModel (for sizes and blocks).
-        calls: block applications of the step (see :class:`BlockCallCounter`).
+        calls: block applications of the step (see `BlockCallCounter`).
         batch_size: samples in the step.
         head_forward: LM-head applications run forward.
         head_backward: LM-head applications run backward.
 
     Returns:
-        ``forward``, ``backward`` and ``total`` FLOPs of the step.
+        `forward`, `backward` and `total` FLOPs of the step.
     """
     cfg = model.cfg
     S = cfg.total_seq_len

@@ -28,11 +28,11 @@ from hrmzoo.heads.lm import IGNORE_INDEX
 
 
 def reliability(confidence: torch.Tensor, correct: torch.Tensor, bins: int = 10) -> dict[str, Any]:
-    """Reliability diagram and ECE of ``confidence`` [N] against ``correct`` [N] (equal-width bins).
+    """Reliability diagram and ECE of `confidence` [N] against `correct` [N] (equal-width bins).
 
     Returns:
-        ``ece``, ``count`` and per-bin ``bin_confidence``, ``bin_accuracy``,
-        ``bin_count`` (None where a bin is empty), ``edges``.
+        `ece`, `count` and per-bin `bin_confidence`, `bin_accuracy`,
+        `bin_count` (None where a bin is empty), `edges`.
     """
     conf = confidence.float().flatten()
     right = correct.float().flatten()
@@ -97,7 +97,7 @@ def halting_stats(records: dict[str, torch.Tensor], bins: int = 10) -> dict[str,
 
 
 def corrupt_givens(batch: dict[str, torch.Tensor], fraction: float, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Replace ``fraction`` of the givens of every puzzle by another symbol.
+    """Replace `fraction` of the givens of every puzzle by another symbol.
 
     A given is a supervised cell whose input already equals its label. The
     replacement is drawn uniformly among the other symbols that occur as labels
@@ -135,13 +135,13 @@ class HaltingReport:
 def analyze_halting(ckpt, data: Any, *, noise: float = 0.1, overrides: Iterable[str] = (), split: str = "test",
                     batch_size: int = 256, limit: int | None = None, max_segments: int | None = None, device=None,
                     autocast_dtype: torch.dtype | None = None, seed: int = 0, bins: int = 10) -> HaltingReport:
-    """Run the halting analysis on clean inputs and on inputs with a ``noise`` fraction of givens corrupted.
+    """Run the halting analysis on clean inputs and on inputs with a `noise` fraction of givens corrupted.
 
     Args:
         ckpt: a run directory or a .safetensors checkpoint.
-        data: a dataset root (``split`` is read) or a list of batches.
+        data: a dataset root (`split` is read) or a list of batches.
         noise: fraction of givens corrupted for the noisy run (0: skip it).
-        max_segments: segment budget (default: the checkpoint's ``max_segments``).
+        max_segments: segment budget (default: the checkpoint's `max_segments`).
         seed: seeds the corruption.
     """
     if not 0 <= noise <= 1:

@@ -1,6 +1,6 @@
 """Activation memory of a training step: bytes autograd saves for backward.
 
-Measured with ``torch.autograd.graph.saved_tensors_hooks``: every tensor saved
+Measured with `torch.autograd.graph.saved_tensors_hooks`: every tensor saved
 during the forward is counted once per storage (views of one buffer share it),
 parameters apart, since weights are held whether or not a step saves them.
 """

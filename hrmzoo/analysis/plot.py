@@ -1,7 +1,7 @@
 """PNG figures for the sweep and the halting analysis (matplotlib is an optional extra).
 
 Each function returns the path written, or None when matplotlib is not
-installed (``pip install hrmzoo[plot]``); callers then print tables only.
+installed (`pip install hrmzoo[plot]`); callers then print tables only.
 """
 
 from __future__ import annotations

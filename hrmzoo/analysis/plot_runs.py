@@ -1,8 +1,8 @@
-"""Training curves of one or more runs from their ``metrics.jsonl`` (``hrmzoo plot``).
+"""Training curves of one or more runs from their `metrics.jsonl` (`hrmzoo plot`).
 
 Four panels: loss, exact accuracy and segments used against the optimizer step,
 and exact accuracy by segment at the end of training. Several runs overlay,
-one colour each, with a legend. matplotlib (the ``plot`` extra) is imported
+one colour each, with a legend. matplotlib (the `plot` extra) is imported
 only when a figure is drawn.
 """
 
@@ -20,7 +20,7 @@ METRICS_FILE = "metrics.jsonl"
 
 
 class RunReadError(HrmzooError):
-    """A run directory without a readable ``metrics.jsonl``."""
+    """A run directory without a readable `metrics.jsonl`."""
 
 
 class PlotDependencyError(HrmzooError):
@@ -29,12 +29,12 @@ class PlotDependencyError(HrmzooError):
 
 @dataclass
 class RunMetrics:
-    """The rows of one run's ``metrics.jsonl``, split by kind.
+    """The rows of one run's `metrics.jsonl`, split by kind.
 
     Attributes:
         label: the run's name in the legend.
-        train: ``{"step": ..., "kind": "train", ...}`` rows, in file order.
-        eval: ``{"kind": "eval", ...}`` rows, in file order.
+        train: `{"step": ..., "kind": "train", ...}` rows, in file order.
+        eval: `{"kind": "eval", ...}` rows, in file order.
     """
 
     label: str
@@ -42,7 +42,7 @@ class RunMetrics:
     eval: list[dict[str, Any]] = field(default_factory=list)
 
     def series(self, kind: str, key: str) -> tuple[list[int], list[float]]:
-        """(steps, values) of ``key`` over the rows of ``kind`` that hold a finite number for it."""
+        """(steps, values) of `key` over the rows of `kind` that hold a finite number for it."""
         steps, values = [], []
         for row in self.train if kind == "train" else self.eval:
             v = row.get(key)
@@ -52,8 +52,8 @@ class RunMetrics:
         return steps, values
 
     def by_segment(self) -> tuple[str, list[int], list[float]]:
-        """Exact accuracy by segment at the end: the last evaluation's ``exact_by_segment``,
-        else the last training interval's ``by_segment`` (source, segments, accuracies)."""
+        """Exact accuracy by segment at the end: the last evaluation's `exact_by_segment`,
+        else the last training interval's `by_segment` (source, segments, accuracies)."""
         for row in reversed(self.eval):
             values = row.get("exact_by_segment")
             if isinstance(values, list) and values:
@@ -68,7 +68,7 @@ class RunMetrics:
 
 
 def read_metrics(run_dir: str | Path, label: str | None = None) -> RunMetrics:
-    """Parse ``run_dir/metrics.jsonl`` (or a metrics file given directly)."""
+    """Parse `run_dir/metrics.jsonl` (or a metrics file given directly)."""
     path = Path(run_dir)
     if path.is_dir():
         path = path / METRICS_FILE
@@ -116,7 +116,7 @@ def _pyplot():
 
 @dataclass
 class PlotResult:
-    """What :func:`plot_runs` wrote and drew.
+    """What `plot_runs` wrote and drew.
 
     Attributes:
         paths: the image files written.
@@ -131,7 +131,7 @@ PANELS = ("loss", "exact accuracy", "segments used", "exact accuracy by segment 
 
 
 def plot_runs(run_dirs: list[str | Path], out: str | Path, formats: tuple[str, ...] = ("png", "svg")) -> PlotResult:
-    """Draw the curves of ``run_dirs`` into ``out`` (its suffix is replaced by each of ``formats``)."""
+    """Draw the curves of `run_dirs` into `out` (its suffix is replaced by each of `formats`)."""
     if not run_dirs:
         raise RunReadError("give at least one run directory")
     runs = [read_metrics(d, label) for d, label in zip(run_dirs, _labels([Path(d) for d in run_dirs]))]

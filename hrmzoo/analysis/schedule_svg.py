@@ -1,16 +1,16 @@
 """The segment loop of a model, read from its components and drawn as SVG or text.
 
 Nothing here is hand-kept per coupling: the updates come from
-``coupling.schedule()``, the gradient-carrying ones from
-the model's ``gradient_schedule()`` (the estimator's mask over the coupling's
+`coupling.schedule()`, the gradient-carrying ones from
+the model's `gradient_schedule()` (the estimator's mask over the coupling's
 updates, chosen by data dependence), and what each update writes, reads
 and which controller hook points it passes are found by *probing* its function
 once with stand-in networks (identity blocks, additive injections) on 1-element
-tensors: autograd then says which state tensors (and the input ``x``) an update
+tensors: autograd then says which state tensors (and the input `x`) an update
 depends on. So a new coupling (e.g. more than two levels) is drawn correctly
 without touching this module.
 
-The SVG is written by hand (no plotting dependency) so ``hrmzoo build`` and the
+The SVG is written by hand (no plotting dependency) so `hrmzoo build` and the
 docs build can always produce it.
 """
 
@@ -40,7 +40,7 @@ class UpdateInfo:
         cycle: which cycle it belongs to (0-based).
         tag: the coupling's tag ("L", "H", ...).
         writes: state tensors it replaces.
-        reads: state tensors (and ``x``) its new value depends on.
+        reads: state tensors (and `x`) its new value depends on.
         hooks: controller hook points it passes, in call order.
         grad: whether it runs with gradient under the model's estimator.
     """
@@ -81,7 +81,7 @@ class SegmentSchedule:
         title: the recipe name (or the coupling's).
         coupling, gradient, halting, controller: registered type names.
         max_segments: the halting policy's budget.
-        state_keys: the coupling's state tensors; ``output_key`` is the one the heads read.
+        state_keys: the coupling's state tensors; `output_key` is the one the heads read.
         updates: every update of one segment, in order.
         levels: one per tag, slowest (fewest updates) first.
         heads_at: controller hook point -> labels of what acts there (empty without a controller).
@@ -225,7 +225,7 @@ def segment_schedule(model) -> SegmentSchedule:
 # ------------------------------------------------------------------ text
 
 def text_timeline(s: SegmentSchedule) -> str:
-    """``L L H | L [L] [H]``: one segment, cycles split by ``|``, gradient-carrying updates in brackets."""
+    """`L L H | L [L] [H]`: one segment, cycles split by `|`, gradient-carrying updates in brackets."""
     cycles: list[list[str]] = []
     for u in s.updates:
         if u.cycle == len(cycles):
@@ -235,7 +235,7 @@ def text_timeline(s: SegmentSchedule) -> str:
 
 
 def text_report(s: SegmentSchedule) -> list[str]:
-    """The lines ``hrmzoo build`` prints under the component tree."""
+    """The lines `hrmzoo build` prints under the component tree."""
     lines = [f"segment: {text_timeline(s)}   ([ ] carries gradient under {s.gradient}: {s.num_grad} of {len(s.updates)})"]
     for lv in s.levels:
         sample = next(u for u in s.updates if u.tag == lv.tag)
@@ -273,11 +273,11 @@ def _text(x, y, s, size=12, anchor="start", fill=INK, weight="normal", cls=None,
 
 
 def schedule_svg(s: SegmentSchedule) -> str:
-    """The segment as an SVG document: one row per level (slowest on top) plus the input ``x``.
+    """The segment as an SVG document: one row per level (slowest on top) plus the input `x`.
 
     Each update is a box in its level's row, filled orange when it carries
-    gradient (class ``update grad``) and grey otherwise (class ``update nograd``);
-    arrows show which other states and ``x`` it reads; controller heads are
+    gradient (class `update grad`) and grey otherwise (class `update nograd`);
+    arrows show which other states and `x` it reads; controller heads are
     written under the updates whose hook points they act on.
     """
     rows = [lv.tag for lv in s.levels]
@@ -401,7 +401,7 @@ def recipe_schedule(source, overrides=()) -> SegmentSchedule:
 
 
 def write_schedule_svg(model, path: str | Path) -> Path:
-    """Write ``schedule_svg(segment_schedule(model))`` to ``path``."""
+    """Write `schedule_svg(segment_schedule(model))` to `path`."""
     path = Path(path)
     text = schedule_svg(segment_schedule(model))
     try:

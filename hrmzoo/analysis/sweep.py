@@ -1,11 +1,11 @@
 """Inference-budget sweep: accuracy of one trained model under other compute budgets.
 
 No retraining: the checkpoint is reloaded with the coupling's inner cycles
-(``l_cycles`` for HRM) overridden, and each reload is evaluated once with every
+(`l_cycles` for HRM) overridden, and each reload is evaluated once with every
 batch run to the largest segment budget. Accuracy at a budget of k segments is
 then read off the per-segment records: with a fixed budget a sample answers at
 segment k; with adaptive halting it answers at min(its own halt step, k).
-Compute is model FLOPs per sample (forward), from :mod:`hrmzoo.analysis.flops`.
+Compute is model FLOPs per sample (forward), from `hrmzoo.analysis.flops`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from hrmzoo.errors import HrmzooError
 class SweepResult:
     """Rows of the sweep, one per (inner cycles, segment budget).
 
-    Each row: ``l_cycles``, ``segments``, ``exact_accuracy`` (fixed budget),
-    ``flops_per_sample``, and with a halting head ``adaptive_accuracy``,
-    ``adaptive_mean_segments``, ``adaptive_flops_per_sample``.
+    Each row: `l_cycles`, `segments`, `exact_accuracy` (fixed budget),
+    `flops_per_sample`, and with a halting head `adaptive_accuracy`,
+    `adaptive_mean_segments`, `adaptive_flops_per_sample`.
     """
 
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -67,8 +67,8 @@ def run_sweep(ckpt, data: Any, *, l_cycles: Iterable[int], segments: Iterable[in
 
     Args:
         ckpt: a run directory or a .safetensors checkpoint.
-        data: a dataset root (``split`` is read) or a list of batches.
-        l_cycles: inner cycles to try (the coupling's ``l_cycles``/``n_cycles``/``steps``).
+        data: a dataset root (`split` is read) or a list of batches.
+        l_cycles: inner cycles to try (the coupling's `l_cycles`/`n_cycles`/`steps`).
         segments: segment budgets to report; the largest is run, smaller ones are read off it.
         overrides: further recipe overrides applied at load.
         progress: called with a line of text after each reload is evaluated.

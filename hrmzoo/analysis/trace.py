@@ -1,10 +1,10 @@
-"""Watch a model think: its prediction after every segment of one puzzle (``hrmzoo trace``).
+"""Watch a model think: its prediction after every segment of one puzzle (`hrmzoo trace`).
 
-:func:`trace_example` runs a trained model on one example for its whole segment
+`trace_example` runs a trained model on one example for its whole segment
 budget and keeps, per segment, the predicted tokens, how many cells changed
 since the previous segment (the first segment is compared with the input),
 the halting head's confidence and wish, and the controller's mean activity per
-head. :func:`draw_trace` draws that as a strip of grids (Sudoku digits, maze
+head. `draw_trace` draws that as a strip of grids (Sudoku digits, maze
 paths, ARC colours, or token ids for anything else) with the changed cells
 framed, and the controller's activity under the strip when there is one.
 matplotlib is imported only there.
@@ -37,7 +37,7 @@ class Trace:
     """One example through every segment.
 
     Attributes:
-        kind: ``sudoku``, ``maze``, ``arc`` or ``grid`` (how the tokens are drawn).
+        kind: `sudoku`, `maze`, `arc` or `grid` (how the tokens are drawn).
         inputs: [S] input tokens.
         labels: [S] target tokens (-100 where unsupervised), or None for a puzzle file.
         predictions: [T, S] argmax tokens after each of the T segments.
@@ -66,7 +66,7 @@ class Trace:
 
 
 def dataset_kind(root: str | Path, task_id: int | None = None) -> str:
-    """The generator that built a dataset (``build.json``), following a mixture to its member."""
+    """The generator that built a dataset (`build.json`), following a mixture to its member."""
     from hrmzoo.data.mix import is_mix, read_mix
 
     root = Path(root)
@@ -82,8 +82,8 @@ def dataset_kind(root: str | Path, task_id: int | None = None) -> str:
 
 
 def parse_puzzle_file(path: str | Path, kind: str, seq_len: int) -> np.ndarray:
-    """Tokens [seq_len] from a text puzzle: Sudoku digits with ``.`` or ``0`` for blanks,
-    or a maze in ``# SG`` characters (one row per line); ARC as a JSON grid of colours."""
+    """Tokens [seq_len] from a text puzzle: Sudoku digits with `.` or `0` for blanks,
+    or a maze in `# SG` characters (one row per line); ARC as a JSON grid of colours."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -120,7 +120,7 @@ def parse_puzzle_file(path: str | Path, kind: str, seq_len: int) -> np.ndarray:
 
 @torch.no_grad()
 def trace_example(model, batch: dict[str, torch.Tensor], *, kind: str = "grid", title: str = "", segments: int | None = None) -> Trace:
-    """Run ``model`` on a one-example ``batch`` for ``segments`` (default its budget) and record each segment."""
+    """Run `model` on a one-example `batch` for `segments` (default its budget) and record each segment."""
     from hrmzoo.evaluate.core import halt_confidence
     from hrmzoo.loop import score
 
@@ -158,7 +158,7 @@ def _side(n: int) -> int:
 
 
 def _crop_arc(tokens: list[np.ndarray]) -> tuple[int, int]:
-    """Rows and columns of the 30x30 canvas that hold anything but PAD, in any of ``tokens``."""
+    """Rows and columns of the 30x30 canvas that hold anything but PAD, in any of `tokens`."""
     rows = cols = 1
     for t in tokens:
         g = np.asarray(t).reshape(30, 30)

@@ -21,7 +21,7 @@ class BlockConfig(ComponentConfig):
 class Block(nn.Module):
     """A stack of layers used as an L-block or an H-block.
 
-    Subclasses are built as ``Block(cfg, model_cfg)`` and map a tensor
+    Subclasses are built as `Block(cfg, model_cfg)` and map a tensor
     [B, S, D] to one of the same shape (S includes the puzzle prefix).
     """
 
@@ -37,17 +37,17 @@ def swiglu_inner(hidden: int, expansion: float, multiple: int = 256) -> int:
 
 
 def compile_blocks(model: nn.Module, **compile_kwargs) -> nn.Module:
-    """Compile the model's L- and H-blocks in place with ``torch.compile`` (static shapes).
+    """Compile the model's L- and H-blocks in place with `torch.compile` (static shapes).
 
     Blocks are the hot path and have fixed shapes for a given batch size, so
     each compiles to one graph per grad mode (the gradient estimator calls them
     with and without grad). Compiling whole segments instead would trace the
     estimator's grad switching and the controller hooks and break graphs.
-    Parameter names and checkpoints are unchanged (``nn.Module.compile``).
+    Parameter names and checkpoints are unchanged (`nn.Module.compile`).
 
     Args:
-        model: a ReasoningModel (any module with ``l_block``/``h_block``).
-        compile_kwargs: passed to ``torch.compile`` (default ``dynamic=False``).
+        model: a ReasoningModel (any module with `l_block`/`h_block`).
+        compile_kwargs: passed to `torch.compile` (default `dynamic=False`).
     """
     compile_kwargs.setdefault("dynamic", False)
     for name in ("l_block", "h_block"):

@@ -1,8 +1,8 @@
 """HRM's block: non-causal post-norm transformer layers.
 
-Each layer computes ``h = norm(h + attn(h)); h = norm(h + swiglu(h))`` with
+Each layer computes `h = norm(h + attn(h)); h = norm(h + swiglu(h))` with
 RMSNorm without gain (in float32), no biases, fused QKV and fused gate/up
-projections, and attention through ``scaled_dot_product_attention``.
+projections, and attention through `scaled_dot_product_attention`.
 """
 
 from __future__ import annotations

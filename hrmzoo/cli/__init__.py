@@ -1,15 +1,15 @@
-"""The ``hrmzoo`` command line: ``hrmzoo VERB [TARGET] [key=value ...] [--flags]``.
+"""The `hrmzoo` command line: `hrmzoo VERB [TARGET] [key=value ...] [--flags]`.
 
-Each command lives in its own module, listed once in :data:`COMMANDS`. A module
-has ``add_parser(subparsers)`` (which sets ``run(args) -> int`` as the
-default), or ``run_argv(argv) -> int`` when it parses its own arguments
-(``data``). Only the module of the command being run is imported, and command
-modules import torch inside ``run``, so ``hrmzoo --help`` and
-``hrmzoo COMMAND --help`` start without torch.
+Each command lives in its own module, listed once in `COMMANDS`. A module
+has `add_parser(subparsers)` (which sets `run(args) -> int` as the
+default), or `run_argv(argv) -> int` when it parses its own arguments
+(`data`). Only the module of the command being run is imported, and command
+modules import torch inside `run`, so `hrmzoo --help` and
+`hrmzoo COMMAND --help` start without torch.
 
 A user mistake (HrmzooError) prints one line and exits 2; any other error
-prints one line and exits 1. ``--debug`` (or ``HRMZOO_DEBUG=1``) prints the
-full traceback, the original cause included. ``--import MODULE`` (repeatable)
+prints one line and exits 1. `--debug` (or `HRMZOO_DEBUG=1`) prints the
+full traceback, the original cause included. `--import MODULE` (repeatable)
 imports a module that registers components before the command runs.
 """
 
@@ -57,7 +57,7 @@ examples:
 
 
 def _global_options(argv: list[str]) -> tuple[list[str], list[str], bool]:
-    """Pull ``--import MODULE`` (repeatable) and ``--debug`` out of ``argv``, wherever they are."""
+    """Pull `--import MODULE` (repeatable) and `--debug` out of `argv`, wherever they are."""
     rest: list[str] = []
     imports: list[str] = []
     debug = False
@@ -78,7 +78,7 @@ def _global_options(argv: list[str]) -> tuple[list[str], list[str], bool]:
 
 
 def make_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser; only ``command``'s module is imported (others get their one-line help)."""
+    """The parser; only `command`'s module is imported (others get their one-line help)."""
     parser = argparse.ArgumentParser(prog="hrmzoo", description="A zoo of hierarchical reasoning models.",
                                      epilog=EPILOG, formatter_class=PlainFormatter)
     parser.add_argument("--import", dest="imports", action="append", metavar="MODULE",
@@ -160,7 +160,7 @@ def _report(command: str, exc: BaseException, debug: bool) -> None:
 
 
 def _unsuppress(exc: BaseException | None) -> None:
-    """Show the causes that one-line errors hide with ``raise ... from None``."""
+    """Show the causes that one-line errors hide with `raise ... from None`."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))

@@ -1,9 +1,9 @@
 """Argument handling shared by the commands.
 
-One grammar for every command: ``hrmzoo VERB [TARGET] [key=value ...] [--flags]``.
-TARGET is a recipe, a run directory or a dataset kind; ``name=value`` arguments
-are the command's own (``ckpt=``, ``data=``...) or dotted recipe overrides
-(``train.steps=200``); an option ``--out FILE`` may also be written ``out=FILE``.
+One grammar for every command: `hrmzoo VERB [TARGET] [key=value ...] [--flags]`.
+TARGET is a recipe, a run directory or a dataset kind; `name=value` arguments
+are the command's own (`ckpt=`, `data=`...) or dotted recipe overrides
+(`train.steps=200`); an option `--out FILE` may also be written `out=FILE`.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ FALSE_WORDS = ("0", "false", "no", "off")
 
 def split_arguments(items: list[str], keys: tuple[str, ...], command: str,
                     target: str | None = None) -> tuple[dict[str, str], list[str]]:
-    """Separate ``name=value`` command arguments (``keys``) from recipe overrides.
+    """Separate `name=value` command arguments (`keys`) from recipe overrides.
 
-    With ``target`` (e.g. ``"recipe"`` or ``"ckpt"``), one bare word is that argument:
-    ``hrmzoo train tiny_sudoku4`` is ``hrmzoo train recipe=tiny_sudoku4``.
+    With `target` (e.g. `"recipe"` or `"ckpt"`), one bare word is that argument:
+    `hrmzoo train tiny_sudoku4` is `hrmzoo train recipe=tiny_sudoku4`.
     """
     named: dict[str, str] = {}
     overrides: list[str] = []
@@ -54,10 +54,10 @@ def split_arguments(items: list[str], keys: tuple[str, ...], command: str,
 
 
 def key_values_to_flags(parser: argparse.ArgumentParser, items: list[str]) -> list[str]:
-    """Rewrite ``name=value`` as ``--name value`` where ``parser`` has that option.
+    """Rewrite `name=value` as `--name value` where `parser` has that option.
 
-    ``num_train=5`` matches ``--num-train`` or ``--num_train``; a flag that takes no
-    value (``--force``) is written ``force=true`` (``force=false`` drops it). Other
+    `num_train=5` matches `--num-train` or `--num_train`; a flag that takes no
+    value (`--force`) is written `force=true` (`force=false` drops it). Other
     items (overrides, positionals, flags already given) pass through unchanged.
     """
     options = {opt: action for action in parser._actions for opt in action.option_strings}
@@ -83,7 +83,7 @@ def key_values_to_flags(parser: argparse.ArgumentParser, items: list[str]) -> li
 
 
 def int_list(named: dict[str, str], key: str, default: list[int]) -> list[int]:
-    """``key=[1,2,4]`` (or ``key=4``) as a list of positive ints."""
+    """`key=[1,2,4]` (or `key=4`) as a list of positive ints."""
     if key not in named:
         return default
     try:

@@ -1,10 +1,10 @@
-"""``hrmzoo build RECIPE [key=value ...] [--out FILE] [--schedule FILE.svg]``: validate, build and describe a model.
+"""`hrmzoo build RECIPE [key=value ...] [--out FILE] [--schedule FILE.svg]`: validate, build and describe a model.
 
 RECIPE is a shipped recipe name (see 'hrmzoo recipes') or a YAML path;
-``recipe=RECIPE`` works too. Other arguments are recipe overrides such as
-``model.gradient.type=bptt``. ``--out FILE`` (or ``out=FILE``) saves the
-initialised weights and the recipe as safetensors; ``--schedule FILE.svg``
-(or ``schedule=FILE.svg``) draws one segment as SVG.
+`recipe=RECIPE` works too. Other arguments are recipe overrides such as
+`model.gradient.type=bptt`. `--out FILE` (or `out=FILE`) saves the
+initialised weights and the recipe as safetensors; `--schedule FILE.svg`
+(or `schedule=FILE.svg`) draws one segment as SVG.
 
 Examples:
   hrmzoo build hrm_sudoku

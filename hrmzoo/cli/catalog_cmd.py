@@ -1,4 +1,4 @@
-"""``hrmzoo catalog [--check] [--dir DIR]``: regenerate (or check) the ``registry/`` catalogue."""
+"""`hrmzoo catalog [--check] [--dir DIR]`: regenerate (or check) the `registry/` catalogue."""
 
 from __future__ import annotations
 

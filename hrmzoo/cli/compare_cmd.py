@@ -1,4 +1,4 @@
-"""``hrmzoo compare RECIPE [RECIPE ...] [seeds=[0,1,2]] [steps=N | budget=MIN] [segments=[1,2,4,8,16]] [out=DIR] [key=value ...]``.
+"""`hrmzoo compare RECIPE [RECIPE ...] [seeds=[0,1,2]] [steps=N | budget=MIN] [segments=[1,2,4,8,16]] [out=DIR] [key=value ...]`.
 
 Trains every recipe once per seed under the same budget (sequentially), evaluates
 every run on the same test split at each segment budget (fixed and adaptive),

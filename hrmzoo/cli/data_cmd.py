@@ -1,8 +1,8 @@
-"""``hrmzoo data KIND [key=value ...] [--flags]``: generate or convert a dataset.
+"""`hrmzoo data KIND [key=value ...] [--flags]`: generate or convert a dataset.
 
-KIND is a dataset kind; bare ``hrmzoo data`` lists them. Each option may be
-written ``key=value`` or as a flag: ``size=9 num_train=1000 out=DIR`` is
-``--size 9 --num-train 1000 --out DIR``, and ``force=true`` is ``--force``.
+KIND is a dataset kind; bare `hrmzoo data` lists them. Each option may be
+written `key=value` or as a flag: `size=9 num_train=1000 out=DIR` is
+`--size 9 --num-train 1000 --out DIR`, and `force=true` is `--force`.
 
 Examples:
   hrmzoo data sudoku size=9 num_train=1000 out=data/sudoku9
@@ -35,7 +35,7 @@ def _plain_help(parser: argparse.ArgumentParser) -> None:
 
 
 def run_argv(argv: list[str]) -> int:
-    """``argv`` is everything after the word ``data``; hrmzoo.data.cli does the work."""
+    """`argv` is everything after the word `data`; hrmzoo.data.cli does the work."""
     from hrmzoo.data import cli
 
     parser = cli._parser()  # the dataset kinds and their options live there

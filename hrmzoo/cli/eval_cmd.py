@@ -1,20 +1,20 @@
-"""``hrmzoo eval RUN_DIR [data=DIR] [key=value ...]``: evaluate a checkpoint.
+"""`hrmzoo eval RUN_DIR [data=DIR] [key=value ...]`: evaluate a checkpoint.
 
-RUN_DIR is a run directory of ``hrmzoo train`` or a ``.safetensors`` file
-(``ckpt=RUN_DIR`` works too).
+RUN_DIR is a run directory of `hrmzoo train` or a `.safetensors` file
+(`ckpt=RUN_DIR` works too).
 
 Prints exact accuracy per puzzle (the headline), token accuracy, mean segments
 used and halting accuracy; a controller activity table when the model reports
 one; ARC pass@1/pass@2 with voting when the dataset is ARC. Writes a JSON
-report (``out=``, default ``RUN_DIR/eval_report.json``).
+report (`out=`, default `RUN_DIR/eval_report.json`).
 
-Options: ``split=test``, ``batch_size=N``, ``limit=N`` (first N examples),
-``max_segments=N`` (budget), ``device=auto|cpu|cuda``, ``dtype=auto|float32|bfloat16``,
-``trace=FILE`` (save the activity table as JSON), ``samples=true`` (per-sample
-records in the report). ARC: ``scoring=task|output`` (headline rule; both are
-reported), ``export=DIR`` (predictions for the original notebook), ``state=DIR``
-(finished chunks kept until done, so an interrupted evaluation resumes). Other ``a.b=v`` arguments override the recipe, e.g.
-``model.halting.eval_mode=adaptive``.
+Options: `split=test`, `batch_size=N`, `limit=N` (first N examples),
+`max_segments=N` (budget), `device=auto|cpu|cuda`, `dtype=auto|float32|bfloat16`,
+`trace=FILE` (save the activity table as JSON), `samples=true` (per-sample
+records in the report). ARC: `scoring=task|output` (headline rule; both are
+reported), `export=DIR` (predictions for the original notebook), `state=DIR`
+(finished chunks kept until done, so an interrupted evaluation resumes). Other `a.b=v` arguments override the recipe, e.g.
+`model.halting.eval_mode=adaptive`.
 """
 
 from __future__ import annotations

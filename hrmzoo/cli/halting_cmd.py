@@ -1,17 +1,17 @@
-"""``hrmzoo halting RUN_DIR [data=DIR] [noise=0.1]``: halting analysis of a trained model.
+"""`hrmzoo halting RUN_DIR [data=DIR] [noise=0.1]`: halting analysis of a trained model.
 
 Runs every sample to the segment budget with adaptive halting noted, and
 reports the distribution of halt steps, accuracy by halt step, calibration of
 the halt confidence sigmoid(q_halt) against being exactly right (reliability
 diagram, ECE), the rate of stopping too early (halted while wrong, right
 later) and of overthinking (right earlier, still running); then the same with
-a ``noise`` fraction of the givens randomly corrupted. Writes
-``halting.json`` and ``halting.png`` (needs matplotlib) to ``out=`` (default:
+a `noise` fraction of the givens randomly corrupted. Writes
+`halting.json` and `halting.png` (needs matplotlib) to `out=` (default:
 the run directory).
 
-Options: ``noise=0.1`` (0: clean only), ``max_segments=N``, ``seed=0``,
-``split=test``, ``batch_size=N``, ``limit=N``, ``device=``, ``dtype=``; other
-``a.b=v`` arguments override the recipe.
+Options: `noise=0.1` (0: clean only), `max_segments=N`, `seed=0`,
+`split=test`, `batch_size=N`, `limit=N`, `device=`, `dtype=`; other
+`a.b=v` arguments override the recipe.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""``hrmzoo import {hrm,trm} CKPT [--config all_config.yaml] [key=value ...] --out FILE``.
+"""`hrmzoo import {hrm,trm} CKPT [--config all_config.yaml] [key=value ...] --out FILE`.
 
 Reads a checkpoint of the original HRM or TRM code (a torch state dict, loaded
-with ``weights_only=True``), builds the matching recipe and writes a zoo
+with `weights_only=True`), builds the matching recipe and writes a zoo
 checkpoint (safetensors with the recipe) that gives the same outputs.
 """
 
@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
 
 
 def parse_fields(items: list[str]) -> dict:
-    """``key=value`` pairs with literal values (YAML scalars, never code)."""
+    """`key=value` pairs with literal values (YAML scalars, never code)."""
     import yaml
 
     out = {}

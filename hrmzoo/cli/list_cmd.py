@@ -1,7 +1,7 @@
-"""``hrmzoo list [KIND] [PATTERN]``: registered components.
+"""`hrmzoo list [KIND] [PATTERN]`: registered components.
 
-KIND is a component kind (``kind=KIND`` works too); PATTERN a shell wildcard
-such as ``one_*`` (``pattern=``). Plugins passed with ``--import MODULE`` are
+KIND is a component kind (`kind=KIND` works too); PATTERN a shell wildcard
+such as `one_*` (`pattern=`). Plugins passed with `--import MODULE` are
 listed with the built-ins.
 
 Examples:

@@ -1,10 +1,10 @@
-"""``hrmzoo plot RUN_DIR [RUN_DIR ...] [out=FILE]``: training curves of one or more runs.
+"""`hrmzoo plot RUN_DIR [RUN_DIR ...] [out=FILE]`: training curves of one or more runs.
 
 Draws loss, exact accuracy and segments used against the step, and exact
-accuracy by segment at the end, from each run's ``metrics.jsonl``; several runs
-overlay with a legend. Writes ``FILE.png`` and ``FILE.svg`` (default
-``RUN_DIR/curves`` for one run, ``./curves`` for several). Needs matplotlib
-(``pip install 'hrmzoo[plot]'``).
+accuracy by segment at the end, from each run's `metrics.jsonl`; several runs
+overlay with a legend. Writes `FILE.png` and `FILE.svg` (default
+`RUN_DIR/curves` for one run, `./curves` for several). Needs matplotlib
+(`pip install 'hrmzoo[plot]'`).
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
-"""``hrmzoo recipes [list | show NAME [key=value ...] | copy NAME PATH]``: the shipped recipes.
+"""`hrmzoo recipes [list | show NAME [key=value ...] | copy NAME PATH]`: the shipped recipes.
 
-``hrmzoo recipes`` lists them: name, parameter count (the per-puzzle embedding
+`hrmzoo recipes` lists them: name, parameter count (the per-puzzle embedding
 table excluded, counted on the meta device: no memory, but it imports torch;
-``--no-params`` skips it) and description. ``show NAME [key=value ...]``
-prints the recipe resolved (``extends`` and overrides applied, every default
-filled in) as YAML that loads back to the same recipe. ``copy NAME PATH``
+`--no-params` skips it) and description. `show NAME [key=value ...]`
+prints the recipe resolved (`extends` and overrides applied, every default
+filled in) as YAML that loads back to the same recipe. `copy NAME PATH`
 writes the recipe file unchanged (comments kept) to PATH (a file, or a folder
-to write NAME.yaml into) for editing; ``--force`` replaces an existing file.
+to write NAME.yaml into) for editing; `--force` replaces an existing file.
 
 Examples:
   hrmzoo recipes

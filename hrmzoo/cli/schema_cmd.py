@@ -1,4 +1,4 @@
-"""``hrmzoo schema [--out FILE]``: the recipe JSON Schema (for editor completion of YAML)."""
+"""`hrmzoo schema [--out FILE]`: the recipe JSON Schema (for editor completion of YAML)."""
 
 from __future__ import annotations
 

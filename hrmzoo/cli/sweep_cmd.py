@@ -1,15 +1,15 @@
-"""``hrmzoo sweep RUN_DIR l_cycles=[1,2,4,8] segments=[1,2,4,8,16] [data=DIR]``: inference-budget sweep.
+"""`hrmzoo sweep RUN_DIR l_cycles=[1,2,4,8] segments=[1,2,4,8,16] [data=DIR]`: inference-budget sweep.
 
 Evaluates a trained model under other compute budgets without retraining: the
-coupling's inner cycles (``l_cycles``; ``n_cycles`` for TRM) and the halting
-``max_segments`` are overridden at load. Prints a table of exact accuracy by
+coupling's inner cycles (`l_cycles`; `n_cycles` for TRM) and the halting
+`max_segments` are overridden at load. Prints a table of exact accuracy by
 inner cycles and segment budget (fixed budget, and adaptive halting capped at
 the budget where the model has a halting head), with forward FLOPs per sample;
-writes ``sweep.json`` and ``sweep.png`` (accuracy against compute; needs
-matplotlib) to ``out=`` (default: the run directory).
+writes `sweep.json` and `sweep.png` (accuracy against compute; needs
+matplotlib) to `out=` (default: the run directory).
 
-Options: ``split=test``, ``batch_size=N``, ``limit=N``, ``device=``, ``dtype=``;
-other ``a.b=v`` arguments override the recipe.
+Options: `split=test`, `batch_size=N`, `limit=N`, `device=`, `dtype=`;
+other `a.b=v` arguments override the recipe.
 """
 
 from __future__ import annotations

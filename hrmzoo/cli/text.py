@@ -11,7 +11,7 @@ _LITERAL = re.compile(r"``([^`]+)``")
 
 
 def plain(text: str | None) -> str:
-    """``text`` without reST markup: roles become the name, double backticks go."""
+    """`text` without reST markup: roles become the name, double backticks go."""
     if not text:
         return ""
 
@@ -32,7 +32,7 @@ def description(doc: str | None) -> str | None:
 
 
 def usage_line(doc: str | None) -> str | None:
-    """The usage in a command module's first docstring line: ``hrmzoo build RECIPE ...``."""
+    """The usage in a command module's first docstring line: `hrmzoo build RECIPE ...`."""
     match = _LITERAL.match(doc.strip()) if doc else None
     return match.group(1) if match and match.group(1).startswith("hrmzoo ") else None
 

@@ -1,4 +1,4 @@
-"""``hrmzoo trace RUN_DIR [index=N | puzzle=FILE] [out=FILE.png]``: watch a model think.
+"""`hrmzoo trace RUN_DIR [index=N | puzzle=FILE] [out=FILE.png]`: watch a model think.
 
 Runs one example through the model's whole segment budget and draws its
 prediction after every segment as a strip of grids (Sudoku digits, maze paths,
@@ -6,11 +6,11 @@ ARC colours): cells changed since the previous segment are framed, wrong cells
 are red, the halting head's confidence is under each frame, and the
 controller's per-head activity is plotted under the strip when there is one.
 
-Options: ``index=N`` (example of the split, default 0), ``puzzle=FILE`` (a text
-Sudoku with ``.`` for blanks, a ``# SG`` maze, or an ARC JSON grid, instead of
-an example), ``split=test``, ``data=DIR``, ``segments=N`` (default: the
-budget), ``device=``, ``out=`` (default ``RUN_DIR/trace_<N>.png``). Other
-``a.b=v`` arguments override the recipe. Needs matplotlib (``hrmzoo[plot]``).
+Options: `index=N` (example of the split, default 0), `puzzle=FILE` (a text
+Sudoku with `.` for blanks, a `# SG` maze, or an ARC JSON grid, instead of
+an example), `split=test`, `data=DIR`, `segments=N` (default: the
+budget), `device=`, `out=` (default `RUN_DIR/trace_<N>.png`). Other
+`a.b=v` arguments override the recipe. Needs matplotlib (`hrmzoo[plot]`).
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
-"""``hrmzoo train RECIPE [key=value ...] [resume=RUN_DIR] [data=DIR]``: train a model.
+"""`hrmzoo train RECIPE [key=value ...] [resume=RUN_DIR] [data=DIR]`: train a model.
 
-RECIPE is a shipped recipe name or a YAML path (``recipe=RECIPE`` works too).
-Other arguments are recipe overrides (``train.steps=200``,
-``model.hidden_size=128``). ``resume=RUN_DIR`` continues a run exactly (its
+RECIPE is a shipped recipe name or a YAML path (`recipe=RECIPE` works too).
+Other arguments are recipe overrides (`train.steps=200`,
+`model.hidden_size=128`). `resume=RUN_DIR` continues a run exactly (its
 saved recipe is used unless a RECIPE is given; overrides still apply, e.g.
-``train.steps=4000`` to extend it). ``data=DIR`` trains on an existing dataset
-directory instead of the recipe's ``data:`` (recorded in the run's recipe as
-``data: {type: path, path: DIR}``).
-Works under ``torchrun --nproc_per_node=K -m hrmzoo train ...`` (data-parallel).
+`train.steps=4000` to extend it). `data=DIR` trains on an existing dataset
+directory instead of the recipe's `data:` (recorded in the run's recipe as
+`data: {type: path, path: DIR}`).
+Works under `torchrun --nproc_per_node=K -m hrmzoo train ...` (data-parallel).
 
 Examples:
   hrmzoo train tiny_sudoku4 train.steps=200

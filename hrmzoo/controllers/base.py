@@ -1,15 +1,15 @@
 """Controllers: modules that modulate the recurrent updates at named hook points.
 
-A coupling calls ``ctl.hook(point, value, old=..., state=...)`` at four points
-of every segment (see :data:`HOOK_POINTS`); a controller returns the value it
+A coupling calls `ctl.hook(point, value, old=..., state=...)` at four points
+of every segment (see `HOOK_POINTS`); a controller returns the value it
 wants used instead. Any coupling can therefore take any controller.
 
 Hook points (HRM names; TRM's latent z plays L, its answer y plays H):
 
-- ``l_context``: the context L receives (z_H + x) before injection.
-- ``l_step``: L's new state; ``old`` is the state before the update.
-- ``h_message``: the message H receives from L (z_L) before injection.
-- ``h_step``: H's new state; ``old`` is the state before the update.
+- `l_context`: the context L receives (z_H + x) before injection.
+- `l_step`: L's new state; `old` is the state before the update.
+- `h_message`: the message H receives from L (z_L) before injection.
+- `h_step`: H's new state; `old` is the state before the update.
 """
 
 from __future__ import annotations
@@ -37,12 +37,12 @@ class ControlContext:
     """Per-forward controller state: applies hooks, collects activity and losses.
 
     Args:
-        batch: the segment's batch (``inputs`` [B, S], optional ``task_id`` [B]).
+        batch: the segment's batch (`inputs` [B, S], optional `task_id` [B]).
         x: the embedded input [B, S', D].
 
     Attributes:
         trace: name -> list of per-call activity scalars (detached), one per hook
-            call; names are ``"<head>/<hook point>"``.
+            call; names are `"<head>/<hook point>"`.
         aux_losses: name -> loss tensor (already weighted) added to the training loss.
     """
 
@@ -54,7 +54,7 @@ class ControlContext:
 
     @property
     def task_id(self) -> torch.Tensor:
-        """[B] task-family ids: ``batch["task_id"]``, or zeros when the batch has none."""
+        """[B] task-family ids: `batch["task_id"]`, or zeros when the batch has none."""
         tid = self.batch.get("task_id")
         if tid is not None:
             return tid.long()
@@ -112,7 +112,7 @@ class ControlContext:
 
 
 class Controller(nn.Module):
-    """Base: ``context(batch, x)`` returns the :class:`ControlContext` for one segment.
+    """Base: `context(batch, x)` returns the `ControlContext` for one segment.
 
     A controller is built as `Controller(cfg, model_cfg)` and owns its
     parameters; the per-segment work happens in the context it returns.

@@ -1,8 +1,8 @@
 """A single FiLM head: the one-head baseline for the quaternion controller.
 
-One head at one hook point (default ``h_message``) computes ``gamma, beta`` from
+One head at one hook point (default `h_message`) computes `gamma, beta` from
 the pooled state and, optionally, the task family's perspective row, and
-returns ``value * (1 + gamma) + beta``. Zero-initialised last layer: identity at
+returns `value * (1 + gamma) + beta`. Zero-initialised last layer: identity at
 initialisation. No framing loss, so in an ablation it separates "the model is
 told the task through a controller" from the quaternion's four quadrants and
 framing loss.
@@ -31,7 +31,7 @@ class FilmConfig(ControllerConfig):
 
     Attributes:
         point: the hook point it modulates.
-        num_task_families: rows of the perspective table (``task_id`` in the batch).
+        num_task_families: rows of the perspective table (`task_id` in the batch).
         head_width: hidden width of the head and of a perspective row.
         use_perspective: condition the head on the task family's row as well as the state.
     """

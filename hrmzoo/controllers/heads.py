@@ -5,19 +5,19 @@ of every state tensor, RMS-normalised) that outputs a per-sample, per-channel
 modulation of the value passing one hook point. Its last layer is
 zero-initialised, so the modulation is exactly the identity at initialisation:
 
-- ``film``: ``value * (1 + gamma) + beta`` (gamma = beta = 0 at init);
-- ``gate``: ``value + delta * (value - old)``, a learned per-channel step size
-  on an update (delta = 0 at init; written so that delta = 0 returns ``value``
-  bit for bit, which ``old + (1 + delta) * (value - old)`` would not).
+- `film`: `value * (1 + gamma) + beta` (gamma = beta = 0 at init);
+- `gate`: `value + delta * (value - old)`, a learned per-channel step size
+  on an update (delta = 0 at init; written so that delta = 0 returns `value`
+  bit for bit, which `old + (1 + delta) * (value - old)` would not).
 
 *Empathy* heads also receive a *perspective*: a row of a learned task-family
-table (``batch["task_id"]``), added to the head's hidden layer. With
-``perspective="inferred"`` the row is replaced by the table mixed with the
+table (`batch["task_id"]`), added to the head's hidden layer. With
+`perspective="inferred"` the row is replaced by the table mixed with the
 softmax of a framing classifier on pooled H, so the model frames the task
 itself instead of being told.
 
 Activity = mean |modulation| (the head's distance from identity), recorded per
-call in ``ctx.trace["<head>/<hook point>"]``.
+call in `ctx.trace["<head>/<hook point>"]`.
 
 Gradient at step 1: the zero last layer gives every earlier layer of a head
 (and the perspective table) zero gradient; the last layer itself gets a
@@ -94,9 +94,9 @@ class ModulationHead(nn.Module):
 
 
 class HeadController(Controller):
-    """A controller made of :class:`ModulationHead` s plus a shared perspective module.
+    """A controller made of `ModulationHead`s plus a shared perspective module.
 
-    Subclasses call :meth:`build` with their head specs from their `__init__`
+    Subclasses call `build` with their head specs from their `__init__`
     (see `QuaternionController` and `FilmController`); the work of a segment is
     done by the `HeadContext` that `context` returns.
     """
@@ -182,7 +182,7 @@ class HeadController(Controller):
 
 
 class HeadContext(ControlContext):
-    """Runs a :class:`HeadController` 's heads at their hook points for one segment."""
+    """Runs a `HeadController` 's heads at their hook points for one segment."""
 
     def __init__(self, ctl: HeadController, batch: dict[str, Any], x: torch.Tensor):
         super().__init__(batch, x)

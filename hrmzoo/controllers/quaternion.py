@@ -10,19 +10,19 @@ of the coupling (HRM names; for TRM read z for z_L and y for z_H):
 ======  ==============  ===========  ================================================
 head    quadrant        hook point   what it modulates (conditioning)
 ======  ==============  ===========  ================================================
-``FF``  fast-fluency    ``l_step``   per-channel step size of every L update,
-                                     ``z_L' = new + d * (new - z_L)`` (state only)
-``FE``  fast-empathy    ``l_context`` FiLM of the context L hears (z_H + x), recomputed
+`FF`  fast-fluency    `l_step`   per-channel step size of every L update,
+                                     `z_L' = new + d * (new - z_L)` (state only)
+`FE`  fast-empathy    `l_context` FiLM of the context L hears (z_H + x), recomputed
                                      at every L step (state + perspective)
-``SF``  slow-fluency    ``h_message`` FiLM of what H reads of L's converged state
+`SF`  slow-fluency    `h_message` FiLM of what H reads of L's converged state
                                      (state only)
-``SE``  slow-empathy    ``h_step``   FiLM of H's new state (state + perspective), plus
+`SE`  slow-empathy    `h_step`   FiLM of H's new state (state + perspective), plus
                                      the framing loss: predict the task family from
                                      pooled z_H after every H step
 ======  ==============  ===========  ================================================
 
 Fast heads therefore report once per L step and slow heads once per H step
-(``ctx.trace["FF/l_step"]`` ...), so a run shows which quadrant worked when.
+(`ctx.trace["FF/l_step"]` ...), so a run shows which quadrant worked when.
 
 Differences from the sketch in ARCHITECTURE.md, and why:
 
@@ -30,10 +30,10 @@ Differences from the sketch in ARCHITECTURE.md, and why:
   family, read by both empathy heads) and enters each head as a bias of its
   hidden layer: the frame shifts *how* a head reads the state, not just its
   output;
-- ``perspective: inferred`` replaces the given task id by the framing
+- `perspective: inferred` replaces the given task id by the framing
   classifier's softmax over the table, so a trained model can take a
   perspective on data without task ids (the essay's "perspective taking");
-- ``heads`` selects a subset of quadrants, for per-quadrant ablations.
+- `heads` selects a subset of quadrants, for per-quadrant ablations.
 
 Every head's last layer is zero-initialised: at initialisation the model
 gives bit-identical outputs to the same model without a controller.
@@ -62,9 +62,9 @@ class QuaternionConfig(ControllerConfig):
 
     Attributes:
         num_task_families: rows of the perspective table (task families in the data;
-            batches give ``task_id`` in 0..num_task_families-1, 0 when absent).
+            batches give `task_id` in 0..num_task_families-1, 0 when absent).
         head_width: hidden width of each head and of a perspective row.
-        perspective: ``given`` (the batch's task id picks the row) or ``inferred``
+        perspective: `given` (the batch's task id picks the row) or `inferred`
             (the framing classifier's softmax over rows, computed from pooled H).
         framing_weight: weight of the framing loss (cross-entropy of the task family
             from pooled H); skipped with one task family.

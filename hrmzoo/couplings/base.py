@@ -1,7 +1,7 @@
 """Couplings: the schedule of one segment as a list of cycles of updates.
 
-A coupling does not run anything. ``cycles(...)`` returns the segment as a list
-of cycles, each a list of :class:`Update` (a tagged function state -> state);
+A coupling does not run anything. `cycles(...)` returns the segment as a list
+of cycles, each a list of `Update` (a tagged function state -> state);
 the gradient estimator decides which updates run with gradient. This keeps
 every estimator usable with every coupling. For the implicit estimator one
 cycle is the map F whose fixed point is solved.
@@ -27,7 +27,7 @@ class Update:
     Attributes:
         tag: the level it belongs to, "L" (fast/latent) or "H" (slow/answer);
             used for reports.
-        fn: state -> state; replaces the ``writes`` entry.
+        fn: state -> state; replaces the `writes` entry.
         writes: the state key the update replaces.
         reads: the state keys it reads (its own key included when it does).
             Gradient estimators choose updates by this data dependence, not by
@@ -64,10 +64,10 @@ class Coupling(nn.Module):
         state_keys: names of the state tensors, each [B, S, D].
         output_key: the state the output heads read.
         h_block_use: whether the model builds a separate H network:
-            ``mirror`` (always; with no ``h_block`` in the recipe it copies
-            ``l_block``'s configuration, with its own weights), ``optional``
-            (only when the recipe gives ``h_block``) or ``never`` (a recipe's
-            ``h_block`` is ignored, so no untrained block is counted or
+            `mirror` (always; with no `h_block` in the recipe it copies
+            `l_block`'s configuration, with its own weights), `optional`
+            (only when the recipe gives `h_block`) or `never` (a recipe's
+            `h_block` is ignored, so no untrained block is counted or
             regularised).
     """
 

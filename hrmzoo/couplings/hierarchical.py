@@ -14,8 +14,8 @@ class HierarchicalConfig(CouplingConfig):
     """Two-level schedule.
 
     Attributes:
-        order: ``L_then_H`` (HRM: l_cycles L updates, then one H update) or
-            ``H_then_L`` (H first, then the L updates).
+        order: `L_then_H` (HRM: l_cycles L updates, then one H update) or
+            `H_then_L` (H first, then the L updates).
         h_cycles: cycles per segment (H updates per segment).
         l_cycles: L updates per cycle.
     """

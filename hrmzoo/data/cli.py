@@ -1,4 +1,4 @@
-"""``hrmzoo data ...``: build datasets from the command line.
+"""`hrmzoo data ...`: build datasets from the command line.
 
 Examples::
 
@@ -22,7 +22,7 @@ from hrmzoo.errors import HrmzooError
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so :func:`main` controls the exit code."""
+    """argparse that raises instead of exiting, so `main` controls the exit code."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise DataError(f"{self.prog}: {message}")
@@ -129,7 +129,7 @@ def _summary(path: Path) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Entry point of ``hrmzoo data``; ``argv`` excludes the ``data`` word.
+    """Entry point of `hrmzoo data`; `argv` excludes the `data` word.
 
     Returns:
         0 on success, 2 on a user error (printed as one line on stderr).

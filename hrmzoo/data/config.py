@@ -1,4 +1,4 @@
-"""Recipe ``data:`` section: pydantic models, discriminated by ``type``.
+"""Recipe `data:` section: pydantic models, discriminated by `type`.
 
 Example recipe snippets::
 
@@ -14,7 +14,7 @@ Example recipe snippets::
         - {name: sudoku4, data: {type: sudoku, size: 4, num_train: 500}}
         - {name: maze8, data: {type: maze, size: 8, num_train: 500}}
 
-:func:`prepare_data` turns any of them into a dataset directory (building
+`prepare_data` turns any of them into a dataset directory (building
 generator specs into a cache keyed by the spec).
 """
 
@@ -52,7 +52,7 @@ class PathData(_Base):
 
 
 class SudokuData(_Base):
-    """Generated Sudoku (see :mod:`hrmzoo.data.sudoku`)."""
+    """Generated Sudoku (see `hrmzoo.data.sudoku`)."""
 
     type: Literal["sudoku"] = "sudoku"
     size: Literal[4, 6, 9] = 9
@@ -79,7 +79,7 @@ class SudokuData(_Base):
 
 
 class MazeData(_Base):
-    """Generated perfect mazes (see :mod:`hrmzoo.data.maze`)."""
+    """Generated perfect mazes (see `hrmzoo.data.maze`)."""
 
     type: Literal["maze"] = "maze"
     size: int = Field(30, ge=3, le=256)
@@ -96,13 +96,13 @@ class MazeData(_Base):
 
 
 class ArcDirSource(_Base):
-    """A folder of ARC task files in a detected layout (see :mod:`hrmzoo.data.arc_sources`)."""
+    """A folder of ARC task files in a detected layout (see `hrmzoo.data.arc_sources`)."""
 
     dir: str = Field(min_length=1)
 
 
 class TomData(_Base):
-    """Perspective-taking grid worlds, one question kind (see :mod:`hrmzoo.data.tom`)."""
+    """Perspective-taking grid worlds, one question kind (see `hrmzoo.data.tom`)."""
 
     type: Literal["tom"] = "tom"
     kind: Literal["visibility", "belief", "reality", "path"] = "visibility"
@@ -125,11 +125,11 @@ class TomData(_Base):
 
 
 class ArcData(_Base):
-    """ARC-AGI tasks (see :mod:`hrmzoo.data.arc`).
+    """ARC-AGI tasks (see `hrmzoo.data.arc`).
 
-    ``source`` is ``arc1``, ``arc2``, ``dir`` (with ``dir``), or a list of
-    ``arc1``/``arc2``/``{dir: PATH}``, e.g. HRM's ARC-1 setting
-    ``source: [arc1, {dir: ConceptARC/corpus}]`` with ``evaluation: arc1``.
+    `source` is `arc1`, `arc2`, `dir` (with `dir`), or a list of
+    `arc1`/`arc2`/`{dir: PATH}`, e.g. HRM's ARC-1 setting
+    `source: [arc1, {dir: ConceptARC/corpus}]` with `evaluation: arc1`.
     """
 
     type: Literal["arc"] = "arc"
@@ -171,7 +171,7 @@ class MixTaskConfig(_Base):
 
 
 class MixData(_Base):
-    """Several tasks behind one loader; each sample carries its task's ``task_id`` (list position)."""
+    """Several tasks behind one loader; each sample carries its task's `task_id` (list position)."""
 
     type: Literal["mix"] = "mix"
     tasks: list[MixTaskConfig] = Field(min_length=1)
@@ -189,7 +189,7 @@ DataConfig = Annotated[Union[PathData, SudokuData, MazeData, TomData, ArcData, M
 
 
 def prepare_data(cfg: "DataConfig | dict", cache_dir: str | Path = "data_cache", *, progress: bool = False) -> Path:
-    """Build (or find in the cache) the dataset a config describes; see :func:`hrmzoo.data.prepare.prepare_data`."""
+    """Build (or find in the cache) the dataset a config describes; see `hrmzoo.data.prepare.prepare_data`."""
     from hrmzoo.data.prepare import prepare_data as _prepare
 
     return _prepare(cfg, cache_dir, progress=progress)

@@ -7,13 +7,13 @@ Batches are dicts of int64 tensors::
     puzzle_identifiers  [B]     per-puzzle embedding index (0 = blank)
     task_id             [B]     only for mixtures, or when a task_id is given
 
-Unsupervised label positions (the dataset's ``ignore_label_id``, 0 in every
+Unsupervised label positions (the dataset's `ignore_label_id`, 0 in every
 HRM dataset) become -100, PyTorch's cross-entropy default, as the original
 loader does. Rows that pad the last batch of an epoch have PAD inputs, all
 labels -100 and identifier 0.
 
-:class:`PuzzleDataset` is map-style (one example per index; use it with any
-sampler and :func:`collate_examples`). :class:`PuzzleIterableDataset` yields
+`PuzzleDataset` is map-style (one example per index; use it with any
+sampler and `collate_examples`). `PuzzleIterableDataset` yields
 whole batches with seeded, epoch-dependent order, optional one-puzzle-per-group
 sampling (the original training scheme) and per-rank sharding.
 """
@@ -48,10 +48,10 @@ class Source:
 
 
 def open_sources(root: str | os.PathLike[str], split: str) -> tuple[list[Source], bool]:
-    """Validate and open every source behind ``root`` (a dataset or a mixture).
+    """Validate and open every source behind `root` (a dataset or a mixture).
 
     Returns:
-        ``(sources, is_mixture)``.
+        `(sources, is_mixture)`.
     """
     if is_mix(root):
         tasks = read_mix(root)
@@ -110,12 +110,12 @@ def _locate(sources: Sequence[Source], flat: np.ndarray) -> tuple[np.ndarray, np
 
 
 class PuzzleDataset(Dataset):
-    """Map-style dataset: item ``i`` is example ``i`` (mixtures: tasks concatenated).
+    """Map-style dataset: item `i` is example `i` (mixtures: tasks concatenated).
 
     Args:
         root: Dataset root or mixture directory.
-        split: ``"train"`` or ``"test"``.
-        task_id: Add this ``task_id`` to every item (mixtures always carry theirs).
+        split: `"train"` or `"test"`.
+        task_id: Add this `task_id` to every item (mixtures always carry theirs).
 
     Example:
         >>> ds = PuzzleDataset("data/sudoku", "train")            # doctest: +SKIP
@@ -160,8 +160,8 @@ class PuzzleDataset(Dataset):
 def collate_examples(items: Sequence[dict[str, torch.Tensor]], pad_id: int = 0) -> dict[str, torch.Tensor]:
     """Stack items into a batch, right-padding sequences of different lengths.
 
-    Inputs are padded with ``pad_id`` and labels with -100, so items from
-    different datasets (e.g. a ``ConcatDataset`` of tasks) can share a batch.
+    Inputs are padded with `pad_id` and labels with -100, so items from
+    different datasets (e.g. a `ConcatDataset` of tasks) can share a batch.
     """
     if not items:
         raise ValueError("cannot collate an empty batch")
@@ -183,26 +183,26 @@ def collate_examples(items: Sequence[dict[str, torch.Tensor]], pad_id: int = 0) 
 class PuzzleIterableDataset(IterableDataset):
     """Seeded batch stream with per-rank sharding.
 
-    Every rank computes the same epoch plan (from ``seed`` and the epoch), cuts
-    it into global batches of ``batch_size * world_size`` and keeps its own
+    Every rank computes the same epoch plan (from `seed` and the epoch), cuts
+    it into global batches of `batch_size * world_size` and keeps its own
     slice, so ranks see disjoint examples that together cover the epoch. All
     ranks yield the same number of batches (the last one padded, unless
-    ``drop_last``), which keeps collective ops in step.
+    `drop_last`), which keeps collective ops in step.
 
     Args:
         root: Dataset root or mixture directory.
-        split: ``"train"`` or ``"test"``.
+        split: `"train"` or `"test"`.
         batch_size: Per-rank batch size.
-        seed: Base seed; epoch ``e`` uses ``(seed, e)``.
-        sample: ``"group"``: each epoch visits every group once, draws one of its
+        seed: Base seed; epoch `e` uses `(seed, e)`.
+        sample: `"group"`: each epoch visits every group once, draws one of its
             puzzles and emits all of that puzzle's examples (the original HRM
             scheme: an epoch is one augmentation of every base puzzle);
-            ``"all"``: every example once.
-        shuffle: Shuffle the epoch order (``False``: file order, for evaluation).
+            `"all"`: every example once.
+        shuffle: Shuffle the epoch order (`False`: file order, for evaluation).
         rank: This process's rank.
         world_size: Number of ranks.
         drop_last: Drop the final incomplete global batch instead of padding it.
-        task_id: Add this ``task_id`` to every sample (mixtures carry their own).
+        task_id: Add this `task_id` to every sample (mixtures carry their own).
     """
 
     def __init__(
@@ -239,11 +239,11 @@ class PuzzleIterableDataset(IterableDataset):
         return self._gather.seq_len
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch the next ``iter()`` runs (like ``DistributedSampler``)."""
+        """Select the epoch the next `iter()` runs (like `DistributedSampler`)."""
         self.epoch = int(epoch)
 
     def epoch_plan(self, epoch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The global (all ranks) example order of an epoch as ``(source, example)`` arrays."""
+        """The global (all ranks) example order of an epoch as `(source, example)` arrays."""
         epoch = self.epoch if epoch is None else epoch
         rng = np.random.default_rng([self.seed, epoch])
         if self.sample == "all":
@@ -270,7 +270,7 @@ class PuzzleIterableDataset(IterableDataset):
         return np.repeat(src, count), ex
 
     def shard(self, epoch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """This rank's batches of an epoch: ``(source, example)`` arrays [steps, batch_size], -1 = padding."""
+        """This rank's batches of an epoch: `(source, example)` arrays [steps, batch_size], -1 = padding."""
         src, ex = self.epoch_plan(epoch)
         b, w = self.batch_size, self.world_size
         total = src.size
@@ -283,7 +283,7 @@ class PuzzleIterableDataset(IterableDataset):
         return np.where(valid, src[pos], -1), np.where(valid, ex[pos], -1)
 
     def __len__(self) -> int:
-        """Batches this rank yields per epoch (the number of groups decides it in ``group`` mode only on average)."""
+        """Batches this rank yields per epoch (the number of groups decides it in `group` mode only on average)."""
         return int(self.shard()[0].shape[0])
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
@@ -296,7 +296,7 @@ class PuzzleIterableDataset(IterableDataset):
             yield self._gather.gather(src[k], ex[k])
 
     def batches(self, start_epoch: int = 0) -> Iterator[dict[str, torch.Tensor]]:
-        """Endless stream over epochs ``start_epoch, start_epoch + 1, ...``."""
+        """Endless stream over epochs `start_epoch, start_epoch + 1, ...`."""
         epoch = start_epoch
         while True:
             self.set_epoch(epoch)
@@ -305,5 +305,5 @@ class PuzzleIterableDataset(IterableDataset):
 
 
 def batch_to(batch: dict[str, torch.Tensor], device: Any) -> dict[str, torch.Tensor]:
-    """Move every tensor of a batch to ``device``."""
+    """Move every tensor of a batch to `device`."""
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}

@@ -1,7 +1,7 @@
 """The one error type the data package raises at users.
 
 A broken dataset directory, an impossible generator spec or a bad CLI option is
-reported as a :class:`DataError` whose ``str`` is a single line naming the file
+reported as a `DataError` whose `str` is a single line naming the file
 (or option) and the fix. Callers such as the CLI print that line and exit with
 code 2 instead of showing a numpy traceback.
 """
@@ -23,7 +23,7 @@ class DataError(_Base):  # type: ignore[valid-type,misc]
 
 
 def file_error(path: object, problem: str, fix: str) -> DataError:
-    """Build the standard ``"<path>: <problem>; <fix>"`` error.
+    """Build the standard `"<path>: <problem>; <fix>"` error.
 
     Args:
         path: The offending file or directory.
@@ -31,6 +31,6 @@ def file_error(path: object, problem: str, fix: str) -> DataError:
         fix: What the user should do.
 
     Returns:
-        A :class:`DataError` ready to raise.
+        A `DataError` ready to raise.
     """
     return DataError(f"{path}: {problem}; {fix}")

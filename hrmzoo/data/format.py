@@ -1,24 +1,24 @@
 """The on-disk dataset format (shared with the original HRM dataset builders).
 
-A dataset root holds ``identifiers.json`` (list of puzzle names, index 0 is
-``"<blank>"``) and one directory per split (``train/``, ``test/``). Each split
-directory holds ``dataset.json`` and, for every *set* named in it (the original
-builders only ever use ``"all"``), five arrays::
+A dataset root holds `identifiers.json` (list of puzzle names, index 0 is
+`"<blank>"`) and one directory per split (`train/`, `test/`). Each split
+directory holds `dataset.json` and, for every *set* named in it (the original
+builders only ever use `"all"`), five arrays::
 
     <set>__inputs.npy              [N, seq_len]  token ids
-    <set>__labels.npy              [N, seq_len]  token ids; ``ignore_label_id`` = unsupervised
+    <set>__labels.npy              [N, seq_len]  token ids; `ignore_label_id` = unsupervised
     <set>__puzzle_identifiers.npy  [P]           id into identifiers.json, per puzzle
     <set>__puzzle_indices.npy      [P + 1]       example offsets per puzzle (0 ... N)
     <set>__group_indices.npy       [G + 1]       puzzle offsets per group (0 ... P)
 
 A *group* is one original puzzle with all its augmentations; a *puzzle* is one
 (augmented) variant with its own identifier; an *example* is one input/label
-pair. Dtypes follow the original builders: token arrays are ``uint8`` when the
-vocabulary fits (the original writes ``uint8`` for Sudoku, Maze and ARC) and
-index arrays are ``int32``. Readers accept any integer dtype.
+pair. Dtypes follow the original builders: token arrays are `uint8` when the
+vocabulary fits (the original writes `uint8` for Sudoku, Maze and ARC) and
+index arrays are `int32`. Readers accept any integer dtype.
 
-Files that are not part of that layout (``build.json``, ``extra__*.npy``,
-``arc_test_meta.json``) are hrmzoo additions; the original loader ignores them.
+Files that are not part of that layout (`build.json`, `extra__*.npy`,
+`arc_test_meta.json`) are hrmzoo additions; the original loader ignores them.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ METADATA_KEYS: dict[str, tuple[type, ...]] = {
 
 
 def array_path(split_dir: Path, set_name: str, field: str) -> Path:
-    """Path of one array file, e.g. ``train/all__inputs.npy``."""
+    """Path of one array file, e.g. `train/all__inputs.npy`."""
     return Path(split_dir) / f"{set_name}__{field}.npy"
 
 
@@ -101,7 +101,7 @@ class SplitArrays:
 
 
 class SplitBuilder:
-    """Accumulates groups of puzzles of examples, then emits :class:`SplitArrays`.
+    """Accumulates groups of puzzles of examples, then emits `SplitArrays`.
 
     Example:
         >>> b = SplitBuilder(seq_len=4)
@@ -122,7 +122,7 @@ class SplitBuilder:
         """Append one group.
 
         Args:
-            puzzles: ``(identifier, [(input, label), ...])`` per puzzle variant;
+            puzzles: `(identifier, [(input, label), ...])` per puzzle variant;
                 every puzzle needs at least one example.
         """
         for ident, examples in puzzles:
@@ -141,7 +141,7 @@ class SplitBuilder:
         Args:
             inputs: [n, seq_len] inputs, grouped consecutively.
             labels: [n, seq_len] labels.
-            group_sizes: puzzles per group, summing to ``n``.
+            group_sizes: puzzles per group, summing to `n`.
         """
         n0 = len(self._inputs)
         self._inputs.extend(np.asarray(inputs).reshape(len(inputs), -1))
@@ -170,7 +170,7 @@ class SplitBuilder:
 
 
 def token_dtype_for(vocab_size: int) -> type:
-    """``uint8`` like the original when the vocabulary fits, else ``int32``."""
+    """`uint8` like the original when the vocabulary fits, else `int32`."""
     return np.uint8 if vocab_size <= 256 else np.int32
 
 
@@ -184,15 +184,15 @@ def write_split(
     ignore_label_id: int | None = IGNORE_LABEL_ID_ON_DISK,
     blank_identifier_id: int = BLANK_IDENTIFIER_ID,
 ) -> Path:
-    """Write one split directory (``dataset.json`` + the five ``all__*.npy``).
+    """Write one split directory (`dataset.json` + the five `all__*.npy`).
 
     Args:
-        split_dir: Directory to create (e.g. ``root/train``).
-        arrays: The split's arrays; token arrays are cast to :func:`token_dtype_for`.
+        split_dir: Directory to create (e.g. `root/train`).
+        arrays: The split's arrays; token arrays are cast to `token_dtype_for`.
         vocab_size: Number of token ids (PAD included).
-        num_puzzle_identifiers: Length of ``identifiers.json``.
+        num_puzzle_identifiers: Length of `identifiers.json`.
         pad_id: Input padding id.
-        ignore_label_id: Label value meaning "not supervised" (``None``: all supervised).
+        ignore_label_id: Label value meaning "not supervised" (`None`: all supervised).
         blank_identifier_id: Identifier of padding rows.
 
     Returns:
@@ -232,7 +232,7 @@ def write_split_metadata(
     ignore_label_id: int | None = IGNORE_LABEL_ID_ON_DISK,
     blank_identifier_id: int = BLANK_IDENTIFIER_ID,
 ) -> None:
-    """Write a split's ``dataset.json`` from its counts (shared by :func:`write_split` and streaming writers)."""
+    """Write a split's `dataset.json` from its counts (shared by `write_split` and streaming writers)."""
     metadata = {
         "pad_id": pad_id,
         "ignore_label_id": ignore_label_id,
@@ -254,7 +254,7 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 
 
 def write_identifiers(root: str | os.PathLike[str], names: Sequence[str]) -> None:
-    """Write ``identifiers.json``; ``names[0]`` must be ``"<blank>"``."""
+    """Write `identifiers.json`; `names[0]` must be `"<blank>"`."""
     if not names or names[0] != BLANK_IDENTIFIER:
         raise ValueError('identifiers must start with "<blank>"')
     Path(root).mkdir(parents=True, exist_ok=True)
@@ -270,7 +270,7 @@ def write_build_info(root: str | os.PathLike[str], kind: str, spec: dict[str, An
 
 
 def read_build_info(root: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """``build.json`` of an hrmzoo-built dataset, or ``None`` (e.g. built by the original)."""
+    """`build.json` of an hrmzoo-built dataset, or `None` (e.g. built by the original)."""
     p = Path(root) / BUILD_FILE
     if not p.is_file():
         return None

@@ -1,15 +1,15 @@
 """Seeded maze dataset generator.
 
-Tokens follow the original HRM maze data: characters ``"# SGo"`` map to 1..5
-(PAD 0, vocab 6, sequence ``N*N``): ``#`` wall, space open, ``S`` start, ``G``
-goal, ``o`` path. The input is the maze with S and G; the label is the same maze
+Tokens follow the original HRM maze data: characters `"# SGo"` map to 1..5
+(PAD 0, vocab 6, sequence `N*N`): `#` wall, space open, `S` start, `G`
+goal, `o` path. The input is the maze with S and G; the label is the same maze
 with every cell of the shortest S->G path *except S and G themselves* marked
-``o`` (S and G are kept, as in the original). Every cell is supervised.
+`o` (S and G are kept, as in the original). Every cell is supervised.
 
 Mazes are *perfect* (a random spanning tree carved by a randomised depth-first
 search on a lattice of cells two apart), so the path between any two open cells
-is unique and therefore the unique shortest path. ``path_len`` counts moves
-(edges) from S to G; ``min_path_len`` keeps only mazes whose path is at least
+is unique and therefore the unique shortest path. `path_len` counts moves
+(edges) from S to G; `min_path_len` keeps only mazes whose path is at least
 that long (the original "hard" 30x30 set has paths over 110).
 
 Augmentation (train split only): the 8 dihedral transforms of each maze form a
@@ -35,7 +35,7 @@ VOCAB_SIZE = len(CHARSET) + 1
 
 
 def to_text(grid: np.ndarray) -> str:
-    """Render a token grid as lines of ``# SGo`` characters (PAD -> '?')."""
+    """Render a token grid as lines of `# SGo` characters (PAD -> '?')."""
     lut = "?" + CHARSET
     return "\n".join("".join(lut[int(t)] for t in row) for row in np.asarray(grid))
 
@@ -78,7 +78,7 @@ def carve(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def bfs(grid: np.ndarray, start: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Distances (-1 unreachable) and parent cell index from ``start`` over non-wall cells."""
+    """Distances (-1 unreachable) and parent cell index from `start` over non-wall cells."""
     n, m = grid.shape
     dist = np.full(n * m, -1, dtype=np.int64)
     parent = np.full(n * m, -1, dtype=np.int64)
@@ -98,13 +98,13 @@ def bfs(grid: np.ndarray, start: tuple[int, int]) -> tuple[np.ndarray, np.ndarra
 
 
 def make_maze(n: int, rng: np.random.Generator, min_path_len: int = 0, max_tries: int = 200) -> tuple[np.ndarray, np.ndarray, int]:
-    """One maze with start/goal at least ``min_path_len`` moves apart.
+    """One maze with start/goal at least `min_path_len` moves apart.
 
     Returns:
-        ``(input_tokens [n, n], label_tokens [n, n], path_len)``.
+        `(input_tokens [n, n], label_tokens [n, n], path_len)`.
 
     Raises:
-        DataError: No maze of that size reaches ``min_path_len``.
+        DataError: No maze of that size reaches `min_path_len`.
     """
     for _ in range(max_tries):
         grid = carve(n, rng)
@@ -131,10 +131,10 @@ def _canonical(grid: np.ndarray) -> bytes:
 
 
 def generate_mazes(count: int, n: int = 30, min_path_len: int = 0, seed: int | np.random.Generator = 0, *, progress: bool = False):
-    """``count`` distinct mazes (distinct up to dihedral transforms).
+    """`count` distinct mazes (distinct up to dihedral transforms).
 
     Returns:
-        ``(inputs [count, n, n], labels [count, n, n], path_lens [count])``.
+        `(inputs [count, n, n], labels [count, n, n], path_lens [count])`.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     seen: set[bytes] = set()
@@ -182,7 +182,7 @@ def build_maze(
         augment: Add the 7 non-identity dihedral transforms of each train maze.
         seed: Seed; same arguments -> byte-identical files.
         progress: Progress line on stderr.
-        spec: Recorded in ``build.json``.
+        spec: Recorded in `build.json`.
 
     Returns:
         The dataset root.

@@ -1,14 +1,14 @@
 """Multi-task mixtures: several built datasets behind one loader.
 
-A mixture is a directory holding only ``mix.json``::
+A mixture is a directory holding only `mix.json`::
 
     {"format_version": 1, "tasks": [{"name": "sudoku4", "task_id": 0, "root": "/abs/path"}, ...]}
 
-Loaders built on it (see :mod:`hrmzoo.data.dataset`) draw from every task and
-add ``task_id`` to each sample. Keeping it simple: tasks share one token space
-(ids are not remapped; the model gets ``vocab_size = max`` over tasks), shorter
+Loaders built on it (see `hrmzoo.data.dataset`) draw from every task and
+add `task_id` to each sample. Keeping it simple: tasks share one token space
+(ids are not remapped; the model gets `vocab_size = max` over tasks), shorter
 sequences are padded with PAD (inputs) and the ignore label (labels) up to the
-longest ``seq_len``, and puzzle identifiers are offset per task so that they do
+longest `seq_len`, and puzzle identifiers are offset per task so that they do
 not collide (the blank id 0 stays 0 for every task).
 """
 
@@ -42,19 +42,19 @@ class MixTask:
 
 
 def is_mix(root: str | os.PathLike[str]) -> bool:
-    """Whether ``root`` is a mixture directory."""
+    """Whether `root` is a mixture directory."""
     return (Path(root) / MIX_FILE).is_file()
 
 
 def write_mix(root: str | os.PathLike[str], tasks: Sequence[tuple[str, str | os.PathLike[str]]]) -> Path:
-    """Write a mixture directory; task ids are the positions in ``tasks``.
+    """Write a mixture directory; task ids are the positions in `tasks`.
 
     Args:
         root: Directory to create.
-        tasks: ``(name, dataset_root)`` pairs.
+        tasks: `(name, dataset_root)` pairs.
 
     Returns:
-        ``root``.
+        `root`.
     """
     names = [n for n, _ in tasks]
     if not tasks:
@@ -69,7 +69,7 @@ def write_mix(root: str | os.PathLike[str], tasks: Sequence[tuple[str, str | os.
 
 
 def read_mix(root: str | os.PathLike[str]) -> list[MixTask]:
-    """Read ``mix.json`` (member roots are resolved relative to the mixture directory)."""
+    """Read `mix.json` (member roots are resolved relative to the mixture directory)."""
     path = Path(root) / MIX_FILE
     data = read_json(path, "mixture description")
     tasks = data.get("tasks") if isinstance(data, dict) else None

@@ -1,4 +1,4 @@
-"""From a ``data:`` config to a dataset directory, plus cheap metadata queries."""
+"""From a `data:` config to a dataset directory, plus cheap metadata queries."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ _ADAPTER: TypeAdapter = TypeAdapter(DataConfig)
 
 
 def parse_config(cfg: Any) -> Any:
-    """Validate a dict (or pass through a model) as :data:`DataConfig`."""
+    """Validate a dict (or pass through a model) as `DataConfig`."""
     if isinstance(cfg, (PathData, SudokuData, MazeData, TomData, ArcData, MixData)):
         return cfg
     try:
@@ -41,7 +41,7 @@ def spec_hash(cfg: Any) -> str:
 
 
 def build_into(cfg: Any, out: str | os.PathLike[str], *, progress: bool = False) -> Path:
-    """Run the generator of a leaf spec into directory ``out`` (no caching)."""
+    """Run the generator of a leaf spec into directory `out` (no caching)."""
     spec = cfg.model_dump(mode="json")
     if isinstance(cfg, SudokuData):
         return sudoku.build_sudoku(out, size=cfg.size, num_train=cfg.num_train, num_test=cfg.num_test, num_aug=cfg.num_aug,
@@ -61,7 +61,7 @@ def build_into(cfg: Any, out: str | os.PathLike[str], *, progress: bool = False)
 
 
 def atomic_build(final: Path, build) -> Path:
-    """Run ``build(tmp_dir)`` then rename into place, so an interrupted build leaves no half dataset."""
+    """Run `build(tmp_dir)` then rename into place, so an interrupted build leaves no half dataset."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
     try:
@@ -80,18 +80,18 @@ def atomic_build(final: Path, build) -> Path:
 def prepare_data(cfg: Any, cache_dir: str | Path = "data_cache", *, progress: bool = False) -> Path:
     """Return the dataset root a config describes, building it if needed.
 
-    Generator specs build into ``cache_dir/<type>-<hash>`` (hash of the spec), in
+    Generator specs build into `cache_dir/<type>-<hash>` (hash of the spec), in
     a temporary directory renamed into place on success; an existing cache entry
-    is validated and reused. ``path`` specs are validated and returned. Mixtures
-    prepare each task, then write a ``mix-<hash>`` directory with ``mix.json``.
+    is validated and reused. `path` specs are validated and returned. Mixtures
+    prepare each task, then write a `mix-<hash>` directory with `mix.json`.
 
     Args:
-        cfg: A :data:`DataConfig` model or an equivalent dict.
+        cfg: A `DataConfig` model or an equivalent dict.
         cache_dir: Where generated datasets live.
         progress: Progress lines on stderr while building.
 
     Returns:
-        The dataset root (with ``train/`` and ``test/``) or mixture directory.
+        The dataset root (with `train/` and `test/`) or mixture directory.
 
     Raises:
         DataError: Invalid config, or a malformed dataset directory.
@@ -120,9 +120,9 @@ def prepare_data(cfg: Any, cache_dir: str | Path = "data_cache", *, progress: bo
 
 
 def dataset_metadata(root: str | os.PathLike[str], split: str = "train") -> dict[str, Any]:
-    """What the model needs (vocab_size, seq_len, num_puzzle_identifiers, ...), read from ``dataset.json`` only.
+    """What the model needs (vocab_size, seq_len, num_puzzle_identifiers, ...), read from `dataset.json` only.
 
-    Works for datasets and mixtures (which add ``num_tasks`` and ``tasks``).
+    Works for datasets and mixtures (which add `num_tasks` and `tasks`).
     """
     if is_mix(root):
         return mix_metadata(root, split)
@@ -135,9 +135,9 @@ def dataset_metadata(root: str | os.PathLike[str], split: str = "train") -> dict
 
 
 def config_metadata(cfg: Any) -> dict[str, Any]:
-    """``vocab_size``/``seq_len`` of a config without building (reads ``dataset.json`` for ``path``).
+    """`vocab_size`/`seq_len` of a config without building (reads `dataset.json` for `path`).
 
-    ``num_puzzle_identifiers`` is ``None`` where only a build can tell (ARC).
+    `num_puzzle_identifiers` is `None` where only a build can tell (ARC).
     """
     cfg = parse_config(cfg)
     if isinstance(cfg, PathData):

@@ -7,7 +7,7 @@ import time
 
 
 class Progress:
-    """Prints ``label: done/total (rate/s)`` on one stderr line, at most every 0.5 s.
+    """Prints `label: done/total (rate/s)` on one stderr line, at most every 0.5 s.
 
     Args:
         label: What is being counted.

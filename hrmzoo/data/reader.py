@@ -32,7 +32,7 @@ FIX_REBUILD = "rebuild the dataset (e.g. `hrmzoo data sudoku --out DIR`) or poin
 class SetData:
     """Arrays of one set of one split.
 
-    ``inputs``/``labels`` are memory-mapped (read-only); the three index arrays are
+    `inputs`/`labels` are memory-mapped (read-only); the three index arrays are
     small and held in memory as int64.
     """
 
@@ -68,7 +68,7 @@ class SetData:
 
 @dataclass
 class SplitData:
-    """One split of a dataset: metadata plus one :class:`SetData` per set."""
+    """One split of a dataset: metadata plus one `SetData` per set."""
 
     root: Path
     split: str
@@ -97,7 +97,7 @@ class SplitData:
 
 
 def read_json(path: Path, what: str) -> Any:
-    """Load a JSON file or raise a one-line :class:`DataError`."""
+    """Load a JSON file or raise a one-line `DataError`."""
     if not path.is_file():
         raise file_error(path, f"{what} is missing", FIX_REBUILD)
     try:
@@ -108,7 +108,7 @@ def read_json(path: Path, what: str) -> Any:
 
 
 def read_metadata(split_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and type-check ``dataset.json`` of one split directory."""
+    """Read and type-check `dataset.json` of one split directory."""
     path = Path(split_dir) / METADATA_FILE
     meta = read_json(path, "split metadata")
     if not isinstance(meta, dict):
@@ -128,7 +128,7 @@ def read_metadata(split_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def read_identifiers(root: str | os.PathLike[str]) -> list[str]:
-    """Read ``identifiers.json`` (puzzle names; index 0 is the blank id)."""
+    """Read `identifiers.json` (puzzle names; index 0 is the blank id)."""
     path = Path(root) / IDENTIFIERS_FILE
     names = read_json(path, "identifier list")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -163,15 +163,15 @@ def load_split(root: str | os.PathLike[str], split: str, *, mmap: bool = True, c
     """Open and validate one split of a dataset.
 
     Args:
-        root: Dataset root (the directory holding ``train/`` and ``test/``).
-        split: Split name, usually ``"train"`` or ``"test"``.
-        mmap: Memory-map ``inputs``/``labels`` (``np.load(mmap_mode="r")``).
+        root: Dataset root (the directory holding `train/` and `test/`).
+        split: Split name, usually `"train"` or `"test"`.
+        mmap: Memory-map `inputs`/`labels` (`np.load(mmap_mode="r")`).
         check_values: Scan every token and label for ids outside the vocabulary
             and check that some label is supervised (one vectorised pass over the
             split; on by default so a bad id fails here, not mid-training).
 
     Returns:
-        The validated :class:`SplitData`.
+        The validated `SplitData`.
 
     Raises:
         DataError: One line naming the bad file and the fix.
@@ -222,9 +222,9 @@ def load_split(root: str | os.PathLike[str], split: str, *, mmap: bool = True, c
 
 
 def _check_token_range(path: Path, arr: np.ndarray, vocab_size: int, what: str, ignore_id: int | None = None, chunk_rows: int = 65536) -> bool:
-    """Every id in ``[0, vocab_size)`` (vectorised, chunk by chunk of the memory map).
+    """Every id in `[0, vocab_size)` (vectorised, chunk by chunk of the memory map).
 
-    Returns whether any entry differs from ``ignore_id`` (a supervised label).
+    Returns whether any entry differs from `ignore_id` (a supervised label).
     """
     supervised = False
     for start in range(0, arr.shape[0], chunk_rows):
@@ -244,7 +244,7 @@ def validate_dataset(root: str | os.PathLike[str], splits: tuple[str, ...] = SPL
     """Validate a whole dataset root (identifiers + the given splits).
 
     Returns:
-        ``{split: SplitData}`` for each requested split.
+        `{split: SplitData}` for each requested split.
     """
     root = Path(root)
     if not root.is_dir():

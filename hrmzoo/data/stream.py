@@ -1,9 +1,9 @@
 """Write a split to disk group by group, so building never holds the whole dataset in memory.
 
-:class:`StreamingSplitWriter` has the contract of
-:class:`hrmzoo.data.format.SplitBuilder` followed by
-:func:`hrmzoo.data.format.write_split`, and writes the same bytes: token rows
-are appended to the ``.npy`` files as groups arrive (after room left for the
+`StreamingSplitWriter` has the contract of
+`hrmzoo.data.format.SplitBuilder` followed by
+`hrmzoo.data.format.write_split`, and writes the same bytes: token rows
+are appended to the `.npy` files as groups arrive (after room left for the
 header), the header is written last, once the row count is known. Only the
 small index arrays (one int per puzzle and per group) stay in memory.
 """
@@ -33,14 +33,14 @@ _HEADER_PROBE_ROWS = 10 ** 15
 
 
 def _npy_header(shape: tuple[int, ...], dtype: np.dtype) -> bytes:
-    """The exact header :func:`numpy.save` writes for a C-ordered array of this shape and dtype."""
+    """The exact header `numpy.save` writes for a C-ordered array of this shape and dtype."""
     buf = io.BytesIO()
     np.lib.format.write_array_header_1_0(buf, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape})
     return buf.getvalue()
 
 
 class _RowFile:
-    """One ``[N, seq_len]`` token ``.npy`` file filled row block by row block."""
+    """One `[N, seq_len]` token `.npy` file filled row block by row block."""
 
     def __init__(self, path: Path, seq_len: int, dtype: np.dtype) -> None:
         self.path, self.seq_len, self.dtype = path, seq_len, np.dtype(dtype)
@@ -80,9 +80,9 @@ class StreamingSplitWriter:
     """Append groups of puzzles of examples straight to a split directory.
 
     Args:
-        split_dir: Directory to create (e.g. ``root/train``).
+        split_dir: Directory to create (e.g. `root/train`).
         seq_len: Tokens per example.
-        vocab_size: Decides the token dtype (``uint8`` when it fits, as the original).
+        vocab_size: Decides the token dtype (`uint8` when it fits, as the original).
 
     Example:
         >>> w = StreamingSplitWriter(tmp / "train", seq_len=4, vocab_size=3)  # doctest: +SKIP
@@ -114,7 +114,7 @@ class StreamingSplitWriter:
         return len(self._group_idx) - 1
 
     def add_group(self, puzzles: Sequence[tuple[int, Sequence[tuple[np.ndarray, np.ndarray]]]]) -> None:
-        """Append one group: ``(identifier, [(input, label), ...])`` per puzzle variant."""
+        """Append one group: `(identifier, [(input, label), ...])` per puzzle variant."""
         xs, ys = [], []
         for ident, examples in puzzles:
             if not examples:
@@ -137,7 +137,7 @@ class StreamingSplitWriter:
         ignore_label_id: int | None = IGNORE_LABEL_ID_ON_DISK,
         blank_identifier_id: int = BLANK_IDENTIFIER_ID,
     ) -> Path:
-        """Finish the token files and write the index arrays and ``dataset.json``."""
+        """Finish the token files and write the index arrays and `dataset.json`."""
         self._inputs.close()
         self._labels.close()
         for field, values in (("puzzle_identifiers", self._ids), ("puzzle_indices", self._puzzle_idx), ("group_indices", self._group_idx)):

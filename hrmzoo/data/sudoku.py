@@ -1,7 +1,7 @@
 """Seeded Sudoku dataset generator (4x4, 6x6 and 9x9).
 
-Tokens follow the original HRM Sudoku data: PAD 0, blank 1, digits ``2..N+1``
-(vocab ``N + 2``), sequence ``N*N``, every cell supervised (labels never hold
+Tokens follow the original HRM Sudoku data: PAD 0, blank 1, digits `2..N+1`
+(vocab `N + 2`), sequence `N*N`, every cell supervised (labels never hold
 the ignore id 0).
 
 How puzzles are made (all vectorised over a chunk of boards):
@@ -9,13 +9,13 @@ How puzzles are made (all vectorised over a chunk of boards):
 1. A random full grid: random cell, random candidate, propagate singles;
    a board that hits a contradiction restarts.
 2. Givens are removed one at a time in a random order down to a random target
-   in ``[givens_min, givens_max]``. A removal is kept only if it is *proven* to
+   in `[givens_min, givens_max]`. A removal is kept only if it is *proven* to
    keep the solution unique: the board with that cell forced to any *other*
-   digit must have no solution (:func:`solve_batch` with a guess budget; a
+   digit must have no solution (`solve_batch` with a guess budget; a
    removal whose check runs out of budget is refused, which is always safe).
 3. Every final puzzle is re-solved counting up to 2 solutions; it must have
    exactly one, equal to the grid it was made from. The solver's number of dead
-   ends is recorded as the hardness (``extra__backtracks.npy``, per group).
+   ends is recorded as the hardness (`extra__backtracks.npy`, per group).
 
 Splits never share a puzzle: boards are de-duplicated across both splits up to
 the augmentation group (exactly, by a canonical form, for 4x4 and 6x6; for 9x9
@@ -73,7 +73,7 @@ def from_tokens(tokens: np.ndarray) -> np.ndarray:
 
 
 def random_solutions(count: int, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``count`` random full grids, [count, n*n] digits 1..n."""
+    """`count` random full grids, [count, n*n] digits 1..n."""
     g = geometry(n)
     out = np.zeros((count, n * n), dtype=np.int32)
     pending = np.arange(count)
@@ -119,7 +119,7 @@ def remove_givens(solutions: np.ndarray, n: int, givens: tuple[int, int], rng: n
         rng: Random source.
 
     Returns:
-        [M, n*n] puzzles (0 blank). Boards that could not get down to ``max``
+        [M, n*n] puzzles (0 blank). Boards that could not get down to `max`
         givens keep more; the caller filters them.
     """
     m, c = solutions.shape
@@ -202,7 +202,7 @@ def _line_perms(n: int, size: int) -> list[np.ndarray]:
 def canonical_key(puzzle: np.ndarray, n: int, maps: np.ndarray | None) -> bytes:
     """A key equal for two puzzles iff one is an augmentation of the other.
 
-    With ``maps`` (4x4, 6x6) it is the smallest relabelled image under every
+    With `maps` (4x4, 6x6) it is the smallest relabelled image under every
     spatial map; without (9x9) it is the puzzle itself.
     """
     p = np.asarray(puzzle, dtype=np.int8).reshape(-1)
@@ -279,12 +279,12 @@ def generate_puzzles(
     progress: bool = False,
     max_rounds: int = 1000,
 ) -> SudokuSet:
-    """Generate ``count`` distinct unique-solution puzzles (distinct up to augmentation).
+    """Generate `count` distinct unique-solution puzzles (distinct up to augmentation).
 
     Args:
         count: Number of puzzles.
         n: Board side, 4, 6 or 9.
-        givens: (min, max) number of givens; default per size in ``DEFAULT_GIVENS``.
+        givens: (min, max) number of givens; default per size in `DEFAULT_GIVENS`.
         seed: Seed or generator; same seed -> same puzzles.
         min_backtracks: Keep only puzzles whose hardness is at least this.
         progress: Print a progress line on stderr.
@@ -292,7 +292,7 @@ def generate_puzzles(
             distinct puzzles, e.g. thousands of 4x4 boards, would loop forever).
 
     Returns:
-        A :class:`SudokuSet` in generation order.
+        A `SudokuSet` in generation order.
 
     Raises:
         DataError: Impossible givens range, or not enough distinct puzzles.
@@ -361,17 +361,17 @@ def build_sudoku(
     """Generate a Sudoku dataset and write it in the HRM layout.
 
     Args:
-        out: Dataset root to write (``train/``, ``test/``, ``identifiers.json``).
+        out: Dataset root to write (`train/`, `test/`, `identifiers.json`).
         size: Board side (4, 6, 9).
         num_train: Base puzzles in the train split (groups).
         num_test: Base puzzles in the test split.
         num_aug: Augmented variants added per train puzzle (group = 1 + num_aug).
         test_aug: Augmented variants per test puzzle (0 by default, as the original).
-        givens: (min, max) givens; see :func:`generate_puzzles`.
+        givens: (min, max) givens; see `generate_puzzles`.
         min_backtracks: Hardness filter.
         seed: Seed; same arguments -> byte-identical files.
         progress: Progress line on stderr.
-        spec: Recorded in ``build.json`` (defaults to these arguments).
+        spec: Recorded in `build.json` (defaults to these arguments).
 
     Returns:
         The dataset root.

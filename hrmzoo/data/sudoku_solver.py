@@ -1,14 +1,14 @@
 """Sudoku solvers for N x N boards (N = 4, 6, 9) over candidate bitmasks.
 
-Two solvers share the same board convention (digits ``1..N``, ``0`` blank, boards
+Two solvers share the same board convention (digits `1..N`, `0` blank, boards
 flattened row-major):
 
-* :func:`solve_batch` works on many boards at once with numpy. Each state is a
+* `solve_batch` works on many boards at once with numpy. Each state is a
   row of per-cell candidate bitmasks; constraint propagation (naked and hidden
   singles) runs vectorised over all states, and undecided states split in two
   on their most constrained cell (lowest candidate vs the rest). The generator
   calls it thousands of times, so it is the part that has to be fast.
-* :func:`count_solutions` is a plain backtracking solver for one board, handy
+* `count_solutions` is a plain backtracking solver for one board, handy
   for spot checks and small boards.
 
 Both count solutions up to a limit (2 is enough to prove uniqueness).
@@ -33,7 +33,7 @@ _NIBBLE_ONES = sum(1 << (4 * k) for k in range(9))
 
 
 def digit_bit(d: np.ndarray | int) -> np.ndarray:
-    """Mask of digit ``d`` (1..n)."""
+    """Mask of digit `d` (1..n)."""
     return np.left_shift(np.uint64(1), (4 * (np.asarray(d, dtype=np.uint64) - np.uint64(1))))
 
 
@@ -46,9 +46,9 @@ class Geometry:
         box: Box shape (rows, cols).
         units: [3n, n] cell indices of every row, column and box.
         cell_units: [n*n, 3] the row, column and box unit of each cell.
-        units_flat: ``units`` flattened, for one-call gathers.
+        units_flat: `units` flattened, for one-call gathers.
         full: Mask with all n digits.
-        ones: ``full`` (one bit per nibble), used for count tests.
+        ones: `full` (one bit per nibble), used for count tests.
     """
 
     n: int
@@ -62,7 +62,7 @@ class Geometry:
 
 @lru_cache(maxsize=None)
 def geometry(n: int) -> Geometry:
-    """Cached :class:`Geometry` for board side ``n`` (4, 6 or 9)."""
+    """Cached `Geometry` for board side `n` (4, 6 or 9)."""
     if n not in BOX_SHAPES:
         raise ValueError(f"unsupported Sudoku size {n}; choose one of {sorted(BOX_SHAPES)}")
     br, bc = BOX_SHAPES[n]
@@ -121,7 +121,7 @@ def propagate(states: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.nd
         n: Board side.
 
     Returns:
-        ``(states, dead, solved)``: the propagated masks, a [M] flag for
+        `(states, dead, solved)`: the propagated masks, a [M] flag for
         contradictions, and a [M] flag for fully decided consistent boards.
     """
     g = geometry(n)
@@ -155,7 +155,7 @@ def propagate(states: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.nd
 
 @dataclass
 class BatchResult:
-    """Outcome of :func:`solve_batch` per board.
+    """Outcome of `solve_batch` per board.
 
     Attributes:
         counts: [B] solutions found, capped at the limit.
@@ -177,7 +177,7 @@ _WIDE = 256
 
 
 def solve_batch(masks: np.ndarray, n: int, limit: int = 2, max_guesses: int | None = None) -> BatchResult:
-    """Count solutions (up to ``limit``) of many boards given as candidate masks.
+    """Count solutions (up to `limit`) of many boards given as candidate masks.
 
     A depth-first search per board, run in lockstep across boards: every step
     takes the deepest pending state of each board (more than one when few
@@ -188,14 +188,14 @@ def solve_batch(masks: np.ndarray, n: int, limit: int = 2, max_guesses: int | No
     whole levels. The order is fixed, so results never depend on timing.
 
     Args:
-        masks: [B, n*n] candidate masks (see :func:`boards_to_masks`).
+        masks: [B, n*n] candidate masks (see `boards_to_masks`).
         n: Board side.
         limit: Stop counting a board once this many solutions are found.
         max_guesses: Give up on a board after this many branch points
-            (``None``: never). Used to bound uniqueness checks.
+            (`None`: never). Used to bound uniqueness checks.
 
     Returns:
-        A :class:`BatchResult`.
+        A `BatchResult`.
     """
     masks = np.asarray(masks, dtype=np.uint64)
     b = masks.shape[0]
@@ -269,7 +269,7 @@ def count_solutions(board: np.ndarray, n: int, limit: int = 2) -> tuple[int, np.
         limit: Stop after this many solutions.
 
     Returns:
-        ``(count, first_solution)``; the solution is ``None`` when there is none.
+        `(count, first_solution)`; the solution is `None` when there is none.
     """
     g = geometry(n)
     full = (1 << n) - 1  # plain bitmasks here: Python ints, digit d is bit d-1

@@ -1,37 +1,37 @@
 """Seeded perspective-taking (theory-of-mind) grid worlds.
 
-One *world* is an ``n x n`` map: walls, ``num_agents`` agents, an object that is
-moved once (its cell before the move ``o`` and after it ``x``) and a goal ``G``.
+One *world* is an `n x n` map: walls, `num_agents` agents, an object that is
+moved once (its cell before the move `o` and after it `x`) and a goal `G`.
 Every example asks one question about one world from the viewpoint of agent
-``k``, named by a perspective token in the input, so the same map gets
+`k`, named by a perspective token in the input, so the same map gets
 different answers under different framings. Question kinds (each its own
-dataset, hence its own ``task_id`` in a mix):
+dataset, hence its own `task_id` in a mix):
 
-- ``visibility``: the cells agent k sees. A non-wall cell is seen when the
+- `visibility`: the cells agent k sees. A non-wall cell is seen when the
   segment between the two cell centres passes through the interior of no wall
   cell (touching a wall's corner does not block; agents and objects never block),
-  within ``view_radius`` cells (Chebyshev distance) when set.
-- ``belief`` (Sally-Anne): the cell where agent k believes the object is. The
+  within `view_radius` cells (Chebyshev distance) when set.
+- `belief` (Sally-Anne): the cell where agent k believes the object is. The
   event log says who leaves and re-enters the room and when the object moves;
   k believes the object moved only if k was present at the move.
-- ``reality``: where the object truly is (the control question: the same
-  scenario and log as ``belief``, only the question token differs).
-- ``path``: every cell on a shortest 4-neighbour path from agent k to the goal
+- `reality`: where the object truly is (the control question: the same
+  scenario and log as `belief`, only the question token differs).
+- `path`: every cell on a shortest 4-neighbour path from agent k to the goal
   (the union over all shortest paths, so the answer is unique; agents and
-  objects do not block); ``max_goal_dist`` keeps the goal that close to agent k.
+  objects do not block); `max_goal_dist` keeps the goal that close to agent k.
 
-Layout (``seq_len = (n + 1) * n``): row 0 is a header
-``[question, perspective, event_1, ..., PAD...]``, rows 1..n the map. The label
-marks every map cell ``YES``/``NO``; the header is unsupervised.
+Layout (`seq_len = (n + 1) * n`): row 0 is a header
+`[question, perspective, event_1, ..., PAD...]`, rows 1..n the map. The label
+marks every map cell `YES`/`NO`; the header is unsupervised.
 
-Determinism and splits: world ``i`` is drawn from ``default_rng([seed, i])`` and
-its question (agent k, event log) from ``default_rng([seed, i, 1])``, so the
+Determinism and splits: world `i` is drawn from `default_rng([seed, i])` and
+its question (agent k, event log) from `default_rng([seed, i, 1])`, so the
 four kinds built with one seed ask about the same worlds with the same agents
 and logs. A world belongs to the test split exactly when the first byte of the
-SHA-256 of its map is below ``TEST_BUCKET`` (1/8 of worlds): a map is in train
+SHA-256 of its map is below `TEST_BUCKET` (1/8 of worlds): a map is in train
 or in test for every kind, size of build and seed, never both.
 
-Per example (``extra__*.npy``): ``agent`` (k, 0-based) and ``false_belief``
+Per example (`extra__*.npy`): `agent` (k, 0-based) and `false_belief`
 (1 when k was away at the move, so belief and reality differ).
 """
 
@@ -72,7 +72,7 @@ _AWAY = ((("L",), (), False), (("L",), ("E",), False))
 
 
 def max_agents(size: int) -> int:
-    """Agents whose events fit in the header: each needs up to 2 events, plus MOVE, in ``size - 2`` slots."""
+    """Agents whose events fit in the header: each needs up to 2 events, plus MOVE, in `size - 2` slots."""
     return min(MAX_AGENTS, (size - 3) // 2)
 
 
@@ -126,8 +126,8 @@ def make_world(size: int, num_agents: int, wall_density: float, rng: np.random.G
     """One map [size, size]: walls, agents, object before/after the move and the goal.
 
     Agents, both object cells and the goal lie in the largest open component, so
-    every agent can reach the goal; with ``max_goal_dist`` the goal is at most that
-    many moves from agent ``focus`` (the agent whose perspective the question takes).
+    every agent can reach the goal; with `max_goal_dist` the goal is at most that
+    many moves from agent `focus` (the agent whose perspective the question takes).
     """
     need = num_agents + 3
     for _ in range(100):
@@ -157,7 +157,7 @@ def make_world(size: int, num_agents: int, wall_density: float, rng: np.random.G
 
 
 def make_log(num_agents: int, agent: int, false_belief: bool, rng: np.random.Generator) -> list[int]:
-    """Event tokens: every agent follows a random pattern around one MOVE; ``agent`` is away at it iff ``false_belief``."""
+    """Event tokens: every agent follows a random pattern around one MOVE; `agent` is away at it iff `false_belief`."""
     before: list[list[int]] = []
     after: list[list[int]] = []
     for i in range(num_agents):
@@ -184,7 +184,7 @@ def _interleave(seqs: list[list[int]], rng: np.random.Generator) -> list[int]:
 # ---------------------------------------------------------------------------- answers
 @functools.lru_cache(maxsize=1 << 16)  # pure in its arguments; a world asks ~n^2 of them
 def sight_cells(a: tuple[int, int], b: tuple[int, int]) -> tuple[tuple[int, int], ...]:
-    """Cells whose interior the segment between the centres of ``a`` and ``b`` crosses (exact arithmetic).
+    """Cells whose interior the segment between the centres of `a` and `b` crosses (exact arithmetic).
 
     Cell (r, c) is the square [r, r+1] x [c, c+1]. The segment crosses grid lines
     at parameters t = (k - p0) / (p1 - p0); between two consecutive crossings it
@@ -209,7 +209,7 @@ def sight_cells(a: tuple[int, int], b: tuple[int, int]) -> tuple[tuple[int, int]
 
 
 def visible(world: np.ndarray, agent_cell: tuple[int, int], radius: int | None = None) -> np.ndarray:
-    """[n, n] bool: non-wall cells within ``radius`` (Chebyshev; None: any) whose line of sight from ``agent_cell`` crosses no wall."""
+    """[n, n] bool: non-wall cells within `radius` (Chebyshev; None: any) whose line of sight from `agent_cell` crosses no wall."""
     n = world.shape[0]
     out = np.zeros((n, n), dtype=bool)
     for r in range(n):
@@ -235,7 +235,7 @@ def _bfs(world: np.ndarray, start: tuple[int, int]) -> np.ndarray:
 
 
 def shortest_path_cells(world: np.ndarray, start: tuple[int, int], goal: tuple[int, int]) -> np.ndarray:
-    """[n, n] bool: cells on some shortest path from ``start`` to ``goal`` (both included)."""
+    """[n, n] bool: cells on some shortest path from `start` to `goal` (both included)."""
     ds, dg = _bfs(world, start), _bfs(world, goal)
     d = ds[goal]
     return (ds >= 0) & (dg >= 0) & (ds + dg == d)
@@ -255,7 +255,7 @@ def answer(kind: str, world: np.ndarray, agent: int, false_belief: bool, view_ra
 
 
 def is_test_world(world: np.ndarray) -> bool:
-    """The fixed split of a map: test iff the first byte of its SHA-256 is below :data:`TEST_BUCKET`."""
+    """The fixed split of a map: test iff the first byte of its SHA-256 is below `TEST_BUCKET`."""
     return hashlib.sha256(np.ascontiguousarray(world, dtype=np.uint8).tobytes()).digest()[0] < TEST_BUCKET
 
 
@@ -279,7 +279,7 @@ def check_spec(kind: str, size: int, num_agents: int, wall_density: float, view_
 def generate_tom(kind: str, num_train: int, num_test: int, *, size: int = 8, num_agents: int = 2, wall_density: float = 0.2,
                  view_radius: int | None = None, max_goal_dist: int | None = None, seed: int = 0,
                  progress: bool = False) -> dict[str, dict[str, np.ndarray]]:
-    """Examples per split: ``inputs``/``labels`` [N, (size+1)*size], ``agent`` [N], ``false_belief`` [N], ``worlds`` [N, size, size]."""
+    """Examples per split: `inputs`/`labels` [N, (size+1)*size], `agent` [N], `false_belief` [N], `worlds` [N, size, size]."""
     check_spec(kind, size, num_agents, wall_density, view_radius, max_goal_dist)
     want = {"train": num_train, "test": num_test}
     got: dict[str, list] = {"train": [], "test": []}
@@ -341,8 +341,8 @@ def build_tom(
 
     Args:
         out: Dataset root.
-        kind: One of :data:`KINDS`.
-        size: Map side (the sequence is ``(size + 1) * size``: a header row, then the map).
+        kind: One of `KINDS`.
+        size: Map side (the sequence is `(size + 1) * size`: a header row, then the map).
         num_agents: Agents per world (2..3; 3 needs size >= 9).
         wall_density: Probability that a cell is a wall before agents are placed.
         view_radius: Visibility reaches this many cells (Chebyshev distance); None: the whole map.
@@ -351,7 +351,7 @@ def build_tom(
         num_test: Worlds in the test split.
         seed: Seed; same arguments -> byte-identical files.
         progress: Progress line on stderr.
-        spec: Recorded in ``build.json``.
+        spec: Recorded in `build.json`.
 
     Returns:
         The dataset root.

@@ -27,18 +27,18 @@ class EmbeddingConfig(ComponentConfig):
 class TokenEmbedding(nn.Module):
     """HRM's input embedding: sqrt(D) * [puzzle prefix ; tokens] (+ learned positions).
 
-    As in the original (``_input_embeddings`` in ``hrm_act_v1.py``), the scale
+    As in the original (`_input_embeddings` in `hrm_act_v1.py`), the scale
     applies to the whole sequence, prefix included, after the positions are
-    mixed in: ``sqrt(D) * (e + pos) / sqrt(2)`` with learned positions,
-    ``sqrt(D) * e`` otherwise. Token vectors and positions start at std
-    ``1/sqrt(D)`` (so ``sqrt(D) * e`` has unit scale). Scaling only the tokens
+    mixed in: `sqrt(D) * (e + pos) / sqrt(2)` with learned positions,
+    `sqrt(D) * e` otherwise. Token vectors and positions start at std
+    `1/sqrt(D)` (so `sqrt(D) * e` has unit scale). Scaling only the tokens
     would make the sign-SGD puzzle rows move sqrt(D) times slower than HRM's
     and misread an original checkpoint's table.
 
-    The per-puzzle table is a real ``nn.Parameter`` named ``puzzle_emb``
+    The per-puzzle table is a real `nn.Parameter` named `puzzle_emb`
     (zero-initialised; the trainer gives it a sign-SGD optimizer that touches
     only the rows of the batch). The original HRM kept it in a buffer, which
-    silently broke after ``.to()``.
+    silently broke after `.to()`.
     """
 
     def __init__(self, cfg: EmbeddingConfig, model_cfg):

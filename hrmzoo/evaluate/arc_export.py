@@ -1,20 +1,20 @@
-"""Export ARC predictions in the layout the original HRM evaluation notebook (``arc_eval.ipynb``) reads.
+"""Export ARC predictions in the layout the original HRM evaluation notebook (`arc_eval.ipynb`) reads.
 
-The notebook reads ``<DATASET_PATH>/identifiers.json`` and every
-``<CHECKPOINT_PATH>_all_preds.<rank>`` file (``torch.load`` of a dict of
+The notebook reads `<DATASET_PATH>/identifiers.json` and every
+`<CHECKPOINT_PATH>_all_preds.<rank>` file (`torch.load` of a dict of
 tensors): it drops rows of the blank identifier, takes the answers of the
-un-augmented variants (names without ``_``) from ``labels``, crops and
-un-augments each prediction by parsing its name ``<task>_t<d>_<colour map>``,
-and votes by count then mean ``sigmoid(q_halt_logits)``.
+un-augmented variants (names without `_`) from `labels`, crops and
+un-augments each prediction by parsing its name `<task>_t<d>_<colour map>`,
+and votes by count then mean `sigmoid(q_halt_logits)`.
 
-:func:`export_original` writes such a folder: ``identifiers.json`` with every
-name rewritten to the original's naming, and ``step_0_all_preds.0`` holding
-``inputs``, ``labels``, ``puzzle_identifiers``, ``preds`` (argmax tokens, as
-TRM-style readers expect), ``logits`` (the same tokens one-hot, uint8: what the
-notebook's ``argmax(-1)`` reads; 12 bytes per token, so ~11 KB per example)
-and ``q_halt_logits`` (the logit of the halt confidence). Point the notebook's
-``DATASET_PATH`` at the folder and ``CHECKPOINT_PATH`` at ``<folder>/step_0``.
-The file is a plain tensor dict, loadable with ``torch.load(..., weights_only=True)``.
+`export_original` writes such a folder: `identifiers.json` with every
+name rewritten to the original's naming, and `step_0_all_preds.0` holding
+`inputs`, `labels`, `puzzle_identifiers`, `preds` (argmax tokens, as
+TRM-style readers expect), `logits` (the same tokens one-hot, uint8: what the
+notebook's `argmax(-1)` reads; 12 bytes per token, so ~11 KB per example)
+and `q_halt_logits` (the logit of the halt confidence). Point the notebook's
+`DATASET_PATH` at the folder and `CHECKPOINT_PATH` at `<folder>/step_0`.
+The file is a plain tensor dict, loadable with `torch.load(..., weights_only=True)`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ PREDS_FILE = "step_0_all_preds.0"
 
 def export_original(root: str | Path, split: str, predictions: torch.Tensor, confidence: torch.Tensor, out: str | Path,
                     *, with_logits: bool = True) -> Path:
-    """Write ``out/identifiers.json`` (original naming) and ``out/step_0_all_preds.0``.
+    """Write `out/identifiers.json` (original naming) and `out/step_0_all_preds.0`.
 
     Args:
         root: the evaluated ARC dataset.
@@ -40,7 +40,7 @@ def export_original(root: str | Path, split: str, predictions: torch.Tensor, con
         predictions: [N, 900] predicted tokens.
         confidence: [N] halt confidence (NaN -> logit 0).
         out: folder to create.
-        with_logits: also write the one-hot ``logits`` the notebook reads (12x the size of ``preds``).
+        with_logits: also write the one-hot `logits` the notebook reads (12x the size of `preds`).
 
     Returns:
         The folder.
@@ -76,7 +76,7 @@ def export_original(root: str | Path, split: str, predictions: torch.Tensor, con
 
 
 def _one_hot_uint8(tokens: torch.Tensor, vocab_size: int, rows_per_chunk: int = 1 << 14) -> torch.Tensor:
-    """[N, L] tokens -> [N, L, V] uint8 one-hot, in chunks (``one_hot`` would first make an int64 tensor 8x larger)."""
+    """[N, L] tokens -> [N, L, V] uint8 one-hot, in chunks (`one_hot` would first make an int64 tensor 8x larger)."""
     out = torch.zeros(*tokens.shape, vocab_size, dtype=torch.uint8)
     for start in range(0, tokens.shape[0], rows_per_chunk):
         chunk = tokens[start:start + rows_per_chunk].long().unsqueeze(-1)

@@ -1,8 +1,8 @@
 """What ARC voting needs per test example: its task, test index and augmentation, plus the answers.
 
-hrmzoo's builder writes it to ``test/arc_test_meta.json``. A dataset built by
+hrmzoo's builder writes it to `test/arc_test_meta.json`. A dataset built by
 the original HRM code has no such file; its identifiers carry the same facts
-(``<task>_t<dihedral>_<colour map>``, the un-augmented variant named ``<task>``)
+(`<task>_t<dihedral>_<colour map>`, the un-augmented variant named `<task>`)
 and its test labels hold the answers, so the metadata is rebuilt from those —
 or the error says exactly what is missing. An ARC-shaped split (30x30 canvas,
 12 tokens) is never scored silently without it.
@@ -20,7 +20,7 @@ ARC_SEQ_LEN, ARC_VOCAB = 900, 12
 
 
 def is_arc_split(root: str | Path, split: str = "test") -> bool:
-    """Whether a split is ARC: it has ``arc_test_meta.json`` or the ARC encoding (seq 900, vocab 12)."""
+    """Whether a split is ARC: it has `arc_test_meta.json` or the ARC encoding (seq 900, vocab 12)."""
     from hrmzoo.data.arc import TEST_META_FILE
 
     split_dir = Path(root) / split
@@ -34,7 +34,7 @@ def is_arc_split(root: str | Path, split: str = "test") -> bool:
 
 
 def load_test_meta(root: str | Path, split: str = "test") -> dict[str, Any]:
-    """``{"examples": [...], "test_outputs": {...}, "origin": "hrmzoo" | "reconstructed"}`` of an ARC split."""
+    """`{"examples": [...], "test_outputs": {...}, "origin": "hrmzoo" | "reconstructed"}` of an ARC split."""
     from hrmzoo.data.arc import TEST_META_FILE
 
     path = Path(root) / split / TEST_META_FILE

@@ -1,10 +1,10 @@
-"""The evaluation loop, reusable by ``hrmzoo eval``, the trainer and analysis tools.
+"""The evaluation loop, reusable by `hrmzoo eval`, the trainer and analysis tools.
 
 Each batch starts from the initial state and runs segments until every sample
-has halted under the policy's evaluation behaviour (``eval_mode``: ``max``
-runs to ``max_segments``, ``adaptive`` follows the halting head) or the
+has halted under the policy's evaluation behaviour (`eval_mode`: `max`
+runs to `max_segments`, `adaptive` follows the halting head) or the
 budget ends. A sample's answer is its prediction at its own halt step.
-With ``run_all_segments`` every batch runs the whole budget so per-segment
+With `run_all_segments` every batch runs the whole budget so per-segment
 correctness is known for every sample (what a budget sweep needs); the answers
 are still taken at each sample's halt step.
 """
@@ -24,26 +24,26 @@ from hrmzoo.loop import score
 
 @dataclass
 class EvalResult:
-    """What :func:`evaluate` measured.
+    """What `evaluate` measured.
 
     Attributes:
-        metrics: headline numbers: ``exact_accuracy`` (per puzzle, the headline),
-            ``token_accuracy``, ``mean_segments``, ``halting_accuracy`` (halt
+        metrics: headline numbers: `exact_accuracy` (per puzzle, the headline),
+            `token_accuracy`, `mean_segments`, `halting_accuracy` (halt
             decision at the answer step agrees with correctness; None without a
-            halting head), ``num_examples``, ``max_segments``, ``eval_mode``, and
-            ``exact_by_segment`` (accuracy had every sample stopped at segment k;
+            halting head), `num_examples`, `max_segments`, `eval_mode`, and
+            `exact_by_segment` (accuracy had every sample stopped at segment k;
             over samples whose batch ran that far).
-        samples: per-sample tensors, in input order: ``halt_step`` [N],
-            ``exact`` [N], ``token_accuracy`` [N], ``halt_confidence`` [N]
+        samples: per-sample tensors, in input order: `halt_step` [N],
+            `exact` [N], `token_accuracy` [N], `halt_confidence` [N]
             (sigmoid of the halt logit at the answer step, NaN without a head),
-            ``halt_decision`` [N] (the head's own halt wish at the answer step),
-            ``puzzle_identifiers`` [N], ``exact_per_segment`` [N, S],
-            ``halt_confidence_per_segment`` [N, S], ``segment_ran`` [N, S]
+            `halt_decision` [N] (the head's own halt wish at the answer step),
+            `puzzle_identifiers` [N], `exact_per_segment` [N, S],
+            `halt_confidence_per_segment` [N, S], `segment_ran` [N, S]
             (False where the batch stopped before that segment), and
-            ``predictions`` [N, seq_len] when asked for (``uint8`` when the
-            vocabulary fits, else ``int32``).
-        activity: controller trace summary, name -> ``mean`` (mean activity per
-            call), ``calls_per_segment`` and ``by_segment`` (mean per segment index).
+            `predictions` [N, seq_len] when asked for (`uint8` when the
+            vocabulary fits, else `int32`).
+        activity: controller trace summary, name -> `mean` (mean activity per
+            call), `calls_per_segment` and `by_segment` (mean per segment index).
     """
 
     metrics: dict[str, Any]
@@ -51,7 +51,7 @@ class EvalResult:
     activity: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self, with_samples: bool = False) -> dict[str, Any]:
-        """JSON-ready dict (per-sample lists only when ``with_samples``)."""
+        """JSON-ready dict (per-sample lists only when `with_samples`)."""
         out: dict[str, Any] = {"metrics": self.metrics, "activity": self.activity}
         if with_samples:
             out["samples"] = {k: _json_list(v) for k, v in self.samples.items()}
@@ -90,7 +90,7 @@ def _batches(data: Any, batch_size: int, split: str, limit: int | None) -> Itera
 
 
 def halt_confidence(policy, halt_logits: torch.Tensor | None, batch_size: int) -> torch.Tensor:
-    """Confidence in 'halt' per sample: the policy's own ``halt_confidence`` or sigmoid of logit 0."""
+    """Confidence in 'halt' per sample: the policy's own `halt_confidence` or sigmoid of logit 0."""
     if halt_logits is None:
         return torch.full((batch_size,), float("nan"))
     own = getattr(policy, "halt_confidence", None)
@@ -117,23 +117,23 @@ def evaluate(
     """Evaluate a model on a dataset.
 
     Args:
-        model: a ReasoningModel (its halting ``eval_mode`` decides when samples stop).
-        data: a dataset root (``split`` is read), a :class:`hrmzoo.data.dataset.PuzzleDataset`,
-            or an iterable of batches (dicts with ``inputs``, ``labels``, ``puzzle_identifiers``).
+        model: a ReasoningModel (its halting `eval_mode` decides when samples stop).
+        data: a dataset root (`split` is read), a `hrmzoo.data.dataset.PuzzleDataset`,
+            or an iterable of batches (dicts with `inputs`, `labels`, `puzzle_identifiers`).
         batch_size: batch size for dataset inputs.
-        split: split to read when ``data`` is a path.
-        max_segments: segment budget (default: the policy's ``max_segments``; never more).
+        split: split to read when `data` is a path.
+        max_segments: segment budget (default: the policy's `max_segments`; never more).
         run_all_segments: run every batch to the budget to fill the per-segment records.
         keep_predictions: also return the answer tokens of every sample.
         limit: evaluate at most this many examples.
-        autocast_dtype: e.g. ``torch.bfloat16`` to autocast (None: the model's dtype).
-        progress: a callable ``(examples_done) -> None`` called after each batch.
+        autocast_dtype: e.g. `torch.bfloat16` to autocast (None: the model's dtype).
+        progress: a callable `(examples_done) -> None` called after each batch.
         drop_halted: run later segments on the still-running samples only (the batch
             shrinks as samples halt; same answers, less compute under adaptive halting).
             Needs a state of batch-first tensors; otherwise the whole batch keeps running.
 
     Returns:
-        An :class:`EvalResult`.
+        An `EvalResult`.
     """
     was_training = model.training
     model.eval()
@@ -215,7 +215,7 @@ class _BatchRecord:
         self.ran = torch.zeros(B, budget, dtype=torch.bool)
 
     def segment(self, s, pred, exact, token, conf, wants, halt_now, vocab_size: int = 1 << 31, rows: torch.Tensor | None = None) -> None:
-        """Record segment ``s`` of the rows that ran it (``rows``: their indices; None: every row)."""
+        """Record segment `s` of the rows that ran it (`rows`: their indices; None: every row)."""
         exact, token, conf, halt_now = exact.cpu(), token.float().cpu(), conf.float().cpu(), halt_now.cpu()
         idx = torch.arange(len(self.done)) if rows is None else rows.cpu()
         self.exact_seg[idx, s - 1] = exact

@@ -1,12 +1,12 @@
 """Evaluation in chunks saved as they finish, so an interrupted evaluation continues where it stopped.
 
 ARC at the original's scale is ~400,000 test examples (1000 augmentations of
-each test input): hours on a CPU. :func:`evaluate_resumable` runs
-:func:`hrmzoo.evaluate.core.evaluate` over consecutive chunks of the split
+each test input): hours on a CPU. `evaluate_resumable` runs
+`hrmzoo.evaluate.core.evaluate` over consecutive chunks of the split
 (each a few batches; batches hold consecutive examples, i.e. the augmented
 variants of the same test inputs; halted samples leave the batch, which stops
 once every sample has halted) and
-writes each chunk's per-sample records to ``state_dir/chunk_<k>.safetensors``
+writes each chunk's per-sample records to `state_dir/chunk_<k>.safetensors`
 (atomically). A rerun with the same checkpoint, data and settings loads the
 finished chunks and evaluates only the rest; different settings are refused
 rather than mixed. Controller activity is summarised over the chunks run in
@@ -65,7 +65,7 @@ def evaluate_resumable(
     progress: Callable[[int], None] | None = None,
     stop_after_chunks: int | None = None,
 ) -> EvalResult:
-    """Evaluate ``split`` of ``root`` chunk by chunk, reusing chunks already in ``state_dir``.
+    """Evaluate `split` of `root` chunk by chunk, reusing chunks already in `state_dir`.
 
     Args:
         fingerprint: JSON-able description of everything the results depend on (checkpoint,
@@ -73,10 +73,10 @@ def evaluate_resumable(
         chunk_batches: batches per saved chunk.
         stop_after_chunks: evaluate at most this many new chunks then stop (for tests; the
             result then covers only the chunks done so far).
-        Other arguments as :func:`hrmzoo.evaluate.core.evaluate`.
+        Other arguments as `hrmzoo.evaluate.core.evaluate`.
 
     Returns:
-        The :class:`EvalResult` over the whole split (or the part done when stopped early).
+        The `EvalResult` over the whole split (or the part done when stopped early).
     """
     from safetensors.torch import load_file, save_file
 

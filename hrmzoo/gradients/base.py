@@ -26,14 +26,14 @@ def state_residual(new: State, old: State) -> torch.Tensor:
 
 
 class GradientEstimator(nn.Module):
-    """Base: ``forward(cycles, state, output_key=..., ctl=...) -> (state, diagnostics)``.
+    """Base: `forward(cycles, state, output_key=..., ctl=...) -> (state, diagnostics)`.
 
-    Diagnostics hold ``residual`` [B]: the relative change of the state over the
+    Diagnostics hold `residual` [B]: the relative change of the state over the
     last cycle, ||F(z) - z|| / ||F(z)||, so users can see whether L converged.
     """
 
     def grad_mask(self, updates: list[Update], cycle_lengths: list[int], output_key: str) -> list[bool]:  # pragma: no cover - abstract
-        """Which of the flattened updates run with gradient (see ``hrmzoo.gradients.rules``).
+        """Which of the flattened updates run with gradient (see `hrmzoo.gradients.rules`).
 
         Args:
             updates: the segment's updates, flattened (each knows what it writes and reads).
@@ -43,7 +43,7 @@ class GradientEstimator(nn.Module):
         raise NotImplementedError
 
     def forward(self, cycles: list[list[Update]], state: State, *, output_key: str, ctl=None) -> tuple[State, dict[str, torch.Tensor]]:
-        """Run one segment's cycles from ``state``.
+        """Run one segment's cycles from `state`.
 
         Args:
             cycles: the coupling's updates, cycle by cycle.
@@ -55,9 +55,9 @@ class GradientEstimator(nn.Module):
 
 
 class MaskedEstimator(GradientEstimator):
-    """Runs every update; those outside the mask run under ``no_grad``.
+    """Runs every update; those outside the mask run under `no_grad`.
 
-    An update under ``no_grad`` saves nothing for backward, so the memory of a
+    An update under `no_grad` saves nothing for backward, so the memory of a
     segment depends only on how many updates the mask selects.
     """
 

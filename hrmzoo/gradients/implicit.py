@@ -34,13 +34,13 @@ class ImplicitConfig(GradientConfig):
     """Implicit differentiation at the fixed point of one cycle.
 
     Attributes:
-        solver: registered solver for the forward fixed point (``hrmzoo list solver``).
+        solver: registered solver for the forward fixed point (`hrmzoo list solver`).
         tol: forward relative-residual tolerance.
         max_iter: most forward cycles per segment.
-        backward_solver: solver for the adjoint equation (None: the same as ``solver``).
+        backward_solver: solver for the adjoint equation (None: the same as `solver`).
         backward_tol: adjoint relative-residual tolerance.
         backward_max_iter: most vector-Jacobian products in the adjoint solve.
-        solver_options: extra fields of the solver's config (e.g. ``{memory: 5}``
+        solver_options: extra fields of the solver's config (e.g. `{memory: 5}`
             for Anderson); applied to the forward and the adjoint solver.
     """
 
@@ -96,13 +96,13 @@ class _Packing:
 class ImplicitGradient(GradientEstimator):
     """Implicit function theorem at the fixed point of the last cycle (DEQ-style).
 
-    Diagnostics: ``residual`` [B] (relative change over the differentiable
-    cycle, as for every estimator), ``solver_residual`` [B] and
-    ``solver_converged`` (0-dim bool) of the forward solve, ``solver_trace``
-    [iterations] (its stopping criterion per cycle) and ``solver_iterations``.
+    Diagnostics: `residual` [B] (relative change over the differentiable
+    cycle, as for every estimator), `solver_residual` [B] and
+    `solver_converged` (0-dim bool) of the forward solve, `solver_trace`
+    [iterations] (its stopping criterion per cycle) and `solver_iterations`.
     A solve that misses its tolerance also raises a
-    :class:`SolverNotConvergedWarning`. After a backward pass the adjoint
-    solve's result is in ``last_adjoint``.
+    `SolverNotConvergedWarning`. After a backward pass the adjoint
+    solve's result is in `last_adjoint`.
     """
 
     def __init__(self, cfg: ImplicitConfig, model_cfg=None):
@@ -117,7 +117,7 @@ class ImplicitGradient(GradientEstimator):
         return [i >= start for i in range(len(updates))]
 
     def describe(self) -> list[str]:
-        """Lines for ``hrmzoo build``: what actually runs in a segment."""
+        """Lines for `hrmzoo build`: what actually runs in a segment."""
         c = self.cfg
         return [
             f"forward: {c.solver} solve of the last cycle's fixed point, tol {c.tol:g}, at most {c.max_iter} cycles, no graph",
@@ -163,11 +163,11 @@ class ImplicitGradient(GradientEstimator):
 
     @staticmethod
     def _reread_losses(F, z_out: torch.Tensor, ctl) -> None:
-        """Compute the cycle's auxiliary losses again from ``z_out`` = F(z*).
+        """Compute the cycle's auxiliary losses again from `z_out` = F(z*).
 
         A loss read inside the cycle (the quaternion controller's framing loss)
         depends on z* as well as on the weights. Applied to z* itself (a leaf)
-        it would get only its direct gradient; applied to ``z_out``, whose
+        it would get only its direct gradient; applied to `z_out`, whose
         gradient hook solves the adjoint equation, its gradient through z*
         gets the implicit-function-theorem term too: one extra application of
         the cycle, only when such losses exist. The activity trace keeps the

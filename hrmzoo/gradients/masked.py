@@ -16,7 +16,7 @@ class OneStepGradient(MaskedEstimator):
     The last update of the output state (HRM: the last H update) and, for each
     state it reads, that state's last update before it (the last L update
     before the last H update), followed transitively: see
-    ``hrmzoo.gradients.rules.one_step_mask``. Wang et al., "Hierarchical
+    `hrmzoo.gradients.rules.one_step_mask`. Wang et al., "Hierarchical
     Reasoning Model" (arXiv 2506.21734), sec. 2.3.
     """
 
@@ -32,7 +32,7 @@ class LastCycleGradient(MaskedEstimator):
     """TRM: every update of the last cycle that produces the output carries gradient.
 
     One cycle's worth of updates ending with the last update of the output
-    state (with ``L_then_H``: the last cycle). Jolicoeur-Martineau, "Less is
+    state (with `L_then_H`: the last cycle). Jolicoeur-Martineau, "Less is
     More: Recursive Reasoning with Tiny Networks" (arXiv 2510.04871).
     """
 

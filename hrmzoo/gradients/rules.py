@@ -1,10 +1,10 @@
 """Which updates carry gradient, decided by data dependence.
 
 Each rule maps a segment's flattened updates (each with the state key it
-``writes`` and the keys it ``reads``) and the key the heads read (the
+`writes` and the keys it `reads`) and the key the heads read (the
 *output*) to a boolean mask. Rules look at what feeds the output, never at
 positions or tags, so they are right for every coupling and update order
-(with ``H_then_L`` the L updates after the last H update feed only the next
+(with `H_then_L` the L updates after the last H update feed only the next
 segment's carry, never this segment's output).
 """
 
@@ -16,7 +16,7 @@ from hrmzoo.couplings.base import Update
 
 
 def last_write(updates: Sequence[Update], key: str, before: int) -> int | None:
-    """Index of the last update that writes ``key`` strictly before ``before``."""
+    """Index of the last update that writes `key` strictly before `before`."""
     for i in range(before - 1, -1, -1):
         if updates[i].writes == key:
             return i
@@ -59,7 +59,7 @@ def one_step_mask(updates: Sequence[Update], output_key: str) -> list[bool]:
 
 
 def window_mask(updates: Sequence[Update], output_key: str, length: int) -> list[bool]:
-    """The ``length`` consecutive updates that end with the last update of the output state."""
+    """The `length` consecutive updates that end with the last update of the output state."""
     mask = [False] * len(updates)
     out = output_update(updates, output_key)
     if out is None:
@@ -72,8 +72,8 @@ def window_mask(updates: Sequence[Update], output_key: str, length: int) -> list
 def last_cycle_mask(updates: Sequence[Update], cycle_lengths: Sequence[int], output_key: str) -> list[bool]:
     """TRM's rule (Jolicoeur-Martineau 2025, "full recursion process"): backpropagate
     through the whole last cycle that produces the output, i.e. one cycle's worth
-    of updates ending with the last update of the output state. With ``L_then_H``
-    that is the last cycle; with ``H_then_L`` it is the L updates before the last
+    of updates ending with the last update of the output state. With `L_then_H`
+    that is the last cycle; with `H_then_L` it is the L updates before the last
     H update and that H update.
     """
     return window_mask(updates, output_key, cycle_lengths[-1])

@@ -2,14 +2,14 @@
 
 A policy owns its halting head (if any) and answers three questions:
 
-- ``halt_logits(z)``: its head's output for one segment (None for ``fixed``).
-- ``should_halt(...)``: which samples stop after this segment. In training
+- `halt_logits(z)`: its head's output for one segment (None for `fixed`).
+- `should_halt(...)`: which samples stop after this segment. In training
   the policy's own rule applies (with exploration where it has one); at
-  evaluation ``eval_mode`` picks ``max`` (run every sample to
-  ``max_segments``, HRM's behaviour) or ``adaptive`` (the policy's rule).
-- ``loss(...)``: its per-sample training loss terms.
+  evaluation `eval_mode` picks `max` (run every sample to
+  `max_segments`, HRM's behaviour) or `adaptive` (the policy's rule).
+- `loss(...)`: its per-sample training loss terms.
 
-No policy ever runs a sample past ``max_segments``.
+No policy ever runs a sample past `max_segments`.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ class HaltingConfig(ComponentConfig):
 
     Attributes:
         max_segments: hard cap on segments per sample (HRM's halt_max_steps).
-        eval_mode: ``max`` runs every sample to max_segments at evaluation;
-            ``adaptive`` stops each sample by the policy's rule.
+        eval_mode: `max` runs every sample to max_segments at evaluation;
+            `adaptive` stops each sample by the policy's rule.
     """
 
     max_segments: int = Field(16, gt=0)
@@ -48,9 +48,9 @@ class ExploringConfig(HaltingConfig):
     Attributes:
         exploration_prob: chance that a sample draws a random minimum number of
             segments, uniform in 2..max_segments, before it may halt.
-        exploration: ``per_segment`` (HRM: the minimum is drawn afresh at every
-            segment, ``min = (rand < p) * randint(2, max_segments + 1)``, and the
-            learned halt fires only when ``steps >= min``) or ``per_puzzle`` (drawn
+        exploration: `per_segment` (HRM: the minimum is drawn afresh at every
+            segment, `min = (rand < p) * randint(2, max_segments + 1)`, and the
+            learned halt fires only when `steps >= min`) or `per_puzzle` (drawn
             once when a slot takes a new puzzle and kept until it halts: longer
             explored runs, mean segments 1.80 vs 1.11 under an always-halt head
             with 16 segments and p = 0.1).
@@ -63,7 +63,7 @@ class ExploringConfig(HaltingConfig):
 
 
 class HaltingPolicy(nn.Module):
-    """Base class; subclasses override ``halt_logits``, ``wants_halt`` and ``loss``."""
+    """Base class; subclasses override `halt_logits`, `wants_halt` and `loss`."""
 
     def __init__(self, cfg: HaltingConfig):
         super().__init__()
@@ -81,7 +81,7 @@ class HaltingPolicy(nn.Module):
 
     def min_segments(self, batch_size: int, device, generator: torch.Generator | None = None) -> torch.Tensor:
         """Per-sample minimum segments before a learned halt may fire (exploration):
-        ``(rand < p) * randint(2, max_segments + 1)``, as HRM draws it."""
+        `(rand < p) * randint(2, max_segments + 1)`, as HRM draws it."""
         prob = getattr(self.cfg, "exploration_prob", 0.0)
         if prob <= 0 or self.max_segments < 2:
             return torch.zeros(batch_size, dtype=torch.long, device=device)
@@ -94,11 +94,11 @@ class HaltingPolicy(nn.Module):
         return None
 
     def train_wants_halt(self, halt_logits: torch.Tensor | None) -> torch.Tensor | None:
-        """The rule in training (default: the same as ``wants_halt``; PonderNet samples)."""
+        """The rule in training (default: the same as `wants_halt`; PonderNet samples)."""
         return self.wants_halt(halt_logits)
 
     def should_halt(self, halt_logits, steps: torch.Tensor, min_steps: torch.Tensor | None, training: bool) -> torch.Tensor:
-        """Which samples stop after this segment ([B] bool); ``steps`` counts this segment."""
+        """Which samples stop after this segment ([B] bool); `steps` counts this segment."""
         at_max = steps >= self.max_segments
         if not training and self.cfg.eval_mode == "max":
             return at_max
@@ -110,5 +110,5 @@ class HaltingPolicy(nn.Module):
         return at_max | wants
 
     def loss(self, halt_logits, correct: torch.Tensor, steps: torch.Tensor, next_halt_logits: Callable[[], torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Per-sample loss terms ([B] each). ``next_halt_logits()`` runs an extra no-grad segment."""
+        """Per-sample loss terms ([B] each). `next_halt_logits()` runs an extra no-grad segment."""
         return {}

@@ -23,7 +23,7 @@ class FixedHalting(HaltingPolicy):
     """Every sample runs exactly max_segments segments; no head, no loss.
 
     Training loss: none. Evaluation: max_segments for every sample in both
-    eval modes (``adaptive`` has no rule to apply, so it also runs to the max).
+    eval modes (`adaptive` has no rule to apply, so it also runs to the max).
     """
 
     def __init__(self, cfg: HaltingConfig, model_cfg=None):
@@ -40,8 +40,8 @@ class QLearningHalting(HaltingPolicy):
     sigmoid(max(q_halt', q_continue')) from an extra no-grad segment.
     Loss weight 0.5 on the sum of both BCE terms.
 
-    Evaluation: ``eval_mode=max`` (HRM) runs every sample to max_segments;
-    ``adaptive`` halts at the first segment with q_halt > q_continue, without
+    Evaluation: `eval_mode=max` (HRM) runs every sample to max_segments;
+    `adaptive` halts at the first segment with q_halt > q_continue, without
     exploration.
     """
 
@@ -75,11 +75,11 @@ class QLearningHalting(HaltingPolicy):
 class TRMHalting(HaltingPolicy):
     """TRM: one halt logit trained with BCE on 'the answer is exactly right'; halt when it is > 0.
 
-    No continue target, so no extra forward. Training loss: ``loss_weight`` x
+    No continue target, so no extra forward. Training loss: `loss_weight` x
     that BCE, per segment.
 
-    Evaluation: ``eval_mode=max`` (TRM) runs every sample to max_segments;
-    ``adaptive`` halts at the first segment whose halt logit is > 0, without
+    Evaluation: `eval_mode=max` (TRM) runs every sample to max_segments;
+    `adaptive` halts at the first segment whose halt logit is > 0, without
     exploration.
     """
 

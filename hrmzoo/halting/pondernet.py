@@ -27,13 +27,13 @@ Mapping:
 
   with e_n = 1 - (answer exactly right), PonderNet's reconstruction loss for
   halting now. PonderNet's later terms (the expected loss of continuing) are
-  not available inside one segment; ``continue_loss`` stands in for them, so
+  not available inside one segment; `continue_loss` stands in for them, so
   the head learns to halt once the chance of being wrong falls below it
   (softened towards the prior by the KL). At max_segments the decision is
   forced and both terms are zero (PonderNet's truncation puts the remaining
   mass there).
-- Evaluation: ``eval_mode=max`` runs every sample to max_segments;
-  ``adaptive`` halts deterministically at the first segment with
+- Evaluation: `eval_mode=max` runs every sample to max_segments;
+  `adaptive` halts deterministically at the first segment with
   lambda_n > 0.5 (the more likely decision), or at max_segments.
 """
 
@@ -84,7 +84,7 @@ class PonderNetHalting(HaltingPolicy):
     Training loss per reached segment n < max_segments:
     ``loss_weight * (lambda_n * (1 - correct) + (1 - lambda_n) * continue_loss)
     + kl_weight * KL(Bern(lambda_n) || Bern(prior_halt))``; halting is drawn
-    from Bernoulli(lambda_n). Evaluation: ``max`` runs all segments, ``adaptive``
+    from Bernoulli(lambda_n). Evaluation: `max` runs all segments, `adaptive`
     halts at the first lambda_n > 0.5. See the module docstring for how this
     maps PonderNet onto one optimizer step per segment.
     """

@@ -18,8 +18,8 @@ class LMHeadConfig(ComponentConfig):
     """Per-token classifier.
 
     Attributes:
-        loss: ``stablemax`` (HRM/TRM: s(x) = x+1 for x >= 0, 1/(1-x) otherwise,
-            computed in float64) or ``softmax`` cross-entropy.
+        loss: `stablemax` (HRM/TRM: s(x) = x+1 for x >= 0, 1/(1-x) otherwise,
+            computed in float64) or `softmax` cross-entropy.
     """
 
     loss: Literal["stablemax", "softmax"] = "stablemax"

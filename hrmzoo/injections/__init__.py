@@ -18,7 +18,7 @@ class InjectionConfig(ComponentConfig):
 
 
 class Injection(nn.Module):
-    """Base: ``forward(z, context) -> block input``, shapes [B, S, D]."""
+    """Base: `forward(z, context) -> block input`, shapes [B, S, D]."""
 
     def forward(self, z: torch.Tensor, context: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         """The block's input from the state being updated `z` and what it hears `context`, all [B, S, D]."""

@@ -1,10 +1,10 @@
 """Import checkpoints of the original HRM and TRM code into the zoo.
 
-``import_hrm`` and ``import_trm`` read a state dict written by
+`import_hrm` and `import_trm` read a state dict written by
 sapientinc/HRM or SamsungSAILMontreal/TinyRecursiveModels (never unpickling
 code), map every key, build the recipe from the original's arch config and
-return a ReasoningModel with those weights; ``hrmzoo import`` is the command.
-``to_original_state_dict`` is the inverse mapping.
+return a ReasoningModel with those weights; `hrmzoo import` is the command.
+`to_original_state_dict` is the inverse mapping.
 """
 
 from hrmzoo.interop.hrm import import_hrm

@@ -1,4 +1,4 @@
-"""The original's arch config (``all_config.yaml``) and sizes read off the weights."""
+"""The original's arch config (`all_config.yaml`) and sizes read off the weights."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ LOSSES = {"stablemax_cross_entropy": "stablemax", "softmax_cross_entropy": "soft
 
 
 def read_arch(config: str | Path | dict | None) -> dict[str, Any]:
-    """The ``arch`` section of an original run's ``all_config.yaml`` (or the arch dict itself)."""
+    """The `arch` section of an original run's `all_config.yaml` (or the arch dict itself)."""
     if config is None:
         return {}
     if isinstance(config, dict):
@@ -58,7 +58,7 @@ def expansion_of(gate_up: torch.Tensor, width: int) -> float:
 
 
 def seq_len_of(arch: dict[str, Any], positions: torch.Tensor | None, prefix: int, origin: Any) -> int:
-    """The sequence length: the config, learned positions, or the dataset metadata of ``data_path``."""
+    """The sequence length: the config, learned positions, or the dataset metadata of `data_path`."""
     if "seq_len" in arch:
         return int(arch["seq_len"])
     if positions is not None:

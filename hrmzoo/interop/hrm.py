@@ -1,4 +1,4 @@
-"""Import a checkpoint of the original HRM (sapientinc/HRM, ``hrm_act_v1``)."""
+"""Import a checkpoint of the original HRM (sapientinc/HRM, `hrm_act_v1`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hrmzoo.interop.weights import build_with_weights
 
 
 def hrm_recipe(tensors: dict, arch: dict[str, Any], origin: Any) -> dict[str, Any]:
-    """The zoo recipe of an original HRM, sizes from the weights and the rest from ``arch``."""
+    """The zoo recipe of an original HRM, sizes from the weights and the rest from `arch`."""
     vocab, D = require(tensors, "embed_tokens.embedding_weight", origin).shape
     if "hidden_size" in arch and int(arch["hidden_size"]) != D:
         raise CheckpointError(f"{origin}: config hidden_size {arch['hidden_size']} but the weights have {D}; config and checkpoint are from different runs")
@@ -68,13 +68,13 @@ def import_hrm(checkpoint: str | Path, config: str | Path | dict | None = None, 
 
     Args:
         checkpoint: the file the original trainer wrote (a torch state dict; keys may
-            start with ``_orig_mod.``, ``model.``, ``inner.``), or a .safetensors file.
-        config: its ``all_config.yaml`` (or the arch dict): cycles, heads, halting.
+            start with `_orig_mod.`, `model.`, `inner.`), or a .safetensors file.
+        config: its `all_config.yaml` (or the arch dict): cycles, heads, halting.
         overrides: arch fields to set or replace, by the original's names
-            (``H_cycles``, ``num_heads``, ``seq_len`` ...).
+            (`H_cycles`, `num_heads`, `seq_len` ...).
 
     Returns:
-        A ReasoningModel with ``model.recipe`` set, weights copied exactly.
+        A ReasoningModel with `model.recipe` set, weights copied exactly.
     """
     origin = Path(checkpoint).name
     raw = load_original(checkpoint)

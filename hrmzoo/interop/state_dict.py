@@ -1,8 +1,8 @@
 """Reading an original checkpoint and mapping its keys to the zoo's.
 
-The original trainers save ``model.state_dict()`` of the loss head wrapping the
-model, often ``torch.compile``d, so keys look like
-``_orig_mod.model.inner.H_level.layers.0.self_attn.qkv_proj.weight``. The zoo's
+The original trainers save `model.state_dict()` of the loss head wrapping the
+model, often `torch.compile`d, so keys look like
+`_orig_mod.model.inner.H_level.layers.0.self_attn.qkv_proj.weight`. The zoo's
 modules compute the same functions with the same weight layouts (fused qkv as
 q heads | k heads | v heads, gate|up packed, post-norm RMSNorm without gain,
 the whole input embedding scaled by sqrt(D)), so the mapping renames keys and
@@ -46,8 +46,8 @@ LAYER_KEY = re.compile(r"^(?P<level>[HL])_level\.layers\.(?P<i>\d+)\.(?P<part>.+
 def load_original(path: str | Path) -> dict[str, torch.Tensor]:
     """The tensors of an original checkpoint, prefixes stripped.
 
-    ``.safetensors`` files are read directly; anything else with
-    ``torch.load(weights_only=True)``, which refuses pickled code.
+    `.safetensors` files are read directly; anything else with
+    `torch.load(weights_only=True)`, which refuses pickled code.
     """
     path = Path(path)
     if not path.is_file():
@@ -91,7 +91,7 @@ def map_keys(tensors: dict[str, torch.Tensor], *, levels: dict[str, str], mixer:
     Args:
         tensors: original tensors with prefixes stripped.
         levels: original level -> zoo block (HRM: {"L": "l_block", "H": "h_block"}; TRM: {"L": "l_block"}).
-        mixer: the blocks are MLP mixers (TRM's ``mlp_t``): ``mlp`` is the channel MLP.
+        mixer: the blocks are MLP mixers (TRM's `mlp_t`): `mlp` is the channel MLP.
         origin: file name for messages.
     """
     out: dict[str, torch.Tensor] = {}
@@ -126,8 +126,8 @@ def require(tensors: dict[str, torch.Tensor], key: str, origin: Any) -> torch.Te
 def to_original_state_dict(model, prefix: str = "model.inner.") -> dict[str, torch.Tensor]:
     """The zoo model's weights under the original code's names (the inverse of the import).
 
-    HRM models map to ``hrm_act_v1`` keys, recursive (TRM) models to ``trm`` keys;
-    a one-logit ``trm`` halting head is written as the original's two-logit Q head
+    HRM models map to `hrm_act_v1` keys, recursive (TRM) models to `trm` keys;
+    a one-logit `trm` halting head is written as the original's two-logit Q head
     with a zero continue row.
     """
     coupling = model.cfg.coupling.type

@@ -1,9 +1,9 @@
 """Import a checkpoint of the original TRM (SamsungSAILMontreal/TinyRecursiveModels).
 
-Mapped: ``recursive_reasoning.trm`` (TinyRecursiveReasoningModel_ACTV1) with
-attention layers or ``mlp_t`` (token MLP) layers, with ``no_ACT_continue``
-true (one halt logit: the zoo's ``trm`` halting) or false (halt/continue
-Q-learning). Not mapped: the ``trm_hier6``, ``trm_singlez`` and HRM-style
+Mapped: `recursive_reasoning.trm` (TinyRecursiveReasoningModel_ACTV1) with
+attention layers or `mlp_t` (token MLP) layers, with `no_ACT_continue`
+true (one halt logit: the zoo's `trm` halting) or false (halt/continue
+Q-learning). Not mapped: the `trm_hier6`, `trm_singlez` and HRM-style
 variants of that repository (other state layouts).
 """
 
@@ -66,10 +66,10 @@ def trm_recipe(tensors: dict, arch: dict[str, Any], origin: Any) -> dict[str, An
 
 
 def import_trm(checkpoint: str | Path, config: str | Path | dict | None = None, overrides: dict[str, Any] | None = None):
-    """Load an original TRM checkpoint as a zoo model (``recursive`` coupling, one shared block).
+    """Load an original TRM checkpoint as a zoo model (`recursive` coupling, one shared block).
 
-    Arguments as for :func:`hrmzoo.interop.import_hrm`; TRM's y is the zoo's ``y``
-    (its z_H) and its z the zoo's ``z`` (its z_L).
+    Arguments as for `hrmzoo.interop.import_hrm`; TRM's y is the zoo's `y`
+    (its z_H) and its z the zoo's `z` (its z_L).
     """
     origin = Path(checkpoint).name
     raw = load_original(checkpoint)

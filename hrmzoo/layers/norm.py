@@ -8,10 +8,10 @@ from torch import nn
 
 
 class RmsNorm(nn.Module):
-    """HRM's RMSNorm: ``x / sqrt(mean(x^2) + eps)``, no learned gain.
+    """HRM's RMSNorm: `x / sqrt(mean(x^2) + eps)`, no learned gain.
 
-    ``F.rms_norm`` accumulates in float32 for reduced-precision inputs and
-    returns the input dtype, which is what timm's ``RmsNormFp32`` computes with
+    `F.rms_norm` accumulates in float32 for reduced-precision inputs and
+    returns the input dtype, which is what timm's `RmsNormFp32` computes with
     two explicit casts; here it is one fused kernel and no round-trip copies.
     """
 

@@ -13,8 +13,8 @@ from torch import nn
 class RotaryEmbedding1d(nn.Module):
     """Precomputed cos/sin tables for positions 0..seq_len-1 (non-persistent buffers).
 
-    The rotate-half form ``x * cos + rotate_half(x) * sin`` is computed as
-    ``x * cos + roll(x, Dh/2) * sin_signed`` where ``sin_signed`` carries the sign
+    The rotate-half form `x * cos + rotate_half(x) * sin` is computed as
+    `x * cos + roll(x, Dh/2) * sin_signed` where `sin_signed` carries the sign
     of the first half: one roll instead of a chunk, a negation and a concat.
     Tables are cached per dtype so bf16 autocast does not cast them on every call.
     """
@@ -37,7 +37,7 @@ class RotaryEmbedding1d(nn.Module):
         return self.cos, self.sin
 
     def tables(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(cos, sin_signed) in ``like``'s dtype and device, cast once and cached."""
+        """(cos, sin_signed) in `like`'s dtype and device, cast once and cached."""
         if like.dtype == self.cos.dtype:
             return self.cos, self.sin_signed
         if torch.compiler.is_compiling():  # a compiled graph folds the cast itself
@@ -52,7 +52,7 @@ class RotaryEmbedding1d(nn.Module):
         return super()._apply(fn, recurse)
 
     def rotate(self, x: torch.Tensor) -> torch.Tensor:
-        """Rotate ``x`` [..., S, Dh] by position (q and k may be stacked in front)."""
+        """Rotate `x` [..., S, Dh] by position (q and k may be stacked in front)."""
         cos, sin_signed = self.tables(x)
         return torch.addcmul(x * cos, x.roll(x.shape[-1] // 2, dims=-1), sin_signed)
 
@@ -63,9 +63,9 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate ``x`` [B, H, S, Dh] by position; tables [S, Dh] are cast to x's dtype.
+    """Rotate `x` [B, H, S, Dh] by position; tables [S, Dh] are cast to x's dtype.
 
-    The reference form; :meth:`RotaryEmbedding1d.rotate` computes the same in fewer kernels.
+    The reference form; `RotaryEmbedding1d.rotate` computes the same in fewer kernels.
     """
     cos = cos.to(x.dtype)
     sin = sin.to(x.dtype)

@@ -34,12 +34,12 @@ MAX_RECIPE_BYTES = 1 << 20
 
 
 def shipped_recipes() -> list[str]:
-    """Names of the recipes shipped in the package (``hrmzoo/recipes/``)."""
+    """Names of the recipes shipped in the package (`hrmzoo/recipes/`)."""
     return registry.natural_sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
 
 
 def resolve_recipe_path(source: str | Path, relative_to: Path | None = None) -> Path:
-    """A recipe path, or a shipped recipe name (``hrm_sudoku``), to an existing file."""
+    """A recipe path, or a shipped recipe name (`hrm_sudoku`), to an existing file."""
     text = str(source)
     if "\0" in text:
         raise RecipeError(f"recipe {text!r}: the name holds a null byte")
@@ -157,7 +157,7 @@ def _key_lines(node, prefix: tuple = (), seen: frozenset = frozenset()) -> dict[
 
 
 def deep_merge(base: dict, child: dict) -> dict:
-    """Child over base; a mapping whose ``type`` changes is replaced, not merged."""
+    """Child over base; a mapping whose `type` changes is replaced, not merged."""
     out = copy.deepcopy(base)
     for key, value in child.items():
         old = out.get(key)
@@ -190,7 +190,7 @@ def _read_tree(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict[tupl
 
 
 def read_recipe_tree(source: str | Path) -> dict:
-    """A recipe file's YAML with ``extends`` resolved, not validated: no registry (and no torch) needed."""
+    """A recipe file's YAML with `extends` resolved, not validated: no registry (and no torch) needed."""
     return _read_tree(resolve_recipe_path(source))[0]
 
 
@@ -198,8 +198,8 @@ def load_recipe(source: Any, overrides: list[str] | tuple[str, ...] = ()) -> Rec
     """Load and validate a recipe.
 
     Args:
-        source: a YAML path, a shipped recipe name (``"hrm_sudoku"``), a dict, or a Recipe.
-        overrides: ``key=value`` strings applied after ``extends`` is resolved.
+        source: a YAML path, a shipped recipe name (`"hrm_sudoku"`), a dict, or a Recipe.
+        overrides: `key=value` strings applied after `extends` is resolved.
 
     Returns:
         The validated, frozen Recipe.
@@ -234,7 +234,7 @@ def load_recipe(source: Any, overrides: list[str] | tuple[str, ...] = ()) -> Rec
 
 
 def _import_plugins(tree: dict, origin: str) -> None:
-    """The recipe's ``imports:`` register their components before the recipe is validated
+    """The recipe's `imports:` register their components before the recipe is validated
     (a value of the wrong type is left to validation, which names its line)."""
     modules = tree.get("imports")
     if isinstance(modules, list) and modules and all(isinstance(m, str) for m in modules):
@@ -264,7 +264,7 @@ def _bool_paths(node: Any, prefix: tuple = ()):
 
 
 def _check_no_bool_as_number(tree: dict, validated: dict, origin: str, lines: dict) -> None:
-    """pydantic's lax mode reads ``true`` as 1 for an int field (``hidden_size: true``
+    """pydantic's lax mode reads `true` as 1 for an int field (`hidden_size: true`
     builds width 1); a boolean must stay a boolean."""
     for path in _bool_paths(tree):
         node: Any = validated

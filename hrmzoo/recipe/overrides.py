@@ -2,13 +2,13 @@
 
 Grammar, one override per string:
 
-- ``a.b=v``    set (``v`` read as a YAML scalar, list ``[1,2]`` or mapping ``{type: add}``)
-- ``+a.b=v``   the same (accepted for Hydra users)
-- ``a.b=null`` set to None
-- ``~a.b``     delete the key
+- `a.b=v`    set (`v` read as a YAML scalar, list `[1,2]` or mapping `{type: add}`)
+- `+a.b=v`   the same (accepted for Hydra users)
+- `a.b=null` set to None
+- `~a.b`     delete the key
 
-The string is split on the first ``=`` only, so values may contain ``=``.
-Setting a ``type`` key to a new component name drops that mapping's other keys,
+The string is split on the first `=` only, so values may contain `=`.
+Setting a `type` key to a new component name drops that mapping's other keys,
 because they belong to the old component; set the new component's fields after it.
 """
 
@@ -57,7 +57,7 @@ def _check_key(key: str, text: str) -> None:
 
 
 def apply_overrides(tree: dict, overrides: list[str] | tuple[str, ...]) -> dict:
-    """Return a copy of ``tree`` with each override applied in order."""
+    """Return a copy of `tree` with each override applied in order."""
     import copy
 
     out = copy.deepcopy(tree)

@@ -1,8 +1,8 @@
 """The recipe schema: pydantic models built from the registries.
 
-Each component slot of the model (``l_block``, ``coupling``, ``gradient``...) is a
+Each component slot of the model (`l_block`, `coupling`, `gradient`...) is a
 discriminated union over every config registered for its kind, keyed on
-``type``. The union is rebuilt when a component is registered (a plugin, a
+`type`. The union is rebuilt when a component is registered (a plugin, a
 test), so the schema always matches the registry.
 """
 
@@ -53,8 +53,8 @@ class ModelBase(BaseModel):
         puzzle_emb_ndim: width of a puzzle embedding (0: no puzzle embedding).
         prefix_len: prefix tokens prepended to the sequence; default
             ceil(puzzle_emb_ndim / hidden_size). TRM uses 16.
-        pos_encoding: ``rope`` (in attention), ``learned`` (added to the
-            embedding) or ``none``.
+        pos_encoding: `rope` (in attention), `learned` (added to the
+            embedding) or `none`.
         rope_theta: RoPE base.
         state_init_std: std of the fixed random initial state vectors.
     """
@@ -109,7 +109,7 @@ class RecipeBase(BaseModel):
         name: a short identifier (used for run directories).
         description: one line for catalogues.
         schema_version: recipe format version, for migrating old recipes.
-        imports: modules (dotted names, or ``.py`` files relative to the recipe)
+        imports: modules (dotted names, or `.py` files relative to the recipe)
             imported before the recipe is validated, so that the components
             they register can be named in it: plugins without packaging.
     """
@@ -135,7 +135,7 @@ class RecipeBase(BaseModel):
 
 
 def check_model_limits(cfg: BaseModel) -> None:
-    """Sizes against :mod:`hrmzoo.limits` before anything is allocated (raises ValueError)."""
+    """Sizes against `hrmzoo.limits` before anything is allocated (raises ValueError)."""
     try:
         limits.check("table_elements", cfg.hidden_size * (cfg.vocab_size + cfg.seq_len), "hidden_size x (vocab_size + seq_len)")
         limits.check("table_elements", cfg.num_puzzle_identifiers * cfg.puzzle_emb_ndim, "num_puzzle_identifiers x puzzle_emb_ndim")

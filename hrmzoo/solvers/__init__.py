@@ -7,7 +7,7 @@ __all__ = ["Solver", "SolverConfig", "SolverResult", "make_solver", "relative_re
 
 
 def make_solver(name: str, **fields) -> Solver:
-    """Build the registered solver ``name`` with config ``fields`` (e.g. tol, max_iter, memory)."""
+    """Build the registered solver `name` with config `fields` (e.g. tol, max_iter, memory)."""
     from hrmzoo import registry
 
     entry = registry.get("solver", name)

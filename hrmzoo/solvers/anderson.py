@@ -26,7 +26,7 @@ class AndersonConfig(SolverConfig):
 
 @register("solver", "anderson", config=AndersonConfig)
 class AndersonSolver(Solver):
-    """Anderson acceleration: extrapolate from the last ``memory`` iterates by least squares.
+    """Anderson acceleration: extrapolate from the last `memory` iterates by least squares.
 
     Each step picks weights a (summing to one) that minimise ||sum_i a_i (f(z_i) - z_i)||
     per sample, then moves to the same mix of the f(z_i). On a linear contraction

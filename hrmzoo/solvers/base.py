@@ -1,12 +1,12 @@
 """Fixed-point solvers: find z with f(z) = z for a batched map f on tensors [B, ...].
 
-A solver is built from its config (``registry.create("solver", cfg)``) and called
-as ``solver(f, z0) -> SolverResult``. Every solver measures the same residual,
-the relative change ``||f(z) - z|| / ||f(z)||``, either per sample (the run
-stops when the worst sample is below ``tol``) or over the whole batch at once,
-and records it at every evaluation of ``f`` so a caller can see how the solve
-went. A solver that stops at ``max_iter`` without reaching ``tol`` says so in
-``converged``; it never pretends.
+A solver is built from its config (`registry.create("solver", cfg)`) and called
+as `solver(f, z0) -> SolverResult`. Every solver measures the same residual,
+the relative change `||f(z) - z|| / ||f(z)||`, either per sample (the run
+stops when the worst sample is below `tol`) or over the whole batch at once,
+and records it at every evaluation of `f` so a caller can see how the solve
+went. A solver that stops at `max_iter` without reaching `tol` says so in
+`converged`; it never pretends.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ class SolverConfig(ComponentConfig):
     Attributes:
         tol: stop once the relative residual ||f(z) - z|| / ||f(z)|| is below this.
         max_iter: most evaluations of f.
-        norm: ``per_sample`` (every sample must reach ``tol``; the trace holds the
-            worst sample) or ``global`` (one norm over the whole batch).
+        norm: `per_sample` (every sample must reach `tol`; the trace holds the
+            worst sample) or `global` (one norm over the whole batch).
     """
 
     tol: float = Field(1e-4, gt=0)
@@ -42,11 +42,11 @@ class SolverResult:
     """What a solve returns.
 
     Attributes:
-        z: the best iterate found (lowest residual), same shape as ``z0``.
-        residual: [B] relative residual of ``z`` per sample.
+        z: the best iterate found (lowest residual), same shape as `z0`.
+        residual: [B] relative residual of `z` per sample.
         trace: the stopping criterion after every evaluation of f, in order.
-        criterion: the stopping criterion at ``z`` (what is compared to ``tol``).
-        converged: whether the criterion reached ``tol``.
+        criterion: the stopping criterion at `z` (what is compared to `tol`).
+        converged: whether the criterion reached `tol`.
         iterations: evaluations of f.
     """
 
@@ -68,7 +68,7 @@ def relative_residual(fz: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 
 
 class Solver:
-    """Base class: subclasses implement ``solve``; ``__call__`` adds bookkeeping.
+    """Base class: subclasses implement `solve`; `__call__` adds bookkeeping.
 
     Args:
         cfg: the solver's config.
@@ -78,7 +78,7 @@ class Solver:
         self.cfg = cfg
 
     def criterion(self, fz: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, float]:
-        """(per-sample residual [B], the scalar the stopping rule compares to ``tol``)."""
+        """(per-sample residual [B], the scalar the stopping rule compares to `tol`)."""
         per_sample = relative_residual(fz, z)
         if self.cfg.norm == "per_sample":
             return per_sample, float(per_sample.max())
@@ -89,7 +89,7 @@ class Solver:
 
     @torch.no_grad()
     def __call__(self, f: Map, z0: torch.Tensor) -> SolverResult:
-        """Solve ``f(z) = z`` from ``z0`` without building a graph."""
+        """Solve `f(z) = z` from `z0` without building a graph."""
         return self.solve(f, z0)
 
     def solve(self, f: Map, z0: torch.Tensor) -> SolverResult:  # pragma: no cover - abstract
@@ -105,7 +105,7 @@ class Tracker:
         self.result = SolverResult(z=z0, residual=torch.full((z0.shape[0],), float("inf")))
 
     def record(self, z: torch.Tensor, fz: torch.Tensor) -> bool:
-        """Note iterate ``z`` with its map value ``fz``; True once the criterion is below tol."""
+        """Note iterate `z` with its map value `fz`; True once the criterion is below tol."""
         per_sample, crit = self.solver.criterion(fz, z)
         res = self.result
         res.trace.append(crit)

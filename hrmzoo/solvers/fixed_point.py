@@ -9,10 +9,10 @@ from hrmzoo.solvers.base import Map, Solver, SolverConfig, SolverResult, Tracker
 
 
 class FixedPointConfig(SolverConfig):
-    """Picard iteration ``z <- (1 - damping) z + damping f(z)``.
+    """Picard iteration `z <- (1 - damping) z + damping f(z)`.
 
     Attributes:
-        damping: step size in (0, 1]; 1 is plain iteration ``z <- f(z)``.
+        damping: step size in (0, 1]; 1 is plain iteration `z <- f(z)`.
     """
 
     damping: float = Field(1.0, gt=0, le=1)

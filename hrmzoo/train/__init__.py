@@ -1,4 +1,4 @@
-"""Training: the ``train:`` recipe section, optimizers, schedules and the deep-supervision trainer.
+"""Training: the `train:` recipe section, optimizers, schedules and the deep-supervision trainer.
 
 Front door::
 
@@ -13,12 +13,12 @@ from typing import Any
 
 
 def train(recipe: Any, overrides: list[str] | tuple[str, ...] = (), **kwargs: Any):
-    """Run :class:`hrmzoo.train.trainer.Trainer` to the end and return its ``TrainSummary``.
+    """Run `hrmzoo.train.trainer.Trainer` to the end and return its `TrainSummary`.
 
     Args:
         recipe: a recipe path, shipped name, dict or Recipe.
-        overrides: ``key=value`` strings.
-        **kwargs: ``run_dir``, ``data_root``, ``resume``, ``dist`` (see ``Trainer``).
+        overrides: `key=value` strings.
+        **kwargs: `run_dir`, `data_root`, `resume`, `dist` (see `Trainer`).
     """
     from hrmzoo.train.trainer import Trainer  # lazy: the recipe schema imports this package
 

@@ -1,4 +1,4 @@
-"""The ``train:`` section of a recipe."""
+"""The `train:` section of a recipe."""
 
 from __future__ import annotations
 
@@ -14,49 +14,49 @@ class TrainConfig(BaseModel):
 
     Attributes:
         seed: seeds model init, data order and exploration.
-        device: ``auto`` picks CUDA when present, else CPU; or ``cpu``, ``cuda``, ``cuda:1``.
-        dtype: ``auto`` is bf16 autocast on CUDA and float32 on CPU; ``bfloat16``
+        device: `auto` picks CUDA when present, else CPU; or `cpu`, `cuda`, `cuda:1`.
+        dtype: `auto` is bf16 autocast on CUDA and float32 on CPU; `bfloat16`
             autocasts on any device (CPUs with AVX-512 BF16 gain from it);
-            ``float32`` never autocasts.
+            `float32` never autocasts.
         threads: CPU threads for torch (None: torch's default).
         batch_size: global batch (all ranks together); divisible by the world size.
-        steps: optimizer steps (one per segment); ignored when ``epochs`` is set.
-        epochs: passes over the train split, counted in sampled examples; sets ``steps``.
-        optimizer: ``adam_atan2`` (HRM), ``adamw`` (see ``hrmzoo.train.optim.OPTIMIZERS``).
+        steps: optimizer steps (one per segment); ignored when `epochs` is set.
+        epochs: passes over the train split, counted in sampled examples; sets `steps`.
+        optimizer: `adam_atan2` (HRM), `adamw` (see `hrmzoo.train.optim.OPTIMIZERS`).
         lr: peak learning rate of the network.
         betas: Adam betas (HRM/TRM: 0.9, 0.95).
         weight_decay: decoupled weight decay of the network.
         puzzle_emb_lr: learning rate of the per-puzzle embedding (sign-SGD).
         puzzle_emb_weight_decay: its decoupled weight decay (touched rows only).
-        warmup_steps: linear warmup from 0 to ``lr``.
-        schedule: after warmup, ``constant`` (HRM) or ``cosine`` decay to ``min_lr_ratio * lr``.
-        min_lr_ratio: floor of the cosine schedule, as a fraction of ``lr``.
+        warmup_steps: linear warmup from 0 to `lr`.
+        schedule: after warmup, `constant` (HRM) or `cosine` decay to `min_lr_ratio * lr`.
+        min_lr_ratio: floor of the cosine schedule, as a fraction of `lr`.
         grad_clip: clip the global gradient norm to this value (None: no clipping, as HRM).
         ema_decay: keep an exponential moving average of the weights (TRM: 0.999);
-            evaluation and ``model.safetensors`` then use the averaged weights.
+            evaluation and `model.safetensors` then use the averaged weights.
         ema_warmup: ramp the averaging up (timm's schedule: decay at update t is
-            ``min(ema_decay, 1 - (1 + t)^(-2/3))``: 0.95 at 100 updates, 0.99 at 1,000),
+            `min(ema_decay, 1 - (1 + t)^(-2/3))`: 0.95 at 100 updates, 0.99 at 1,000),
             so a short run's average is not dominated by the random initialisation
             (a constant 0.999 keeps 0.999^1250 = 29% of it after 1,250 steps). TRM
-            uses a constant decay from the start: ``false``.
+            uses a constant decay from the start: `false`.
         time_budget: minutes of wall clock for the training loop; the run stops at the
-            first step past it (or at ``steps``, whichever comes first), saves and runs
+            first step past it (or at `steps`, whichever comes first), saves and runs
             its final evaluation. The steps reached are in the summary and
-            ``metrics.jsonl``. The learning-rate schedule is still laid out over ``steps``.
-        compile: wrap the model in ``torch.compile``.
-        log_interval: steps between metric lines in ``metrics.jsonl``.
+            `metrics.jsonl`. The learning-rate schedule is still laid out over `steps`.
+        compile: wrap the model in `torch.compile`.
+        log_interval: steps between metric lines in `metrics.jsonl`.
         eval_interval: steps between evaluations on the test split (None: only at the end).
         eval_max_examples: cap on test examples for periodic evaluations (the final one uses all).
-        eval_batch_size: evaluation batch (default: ``batch_size``).
+        eval_batch_size: evaluation batch (default: `batch_size`).
         final_eval: evaluate the whole test split at the end of training.
         checkpoint_interval: steps between checkpoints (always one at the end).
-        keep_checkpoints: checkpoint generations kept in ``RUN/checkpoints/`` (at least 2,
+        keep_checkpoints: checkpoint generations kept in `RUN/checkpoints/` (at least 2,
             so a damaged newest one still leaves one to resume from).
-        out_dir: run directory (default ``runs/<recipe name>-<timestamp>``).
+        out_dir: run directory (default `runs/<recipe name>-<timestamp>`).
         data_cache: where generated datasets are cached (default: the data module's).
         progress: show the single-line progress on stderr.
         tensorboard: also write the logged scalars as TensorBoard events in the run
-            directory (needs ``pip install 'hrmzoo[tb]'``).
+            directory (needs `pip install 'hrmzoo[tb]'`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

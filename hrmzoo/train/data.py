@@ -1,7 +1,7 @@
 """Batches for training and evaluation from an HRM-format dataset directory.
 
 The data package reads, validates and batches the directory (mapping the
-dataset's ignored label id to the loss's ``IGNORE_INDEX``); this module checks
+dataset's ignored label id to the loss's `IGNORE_INDEX`); this module checks
 that a model fits it and draws shuffled global batches whose position can be
 saved and restored exactly.
 """
@@ -22,10 +22,10 @@ class DataMismatchError(HrmzooError):
 
 
 def open_split(root: str | Path, split: str):
-    """A :class:`hrmzoo.data.dataset.PuzzleDataset` over one split (a dataset or a mixture).
+    """A `hrmzoo.data.dataset.PuzzleDataset` over one split (a dataset or a mixture).
 
-    Its batches already carry ``IGNORE_INDEX`` where the dataset's
-    ``ignore_label_id`` marks unsupervised labels (the data package maps them).
+    Its batches already carry `IGNORE_INDEX` where the dataset's
+    `ignore_label_id` marks unsupervised labels (the data package maps them).
     """
     from hrmzoo.data.dataset import PuzzleDataset
 
@@ -33,7 +33,7 @@ def open_split(root: str | Path, split: str):
 
 
 def split_metadata(root: str | Path, split: str) -> dict[str, Any]:
-    """``vocab_size``, ``seq_len``, ``num_puzzle_identifiers``... of one split (datasets and mixtures)."""
+    """`vocab_size`, `seq_len`, `num_puzzle_identifiers`... of one split (datasets and mixtures)."""
     from hrmzoo.data.prepare import dataset_metadata
 
     return dataset_metadata(root, split)
@@ -62,7 +62,7 @@ def check_compatible(model_cfg, meta: dict[str, Any], where: str | Path) -> None
 class Sampler:
     """Shuffled global batches over epochs; each rank takes its own slice.
 
-    Epoch ``e`` visits the examples in a permutation seeded by ``(seed, e)``; a
+    Epoch `e` visits the examples in a permutation seeded by `(seed, e)`; a
     global batch that runs past the end of an epoch continues into the next. The
     position (epoch, cursor) is all the state there is, so resuming is exact.
 
@@ -70,8 +70,8 @@ class Sampler:
         num_examples: size of the split.
         global_batch: examples per step over all ranks.
         seed: seeds the permutations.
-        rank: this process's rank; it takes rows ``[rank * B, (rank + 1) * B)``.
-        world: number of ranks; ``global_batch`` must be divisible by it.
+        rank: this process's rank; it takes rows `[rank * B, (rank + 1) * B)`.
+        world: number of ranks; `global_batch` must be divisible by it.
     """
 
     def __init__(self, num_examples: int, global_batch: int, seed: int, rank: int = 0, world: int = 1):
@@ -117,7 +117,7 @@ class Sampler:
 
 
 def prepare_dataset(recipe, cache_dir: str | Path | None = None, progress: bool = True) -> Path:
-    """The dataset root of a recipe's ``data:`` section, built and cached on first use.
+    """The dataset root of a recipe's `data:` section, built and cached on first use.
 
     Args:
         recipe: the Recipe.

@@ -1,8 +1,8 @@
 """Data-parallel helpers over torch.distributed (NCCL on CUDA, Gloo on CPU).
 
 Kept deliberately small: every rank holds the whole model, gradients are
-averaged with one all-reduce of a flat buffer after ``backward``, and rank 0
-writes checkpoints and logs. ``torchrun`` sets the environment this reads.
+averaged with one all-reduce of a flat buffer after `backward`, and rank 0
+writes checkpoints and logs. `torchrun` sets the environment this reads.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class DistContext:
 
     @classmethod
     def from_env(cls, device: torch.device) -> "DistContext":
-        """Join the process group ``torchrun`` describes (a single process when there is none)."""
+        """Join the process group `torchrun` describes (a single process when there is none)."""
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world <= 1:
             return cls()

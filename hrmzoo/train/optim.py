@@ -1,7 +1,7 @@
 """Optimizers: Adam-atan2 and AdamW for the network, sign-SGD for the puzzle embedding.
 
-``OPTIMIZERS`` maps the recipe's ``train.optimizer`` name to a factory
-``(params, lr, betas, weight_decay) -> torch.optim.Optimizer``; add an entry to
+`OPTIMIZERS` maps the recipe's `train.optimizer` name to a factory
+`(params, lr, betas, weight_decay) -> torch.optim.Optimizer`; add an entry to
 make another optimizer selectable.
 """
 
@@ -14,23 +14,23 @@ import torch
 
 
 class AdamAtan2(torch.optim.Optimizer):
-    """Adam with ``atan2`` in place of the division by ``sqrt(v) + eps`` (HRM's optimizer).
+    """Adam with `atan2` in place of the division by `sqrt(v) + eps` (HRM's optimizer).
 
-    The exact rule of the CUDA ``adam-atan2`` package HRM trains with::
+    The exact rule of the CUDA `adam-atan2` package HRM trains with::
 
         m <- lerp(m, g, 1 - beta1);  v <- beta2 * v + (1 - beta2) * g^2
         p <- p * (1 - lr * wd) - (lr / (1 - beta1^t)) * atan2(m, sqrt(v) / sqrt(1 - beta2^t))
 
-    The first-moment bias correction scales the step, outside ``atan2``; it is
-    not ``lr * atan2(m_hat, sqrt(v_hat))`` (at step 1 the two step by 0.997 lr
-    and 0.785 lr). ``atan2`` is bounded and scale-invariant, so no epsilon is
+    The first-moment bias correction scales the step, outside `atan2`; it is
+    not `lr * atan2(m_hat, sqrt(v_hat))` (at step 1 the two step by 0.997 lr
+    and 0.785 lr). `atan2` is bounded and scale-invariant, so no epsilon is
     needed. Pure PyTorch: runs on CPU and GPU (the PyPI package is CUDA-only).
 
     Args:
         params: parameters or parameter groups.
         lr: learning rate.
         betas: moment decay rates.
-        weight_decay: decoupled weight decay (multiplied by ``lr``).
+        weight_decay: decoupled weight decay (multiplied by `lr`).
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.95), weight_decay: float = 0.0):
@@ -75,8 +75,8 @@ class SignSGDRows(torch.optim.Optimizer):
     """Sign-SGD with decoupled weight decay on the touched rows of an embedding table.
 
     HRM's per-puzzle embedding: only the rows of puzzles present in the batch are
-    updated (``p[r] <- p[r] * (1 - lr * wd) - lr * sign(grad[r])``); rows not in
-    the batch are neither moved nor decayed. Call ``step(rows)`` with the
+    updated (`p[r] <- p[r] * (1 - lr * wd) - lr * sign(grad[r])`); rows not in
+    the batch are neither moved nor decayed. Call `step(rows)` with the
     touched row ids (duplicates allowed).
     """
 

@@ -1,9 +1,9 @@
 """Run output: a one-line progress display on stderr and metrics as JSON lines.
 
-``metrics.jsonl`` gets one object per log event (``{"step": ..., "kind":
-"train"|"eval", ...}``); with ``train.tensorboard: true`` the same scalars go
-to TensorBoard event files beside it (the ``tb`` extra), so
-``tensorboard --logdir runs`` shows every run by its directory name.
+`metrics.jsonl` gets one object per log event (``{"step": ..., "kind":
+"train"|"eval", ...}`); with `train.tensorboard: true`` the same scalars go
+to TensorBoard event files beside it (the `tb` extra), so
+`tensorboard --logdir runs` shows every run by its directory name.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from hrmzoo.errors import HrmzooError
 
 
 class TensorBoardMissing(HrmzooError):
-    """``train.tensorboard: true`` without the tensorboard package."""
+    """`train.tensorboard: true` without the tensorboard package."""
 
 
 def format_duration(seconds: float) -> str:
-    """``75`` -> ``1m15s``; ``3725`` -> ``1h02m``."""
+    """`75` -> `1m15s`; `3725` -> `1h02m`."""
     if not math.isfinite(seconds) or seconds < 0:
         return "?"
     s = int(round(seconds))
@@ -36,10 +36,10 @@ def format_duration(seconds: float) -> str:
 
 
 class ProgressLine:
-    """``step 120/2000 6% | loss 1.234 | exact 45.1% | 12.3 it/s | ETA 2m31s`` on stderr.
+    """`step 120/2000 6% | loss 1.234 | exact 45.1% | 12.3 it/s | ETA 2m31s` on stderr.
 
-    On a terminal the line is redrawn in place (at most every ``min_interval``
-    seconds); otherwise a full line is printed at each ``log`` call so logs stay readable.
+    On a terminal the line is redrawn in place (at most every `min_interval`
+    seconds); otherwise a full line is printed at each `log` call so logs stay readable.
     """
 
     def __init__(self, total: int, start: int = 0, enabled: bool = True, stream: TextIO | None = None, min_interval: float = 0.25):
@@ -66,7 +66,7 @@ class ProgressLine:
         return " | ".join(parts)
 
     def update(self, step: int, values: dict[str, float], force: bool = False) -> None:
-        """Redraw (terminal) or print (log file, only when ``force``)."""
+        """Redraw (terminal) or print (log file, only when `force`)."""
         if not self.enabled:
             return
         now = time.perf_counter()
@@ -103,13 +103,13 @@ def require_tensorboard() -> None:
 
 
 class MetricsLog:
-    """Appends JSON lines to ``run_dir/metrics.jsonl``, and TensorBoard events beside it when asked.
+    """Appends JSON lines to `run_dir/metrics.jsonl`, and TensorBoard events beside it when asked.
 
     Args:
         run_dir: the run directory.
         enabled: False on non-main ranks (nothing is written).
-        tensorboard: also write every numeric value as a scalar ``<kind>/<key>``
-            (``train/loss``, ``eval/exact_accuracy``) into ``run_dir/events.out.tfevents.*``.
+        tensorboard: also write every numeric value as a scalar `<kind>/<key>`
+            (`train/loss`, `eval/exact_accuracy`) into `run_dir/events.out.tfevents.*`.
     """
 
     def __init__(self, run_dir: Path, enabled: bool = True, tensorboard: bool = False):
@@ -123,7 +123,7 @@ class MetricsLog:
             self._tb = SummaryWriter(str(Path(run_dir)))
 
     def drop_after(self, step: int) -> int:
-        """On resume: remove rows logged after ``step`` (the steps about to be replayed),
+        """On resume: remove rows logged after `step` (the steps about to be replayed),
         so the log reads as one run. Rewritten atomically; returns the rows dropped."""
         if not self.enabled or not self.path.is_file():
             return 0

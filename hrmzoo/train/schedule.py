@@ -6,13 +6,13 @@ import math
 
 
 def lr_factor(step: int, total: int, warmup: int = 0, kind: str = "constant", min_ratio: float = 0.0) -> float:
-    """Multiplier of the peak learning rate for optimizer step ``step`` (0-based).
+    """Multiplier of the peak learning rate for optimizer step `step` (0-based).
 
     Args:
         step: the step about to run.
         total: total steps of the run.
-        warmup: steps of linear warmup; step 0 already gets ``1 / warmup``.
-        kind: ``constant`` or ``cosine`` after warmup.
+        warmup: steps of linear warmup; step 0 already gets `1 / warmup`.
+        kind: `constant` or `cosine` after warmup.
         min_ratio: the cosine schedule's floor.
 
     Example:

@@ -1,14 +1,14 @@
 """Trainer state on disk: tensors in safetensors, scalars in JSON, never pickle.
 
-Every save is one generation directory (``checkpoints/step-N``, see
-:mod:`hrmzoo.generations`) holding:
+Every save is one generation directory (`checkpoints/step-N`, see
+`hrmzoo.generations`) holding:
 
-- ``model.safetensors``: the weights to evaluate (EMA weights when EMA is on)
-  with the recipe in the metadata (``hrmzoo.checkpoint.save_model``);
-- ``trainer_state.safetensors``: optimizer moments, RNG states, the carry, EMA
+- `model.safetensors`: the weights to evaluate (EMA weights when EMA is on)
+  with the recipe in the metadata (`hrmzoo.checkpoint.save_model`);
+- `trainer_state.safetensors`: optimizer moments, RNG states, the carry, EMA
   and raw weights;
-- ``trainer_state.json``: step, data position, optimizer scalars;
-- ``manifest.json``: the SHA-256 of each file, written last.
+- `trainer_state.json`: step, data position, optimizer scalars;
+- `manifest.json`: the SHA-256 of each file, written last.
 
 Resume takes the newest generation whose hashes verify. Run directories of the
 older layout (the three files directly in the run directory) still resume.
@@ -49,7 +49,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 def optimizer_to_flat(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Split an optimizer's per-parameter state into tensors and JSON scalars.
 
-    Hyperparameters (``param_groups``) are not stored: they come from the recipe,
+    Hyperparameters (`param_groups`) are not stored: they come from the recipe,
     so a resumed run may change them on purpose.
     """
     tensors: dict[str, torch.Tensor] = {}
@@ -68,7 +68,7 @@ def optimizer_to_flat(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str
 
 
 def optimizer_from_flat(opt: torch.optim.Optimizer, prefix: str, tensors: dict[str, torch.Tensor], scalars: dict[str, Any], origin: Path) -> None:
-    """Restore per-parameter state written by :func:`optimizer_to_flat`."""
+    """Restore per-parameter state written by `optimizer_to_flat`."""
     sd = opt.state_dict()
     shape = [len(g["params"]) for g in sd["param_groups"]]
     if scalars.get(f"{prefix}.#params") != shape:
@@ -102,12 +102,12 @@ def optimizer_from_flat(opt: torch.optim.Optimizer, prefix: str, tensors: dict[s
 
 
 def save_state_tensors(path: Path, step: int, tensors: dict[str, torch.Tensor]) -> None:
-    """Write ``trainer_state.safetensors``."""
+    """Write `trainer_state.safetensors`."""
     atomic_save_tensors(tensors, path, {STEP_KEY: str(step), "hrmzoo.state_format": str(STATE_FORMAT)})
 
 
 def save_state_json(path: Path, step: int, scalars: dict[str, Any]) -> None:
-    """Write ``trainer_state.json``: it names the step every file must agree on."""
+    """Write `trainer_state.json`: it names the step every file must agree on."""
     body = {"format": STATE_FORMAT, "step": step, **scalars}
     atomic_write_text(path, json.dumps(body, indent=1, sort_keys=True, allow_nan=False))
 
@@ -173,6 +173,6 @@ def load_state(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 
 
 def sub(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    """Entries under ``prefix.`` with the prefix removed."""
+    """Entries under `prefix.` with the prefix removed."""
     p = prefix + "."
     return {k[len(p):]: v for k, v in tensors.items() if k.startswith(p)}

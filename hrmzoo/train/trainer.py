@@ -1,6 +1,6 @@
 """The training loop: deep supervision with one optimizer step per segment.
 
-Every step runs one segment on every slot of the carry (``hrmzoo.loop``); slots
+Every step runs one segment on every slot of the carry (`hrmzoo.loop`); slots
 that halted take fresh samples from the step's batch; the loss (LM + halting
 terms) is backpropagated through that segment only. The carry, optimizer
 moments, RNG states and data position are saved with the weights, so a resumed
@@ -80,7 +80,7 @@ class TrainSummary:
 
 
 def autocast_dtype(name: str, device: torch.device) -> torch.dtype | None:
-    """``auto``: bf16 on CUDA, none on CPU; ``bfloat16``: bf16 anywhere; ``float32``: none."""
+    """`auto`: bf16 on CUDA, none on CPU; `bfloat16`: bf16 anywhere; `float32`: none."""
     if name == "bfloat16" or (name == "auto" and device.type == "cuda"):
         return torch.bfloat16
     return None
@@ -94,12 +94,12 @@ class Trainer:
     """One training run.
 
     Args:
-        recipe: a validated Recipe (or anything ``load_recipe`` takes).
-        overrides: ``key=value`` strings applied to the recipe.
-        run_dir: output directory (default: ``train.out_dir`` or ``runs/<name>-<time>``).
-        data_root: dataset root; default: the recipe's ``data:`` section, prepared and cached.
-        resume: continue the run saved in ``run_dir``.
-        dist: process-group context (default: from the ``torchrun`` environment).
+        recipe: a validated Recipe (or anything `load_recipe` takes).
+        overrides: `key=value` strings applied to the recipe.
+        run_dir: output directory (default: `train.out_dir` or `runs/<name>-<time>`).
+        data_root: dataset root; default: the recipe's `data:` section, prepared and cached.
+        resume: continue the run saved in `run_dir`.
+        dist: process-group context (default: from the `torchrun` environment).
     """
 
     def __init__(self, recipe: Any, overrides: list[str] | tuple[str, ...] = (), *, run_dir: str | Path | None = None,
@@ -191,7 +191,7 @@ class Trainer:
         return path
 
     def _run_identity(self, resume: bool) -> str | None:
-        """A random id written once per run (``run.json``) and into every save, so a
+        """A random id written once per run (`run.json`) and into every save, so a
         generation copied in from another run of the same recipe is not resumed."""
         path = self.run_dir / RUN_FILE
         if not resume:
@@ -282,7 +282,7 @@ class Trainer:
 
     # ------------------------------------------------------------ the run
     def run(self) -> TrainSummary:
-        """Train to ``total_steps``, evaluating and saving on schedule; returns the summary.
+        """Train to `total_steps`, evaluating and saving on schedule; returns the summary.
 
         In a data-parallel job, a collective that fails because another process
         died becomes one line on each surviving rank (not a gloo/NCCL traceback).
@@ -358,8 +358,8 @@ class Trainer:
 
         Args:
             limit: at most this many test examples.
-            model: the weights to evaluate (default: ``eval_model``, the EMA copy when EMA is on).
-            kind: the ``metrics.jsonl`` row kind.
+            model: the weights to evaluate (default: `eval_model`, the EMA copy when EMA is on).
+            kind: the `metrics.jsonl` row kind.
         """
         if self.test_data is None:
             return None
@@ -436,7 +436,7 @@ class Trainer:
         return self.device if self.device.type == "cuda" else torch.device("cpu")
 
     def load(self, run_dir: Path) -> None:
-        """Restore everything ``save`` wrote, from the newest verified generation."""
+        """Restore everything `save` wrote, from the newest verified generation."""
         source, note = st.find_state(run_dir)
         tensors, scalars = st.load_state(source)
         if scalars.get("world") != self.dist.world:
