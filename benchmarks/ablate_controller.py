@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
 import platform
 import statistics
@@ -26,7 +25,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from hrmzoo import build_model
+from hrmzoo.analysis.compare import base_digest
 from hrmzoo.checkpoint import load_model
 from hrmzoo.data.dataset import PuzzleDataset
 from hrmzoo.data.mix import is_mix, read_mix
@@ -88,18 +87,6 @@ def write_results(path: Path, rows: list[dict], supersede: str) -> None:
     path.write_text(header + body)
 
 
-def base_weights_digest(recipe: str, overrides: list[str], seed: int) -> str:
-    """A digest of the initial weights outside the controller: equal across recipes when the
-    seed pairs their starting models (the base model does not depend on the controller)."""
-    model = build_model(recipe, overrides, seed=seed)
-    h = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        if not name.startswith("controller."):
-            h.update(name.encode())
-            h.update(tensor.detach().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recipes", nargs="+", default=list(RECIPES))
@@ -123,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
     data_roots: dict[str, Path] = {}
     # seed-paired starts: every recipe starts from the same base weights for a given seed
     for seed in args.seeds:
-        digests = {r: base_weights_digest(r, args.overrides, seed) for r in args.recipes}
+        digests = {r: base_digest(r, args.overrides, seed, skip=("controller",)) for r in args.recipes}
         if len(set(digests.values())) != 1:
             raise SystemExit(f"seed {seed}: the recipes start from different base weights ({digests}); the comparison would not be paired")
         print(f"seed {seed}: base weights paired across {len(digests)} recipes (digest {next(iter(digests.values()))})", flush=True)

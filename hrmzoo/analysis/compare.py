@@ -78,15 +78,16 @@ def run_overrides(spec: CompareSpec, seed: int) -> list[str]:
     return out
 
 
-def base_digest(recipe: str, overrides: list[str], seed: int) -> str:
-    """A digest of the initial weights of the blocks, embedding, head and initial states:
-    equal across recipes whose base architecture coincides (seed-paired starts)."""
+def base_digest(recipe: str, overrides: list[str], seed: int, skip: tuple[str, ...] = ("controller", "halting")) -> str:
+    """A digest of the initial weights outside the components named in ``skip`` (by default
+    the blocks, embedding, head and initial states): equal across recipes whose base
+    architecture coincides (seed-paired starts)."""
     from hrmzoo.builder import build_model
 
     model = build_model(recipe, overrides, seed=seed)
     h = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
-        if name.split(".")[0] in ("controller", "halting"):
+        if name.split(".")[0] in skip:
             continue
         h.update(name.encode())
         h.update(str(tuple(tensor.shape)).encode())

@@ -104,7 +104,7 @@ class Coupling(nn.Module):
         raise NotImplementedError
 
     def plan(self) -> list[list[Update]]:
-        """One segment's updates, cycle by cycle, built on placeholder networks (for
+        """One segment's updates, cycle by cycle, built on stand-in identity networks (for
         reports and gradient masks; the functions are not meant to run)."""
         dummy = Parts(nn.Identity(), nn.Identity(), nn.Identity(), nn.Identity())
         return self.cycles(dummy, None, None)
