@@ -30,7 +30,7 @@ from hrmzoo.checkpoint import load_model
 from hrmzoo.data.dataset import PuzzleDataset
 from hrmzoo.data.mix import is_mix, read_mix
 from hrmzoo.evaluate.core import evaluate
-from hrmzoo.train.data import prepare_dataset
+from hrmzoo.data.splits import prepare_dataset
 from hrmzoo.train.trainer import Trainer
 
 RECIPES = ("tiny_quaternion_mix_none", "tiny_quaternion_mix_film", "tiny_quaternion_mix")

@@ -43,7 +43,7 @@ from hrmzoo.data.format import read_build_info
 from hrmzoo.data.mix import is_mix, read_mix
 from hrmzoo.evaluate.core import evaluate
 from hrmzoo.recipe import load_recipe
-from hrmzoo.train.data import prepare_dataset
+from hrmzoo.data.splits import prepare_dataset
 from hrmzoo.train.trainer import Trainer
 
 RECIPES = ("tom_none", "tom_none_wide", "tom_film", "tom_quaternion")

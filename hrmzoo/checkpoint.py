@@ -120,15 +120,15 @@ def load_model(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
     but not shapes: a mismatch is a CheckpointError. A tensor whose dtype differs
     from the parameter's is an error too, unless `allow_cast`.
     """
-    from hrmzoo import limits
     from hrmzoo.builder import build_model
     from hrmzoo.recipe import load_recipe
+    from hrmzoo.sizing import check_parameters
 
     tensors, meta = read_checkpoint(path)
     recipe_dict = embedded_recipe(meta, path)
     try:
         recipe = load_recipe(recipe_dict, overrides)
-        limits.check_parameters(recipe.model, f"{path}: its recipe")  # a forged recipe must not allocate terabytes
+        check_parameters(recipe.model, f"{path}: its recipe")  # a forged recipe must not allocate terabytes
         model = build_model(recipe)
     except HrmzooError as exc:
         raise CheckpointError(f"{path}: its recipe no longer builds ({exc})") from None

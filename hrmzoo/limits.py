@@ -54,20 +54,3 @@ def check(name: str, value: int, what: str) -> None:
     cap = limit(name)
     if value > cap:
         raise LimitError(f"{what}={value} exceeds the limit {cap}; set HRMZOO_LIMIT_{name.upper()} to raise it if you mean it")
-
-
-def check_parameters(model_cfg, what: str = "the model") -> int:
-    """Count a recipe's parameters without allocating them (built on the meta device)
-    and check the count against the `parameters` limit; returns the count."""
-    import torch  # here, not at the top: recipe validation must not pull torch into `hrmzoo --help`
-
-    from hrmzoo.model import ReasoningModel
-
-    try:
-        with torch.device("meta"):
-            model = ReasoningModel(model_cfg)
-    except (ValueError, TypeError, RuntimeError, NotImplementedError):
-        return -1  # the real build reports what is wrong with the recipe
-    count = sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())
-    check("parameters", count, f"{what}: parameters and buffers")
-    return count

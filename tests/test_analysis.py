@@ -13,7 +13,7 @@ from hrmzoo import build_model, load_model, save_model
 from hrmzoo.analysis.halting import analyze_halting, corrupt_givens, halting_stats, reliability
 from hrmzoo.analysis.sweep import budget_rows, run_sweep
 from hrmzoo.cli import main
-from hrmzoo.data.config import prepare_data
+from hrmzoo.data.prepare import prepare_data
 from hrmzoo.evaluate import evaluate
 from hrmzoo.heads.lm import IGNORE_INDEX
 from hrmzoo.loop import new_carry, segment_step
@@ -27,7 +27,7 @@ def trained(tmp_path_factory):
     overrides = [*TINY, "data.num_train=64", "data.num_test=24", "data.num_aug=0", f"train.data_cache={tmp / 'cache'}"]
     model = build_model("tiny_sudoku4", overrides, seed=0)
     root = prepare_data(model.recipe.data, tmp / "cache")
-    from hrmzoo.train.data import open_split, ordered_batches
+    from hrmzoo.data.splits import open_split, ordered_batches
 
     batches = list(ordered_batches(open_split(root, "train"), 16))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)

@@ -56,6 +56,6 @@ def per_segment_records(model, data: Any, *, segments: int, split: str = "test",
 
 def dataset_batches(root: str | Path, split: str, batch_size: int, limit: int | None = None):
     """Ordered batches of one split of a dataset directory (a list, so it can be reused)."""
-    from hrmzoo.train.data import open_split, ordered_batches
+    from hrmzoo.data.splits import open_split, ordered_batches
 
     return list(ordered_batches(open_split(root, split), batch_size, limit))

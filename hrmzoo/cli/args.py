@@ -113,8 +113,8 @@ def resolve(named: dict[str, str], overrides: list[str], command: str) -> dict[s
     the commands that read a checkpoint (eval, sweep, halting)."""
     from hrmzoo.builder import resolve_device
     from hrmzoo.checkpoint import load_model
-    from hrmzoo.train.data import check_compatible, prepare_dataset, split_metadata
-    from hrmzoo.train.trainer import autocast_dtype
+    from hrmzoo.data.splits import check_compatible, prepare_dataset, split_metadata
+    from hrmzoo.precision import autocast_dtype
 
     if "ckpt" not in named:
         raise HrmzooError(f"no checkpoint given; run 'hrmzoo {command} RUN_DIR' (a run directory or a .safetensors file; ckpt=RUN_DIR works too)")

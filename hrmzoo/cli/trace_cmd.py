@@ -33,7 +33,7 @@ def run(args) -> int:
     from hrmzoo.analysis.trace import TraceError, dataset_kind, draw_trace, parse_puzzle_file, trace_example
     from hrmzoo.cli.args import positive_int, resolve
     from hrmzoo.cli.train_cmd import split_arguments
-    from hrmzoo.train.data import open_split
+    from hrmzoo.data.splits import open_split
 
     items = list(args.args)
     if items and "=" not in items[0]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hrmzoo.data.config import ArcData, DataConfig, MazeData, MixData, PathData, SudokuData, prepare_data
+from hrmzoo.data.config import ArcData, DataConfig, MazeData, MixData, PathData, SudokuData
 from hrmzoo.data.errors import DataError
 from hrmzoo.data.format import IGNORE_LABEL_ID, PAD_ID
 
@@ -26,6 +26,7 @@ _LAZY = {
     "describe": "hrmzoo.data.prepare",
     "dataset_metadata": "hrmzoo.data.prepare",
     "config_metadata": "hrmzoo.data.prepare",
+    "prepare_data": "hrmzoo.data.prepare",
     "load_split": "hrmzoo.data.reader",
     "validate_dataset": "hrmzoo.data.reader",
 }
@@ -41,5 +42,5 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ArcData", "DataConfig", "DataError", "IGNORE_LABEL_ID", "MazeData", "MixData", "PAD_ID", "PathData", "SudokuData",
-    "prepare_data", *_LAZY,
+    *_LAZY,
 ]

@@ -14,8 +14,8 @@ Example recipe snippets::
         - {name: sudoku4, data: {type: sudoku, size: 4, num_train: 500}}
         - {name: maze8, data: {type: maze, size: 8, num_train: 500}}
 
-`prepare_data` turns any of them into a dataset directory (building
-generator specs into a cache keyed by the spec).
+`hrmzoo.data.prepare.prepare_data` turns any of them into a dataset directory
+(building generator specs into a cache keyed by the spec).
 """
 
 from __future__ import annotations
@@ -188,11 +188,4 @@ class MixData(_Base):
 DataConfig = Annotated[Union[PathData, SudokuData, MazeData, TomData, ArcData, MixData], Field(discriminator="type")]
 
 
-def prepare_data(cfg: "DataConfig | dict", cache_dir: str | Path = "data_cache", *, progress: bool = False) -> Path:
-    """Build (or find in the cache) the dataset a config describes; see `hrmzoo.data.prepare.prepare_data`."""
-    from hrmzoo.data.prepare import prepare_data as _prepare
-
-    return _prepare(cfg, cache_dir, progress=progress)
-
-
-__all__ = ["PathData", "SudokuData", "MazeData", "TomData", "ArcDirSource", "ArcData", "MixTaskConfig", "MixData", "DataConfig", "LeafDataConfig", "prepare_data"]
+__all__ = ["PathData", "SudokuData", "MazeData", "TomData", "ArcDirSource", "ArcData", "MixTaskConfig", "MixData", "DataConfig", "LeafDataConfig"]

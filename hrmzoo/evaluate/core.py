@@ -72,7 +72,7 @@ def _nan_to_none(v):
 
 
 def _batches(data: Any, batch_size: int, split: str, limit: int | None) -> Iterator[dict[str, torch.Tensor]]:
-    from hrmzoo.train.data import open_split, ordered_batches
+    from hrmzoo.data.splits import open_split, ordered_batches
 
     if isinstance(data, (str, Path)):
         data = open_split(data, split)

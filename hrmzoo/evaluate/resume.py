@@ -80,7 +80,7 @@ def evaluate_resumable(
     """
     from safetensors.torch import load_file, save_file
 
-    from hrmzoo.train.data import open_split
+    from hrmzoo.data.splits import open_split
 
     state_dir = Path(state_dir)
     dataset = open_split(root, split)

@@ -25,16 +25,18 @@ import torch
 import yaml
 
 from hrmzoo import generations as gens
-from hrmzoo import limits
 from hrmzoo.builder import build_model, resolve_device
 from hrmzoo.checkpoint import load_weights, read_checkpoint, save_model
+from hrmzoo.data.splits import check_compatible, open_split, prepare_dataset, split_metadata
 from hrmzoo.errors import CheckpointError, HrmzooError
 from hrmzoo.evaluate.core import EvalResult, evaluate, format_metrics
 from hrmzoo.loop import Carry, new_carry, segment_step
 from hrmzoo.paths import check_output_dir, check_writable
+from hrmzoo.precision import autocast_dtype
 from hrmzoo.recipe import load_recipe
+from hrmzoo.sizing import check_parameters
 from hrmzoo.train import state as st
-from hrmzoo.train.data import Sampler, check_compatible, open_split, prepare_dataset, split_metadata
+from hrmzoo.train.data import Sampler
 from hrmzoo.train.dist import DistContext
 from hrmzoo.train.optim import build_optimizers
 from hrmzoo.train.runlog import MetricsLog, ProgressLine, format_duration, require_tensorboard
@@ -79,13 +81,6 @@ class TrainSummary:
     test_live: EvalResult | None = None
 
 
-def autocast_dtype(name: str, device: torch.device) -> torch.dtype | None:
-    """`auto`: bf16 on CUDA, none on CPU; `bfloat16`: bf16 anywhere; `float32`: none."""
-    if name == "bfloat16" or (name == "auto" and device.type == "cuda"):
-        return torch.bfloat16
-    return None
-
-
 def default_run_dir(name: str) -> Path:
     return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
@@ -126,7 +121,7 @@ class Trainer:
             check_compatible(self.recipe.model, split_metadata(self.data_root, "test"), self.data_root)
             self.test_data = open_split(self.data_root, "test")
 
-        limits.check_parameters(self.recipe.model, f"recipe '{self.recipe.name}'")  # before allocating anything
+        check_parameters(self.recipe.model, f"recipe '{self.recipe.name}'")  # before allocating anything
         self.model = build_model(self.recipe, device=device)
         self.forward_model = torch.compile(self.model) if cfg.compile else self.model
         self.optimizer, self.sparse = build_optimizers(self.model, cfg)

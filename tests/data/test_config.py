@@ -8,9 +8,9 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from hrmzoo.data.cli import main
-from hrmzoo.data.config import DataConfig, MazeData, SudokuData, prepare_data
+from hrmzoo.data.config import DataConfig, MazeData, SudokuData
 from hrmzoo.data.errors import DataError
-from hrmzoo.data.prepare import config_metadata, dataset_metadata, describe
+from hrmzoo.data.prepare import config_metadata, dataset_metadata, describe, prepare_data
 
 TA = TypeAdapter(DataConfig)
 

@@ -48,7 +48,7 @@ def test_batch_must_divide_by_world():
 
 def test_ignored_labels_reach_the_loss_as_ignore_index(tmp_path):
     from hrmzoo.data.format import SplitBuilder, write_identifiers, write_split
-    from hrmzoo.train.data import open_split
+    from hrmzoo.data.splits import open_split
 
     b = SplitBuilder(seq_len=4)
     b.add_group([(0, [(np.array([2, 3, 1, 1]), np.array([0, 0, 4, 5]))])])

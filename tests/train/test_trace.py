@@ -9,7 +9,7 @@ import torch
 from hrmzoo.analysis.trace import TraceError, dataset_kind, draw_trace, parse_puzzle_file, trace_example
 from hrmzoo.checkpoint import load_model
 from hrmzoo.cli import main
-from hrmzoo.train.data import open_split
+from hrmzoo.data.splits import open_split
 from hrmzoo.train.trainer import Trainer
 from tests.train.conftest import TINY
 

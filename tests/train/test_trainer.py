@@ -11,7 +11,7 @@ from hrmzoo import generations as gens
 from hrmzoo.checkpoint import load_model
 from hrmzoo.errors import CheckpointError, HrmzooError
 from hrmzoo.train import state as st
-from hrmzoo.train.data import DataMismatchError
+from hrmzoo.data.splits import DataMismatchError
 from hrmzoo.train.trainer import Trainer, TrainingError
 from tests.train.conftest import TINY
 

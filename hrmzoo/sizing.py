@@ -1,0 +1,26 @@
+"""A recipe's parameter count, taken before anything is allocated.
+
+Beside `hrmzoo.limits` (the bounds, which know no model) because counting
+needs the model: the model is built on the meta device, so a forged recipe that
+asks for terabytes costs nothing to refuse.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from hrmzoo import limits
+from hrmzoo.model import ReasoningModel
+
+
+def check_parameters(model_cfg, what: str = "the model") -> int:
+    """Count a recipe's parameters without allocating them (built on the meta device)
+    and check the count against the `parameters` limit; returns the count."""
+    try:
+        with torch.device("meta"):
+            model = ReasoningModel(model_cfg)
+    except (ValueError, TypeError, RuntimeError, NotImplementedError):
+        return -1  # the real build reports what is wrong with the recipe
+    count = sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())
+    limits.check("parameters", count, f"{what}: parameters and buffers")
+    return count
