@@ -195,7 +195,7 @@ def _ensure_loaded() -> None:
     if _loaded:
         return
     _loaded = True
-    import hrmzoo.components  # noqa: F401  (registration is an import side effect)
+    import hrmzoo.builtins  # noqa: F401  (registration is an import side effect)
 
     load_plugins()
 
