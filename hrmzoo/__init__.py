@@ -23,7 +23,7 @@ _LAZY = {
     "save_model": "hrmzoo.checkpoint",
     "HrmzooError": "hrmzoo.errors",
     "load_recipe": "hrmzoo.recipe",
-    "list_components": "hrmzoo.registry",
+    "list_components": "hrmzoo.plugins",
     "register": "hrmzoo.registry",
 }
 
@@ -34,7 +34,8 @@ if TYPE_CHECKING:  # type checkers and IDEs see the real names
     from hrmzoo.checkpoint import load_model, save_model
     from hrmzoo.errors import HrmzooError
     from hrmzoo.recipe import load_recipe
-    from hrmzoo.registry import list_components, register
+    from hrmzoo.plugins import list_components
+    from hrmzoo.registry import register
 
 
 def __getattr__(name: str) -> Any:

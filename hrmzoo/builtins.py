@@ -1,6 +1,12 @@
-"""Imports every built-in component so that registration happens (import side effect)."""
+"""hrmzoo's own plugin module: importing it registers every built-in component.
 
-from hrmzoo import (  # noqa: F401
+The built-ins register exactly as a third-party plugin does (a module whose
+import runs `@register` decorators); `hrmzoo.plugins.load_components` imports
+this module first, then the `hrmzoo.components` entry-point group. The registry
+itself imports no component.
+"""
+
+from hrmzoo import (  # noqa: F401  (registration is an import side effect)
     blocks,
     controllers,
     couplings,

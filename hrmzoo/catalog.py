@@ -34,6 +34,7 @@ from pydantic_core import PydanticUndefined, to_jsonable_python
 
 from hrmzoo import registry
 from hrmzoo.errors import HrmzooError
+from hrmzoo.plugins import load_components
 from hrmzoo.recipe import COMPONENT_SLOTS, json_schema, load_recipe, recipe_class, shipped_recipes
 
 REGISTRY_DIR = Path(__file__).resolve().parents[1] / "registry"  # the repository's, in a checkout
@@ -167,6 +168,7 @@ def _models_in(ann: Any) -> list[type[BaseModel]]:
 
 def components() -> dict[str, Any]:
     """The catalogue as plain data: components per kind, then the recipe's other sections."""
+    load_components()
     slots_of: dict[str, list[str]] = {}
     for slot, kind in COMPONENT_SLOTS.items():
         slots_of.setdefault(kind, []).append(f"model.{slot}")

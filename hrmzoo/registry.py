@@ -6,23 +6,21 @@ A component is a class registered under a name with a pydantic config class::
     class TransformerBlock(nn.Module): ...
 
 The registry adds a `type: Literal["transformer"]` field to the config so that
-recipes pick a component by `type` (a discriminated union). Third-party
-packages register components the same way, from modules named in the
-`hrmzoo.components` entry-point group (loaded on first lookup).
+recipes pick a component by `type` (a discriminated union).
+
+The registry is passive: it imports no component. Built-in and third-party
+components alike are registered by importing the module that defines them;
+`hrmzoo.plugins.load_components()` imports the built-ins (`hrmzoo.builtins`)
+and the `hrmzoo.components` entry-point group, and is called by whatever looks
+components up (building a model, validating a recipe, the catalogue, the CLI).
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
-import importlib
-import importlib.util
-import os
 import re
-import sys
 from dataclasses import dataclass
-from importlib import metadata
-from pathlib import Path
 from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, create_model
@@ -69,7 +67,6 @@ class Registry:
         self._entries: dict[str, Entry] = {}
 
     def add(self, name: str, cls: type, config: type[ComponentConfig], description: str | None = None) -> Entry:
-        _ensure_loaded()  # so a plugin's name clashes with a built-in whichever imports first
         if name in self._entries:
             other = self._entries[name]
             raise RegistryError(
@@ -98,20 +95,17 @@ class Registry:
         _bump()
 
     def get(self, name: str) -> Entry:
-        _ensure_loaded()
         if name not in self._entries:
             raise RegistryError(unknown_message(self.kind, name, sorted(self._entries)))
         return self._entries[name]
 
     def names(self) -> list[str]:
-        _ensure_loaded()
         return natural_sorted(self._entries)
 
     def entries(self) -> list[Entry]:
         return [self._entries[n] for n in self.names()]
 
     def __contains__(self, name: str) -> bool:
-        _ensure_loaded()
         return name in self._entries
 
 
@@ -126,7 +120,6 @@ def _bump() -> None:
 
 def registry_version() -> int:
     """Changes whenever a component is added or removed (schema caches key on it)."""
-    _ensure_loaded()
     return _version
 
 
@@ -144,7 +137,9 @@ def unknown_message(kind: str, name: str, known: list[str]) -> str:
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     message = f"unknown {kind} '{name}'{hint} (registered: {', '.join(known) or 'none'})"
-    if not close and kind in REGISTRIES:  # maybe a component of a plugin that was not loaded
+    if not known and kind in REGISTRIES:  # nothing loaded: a lookup before load_components()
+        message += "; components are registered when their modules are imported: call hrmzoo.plugins.load_components() first"
+    elif not close and kind in REGISTRIES:  # maybe a component of a plugin that was not loaded
         message += f"; {PLUGIN_HINT}"
     return message
 
@@ -176,7 +171,6 @@ def create(kind: str, cfg: ComponentConfig, **context: Any):
 
 def list_components(kind: str | None = None, pattern: str = "*") -> dict[str, list[str]]:
     """Registered names per kind, filtered by a shell-style wildcard pattern."""
-    _ensure_loaded()
     kinds = [kind] if kind else list(KINDS)
     out = {}
     for k in kinds:
@@ -184,70 +178,3 @@ def list_components(kind: str | None = None, pattern: str = "*") -> dict[str, li
             raise RegistryError(unknown_message("component kind", k, list(KINDS)))
         out[k] = [n for n in REGISTRIES[k].names() if fnmatch.fnmatchcase(n, pattern)]
     return out
-
-
-_loaded = False
-
-
-def _ensure_loaded() -> None:
-    """Import built-in components, then third-party plugins, once."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    import hrmzoo.builtins  # noqa: F401  (registration is an import side effect)
-
-    load_plugins()
-
-
-def import_plugins(modules: list[str] | tuple[str, ...], origin: str, base: Path | None = None) -> None:
-    """Import modules that register components: dotted names, or `.py` files.
-
-    A file path is read relative to `base` (a recipe's folder) or the working
-    directory; a dotted name is also looked up in the working directory, as
-    `python -m` does, so a local `my_blocks.py` needs no packaging.
-    """
-    _ensure_loaded()  # built-ins first, so a plugin's clashing name is reported against them
-    for name in modules:
-        if not isinstance(name, str) or not name:
-            raise RegistryError(f"{origin}: '{name}' is not a module name or .py file")
-        try:
-            if name.endswith(".py"):
-                path = Path(name) if base is None else base / name
-                _import_file(path.resolve())
-            else:
-                if os.getcwd() not in sys.path and "" not in sys.path:
-                    sys.path.insert(0, os.getcwd())
-                importlib.import_module(name)
-        except RegistryError:
-            raise
-        except Exception as exc:  # ModuleNotFoundError, or the plugin's own bug
-            raise RegistryError(f"{origin}: cannot import '{name}' ({type(exc).__name__}: {exc})") from exc
-
-
-def _import_file(path: Path) -> None:
-    module_name = f"hrmzoo_plugin_{path.stem}"
-    if sys.modules.get(module_name) is not None and getattr(sys.modules[module_name], "__file__", None) == str(path):
-        return  # imported already (a recipe and --import naming the same file)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[module_name]
-        raise
-
-
-def load_plugins() -> list[str]:
-    """Import every module in the `hrmzoo.components` entry-point group."""
-    loaded = []
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            ep.load()
-        except Exception as exc:  # a broken plugin must not break the zoo
-            raise RegistryError(f"plugin '{ep.name}' ({ep.value}) failed to load: {exc}") from exc
-        loaded.append(ep.name)
-    return loaded

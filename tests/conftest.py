@@ -17,3 +17,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # the test models are tiny: one thread avoids contention and is as fast
 torch.set_num_threads(1)
+
+# the registry is passive; tests that query it directly get what every front door loads
+from hrmzoo.plugins import load_components  # noqa: E402
+
+load_components()

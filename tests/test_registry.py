@@ -3,7 +3,7 @@ import textwrap
 
 import pytest
 
-from hrmzoo import list_components, registry
+from hrmzoo import list_components, plugins, registry
 from hrmzoo.errors import RegistryError
 from hrmzoo.registry import ComponentConfig, natural_sorted, register
 
@@ -69,7 +69,7 @@ def test_entry_point_plugin(tmp_path, monkeypatch):
     (dist / "entry_points.txt").write_text("[hrmzoo.components]\nfake = fake_hrmzoo_plugin\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
-        assert "fake" in registry.load_plugins()
+        assert "fake" in plugins.load_plugins()
         assert "fake_identity" in list_components("block")["block"]
         from hrmzoo import build_model
 

@@ -123,7 +123,9 @@ def field_table(model: type[BaseModel], skip: tuple[str, ...] = ("type",)) -> st
 
 def _registry():
     from hrmzoo import registry
+    from hrmzoo.plugins import load_components
 
+    load_components()  # the registry is passive: built-ins and plugins are imported here
     return registry
 
 

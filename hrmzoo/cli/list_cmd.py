@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from hrmzoo import registry
+    from hrmzoo import plugins, registry
 
     named: dict[str, str] = {}
     bare = []
@@ -41,7 +41,7 @@ def run(args) -> int:
             named[key] = bare.pop(0)
     if bare:
         raise HrmzooError(f"'{bare[0]}': too many arguments; 'hrmzoo list [KIND] [PATTERN]'")
-    for kind, names in registry.list_components(named.get("kind"), named.get("pattern", "*")).items():
+    for kind, names in plugins.list_components(named.get("kind"), named.get("pattern", "*")).items():
         for name in names:
             entry = registry.get(kind, name)
             print(f"{kind:<11} {name:<16} {plain(entry.description)}")

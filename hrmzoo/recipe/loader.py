@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from hrmzoo import registry
 from hrmzoo.errors import RecipeError
+from hrmzoo.plugins import import_plugins
 from hrmzoo.recipe.overrides import apply_overrides, parse_override
 from hrmzoo.recipe.schema import COMPONENT_SLOTS, RecipeBase, recipe_class
 
@@ -239,7 +240,7 @@ def _import_plugins(tree: dict, origin: str) -> None:
     modules = tree.get("imports")
     if isinstance(modules, list) and modules and all(isinstance(m, str) for m in modules):
         base = Path(origin).parent if origin != "<recipe>" else None
-        registry.import_plugins(modules, f"{origin}: imports", base)
+        import_plugins(modules, f"{origin}: imports", base)
 
 
 def validate_tree(tree: dict, origin: str = "<recipe>", lines: dict | None = None) -> RecipeBase:

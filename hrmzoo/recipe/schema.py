@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from hrmzoo import limits, registry
 from hrmzoo.paths import PathError, check_name
+from hrmzoo.plugins import load_components
 
 # Model slot -> component kind. The order is the order in the printed tree.
 COMPONENT_SLOTS: dict[str, str] = {
@@ -202,7 +203,8 @@ def _recipe_class(version: int) -> type[RecipeBase]:
 
 
 def recipe_class() -> type[RecipeBase]:
-    """The Recipe model for the components registered now."""
+    """The Recipe model for the components registered now (built-ins and plugins loaded first)."""
+    load_components()
     return _recipe_class(registry.registry_version())
 
 
