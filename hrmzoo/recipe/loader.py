@@ -20,6 +20,7 @@ from hrmzoo import registry
 from hrmzoo.errors import RecipeError
 from hrmzoo.plugins import import_plugins
 from hrmzoo.recipe.overrides import apply_overrides, parse_override
+from hrmzoo.recipe.safe_yaml import MAX_YAML_DEPTH, MAX_YAML_NODES, load_yaml  # noqa: F401  (re-exported)
 from hrmzoo.recipe.schema import COMPONENT_SLOTS, RecipeBase, recipe_class
 
 # Shipped recipes are package data (hrmzoo/recipes/*.yaml), so a wheel or a non-editable
@@ -27,10 +28,6 @@ from hrmzoo.recipe.schema import COMPONENT_SLOTS, RecipeBase, recipe_class
 # str() of the resource is a real directory for every install pip makes (not a zip import).
 RECIPES_DIR = Path(str(resources.files("hrmzoo") / "recipes"))
 MAX_EXTENDS_DEPTH = 16
-#: YAML bounds: a recipe is a few hundred nodes; these stop "billion laughs"
-#: (aliases expanding exponentially) and 100k-deep nesting before they cost anything.
-MAX_YAML_DEPTH = 64
-MAX_YAML_NODES = 100_000
 MAX_RECIPE_BYTES = 1 << 20
 
 
@@ -57,60 +54,6 @@ def resolve_recipe_path(source: str | Path, relative_to: Path | None = None) -> 
     close = difflib.get_close_matches(Path(text).stem, names, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else f" (shipped: {', '.join(names)})"
     raise RecipeError(f"recipe '{text}' not found: no such file and no shipped recipe of that name{hint}")
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """SafeLoader that refuses nesting deeper than MAX_YAML_DEPTH while composing."""
-
-    def __init__(self, stream):
-        super().__init__(stream)
-        self._depth = 0
-
-    def compose_node(self, parent, index):
-        self._depth += 1
-        try:
-            if self._depth > MAX_YAML_DEPTH:
-                raise yaml.composer.ComposerError(None, None, f"nesting deeper than {MAX_YAML_DEPTH} levels", self.peek_event().start_mark)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
-def _expanded_size(node, memo: dict[int, int], depth: int = 0) -> int:
-    """Nodes the document has once every alias is expanded (what walking it costs)."""
-    key = id(node)
-    if key in memo:
-        if memo[key] < 0:
-            raise yaml.composer.ComposerError(None, None, "an alias refers to the collection that holds it (recursive alias)", node.start_mark)
-        return memo[key]
-    if depth > 4 * MAX_YAML_DEPTH:
-        raise yaml.composer.ComposerError(None, None, f"aliases nest deeper than {4 * MAX_YAML_DEPTH} levels", node.start_mark)
-    memo[key] = -1
-    total = 1
-    if isinstance(node, yaml.SequenceNode):
-        total += sum(_expanded_size(v, memo, depth + 1) for v in node.value)
-    elif isinstance(node, yaml.MappingNode):
-        total += sum(_expanded_size(k, memo, depth + 1) + _expanded_size(v, memo, depth + 1) for k, v in node.value)
-    if total > MAX_YAML_NODES:
-        raise yaml.composer.ComposerError(None, None, f"aliases expand it to more than {MAX_YAML_NODES} nodes", node.start_mark)
-    memo[key] = total
-    return total
-
-
-def load_yaml(text: str):
-    """Safe-load one YAML document within the bounds above; returns (data, node)."""
-    loader = _BoundedLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, None
-        _expanded_size(node, {})
-        try:
-            return loader.construct_document(node), node
-        except ValueError as exc:  # e.g. an integer of more than 4300 digits
-            raise yaml.constructor.ConstructorError(None, None, str(exc).split(";")[0], node.start_mark) from None
-    finally:
-        loader.dispose()
 
 
 class _Doc:

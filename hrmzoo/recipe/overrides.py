@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from hrmzoo.errors import OverrideError
+from hrmzoo.recipe.safe_yaml import load_yaml
 
 MAX_VALUE_CHARS = 10_000
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*|\.\d+)*")
@@ -41,8 +42,6 @@ def parse_override(text: str) -> tuple[str, tuple[str, ...], Any]:
     _check_key(key, text)
     if len(value_text) > MAX_VALUE_CHARS:
         raise OverrideError(f"override '{text[:60]}...': value is {len(value_text)} characters long (limit {MAX_VALUE_CHARS}); put it in a recipe file")
-    from hrmzoo.recipe.loader import load_yaml
-
     try:
         value = load_yaml(value_text)[0] if value_text.strip() else ""
     except yaml.YAMLError as exc:
