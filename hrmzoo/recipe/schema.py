@@ -188,7 +188,7 @@ def _recipe_class(version: int) -> type[RecipeBase]:
     model_cls.__doc__ = ModelBase.__doc__
 
     from hrmzoo.data.config import DataConfig
-    from hrmzoo.train.config import TrainConfig
+    from hrmzoo.recipe.train_config import TrainConfig
 
     recipe_cls = create_model(
         "Recipe",
