@@ -15,6 +15,8 @@ Registered in `mkdocs.yml` under `hooks:`. At build time it adds, in memory
 - `schedules.md` and `schedules/*.svg`: the segment-loop
   diagrams of HRM, TRM, flat, the quaternion controller and every other
   registered coupling, drawn from the models (`hrmzoo.analysis.schedule_svg`);
+- `architecture.md` and `architecture/layers.svg`: the package's layers and
+  a picture of its import graph, read from the source (`architecture_page.py`);
 - `results.md`: the checked-in result tables (`registry/results.md`,
   `benchmarks/RESULTS.md`) when they exist.
 
@@ -456,7 +458,24 @@ def page_builders() -> dict[str, Callable[[], str]]:
     pages["schedules.md"] = schedules_page
     for path, svg in schedule_svgs().items():
         pages[path] = functools.partial(str, svg)
+    architecture = _architecture_page_module()
+    pages["architecture.md"] = architecture.architecture_page
+    pages["architecture/layers.svg"] = architecture.layers_svg
     return pages
+
+
+def _architecture_page_module():
+    """docs/hooks/architecture_page.py (mkdocs loads hooks by path, so its neighbour is too)."""
+    import importlib.util
+    import sys
+
+    name = "hrmzoo_docs_architecture_page"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("architecture_page.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def generated_pages() -> dict[str, str]:

@@ -1,4 +1,9 @@
-"""The `train:` section of a recipe."""
+"""The `train:` section of a recipe.
+
+Part of the recipe layer (pydantic only, no torch): the trainer reads it, the
+recipe schema embeds it. The optimizer names are declared here and
+`hrmzoo.recipe.train_config.OPTIMIZER_NAMES` implements exactly these.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,10 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hrmzoo.train.optim import OPTIMIZERS
+from hrmzoo import limits
+
+#: `train.optimizer` values; `hrmzoo.recipe.train_config.OPTIMIZER_NAMES` has one factory per name.
+OPTIMIZER_NAMES = ("adam_atan2", "adamw")
 
 
 class TrainConfig(BaseModel):
@@ -22,7 +30,7 @@ class TrainConfig(BaseModel):
         batch_size: global batch (all ranks together); divisible by the world size.
         steps: optimizer steps (one per segment); ignored when `epochs` is set.
         epochs: passes over the train split, counted in sampled examples; sets `steps`.
-        optimizer: `adam_atan2` (HRM), `adamw` (see `hrmzoo.train.optim.OPTIMIZERS`).
+        optimizer: `adam_atan2` (HRM), `adamw` (see `hrmzoo.recipe.train_config.OPTIMIZER_NAMES`).
         lr: peak learning rate of the network.
         betas: Adam betas (HRM/TRM: 0.9, 0.95).
         weight_decay: decoupled weight decay of the network.
@@ -97,8 +105,8 @@ class TrainConfig(BaseModel):
     @field_validator("optimizer")
     @classmethod
     def _known_optimizer(cls, name: str) -> str:
-        if name not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer '{name}'; choose one of: {', '.join(sorted(OPTIMIZERS))}")
+        if name not in OPTIMIZER_NAMES:
+            raise ValueError(f"unknown optimizer '{name}'; choose one of: {', '.join(sorted(OPTIMIZER_NAMES))}")
         return name
 
     @field_validator("device")
@@ -118,8 +126,6 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _within_limits(self):
-        from hrmzoo import limits
-
         try:
             limits.check("batch_size", self.batch_size, "batch_size")
             limits.check("steps", self.steps, "steps")

@@ -1,8 +1,9 @@
 """Optimizers: Adam-atan2 and AdamW for the network, sign-SGD for the puzzle embedding.
 
 `OPTIMIZERS` maps the recipe's `train.optimizer` name to a factory
-`(params, lr, betas, weight_decay) -> torch.optim.Optimizer`; add an entry to
-make another optimizer selectable.
+`(params, lr, betas, weight_decay) -> torch.optim.Optimizer`; add an entry here
+and its name to `hrmzoo.recipe.train_config.OPTIMIZER_NAMES` (which the recipe
+validates against without importing torch) to make another optimizer selectable.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from hrmzoo.recipe.train_config import OPTIMIZER_NAMES
 from hrmzoo.train.optim import OPTIMIZERS, AdamAtan2, SignSGDRows
 from hrmzoo.train.schedule import lr_factor
 
@@ -103,3 +104,8 @@ def test_unknown_optimizer_is_a_recipe_error():
 
     with pytest.raises(RecipeError, match="unknown optimizer 'sgdd'.*adam_atan2"):
         load_recipe("tiny_sudoku4", ["train.optimizer=sgdd"])
+
+
+def test_recipe_optimizer_names_match_the_factories():
+    """The recipe validates `train.optimizer` against its own list; the trainer must build each."""
+    assert tuple(OPTIMIZERS) == OPTIMIZER_NAMES
