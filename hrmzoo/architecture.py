@@ -34,8 +34,9 @@ class Layer:
 #: Lowest first. An import may go to the same layer or one listed before it.
 LAYERS: tuple[Layer, ...] = (
     Layer("foundation", ("hrmzoo", "hrmzoo.errors", "hrmzoo.paths", "hrmzoo.limits", "hrmzoo.seeding",
-                         "hrmzoo.generations", "hrmzoo.migrations", "hrmzoo.precision", "hrmzoo.architecture"),
-          "errors, safe paths, size limits, seeding, checkpoint generations and formats, autocast dtype; "
+                         "hrmzoo.generations", "hrmzoo.migrations", "hrmzoo.precision", "hrmzoo.annotations", "hrmzoo.architecture"),
+          "errors, safe paths, size limits, seeding, checkpoint generations and formats, autocast dtype, reading "
+          "type annotations; "
           "the package's front door (`hrmzoo/__init__.py`) imports its public names lazily"),
     Layer("data", ("hrmzoo.data",),
           "datasets: the on-disk format, generators (Sudoku, Maze, ARC, ToM, mixtures), loaders and data access "

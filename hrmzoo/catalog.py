@@ -1,4 +1,5 @@
-"""The zoo's catalogue: the `registry/` folder, generated from the code.
+"""The zoo's catalogue, generated from the code: one generator for the `registry/`
+folder (`hrmzoo catalog`) and the docs' generated pages (`docs/hooks/gen_pages.py`).
 
 `generate()` returns every generated file as text:
 
@@ -13,6 +14,11 @@
 Output is deterministic (sorted, no timestamps), so CI can check that
 `registry/` is in sync with `hrmzoo catalog --check`. It reflects every
 component registered when it runs, built-in or plugin.
+
+The docs build renders its pages from the same records: `config_fields` (one
+record per config field), `field_table` and `markdown_cell` (the tables),
+`recipe_summary` (a shipped recipe's size, counted on the meta device) and
+`schema_json` (the recipe schema's text).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import re
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 import torch
 import yaml
@@ -33,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticUndefined, to_jsonable_python
 
 from hrmzoo import registry
+from hrmzoo.annotations import models_in
 from hrmzoo.errors import HrmzooError
 from hrmzoo.plugins import load_components
 from hrmzoo.recipe import COMPONENT_SLOTS, json_schema, load_recipe, recipe_class, shipped_recipes
@@ -154,16 +161,6 @@ def config_fields(cls: type[BaseModel], skip: set[str] = _SKIP_FIELDS) -> list[d
     return out
 
 
-def _models_in(ann: Any) -> list[type[BaseModel]]:
-    """BaseModel classes inside an annotation (through Optional, unions, Annotated)."""
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
-        return [ann]
-    out = []
-    for arg in typing.get_args(ann):
-        out.extend(_models_in(arg))
-    return out
-
-
 # ---------------------------------------------------------------- catalogue data
 
 def components() -> dict[str, Any]:
@@ -191,7 +188,7 @@ def components() -> dict[str, Any]:
     for name, field in recipe.model_fields.items():
         if name == "model":
             continue
-        found = _models_in(field.annotation)
+        found = models_in(field.annotation)
         if not found:
             continue
         for cls in found:
@@ -201,21 +198,34 @@ def components() -> dict[str, Any]:
     return {"kinds": kinds, "recipe_sections": sections}
 
 
-def _cell(value: Any) -> str:
+def markdown_cell(value: Any) -> str:
+    """A value as the text of one Markdown table cell (JSON unless a string; pipes escaped, one line)."""
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _field_table(fields: list[dict[str, Any]]) -> list[str]:
+def json_default(default: Any) -> str:
+    """A field default as `registry/components.md` shows it: JSON in code, or `(required)`."""
+    shown = default if default == "(required)" else json.dumps(default, sort_keys=True)
+    return f"`{markdown_cell(shown)}`"
+
+
+def field_table(fields: list[dict[str, Any]], *, default: Callable[[Any], str] = json_default,
+                describe: Callable[[str], str] = str, empty: str = "No config fields.") -> list[str]:
+    """The Markdown table of `config_fields` records (the catalogue's and the docs' alike).
+
+    Args:
+        fields: records from `config_fields`.
+        default: renders a default as cell text (the docs show YAML, the catalogue JSON).
+        describe: rewrites a description (the docs turn reST roles into code spans).
+        empty: the text instead of a table when there are no fields.
+    """
     if not fields:
-        return ["No config fields."]
+        return [empty]
     rows = ["| field | type | default | constraint | description |", "|---|---|---|---|---|"]
     for f in fields:
-        default = f["default"]
-        shown = default if default == "(required)" else json.dumps(default, sort_keys=True)
-        rows.append(
-            f"| `{f['name']}` | {_cell(f['type'])} | `{_cell(shown)}` | {_cell(f['constraint'])} | {_cell(f['description'])} |"
-        )
+        rows.append(f"| `{f['name']}` | {markdown_cell(f['type'])} | {default(f['default'])} "
+                    f"| {markdown_cell(f['constraint'])} | {markdown_cell(describe(f['description']))} |")
     return rows
 
 
@@ -238,30 +248,32 @@ def components_markdown(data: dict[str, Any]) -> str:
             lines += ["", "No members registered."]
         for m in info["members"]:
             lines += ["", f"### `{m['name']}`", "", f"{m['description']}  ", f"Class: `{m['class']}`", ""]
-            lines += _field_table(m["fields"])
+            lines += field_table(m["fields"])
     lines += ["", "## Recipe sections", ""]
     lines.append("The non-component fields of a recipe; the full schema is `recipe.schema.json`.")
     for name, fields in data["recipe_sections"].items():
         lines += ["", f"### `{name}`", ""]
-        lines += _field_table(fields)
+        lines += field_table(fields)
     return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- recipes
 
-def _count_parameters(recipe) -> int:
-    """Parameters of a recipe's model, built on the meta device (no memory)."""
-    return _count_model_parameters(json.dumps(recipe.model.model_dump(mode="json"), sort_keys=True), registry.registry_version())
+def recipe_summary(recipe) -> dict[str, int]:
+    """A recipe's size, from its model built on the meta device (no memory): `parameters` (without the
+    per-puzzle embedding table, as HRM's published count), `updates` per segment and `grad_updates`."""
+    return dict(_model_summary(json.dumps(recipe.model.model_dump(mode="json"), sort_keys=True), registry.registry_version()))
 
 
 @functools.lru_cache(maxsize=256)
-def _count_model_parameters(model_json: str, version: int) -> int:
+def _model_summary(model_json: str, version: int) -> tuple[tuple[str, int], ...]:
     from hrmzoo.model import ReasoningModel
 
     cfg = recipe_class().model_fields["model"].annotation.model_validate(json.loads(model_json))
     with torch.device("meta"):
         model = ReasoningModel(cfg, seed=0)  # any seed: only the count is read (None would draw one: .item() on meta)
-    return model.num_parameters()
+    updates, grad_updates = model.updates_per_segment()
+    return (("parameters", model.num_parameters()), ("updates", updates), ("grad_updates", grad_updates))
 
 
 def recipes_markdown() -> str:
@@ -272,8 +284,8 @@ def recipes_markdown() -> str:
         recipe = load_recipe(name)
         m = recipe.model
         lines.append(
-            f"| `{name}` | {_count_parameters(recipe):,} | {m.coupling.type} | {m.gradient.type} | {m.halting.type} "
-            f"| {m.controller.type} | {_cell(recipe.description)} |"
+            f"| `{name}` | {recipe_summary(recipe)['parameters']:,} | {m.coupling.type} | {m.gradient.type} | {m.halting.type} "
+            f"| {m.controller.type} | {markdown_cell(recipe.description)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -368,7 +380,7 @@ def results_markdown(results: list[Result]) -> str:
         lines += ["| recipe | metric | value | seeds |", "|---|---|---|---:|"]
         for r in rows:
             value = _fmt(r.value) + (f" ± {_fmt(r.std)}" if r.std is not None else "") + (f" {r.unit}" if r.unit else "")
-            lines.append(f"| `{r.recipe}` | {_cell(r.metric)} | {value} | {r.seeds} |")
+            lines.append(f"| `{r.recipe}` | {markdown_cell(r.metric)} | {value} | {r.seeds} |")
         notes: dict[str, list[str]] = {}
         for r in rows:
             if r.notes:
@@ -382,13 +394,18 @@ def results_markdown(results: list[Result]) -> str:
 
 # ---------------------------------------------------------------- files
 
+def schema_json() -> str:
+    """The recipe JSON Schema as the text of `registry/recipe.schema.json` (and the docs' copy)."""
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
 def generate(directory: Path = REGISTRY_DIR) -> dict[str, str]:
     """Every generated file of the catalogue: name -> text."""
     data = components()
     return {
         "components.md": components_markdown(data),
         "components.json": json.dumps(data, indent=2, sort_keys=True) + "\n",
-        "recipe.schema.json": json.dumps(json_schema(), indent=2, sort_keys=True) + "\n",
+        "recipe.schema.json": schema_json(),
         "recipes.md": recipes_markdown(),
         "results.md": results_markdown(load_results(Path(directory) / RESULTS_SOURCE)),
     }

@@ -31,6 +31,7 @@ import torch
 import yaml
 
 from hrmzoo import registry
+from hrmzoo.annotations import union_members
 from hrmzoo.registry import ComponentConfig, register
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -246,7 +247,7 @@ def test_component_registered_later_appears(gen):
     try:
         page = gen.component_page("injection")
         assert "\n## zz_docs_probe\n" in page
-        assert "| `width` | int | `7` | a documented field, multi-line description continues here. |" in page
+        assert "| `width` | int | `7` |  | a documented field, multi-line description continues here. |" in page
         assert "injection: {type: zz_docs_probe, width: 7}" in page
         assert "zz_docs_probe" in gen.recipe_reference()
     finally:
@@ -268,7 +269,7 @@ def test_recipe_reference_covers_every_field(gen):
             assert f"`{name}`" in page, f"recipe field '{name}' missing from the reference"
     for slot in COMPONENT_SLOTS:
         assert f"| `{slot}` |" in page
-    for name in gen._flatten(recipe.model_fields["data"].annotation):
+    for name in union_members(recipe.model_fields["data"].annotation):
         for field in getattr(name, "model_fields", {}):
             assert f"`{field}`" in page, f"data field '{field}' missing"
 

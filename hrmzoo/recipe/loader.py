@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import typing
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from hrmzoo import registry
+from hrmzoo.annotations import union_members
 from hrmzoo.errors import RecipeError
 from hrmzoo.plugins import import_plugins
 from hrmzoo.recipe.overrides import apply_overrides, parse_override
@@ -275,24 +275,12 @@ def _field_model(model: type[BaseModel] | None, key: Any, node: Any) -> type[Bas
         return None
     ann = model.model_fields[key].annotation
     value = node.get(key) if isinstance(node, dict) else None
-    for cand in _flatten(ann):
+    for cand in union_members(ann):
         if isinstance(cand, type) and issubclass(cand, BaseModel):
             tag = cand.model_fields.get("type")
             if tag is None or not isinstance(value, dict) or tag.default == value.get("type"):
                 return cand
     return None
-
-
-def _flatten(ann) -> list:
-    args = typing.get_args(ann)
-    if typing.get_origin(ann) is typing.Annotated:
-        return _flatten(args[0])
-    if args and typing.get_origin(ann) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        out = []
-        for a in args:
-            out.extend(_flatten(a))
-        return out
-    return [ann]
 
 
 def _explain(err: dict, path: list, model: type[BaseModel] | None) -> str:
