@@ -58,7 +58,7 @@ BASE_MODULES = {
     "gradient": ["hrmzoo.gradients.base"],
     "solver": ["hrmzoo.solvers.base"],
     "halting": ["hrmzoo.halting.base"],
-    "controller": ["hrmzoo.controllers.base", "hrmzoo.controllers.heads"],
+    "controller": ["hrmzoo.controllers.base", "hrmzoo.controllers.modulation"],
     "embedding": [],
     "head": [],
 }

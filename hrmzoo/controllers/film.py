@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from hrmzoo.controllers.base import ControllerConfig
-from hrmzoo.controllers.heads import HeadController, HeadSpec
+from hrmzoo.controllers.modulation import HeadController, HeadSpec
 from hrmzoo.registry import register
 
 _ROLES = {

@@ -46,7 +46,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from hrmzoo.controllers.base import ControllerConfig
-from hrmzoo.controllers.heads import HeadController, HeadSpec
+from hrmzoo.controllers.modulation import HeadController, HeadSpec
 from hrmzoo.registry import register
 
 QUADRANTS: dict[str, HeadSpec] = {
