@@ -172,3 +172,15 @@ def test_every_registered_controller_builds_and_runs():
         model = tiny_model(f"model.controller.type={name}")
         out = model(random_batch(model, 2))
         assert out.logits.shape[:2] == (2, model.cfg.seq_len)
+
+
+def test_old_heads_module_still_imports_with_a_deprecation_warning():
+    import importlib
+    import sys
+
+    from hrmzoo.controllers import modulation
+
+    sys.modules.pop("hrmzoo.controllers.heads", None)
+    with pytest.warns(DeprecationWarning, match="hrmzoo.controllers.modulation"):
+        old = importlib.import_module("hrmzoo.controllers.heads")
+    assert old.HeadController is modulation.HeadController and old.HeadSpec is modulation.HeadSpec
