@@ -40,7 +40,9 @@ def estimator_overrides(name: str, cycles: int, coupling: str) -> list[str]:
         raise SystemExit(f"bench_memory: coupling '{coupling}' has no known cycle-count field; add it to CYCLE_FIELD")
     out = [f"model.gradient={{type: {name}}}", f"model.coupling.{field}={cycles}"]
     if name == "implicit":
-        out += [f"model.gradient.max_iter={cycles}", "model.gradient.tol=1.0e-30"]
+        # forward: exactly `cycles` cycles (an unreachable tolerance); adjoint: the estimator's defaults
+        out += [f"model.gradient.solver={{type: anderson, tol: 1.0e-30, max_iter: {cycles}}}",
+                "model.gradient.backward_solver={type: anderson, tol: 1.0e-4, max_iter: 30}"]
     return out
 
 

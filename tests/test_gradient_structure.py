@@ -39,7 +39,7 @@ ESTIMATORS = {
     "one_step": {"type": "one_step"},
     "last_cycle": {"type": "last_cycle"},
     "k_step": {"type": "k_step", "k": 2},
-    "implicit": {"type": "implicit", "tol": 1e-2, "max_iter": 100, "backward_tol": 1e-2, "backward_max_iter": 100},
+    "implicit": {"type": "implicit", "solver": {"type": "anderson", "tol": 1e-2, "max_iter": 100}},
 }
 INJECTIONS = registry.REGISTRIES["injection"].names()
 

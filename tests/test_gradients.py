@@ -29,7 +29,7 @@ from tests.test_solvers import COUPLINGS, contractive_model, one_thread, random_
 
 MASKED = [n for n in registry.REGISTRIES["gradient"].names() if issubclass(registry.get("gradient", n).cls, MaskedEstimator)]
 CYCLE_FIELD = {"hierarchical": "h_cycles", "recursive": "t_cycles", "flat": "cycles"}
-IMPLICIT = {"type": "implicit", "solver": "anderson", "tol": 1e-6, "max_iter": 300, "backward_tol": 1e-6, "backward_max_iter": 300}
+IMPLICIT = {"type": "implicit", "solver": {"type": "anderson", "tol": 1e-6, "max_iter": 300}}
 
 
 def loss_and_grads(model, batch):
@@ -95,7 +95,7 @@ def test_implicit_gradcheck_float64(coupling, solver):
     kind = registry.get("coupling", coupling)
     coup = kind.cls(kind.config(), model_cfg=None)
     cfg = registry.get("gradient", "implicit").config(
-        solver=solver, tol=1e-13, max_iter=400, backward_tol=1e-13, backward_max_iter=400
+        solver={"type": solver, "tol": 1e-13, "max_iter": 400}
     )
     estimator = ImplicitGradient(cfg)
     x = torch.randn(B, S, D, dtype=torch.float64, requires_grad=True)
@@ -114,7 +114,8 @@ def test_implicit_gradcheck_float64(coupling, solver):
 
 
 def test_implicit_diagnostics_and_non_convergence_is_flagged():
-    model = contractive_model("hierarchical", 1.0, 0, gradient={**IMPLICIT, "max_iter": 3, "backward_max_iter": 2})
+    model = contractive_model("hierarchical", 1.0, 0, gradient={"type": "implicit", "solver": {"type": "anderson", "tol": 1e-6, "max_iter": 3},
+                                                                      "backward_solver": {"type": "anderson", "tol": 1e-6, "max_iter": 2}})
     batch = random_inputs(model, 2, 0)
     with pytest.warns(SolverNotConvergedWarning, match="forward solve stopped"):
         out = model(batch)
@@ -277,8 +278,7 @@ def _framing_model():
             "l_block": {"type": "transformer", "num_layers": 1, "num_heads": 2, "expansion": 2.0},
             "h_block": {"type": "transformer", "num_layers": 1, "num_heads": 2, "expansion": 2.0},
             "coupling": {"type": "hierarchical", "l_cycles": 2, "h_cycles": 2},
-            "gradient": {"type": "implicit", "solver": "anderson", "tol": 1e-12, "max_iter": 400,
-                         "backward_tol": 1e-12, "backward_max_iter": 400},
+            "gradient": {"type": "implicit", "solver": {"type": "anderson", "tol": 1e-12, "max_iter": 400}},
             "controller": {"type": "quaternion", "num_task_families": 3, "head_width": 8, "framing_weight": 1.0},
         },
     }

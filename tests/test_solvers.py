@@ -182,6 +182,19 @@ def test_already_solved_samples_do_not_break_anderson():
 def test_unknown_solver_is_a_recipe_error():
     with pytest.raises(RecipeError, match="unknown solver 'andersen'.*did you mean 'anderson'"):
         build_model({"model": {"hidden_size": 16, "l_block": {"type": "transformer", "num_heads": 2},
+                               "gradient": {"type": "implicit", "solver": {"type": "andersen"}}}})
+    with pytest.raises(RecipeError, match="memry"):
+        build_model({"model": {"hidden_size": 16, "l_block": {"type": "transformer", "num_heads": 2},
+                               "gradient": {"type": "implicit", "solver": {"type": "anderson", "memry": 3}}}})
+    with pytest.raises(RecipeError, match="a solver is a mapping with its type"):
+        build_model({"model": {"hidden_size": 16, "l_block": {"type": "transformer", "num_heads": 2},
+                               "gradient": {"type": "implicit", "solver": {"tol": 1e-3}}}})
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_unknown_solver_in_the_old_form_is_a_recipe_error():
+    with pytest.raises(RecipeError, match="unknown solver 'andersen'.*did you mean 'anderson'"):
+        build_model({"model": {"hidden_size": 16, "l_block": {"type": "transformer", "num_heads": 2},
                                "gradient": {"type": "implicit", "solver": "andersen"}}})
     with pytest.raises(RecipeError, match="memry"):
         build_model({"model": {"hidden_size": 16, "l_block": {"type": "transformer", "num_heads": 2},

@@ -15,65 +15,88 @@ iterations the solve takes.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field, SerializeAsAny, ValidationError, WithJsonSchema, field_validator
 
+import hrmzoo.solvers  # noqa: F401  (registers the built-in solvers the default names)
 from hrmzoo import registry
 from hrmzoo.couplings.base import State, Update
+from hrmzoo.errors import RegistryError
 from hrmzoo.gradients.base import GradientConfig, GradientEstimator, state_residual
-from hrmzoo.solvers.base import SolverResult
+from hrmzoo.solvers.base import SolverConfig, SolverResult
 
 
 class SolverNotConvergedWarning(RuntimeWarning):
     """A forward or adjoint solve stopped at max_iter above its tolerance."""
 
 
+# What the recipe's JSON Schema says of a nested solver: its fields depend on the
+# registered solver named by `type`, which the validator below checks.
+_SOLVER_SCHEMA = {
+    "type": "object",
+    "description": "a registered solver's config: {type: NAME, ...its fields} (hrmzoo list solver)",
+    "properties": {"type": {"type": "string"}},
+    "required": ["type"],
+}
+NestedSolver = Annotated[SerializeAsAny[SolverConfig], WithJsonSchema(_SOLVER_SCHEMA)]
+
+
+def default_solver() -> SolverConfig:
+    """Anderson with the estimator's long-standing defaults (tol 1e-4, at most 30 cycles)."""
+    return solver_config({"type": "anderson", "tol": 1e-4, "max_iter": 30})
+
+
+def solver_config(value: Any) -> SolverConfig:
+    """`{type: NAME, ...}` validated by the config class solver NAME registered."""
+    if isinstance(value, SolverConfig) and "type" in type(value).model_fields:
+        return value
+    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+        raise ValueError(f"a solver is a mapping with its type, e.g. {{type: anderson, tol: 1.0e-4, max_iter: 30}}; got {value!r}")
+    try:
+        entry = registry.get("solver", value["type"])
+    except RegistryError as exc:
+        raise ValueError(str(exc)) from None
+    try:
+        return entry.config(**value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f"solver '{value['type']}': {where + ': ' if where else ''}{first['msg']}") from None
+
+
 class ImplicitConfig(GradientConfig):
     """Implicit differentiation at the fixed point of one cycle.
 
     Attributes:
-        solver: registered solver for the forward fixed point (`hrmzoo list solver`).
-        tol: forward relative-residual tolerance.
-        max_iter: most forward cycles per segment.
-        backward_solver: solver for the adjoint equation (None: the same as `solver`).
-        backward_tol: adjoint relative-residual tolerance.
-        backward_max_iter: most vector-Jacobian products in the adjoint solve.
-        solver_options: extra fields of the solver's config (e.g. `{memory: 5}`
-            for Anderson); applied to the forward and the adjoint solver.
+        solver: the forward fixed-point solver, a nested component like every other slot:
+            `{type: NAME, ...its fields}` (`hrmzoo list solver`), e.g.
+            `{type: anderson, tol: 1.0e-4, max_iter: 30, memory: 5}`.
+        backward_solver: the solver of the adjoint equation, in the same form (None: the
+            forward solver's config); its `max_iter` counts vector-Jacobian products.
     """
 
-    solver: str = "anderson"
-    tol: float = Field(1e-4, gt=0)
-    max_iter: int = Field(30, gt=0)
-    backward_solver: Optional[str] = None
-    backward_tol: float = Field(1e-4, gt=0)
-    backward_max_iter: int = Field(30, gt=0)
-    solver_options: dict[str, Any] = Field(default_factory=dict)
+    solver: NestedSolver = Field(default_factory=default_solver)
+    backward_solver: Optional[NestedSolver] = None
 
-    @model_validator(mode="after")
-    def _check_solvers(self):
-        # fail at recipe validation, not mid-training: names and options must build
-        for name in {self.solver, self.backward_solver or self.solver}:
-            entry = registry.get("solver", name)
-            allowed = set(entry.config.model_fields) - {"tol", "max_iter", "type"}
-            bad = sorted(set(self.solver_options) - allowed)
-            if bad:
-                raise ValueError(f"solver_options {bad} not accepted by solver '{name}' (allowed: {', '.join(sorted(allowed)) or 'none'}; tol/max_iter are set by the estimator)")
-            entry.config(**self.solver_options)
-        return self
+    @field_validator("solver", "backward_solver", mode="before")
+    @classmethod
+    def _registered_solver(cls, value):
+        # fail at recipe validation, not mid-training: the name must be registered and its fields valid
+        return None if value is None else solver_config(value)
+
+    @property
+    def adjoint(self) -> SolverConfig:
+        """The config of the adjoint solve."""
+        return self.backward_solver or self.solver
 
     def make_solvers(self):
         """(forward solver, adjoint solver) built from the registry."""
-        def build(name, tol, max_iter):
-            entry = registry.get("solver", name)
-            return entry.cls(entry.config(tol=tol, max_iter=max_iter, **self.solver_options))
+        def build(cfg: SolverConfig):
+            return registry.get("solver", cfg.type).cls(cfg)
 
-        return (
-            build(self.solver, self.tol, self.max_iter),
-            build(self.backward_solver or self.solver, self.backward_tol, self.backward_max_iter),
-        )
+        return build(self.solver), build(self.adjoint)
 
 
 class _Packing:
@@ -118,11 +141,11 @@ class ImplicitGradient(GradientEstimator):
 
     def describe(self) -> list[str]:
         """Lines for `hrmzoo build`: what actually runs in a segment."""
-        c = self.cfg
+        fwd, adj = self.cfg.solver, self.cfg.adjoint
         return [
-            f"forward: {c.solver} solve of the last cycle's fixed point, tol {c.tol:g}, at most {c.max_iter} cycles, no graph",
+            f"forward: {fwd.type} solve of the last cycle's fixed point, tol {fwd.tol:g}, at most {fwd.max_iter} cycles, no graph",
             "then one differentiable application of the last cycle (its updates carry gradient once)",
-            f"backward: adjoint {c.backward_solver or c.solver} solve, tol {c.backward_tol:g}, at most {c.backward_max_iter} vector-Jacobian products",
+            f"backward: adjoint {adj.type} solve, tol {adj.tol:g}, at most {adj.max_iter} vector-Jacobian products",
         ]
 
     def forward(self, cycles: list[list[Update]], state: State, *, output_key: str = "", ctl=None):
@@ -204,7 +227,8 @@ class ImplicitGradient(GradientEstimator):
     def _check(self, result: SolverResult, which: str) -> None:
         if result.converged:
             return
-        tol, cap = (self.cfg.tol, "max_iter") if which == "forward" else (self.cfg.backward_tol, "backward_max_iter")
+        cfg, key = (self.cfg.solver, "solver") if which == "forward" else (self.cfg.adjoint, "backward_solver")
+        tol, cap = cfg.tol, f"{key}.max_iter"
         warnings.warn(
             f"implicit gradient: {which} solve stopped at residual {result.criterion:.2e} > tol {tol:g} "
             f"after {result.iterations} iterations; raise model.gradient.{cap}, loosen the tolerance, "

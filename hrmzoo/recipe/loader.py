@@ -19,6 +19,7 @@ from hrmzoo import registry
 from hrmzoo.annotations import union_members
 from hrmzoo.errors import RecipeError
 from hrmzoo.plugins import import_plugins
+from hrmzoo.recipe.migrate import migrate_tree
 from hrmzoo.recipe.overrides import apply_overrides, parse_override
 from hrmzoo.recipe.safe_yaml import MAX_YAML_DEPTH, MAX_YAML_NODES, load_yaml  # noqa: F401  (re-exported)
 from hrmzoo.recipe.schema import COMPONENT_SLOTS, RecipeBase, recipe_class
@@ -169,6 +170,7 @@ def load_recipe(source: Any, overrides: list[str] | tuple[str, ...] = ()) -> Rec
         raise RecipeError(f"cannot load a recipe from {type(source).__name__}; pass a path, a name, a dict or a Recipe")
     tree = apply_overrides(tree, overrides)
     _import_plugins(tree, origin)
+    migrate_tree(tree, origin)
     for text in overrides:  # errors in overridden keys point at the override, not the file
         _, path, _ = parse_override(text)
         for key in [k for k in lines if k[: len(path)] == path]:
