@@ -32,6 +32,7 @@ import yaml
 
 from hrmzoo import registry
 from hrmzoo.annotations import union_members
+from hrmzoo.plugins import load_components
 from hrmzoo.registry import ComponentConfig, register
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,7 +122,7 @@ def check_output(expected: str, actual: str, where: str) -> None:
 @contextlib.contextmanager
 def registry_restored():
     """Undo what a snippet registered (and its thread setting), so snippets cannot leak into other tests."""
-    registry.list_components()  # the built-ins load on first use: load them before the snapshot
+    load_components()  # the registry is passive: load the built-ins before the snapshot
     before = {kind: set(reg._entries) for kind, reg in registry.REGISTRIES.items()}
     threads = torch.get_num_threads()  # a snippet may set train.threads; keep the suite's setting
     try:
@@ -327,7 +328,7 @@ def test_plugin_example_installs_through_entry_point(tmp_path):
     pyproject = tomllib.loads(_guide_block("pyproject.toml"))
     project = pyproject["project"]
     eps = project["entry-points"]["hrmzoo.components"]
-    module_path = next(t for t in (s.title for s in parse_snippets(DOCS / "guides" / "adding-a-component.md")) if t.endswith(".py"))
+    module_path = next(t for t in (s.title for s in parse_snippets(DOCS / "guides" / "adding-a-component.md")) if t.startswith("src/") and t.endswith(".py"))
     target = tmp_path / "site" / Path(module_path).relative_to("src")
     target.parent.mkdir(parents=True)
     target.write_text(_guide_block(module_path))
@@ -346,6 +347,21 @@ def test_plugin_example_installs_through_entry_point(tmp_path):
             break
     else:
         pytest.fail("adding-a-component.md has no block titled 'after installing'")
+
+
+def test_plugin_module_example_builds_and_trains(tmp_path):
+    """"One file + one decorator": the guide's block and halting policy, registered from a plugin
+    module named in a recipe's `imports:`, build into a model and train two steps."""
+    for name in ("my_components.py", "my_recipe.yaml"):
+        (tmp_path / name).write_text(_guide_block(name))
+    code = _guide_block("build with the plugin")
+    proc = _bash(code, tmp_path, _env())
+    assert proc.returncode == 0, proc.stdout
+    snippet = next(s for s in parse_snippets(DOCS / "guides" / "adding-a-component.md") if s.title == "build with the plugin")
+    assert snippet.output is not None, "the guide must show what the build prints"
+    check_output(snippet.output, proc.stdout, snippet.id)
+    # the guide's classes are what the model is made of, not a built-in under another name
+    assert re.search(r"l_block\s+residual_mlp", proc.stdout) and re.search(r"halting\s+confidence", proc.stdout)
 
 
 # ------------------------------------------------------------------ the site build
