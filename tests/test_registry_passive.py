@@ -43,12 +43,21 @@ def test_registry_imports_no_component():
     "from hrmzoo.recipe import load_recipe; print(load_recipe('tiny_sudoku4').model.l_block.type)",
     "from hrmzoo import build_model; print(type(build_model('hrm_sudoku').l_block).__name__)",
     "import hrmzoo; print(hrmzoo.list_components('block')['block'])",
+    # the same for the other front doors; slow (a fresh interpreter each), so outside the default run
+    pytest.param("from hrmzoo.recipe import json_schema; s = json_schema(); print('mlp_mixer' if 'mlp_mixer' in str(s) else s)",
+                 marks=pytest.mark.slow),
+    pytest.param("from hrmzoo.cli import main; main(['list', 'block']); print('mlp_mixer')", marks=pytest.mark.slow),
+    pytest.param("from hrmzoo.catalog import components; print(components()['kinds']['block']['members'][0]['name'])",
+                 marks=pytest.mark.slow),
 ])
 def test_front_doors_load_the_builtins(code):
     """Nothing but the public entry point is imported, and the built-ins are there."""
     proc = _python(code)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip().splitlines()[-1] in ("mlp_mixer", "TransformerBlock", "['mlp_mixer', 'transformer']")
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-1] in ("mlp_mixer", "TransformerBlock", "['mlp_mixer', 'transformer']")
+    if "main(['list'" in code:
+        assert any(line.split()[:2] == ["block", "transformer"] for line in lines), proc.stdout
 
 
 def test_builtins_register_like_a_plugin():
