@@ -12,7 +12,7 @@ import functools
 import math
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_serializer, model_validator
 
 from hrmzoo import limits, registry
 from hrmzoo.paths import PathError, check_name
@@ -90,6 +90,16 @@ class ModelBase(BaseModel):
         except limits.LimitError as exc:
             raise ValueError(str(exc)) from None
         return value
+
+    @model_serializer(mode="wrap")
+    def _drop_two_level_keys(self, handler):
+        # with model.levels the two-level keys are unused (and refused when given):
+        # leave their defaults out so that a dumped recipe validates again
+        out = handler(self)
+        if getattr(self, "levels", None) is not None:
+            out.pop("l_block", None)
+            out.pop("h_block", None)
+        return out
 
     @model_validator(mode="after")
     def _check_sizes(self):
