@@ -1,8 +1,9 @@
 """ReasoningModel: one segment of a recurrent reasoner, assembled from registered parts.
 
 Read top to bottom: embed the batch, let the controller open a context, ask the
-coupling for the segment's schedule, let the gradient estimator run it, read
-the output state with the heads. The state carried to the next segment is
+coupling for the segment's schedule over the levels (fastest first, each with
+its own or a shared block and injection), let the gradient estimator run it,
+read the output state (the slowest level's) with the heads. The state carried to the next segment is
 detached (HRM's deep supervision: no gradient between segments).
 """
 

@@ -218,3 +218,24 @@ def test_a_block_that_changes_the_shape_is_refused_at_build():
             three_level("model.levels.1.block={type: drops_channel}")
     finally:
         REGISTRIES["block"].remove("drops_channel")
+
+
+def test_a_coupling_written_against_parts_gets_one_line_saying_what_changed():
+    from hrmzoo.couplings.base import Coupling, CouplingConfig
+
+    @register("coupling", "old_parts", config=CouplingConfig)
+    class OldParts(Coupling):
+        """A pre-issue-13 coupling: class-level state keys, cycles(parts, x, ctl)."""
+
+        state_keys = ("z",)
+        output_key = "z"
+
+        def __init__(self, cfg, model_cfg):
+            super().__init__()
+
+    try:
+        with pytest.raises(RecipeError, match=r"does not define level_specs\(cfg, model_cfg\).*instead of Parts") as info:
+            tiny_model("model.coupling={type: old_parts}")
+        assert "\n" not in str(info.value)
+    finally:
+        REGISTRIES["coupling"].remove("old_parts")

@@ -29,6 +29,7 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 import torch
 from torch import nn
 
+from hrmzoo.errors import RecipeError
 from hrmzoo.registry import ComponentConfig
 
 State = dict[str, torch.Tensor]
@@ -193,7 +194,7 @@ class Coupling(nn.Module):
     levels: tuple[LevelSpec, ...] = ()
 
     @classmethod
-    def level_specs(cls, cfg, model_cfg) -> tuple[LevelSpec, ...]:  # pragma: no cover - abstract
+    def level_specs(cls, cfg, model_cfg) -> tuple[LevelSpec, ...]:
         """The levels a recipe's model section asks for under this coupling, fastest first.
 
         Args:
@@ -201,7 +202,12 @@ class Coupling(nn.Module):
             model_cfg: the recipe's model section (block and injection configs), or
                 None to get the levels without their network configs.
         """
-        raise NotImplementedError
+        # a coupling written before issue 13 (against `Parts`) lands here: say what changed
+        raise RecipeError(
+            f"coupling {cls.__module__}.{cls.__name__} does not define level_specs(cfg, model_cfg): since hrmzoo's "
+            f"N-level model, a coupling names its levels (LevelSpec) and its cycles(levels, x, ctl) takes level name -> "
+            f"(block, injection) instead of Parts; see hrmzoo.couplings.base"
+        )
 
     @property
     def state_keys(self) -> tuple[str, ...]:
