@@ -86,9 +86,8 @@ def _level_rows(model, counts: dict[str, int]) -> list[str]:
             rows.append(f"  {label:<11} {'-':<14} {0:>12,} params  runs {spec.shared_with}'s block and injection; {period}")
             continue
         n = counts.get(f"{spec.prefix}_block", 0) + counts.get(f"{spec.prefix}_injection", 0)
-        own = model.cfg.levels[i]
         fields = {k: v for k, v in spec.block.model_dump().items() if k != "type"}
-        note = " (copies " + first + "'s block config, own weights)" if own.block is None else ""
+        note = f" (copies {first}'s block config, own weights)" if model.cfg.levels[i].block is None else ""
         shown = ", ".join(f"{k}={v}" for k, v in fields.items())
         rows.append(f"  {label:<11} {spec.block.type:<14} {n:>12,} params  {shown}; injection {spec.injection.type}; {period}{note}")
     return rows
