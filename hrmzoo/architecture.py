@@ -49,8 +49,8 @@ LAYERS: tuple[Layer, ...] = (
           "the registered components, one folder per kind; each registers itself when imported"),
     Layer("loading", ("hrmzoo.builtins", "hrmzoo.plugins"),
           "what fills the registry: hrmzoo's own plugin module (`builtins`) and the entry-point/`--import` loader"),
-    Layer("model", ("hrmzoo.model", "hrmzoo.loop", "hrmzoo.sizing"),
-          "the model assembled from components, the deep-supervision segment loop, parameter counting"),
+    Layer("model", ("hrmzoo.model", "hrmzoo.loop", "hrmzoo.sizing", "hrmzoo.sizes"),
+          "the model assembled from components (the constructor contract in `sizes`), the deep-supervision segment loop, parameter counting"),
     Layer("recipe", ("hrmzoo.recipe",),
           "recipe schema (built from the registry, with the `data:` section from `data/config.py` and the `train:` "
           "section from `recipe/train_config.py`), safe YAML, overrides, loader"),

@@ -1,13 +1,15 @@
 """ReasoningModel: one segment of a recurrent reasoner, assembled from registered parts.
 
 Read top to bottom: embed the batch, let the controller open a context, ask the
-coupling for the segment's schedule, let the gradient estimator run it, read
-the output state with the heads. The state carried to the next segment is
+coupling for the segment's schedule over the levels (fastest first, each with
+its own or a shared block and injection), let the gradient estimator run it,
+read the output state (the slowest level's) with the heads. The state carried to the next segment is
 detached (HRM's deep supervision: no gradient between segments).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,9 +17,10 @@ import torch
 from torch import nn
 
 from hrmzoo import registry
-from hrmzoo.couplings.base import Parts, State
+from hrmzoo.couplings.base import Level, Levels, State
 from hrmzoo.layers.init import trunc_normal_init_
 from hrmzoo.seeding import seeded
+from hrmzoo.sizes import ComponentSizes, check_block_shape, construct
 
 
 @dataclass
@@ -37,6 +40,14 @@ class SegmentOutput:
     halt_logits: torch.Tensor | None
     diagnostics: dict[str, Any] = field(default_factory=dict)
     aux_losses: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def level_key(cfg, i: int) -> str:
+    """The recipe key prefix of level i's networks: `model.levels[i].`, or the two-level
+    sugar keys (`model.l_block`...) read as `model.` + `l_block`."""
+    if getattr(cfg, "levels", None):
+        return f"model.levels[{i}]."
+    return f"model.{'lh'[min(i, 1)]}_"
 
 
 class ReasoningModel(nn.Module):
@@ -59,20 +70,45 @@ class ReasoningModel(nn.Module):
         self.cfg = cfg
         self.recipe = None  # set by build_model; carried into checkpoints
 
-        def create(path: str, kind: str, component_cfg):
+        coupling_cls = registry.get("coupling", cfg.coupling.type).cls
+        specs = coupling_cls.level_specs(cfg.coupling, cfg)
+        sizes = ComponentSizes.of(cfg, levels=specs)
+
+        def create(path: str, kind: str, component_cfg, where: str | None = None, **extra):
             with seeded(seed, path):
-                return registry.create(kind, component_cfg, model_cfg=cfg)
+                return construct(kind, component_cfg, sizes, where=where or f"model.{path}", model_cfg=cfg, **extra)
 
         self.embedding = create("embedding", "embedding", cfg.embedding)
-        self.coupling = create("coupling", "coupling", cfg.coupling)
-        self.l_block = create("l_block", "block", cfg.l_block)
-        self.l_injection = create("l_injection", "injection", cfg.injection)
-        h_cfg = self.coupling.h_block_config(cfg)
-        self.h_block = create("h_block", "block", h_cfg) if h_cfg is not None else None
-        self.h_injection = create("h_injection", "injection", cfg.injection) if self.h_block is not None else None
+        self.coupling = create("coupling", "coupling", cfg.coupling, levels=specs)
+        sizes = ComponentSizes.of(cfg, levels=specs, state_keys=self.coupling.state_keys,
+                                  output_key=self.coupling.output_key, hook_points=self.coupling.hook_points())
+        # each level's own networks, fastest first, as attributes `<level>_block` and
+        # `<level>_injection` (HRM: l_block, l_injection, h_block, h_injection): the
+        # names checkpoints and `hrmzoo import` use, and the seeding paths
+        for i, spec in enumerate(specs):
+            if spec.shared_with is not None:
+                continue
+            where = level_key(cfg, i)
+            block = create(f"{spec.prefix}_block", "block", spec.block, where=f"{where}block")
+            check_block_shape(block, sizes, where=f"{where}block")
+            setattr(self, f"{spec.prefix}_block", block)
+            setattr(self, f"{spec.prefix}_injection", create(f"{spec.prefix}_injection", "injection", spec.injection, where=f"{where}injection"))
+        for name in ("l_block", "h_block", "l_injection", "h_injection"):
+            if not hasattr(self, name):
+                setattr(self, name, None)  # the two-level names stay readable when a level shares or is absent
+        self.level_specs = specs
         self.gradient = create("gradient", "gradient", cfg.gradient)
         self.halting = create("halting", "halting", cfg.halting)
         self.controller = create("controller", "controller", cfg.controller)
+        wanted = tuple(getattr(self.controller, "hook_points", ()))
+        if wanted and not set(wanted) & set(sizes.hook_points):
+            # a warning, not an error: ablations build every controller on every coupling (a flat model has no H)
+            warnings.warn(
+                f"model.controller: {cfg.controller.type} acts at {', '.join(wanted)}, which no update of this model passes, "
+                f"so it changes nothing (hook points here: {', '.join(sizes.hook_points)}; a level's are "
+                f"<name>_context, <name>_message, <name>_step)",
+                stacklevel=2,
+            )
         self.head = create("head", "head", cfg.head)
         # HRM's initial states: fixed random vectors (not trained), saved with the weights
         for key in self.coupling.state_keys:
@@ -99,8 +135,15 @@ class ReasoningModel(nn.Module):
             out[key] = torch.where(reset.view(-1, 1, 1), init, value)
         return out
 
-    def parts(self) -> Parts:
-        return Parts(self.l_block, self.h_block, self.l_injection, self.h_injection)
+    def level_networks(self) -> Levels:
+        """Level name -> its block and injection, fastest first; a level that shares
+        (`shared_with`, TRM's y) maps to the networks of the level it shares."""
+        out: dict[str, Level] = {}
+        for spec in self.level_specs:
+            owner = spec.shared_with or spec.name
+            prefix = owner.lower()
+            out[spec.name] = Level(getattr(self, f"{prefix}_block"), getattr(self, f"{prefix}_injection"))
+        return out
 
     # -------------------------------------------------------------- forward
     def forward(self, batch: dict[str, torch.Tensor], state: State | None = None) -> SegmentOutput:
@@ -117,7 +160,7 @@ class ReasoningModel(nn.Module):
             state = self.initial_state(inputs.shape[0], x.device, x.dtype)
         state = {k: v.to(x.dtype) for k, v in state.items()}
         ctl = self.controller.context(batch, x)
-        cycles = self.coupling.cycles(self.parts(), x, ctl)
+        cycles = self.coupling.cycles(self.level_networks(), x, ctl)
         state, diagnostics = self.gradient(cycles, state, output_key=self.coupling.output_key, ctl=ctl)
         z = state[self.coupling.output_key]
         diagnostics["trace"] = ctl.trace

@@ -30,3 +30,11 @@ def random_batch(model, batch_size: int = 3, seed: int = 0) -> dict[str, torch.T
         "labels": torch.randint(0, cfg.vocab_size, (batch_size, cfg.seq_len), generator=g),
         "puzzle_identifiers": torch.zeros(batch_size, dtype=torch.long),
     }
+
+# TINY as three levels (model.levels replaces l_block/h_block): L L M L L M H per segment
+THREE_LEVELS = [
+    "~model.l_block",
+    "~model.h_block",
+    "model.levels=[{name: L, block: {type: transformer, num_layers: 1, num_heads: 2, expansion: 2.0}}, {name: M, period: 2}, {name: H, period: 2}]",
+    "model.coupling={type: levels, steps: 4}",
+]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hrmzoo import registry
-from tests.helpers import random_batch, tiny_model
+from tests.helpers import THREE_LEVELS, random_batch, tiny_model
 
 
 def _names(kind):
@@ -47,7 +47,9 @@ def test_every_injection(name):
 
 @pytest.mark.parametrize("name", _names("coupling"))
 def test_every_coupling(name):
-    model = tiny_model(f"model.coupling={{type: {name}}}", "model.h_block=null")
+    # `levels` schedules model.levels, which the two-level recipe keys do not give
+    extra = THREE_LEVELS if name == "levels" else []
+    model = tiny_model(f"model.coupling={{type: {name}}}", "model.h_block=null", *extra)
     out = _forward_backward(model)
     assert set(out.state) == set(model.coupling.state_keys)
     assert all(not v.requires_grad for v in out.state.values()), "carried state must be detached"

@@ -7,6 +7,12 @@ estimator too. A rule that picks updates by position instead of data
 dependence fails here: with ``order: H_then_L`` the last L update comes after
 the last H update and the output never reads it, so a positional one-step rule
 leaves the L block and the embeddings untrained.
+
+The couplings include three-level models (`levels`: L, M, H with periods 2
+and 2, both orders, and one whose H runs L's network), so the property, and
+one_step's rule (the last update of the output level and, followed through
+what it reads, the last update of each level before its reader), hold for N
+levels, not just HRM's two.
 """
 
 from __future__ import annotations
@@ -25,7 +31,13 @@ COUPLINGS = {
     "recursive_shared": ({"type": "recursive", "t_cycles": 2, "n_cycles": 2}, False),
     "recursive_separate": ({"type": "recursive", "t_cycles": 2, "n_cycles": 2}, True),
     "flat": ({"type": "flat", "cycles": 2, "steps": 2}, False),
+    # 8 L updates: two cycles of L L M L L M H (or H M L L M L L), so that with slow_first
+    # the output's last H update reads M and L updates of the cycle before
+    "levels_3_fast_first": ({"type": "levels", "steps": 8, "order": "fast_first"}, True),
+    "levels_3_slow_first": ({"type": "levels", "steps": 8, "order": "slow_first"}, True),
+    "levels_3_shared": ({"type": "levels", "steps": 8, "order": "fast_first"}, False),
 }
+LEVEL_NETS = ("l_block", "m_block", "h_block", "l_injection", "m_injection", "h_injection")
 BLOCKS = {
     "transformer": {"type": "transformer", "num_layers": 1, "num_heads": 2, "expansion": 2.0},
     "mlp_mixer": {"type": "mlp_mixer", "num_layers": 1, "expansion": 2.0, "token_expansion": 2.0},
@@ -35,6 +47,8 @@ CONTROLLERS = {
     "film": {"type": "film", "num_task_families": 3, "head_width": 8},
     "quaternion": {"type": "quaternion", "num_task_families": 3, "head_width": 8, "framing_weight": 0.5},
 }
+# a FiLM head on the middle level, for the three-level models (two-level models have no m_step)
+FILM_M = {"type": "film", "point": "m_step", "num_task_families": 3, "head_width": 8}
 ESTIMATORS = {
     "one_step": {"type": "one_step"},
     "last_cycle": {"type": "last_cycle"},
@@ -49,9 +63,31 @@ def test_the_property_covers_every_registered_estimator_block_controller():
     assert set(BLOCKS) == set(registry.REGISTRIES["block"].names())
     assert set(CONTROLLERS) == set(registry.REGISTRIES["controller"].names())
     assert {c["type"] for c, _ in COUPLINGS.values()} == set(registry.REGISTRIES["coupling"].names())
+    assert set(FILM_M) and all(len(build(c, "transformer", "add", "none", {"type": "bptt"}).level_specs) == 3 for c in COUPLINGS if c.startswith("levels_3"))
 
 
-def build(coupling: str, block: str, injection: str, controller: str, gradient: dict):
+def estimators_for(coupling: str) -> dict[str, dict]:
+    """ESTIMATORS, with k_step's window long enough to reach every level.
+
+    k_step backpropagates through the k updates ending with the output's last
+    update, and by definition trains nothing before them: with three levels
+    k=2 covers only M and H (fast_first), and with slow_first (H M L L M L L
+    H ...) the L updates just before the last H feed nothing it reads; the
+    property is checked with k=5, which reaches the M the last H reads and
+    the L that M reads in both orders.
+    """
+    if not coupling.startswith("levels_3"):
+        return ESTIMATORS
+    return {**ESTIMATORS, "k_step": {"type": "k_step", "k": 5}}
+
+
+def levels(block: dict, separate_h: bool) -> list[dict]:
+    """L, M (a copy of L's config, own weights) and H (own weights, or L's network)."""
+    top = {"name": "H", "period": 2} if separate_h else {"name": "H", "period": 2, "shared_with": "L"}
+    return [{"name": "L", "block": block}, {"name": "M", "period": 2}, top]
+
+
+def build(coupling: str, block: str, injection: str, controller: str | dict, gradient: dict):
     cfg, separate_h = COUPLINGS[coupling]
     recipe = {
         "name": "structure",
@@ -64,9 +100,12 @@ def build(coupling: str, block: str, injection: str, controller: str, gradient: 
             "coupling": cfg,
             "gradient": gradient,
             "halting": {"type": "q_learning", "max_segments": 2},
-            "controller": CONTROLLERS[controller],
+            "controller": CONTROLLERS[controller] if isinstance(controller, str) else controller,
         },
     }
+    if cfg["type"] == "levels":
+        recipe["model"]["levels"] = levels(BLOCKS[block], separate_h)
+        del recipe["model"]["l_block"], recipe["model"]["h_block"]
     model = build_model(recipe, seed=0).double()
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
@@ -77,7 +116,7 @@ def build(coupling: str, block: str, injection: str, controller: str, gradient: 
                 p.copy_(0.1 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
             # small recurrent weights make most cycles contract, so the implicit
             # solves mostly converge
-            if name.startswith(("l_block", "h_block", "l_injection", "h_injection", "controller")):
+            if name.startswith((*LEVEL_NETS, "controller")):
                 p.mul_(0.05)
     return model
 
@@ -115,7 +154,7 @@ def trained_parameters(model) -> set[str]:
 def test_every_estimator_trains_what_bptt_trains(coupling, block, injection, controller):
     full = trained_parameters(build(coupling, block, injection, controller, {"type": "bptt"}))
     assert any(n.startswith("l_block") for n in full)
-    for name, gradient in ESTIMATORS.items():
+    for name, gradient in estimators_for(coupling).items():
         got = trained_parameters(build(coupling, block, injection, controller, gradient))
         assert full - got == set(), f"{name} leaves untrained: {sorted(full - got)}"
         assert got <= full, f"{name} trains what bptt does not: {sorted(got - full)}"
@@ -143,3 +182,42 @@ def test_k_step_excludes_what_its_definition_excludes():
     full = trained_parameters(build("hierarchical_L_then_H", "transformer", "gated", "none", {"type": "bptt"}))
     excluded = {n for n in full if n.startswith(("l_block", "l_injection", "embedding"))}
     assert excluded and got == full - excluded
+
+
+@pytest.mark.parametrize("coupling", [c for c in COUPLINGS if c.startswith("levels_3")])
+def test_middle_level_controller_trains_like_bptt(coupling):
+    full = trained_parameters(build(coupling, "transformer", "add", FILM_M, {"type": "bptt"}))
+    assert any(n.startswith("controller.heads.film") for n in full)
+    for name, gradient in estimators_for(coupling).items():
+        got = trained_parameters(build(coupling, "transformer", "add", FILM_M, gradient))
+        assert full - got == set(), f"{name} leaves untrained: {sorted(full - got)}"
+
+
+def test_one_step_takes_the_last_update_of_each_level_the_output_reads():
+    model = build("levels_3_fast_first", "transformer", "add", "none", {"type": "one_step"})
+    schedule = model.gradient_schedule()
+    assert [[t for t, _ in cyc] for cyc in schedule] == [list("LLMLLMH")] * 2
+    # H (last), the M before it, and the L before that M: H reads z_M, not z_L
+    assert [g for _, g in schedule[1]] == [False, False, False, False, True, True, True]
+    got = trained_parameters(model)
+    for net in ("l_block", "m_block", "h_block", "embedding"):
+        assert any(n.startswith(net) for n in got), net
+    slow = build("levels_3_slow_first", "transformer", "add", "none", {"type": "one_step"})
+    # H M L L M L L: the output's last H update reads the M and L of the previous cycle
+    flat = [g for cyc in slow.gradient_schedule() for _, g in cyc]
+    tags = [t for cyc in slow.gradient_schedule() for t, _ in cyc]
+    assert tags == list("HMLLMLL") * 2
+    assert [i for i, g in enumerate(flat) if g] == [3, 4, 7]
+
+
+@pytest.mark.parametrize("name", ["one_step", "last_cycle", "k_step", "bptt", "implicit"])
+def test_a_three_level_model_trains_one_step_under_each_estimator(name):
+    gradient = ESTIMATORS.get(name, {"type": name})
+    model = build("levels_3_fast_first", "transformer", "gated", "quaternion", gradient)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    trained = trained_parameters(model)
+    opt.step()
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert trained and changed == trained
+    assert any(n.startswith("m_block") for n in changed)

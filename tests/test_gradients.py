@@ -22,7 +22,7 @@ from torch import nn
 
 from hrmzoo import build_model, registry
 from hrmzoo.controllers.base import ControlContext
-from hrmzoo.couplings.base import Parts
+from hrmzoo.couplings.base import Level
 from hrmzoo.gradients import ImplicitGradient, MaskedEstimator, SolverNotConvergedWarning
 from hrmzoo.injections import AddInjection
 from tests.test_solvers import COUPLINGS, contractive_model, one_thread, random_inputs  # noqa: F401  (fixture)
@@ -93,7 +93,7 @@ def test_implicit_gradcheck_float64(coupling, solver):
     torch.manual_seed(0)
     B, S, D = 2, 2, 3
     kind = registry.get("coupling", coupling)
-    coup = kind.cls(kind.config(), model_cfg=None)
+    coup = kind.cls(kind.config())
     cfg = registry.get("gradient", "implicit").config(
         solver={"type": solver, "tol": 1e-13, "max_iter": 400}
     )
@@ -105,8 +105,8 @@ def test_implicit_gradcheck_float64(coupling, solver):
     state0 = {k: torch.randn(B, S, D, dtype=torch.float64) for k in coup.state_keys}
 
     def segment(x, w_l, w_h):
-        parts = Parts(TanhNet(w_l, bias), TanhNet(w_h, -bias), AddInjection(None, None), AddInjection(None, None))
-        state, diag = estimator(coup.cycles(parts, x, ControlContext()), dict(state0))
+        levels = {"L": Level(TanhNet(w_l, bias), AddInjection()), "H": Level(TanhNet(w_h, -bias), AddInjection())}
+        state, diag = estimator(coup.cycles(levels, x, ControlContext()), dict(state0))
         assert bool(diag["solver_converged"])
         return state[coup.output_key]
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from hrmzoo import registry
 from hrmzoo.loop import new_carry, segment_step
+from hrmzoo.sizes import ComponentSizes, construct
 from tests.helpers import random_batch, tiny_model
 from tests.test_solvers import one_thread  # noqa: F401  (autouse fixture)
 
@@ -94,7 +95,8 @@ def test_adaptive_evaluation_uses_the_policy_rule(name):
 )
 def test_should_halt_respects_cap_and_minimum(name, max_segments, batch_size, seed, training, eval_mode):
     entry = registry.get("halting", name)
-    policy = entry.cls(entry.config(max_segments=max_segments, eval_mode=eval_mode), model_cfg=tiny_model().cfg)
+    sizes = ComponentSizes(hidden_size=tiny_model().cfg.hidden_size)
+    policy = construct("halting", entry.config(max_segments=max_segments, eval_mode=eval_mode), sizes, where="model.halting")
     g = torch.Generator().manual_seed(seed)
     steps = torch.randint(1, max_segments + 1, (batch_size,), generator=g)
     min_steps = torch.randint(0, max_segments + 1, (batch_size,), generator=g)

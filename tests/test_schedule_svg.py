@@ -9,7 +9,7 @@ import pytest
 
 from hrmzoo.analysis.schedule_svg import recipe_schedule, schedule_svg, segment_schedule, text_timeline
 from hrmzoo.cli import main
-from hrmzoo.couplings.base import Coupling, Update
+from hrmzoo.couplings.base import Coupling, LevelSpec, Update
 from hrmzoo.gradients.masked import LastCycleGradient
 from hrmzoo.recipe import shipped_recipes
 
@@ -71,20 +71,19 @@ def test_controller_hook_points_are_shown():
 
 
 class _ThreeLevel(Coupling):
-    """A stand-in three-level coupling (fast a, middle b, slow c), not registered."""
+    """A stand-in three-level coupling (fast a, middle b, slow c) written by hand, not registered."""
 
-    state_keys = ("c", "b", "a")
-    output_key = "c"
+    levels = (LevelSpec("A", "a"), LevelSpec("B", "b", 2), LevelSpec("C", "c", 2))
 
-    def cycles(self, parts, x, ctl):
+    def cycles(self, levels, x, ctl):
         def a(s):
-            return {**s, "a": parts.l_block(parts.l_injection(s["a"], s["b"] + x))}
+            return {**s, "a": levels["A"].block(levels["A"].injection(s["a"], s["b"] + x))}
 
         def b(s):
-            return {**s, "b": parts.l_block(parts.l_injection(s["b"], s["a"] + s["c"]))}
+            return {**s, "b": levels["B"].block(levels["B"].injection(s["b"], s["a"] + s["c"]))}
 
         def c(s):
-            return {**s, "c": parts.h_block(parts.h_injection(s["c"], s["b"]))}
+            return {**s, "c": levels["C"].block(levels["C"].injection(s["c"], s["b"]))}
 
         A = Update("A", a, writes="a", reads=("a", "b"))
         B = Update("B", b, writes="b", reads=("b", "a", "c"))

@@ -75,7 +75,7 @@ def cycle_map(model, batch):
     """(F, z0): the model's last cycle as a map on the packed state, and the packed initial state."""
     x = model.embedding(batch["inputs"])
     ctl = model.controller.context(batch, x)
-    cycle = model.coupling.cycles(model.parts(), x, ctl)[-1]
+    cycle = model.coupling.cycles(model.level_networks(), x, ctl)[-1]
     state = model.initial_state(batch["inputs"].shape[0])
     packing = _Packing(state)
 

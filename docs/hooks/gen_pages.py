@@ -371,6 +371,7 @@ SCHEDULE_DIAGRAMS = [
     ("hrm", "hrm_sudoku", [], "HRM: two levels, L_then_H, one-step gradient"),
     ("trm", "trm_sudoku", [], "TRM: one network, latent z and answer y, gradient through the last cycle"),
     ("flat", "hrm_sudoku", ["model.coupling={type: flat}"], "Flat: one state, no hierarchy (the ablation)"),
+    ("hrm3", "hrm3_sudoku", [], "Three levels (`levels`): L, M every 2 L, H every 2 M; one-step gradient"),
     ("quaternion", "quaternion_4head", [], "The quaternion controller's four heads at their hook points"),
 ]
 SCHEDULE_RECIPE_FOR_COUPLING = "hrm_sudoku"

@@ -78,7 +78,9 @@ class BlockCallCounter:
         self._handles: list = []
 
     def __enter__(self) -> "BlockCallCounter":
-        for name in ("l_block", "h_block"):
+        # every level's own block (l_block, m_block, h_block...), by its attribute name
+        names = [f"{spec.prefix}_block" for spec in self.model.level_specs if spec.shared_with is None]
+        for name in names:
             block = getattr(self.model, name, None)
             if block is None:
                 continue
@@ -123,7 +125,7 @@ def segment_forward_flops(model, batch_size: int = 1) -> float:
     """Forward FLOPs of one inference segment, from the coupling's schedule (no hooks)."""
     cfg = model.cfg
     S = cfg.total_seq_len
-    blocks = {"L": model.l_block, "H": model.h_block if model.h_block is not None else model.l_block}
+    blocks = {name: level.block for name, level in model.level_networks().items()}
     per_tag = {tag: block_flops_per_token(b, S, cfg.hidden_size) * S for tag, b in blocks.items()}
     total = sum(per_tag[t] for cyc in model.coupling.schedule() for t in cyc)
     return batch_size * (total + head_flops_per_token(model) * cfg.seq_len)

@@ -16,7 +16,6 @@ docs build can always produce it.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -25,7 +24,6 @@ import torch
 from torch import nn
 
 from hrmzoo.controllers.base import ControlContext
-from hrmzoo.couplings.base import Parts
 from hrmzoo.errors import HrmzooError
 
 INPUT_KEY = "x"
@@ -134,16 +132,16 @@ class _HookRecorder(ControlContext):
         return value
 
 
-def _probe_parts() -> Parts:
-    # by field name, so a Parts with more networks (N levels) is probed the same way
-    return Parts(**{f.name: _SumInjection() if "injection" in f.name else nn.Identity() for f in dataclasses.fields(Parts)})
+def _probe_levels(coupling):
+    # one stand-in per level, so any number of levels is probed the same way
+    return coupling.stand_in_levels(block=nn.Identity, injection=_SumInjection)
 
 
 def _probe(coupling, tags: list[list[str]]) -> list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]:
     """(writes, reads, hooks) of each flattened update."""
     x = torch.zeros(1, 1, 1, device="cpu", requires_grad=True)
     rec = _HookRecorder()
-    cycles = coupling.cycles(_probe_parts(), x, rec)
+    cycles = coupling.cycles(_probe_levels(coupling), x, rec)
     if [[u.tag for u in cyc] for cyc in cycles] != tags:
         raise RuntimeError("the coupling's schedule changed between calls")
     out = []

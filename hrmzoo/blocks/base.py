@@ -19,10 +19,13 @@ class BlockConfig(ComponentConfig):
 
 
 class Block(nn.Module):
-    """A stack of layers used as an L-block or an H-block.
+    """A stack of layers: the network of one level (L, H, or any level of `model.levels`).
 
-    Subclasses are built as `Block(cfg, model_cfg)` and map a tensor
-    [B, S, D] to one of the same shape (S includes the puzzle prefix).
+    Subclasses are built as `Block(cfg, hidden_size=..., seq_len=..., ...)`,
+    asking by keyword for the sizes they need (see `hrmzoo.sizes`), and map a
+    tensor [B, S, D] to one of the same shape (S includes the puzzle prefix).
+    The model checks the shape when it is built and refuses a block that
+    changes it.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
@@ -37,7 +40,7 @@ def swiglu_inner(hidden: int, expansion: float, multiple: int = 256) -> int:
 
 
 def compile_blocks(model: nn.Module, **compile_kwargs) -> nn.Module:
-    """Compile the model's L- and H-blocks in place with `torch.compile` (static shapes).
+    """Compile the model's blocks (every level's) in place with `torch.compile` (static shapes).
 
     Blocks are the hot path and have fixed shapes for a given batch size, so
     each compiles to one graph per grad mode (the gradient estimator calls them
@@ -46,12 +49,14 @@ def compile_blocks(model: nn.Module, **compile_kwargs) -> nn.Module:
     Parameter names and checkpoints are unchanged (`nn.Module.compile`).
 
     Args:
-        model: a ReasoningModel (any module with `l_block`/`h_block`).
+        model: a ReasoningModel (any module with `level_networks()`, or `l_block`/`h_block`).
         compile_kwargs: passed to `torch.compile` (default `dynamic=False`).
     """
     compile_kwargs.setdefault("dynamic", False)
-    for name in ("l_block", "h_block"):
-        block = getattr(model, name, None)
-        if block is not None:
-            block.compile(**compile_kwargs)
+    if hasattr(model, "level_networks"):
+        blocks = list({id(lv.block): lv.block for lv in model.level_networks().values()}.values())
+    else:
+        blocks = [b for b in (getattr(model, "l_block", None), getattr(model, "h_block", None)) if b is not None]
+    for block in blocks:
+        block.compile(**compile_kwargs)
     return model

@@ -50,11 +50,11 @@ class MixerLayer(nn.Module):
 class MlpMixerBlock(Block):
     """MLP over token positions then over channels (TRM's mlp_t variant for small grids)."""
 
-    def __init__(self, cfg: MlpMixerBlockConfig, model_cfg):
+    def __init__(self, cfg: MlpMixerBlockConfig, *, hidden_size: int, seq_len: int):
+        """Args: `cfg`; `hidden_size` D; `seq_len` positions, prefix included (the token MLP's width)."""
         super().__init__()
-        S = model_cfg.total_seq_len
-        self.hidden = model_cfg.hidden_size
-        self.layers = nn.ModuleList(MixerLayer(model_cfg.hidden_size, S, cfg) for _ in range(cfg.num_layers))
+        self.hidden = hidden_size
+        self.layers = nn.ModuleList(MixerLayer(hidden_size, seq_len, cfg) for _ in range(cfg.num_layers))
         lecun_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -76,14 +76,16 @@ class TransformerLayer(nn.Module):
 class TransformerBlock(Block):
     """Post-norm transformer (attention + SwiGLU + RMSNorm), HRM's L- and H-block."""
 
-    def __init__(self, cfg: TransformerBlockConfig, model_cfg):
+    def __init__(self, cfg: TransformerBlockConfig, *, hidden_size: int, seq_len: int, pos_encoding: str = "none", rope_theta: float = 10000.0):
+        """Args: `cfg`; `hidden_size` D; `seq_len` positions, prefix included (the RoPE table);
+        `pos_encoding` (`rope` rotates queries and keys, anything else adds nothing here); `rope_theta`."""
         super().__init__()
-        D = model_cfg.hidden_size
+        D = hidden_size
         if D % cfg.num_heads:
             raise ValueError(f"hidden_size {D} is not divisible by num_heads {cfg.num_heads}")
         rope = None
-        if model_cfg.pos_encoding == "rope":
-            rope = RotaryEmbedding1d(D // cfg.num_heads, model_cfg.total_seq_len, model_cfg.rope_theta)
+        if pos_encoding == "rope":
+            rope = RotaryEmbedding1d(D // cfg.num_heads, seq_len, rope_theta)
         self.hidden = D
         self.layers = nn.ModuleList(TransformerLayer(D, cfg, rope) for _ in range(cfg.num_layers))
         lecun_init_(self)

@@ -38,6 +38,10 @@ def describe(model) -> str:
     lines.append(f"model: hidden {cfg.hidden_size}, vocab {cfg.vocab_size}, seq_len {cfg.seq_len} + {cfg.num_prefix} prefix, positions {cfg.pos_encoding}")
     module_for = {"injection": "l_injection"}
     for slot in COMPONENT_SLOTS:
+        if getattr(cfg, "levels", None) and slot in ("l_block", "h_block", "injection"):
+            if slot == "l_block":
+                lines.extend(_level_rows(model, counts))
+            continue
         comp = getattr(cfg, slot)
         attr = module_for.get(slot, slot)
         module = getattr(model, attr, None)
@@ -69,6 +73,24 @@ def describe(model) -> str:
     lines.append(f"max segments: {model.halting.max_segments}")
     lines.append(f"total parameters: {model.num_parameters():,}")
     return "\n".join(lines)
+
+
+def _level_rows(model, counts: dict[str, int]) -> list[str]:
+    """One row per level of `model.levels` (fastest first): its block, injection and period."""
+    rows = []
+    first = model.level_specs[0].name
+    for i, spec in enumerate(model.level_specs):
+        label = f"level {spec.name}"
+        period = f"period {spec.period} (every {spec.period} {model.level_specs[i - 1].name})" if i else "period 1 (fastest)"
+        if spec.shared_with is not None:
+            rows.append(f"  {label:<11} {'-':<14} {0:>12,} params  runs {spec.shared_with}'s block and injection; {period}")
+            continue
+        n = counts.get(f"{spec.prefix}_block", 0) + counts.get(f"{spec.prefix}_injection", 0)
+        fields = {k: v for k, v in spec.block.model_dump().items() if k != "type"}
+        note = f" (copies {first}'s block config, own weights)" if model.cfg.levels[i].block is None else ""
+        shown = ", ".join(f"{k}={v}" for k, v in fields.items())
+        rows.append(f"  {label:<11} {spec.block.type:<14} {n:>12,} params  {shown}; injection {spec.injection.type}; {period}{note}")
+    return rows
 
 
 def run(args) -> int:

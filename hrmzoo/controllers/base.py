@@ -1,15 +1,25 @@
 """Controllers: modules that modulate the recurrent updates at named hook points.
 
-A coupling calls `ctl.hook(point, value, old=..., state=...)` at four points
-of every segment (see `HOOK_POINTS`); a controller returns the value it
-wants used instead. Any coupling can therefore take any controller.
+A coupling calls `ctl.hook(point, value, old=..., state=...)` at the hook
+points of every update (see `hrmzoo.couplings.base.hook_points`); a controller
+returns the value it wants used instead. Any coupling can therefore take any
+controller.
 
-Hook points (HRM names; TRM's latent z plays L, its answer y plays H):
+Each level `X` of the model passes up to three points, named by its
+lower-case name: `x_message` (the state of the level below, before
+injection), `x_context` (the state of the level above, plus the input for the
+fastest level) and `x_step` (its new state; `old` is the state before the
+update). With two levels these are HRM's four (TRM's latent z plays L, its
+answer y plays H):
 
 - `l_context`: the context L receives (z_H + x) before injection.
 - `l_step`: L's new state; `old` is the state before the update.
 - `h_message`: the message H receives from L (z_L) before injection.
 - `h_step`: H's new state; `old` is the state before the update.
+
+A middle level M of a three-level model adds `m_message` (z_L), `m_context`
+(z_H) and `m_step`; controllers written for two levels keep acting on the
+fastest (L) and slowest (H) level.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ from torch import nn
 from hrmzoo.errors import HrmzooError
 from hrmzoo.registry import ComponentConfig
 
+# the two-level hook points (HRM, TRM); a model with more levels passes more (hrmzoo.couplings.base.hook_points)
 HOOK_POINTS = ("l_context", "l_step", "h_message", "h_step")
 
 
@@ -98,9 +109,10 @@ class ControlContext:
         terms to `aux_losses` and should `record` its activity.
 
         Args:
-            point: which hook point: `"l_context"`, `"l_step"`, `"h_message"` or `"h_step"`.
+            point: which hook point: `"l_context"`, `"l_step"`, `"h_message"`, `"h_step"`,
+                or a middle level's (`"m_message"`, `"m_context"`, `"m_step"`).
             value: the tensor passing that point, [B, S, D].
-            old: for `l_step` and `h_step`, the state before the update (so a
+            old: for `*_step` points, the state before the update (so a
                 controller can gate the step); None at the other points.
             state: the whole recurrent state at the moment of the call
                 (name -> [B, S, D]), e.g. to pool it.
@@ -114,8 +126,10 @@ class ControlContext:
 class Controller(nn.Module):
     """Base: `context(batch, x)` returns the `ControlContext` for one segment.
 
-    A controller is built as `Controller(cfg, model_cfg)` and owns its
-    parameters; the per-segment work happens in the context it returns.
+    A controller is built as `Controller(cfg, **sizes)`, asking by keyword for
+    what it needs (`hidden_size`, `state_keys`, `output_key`, `hook_points`;
+    see `hrmzoo.sizes`), and owns its parameters; the per-segment work happens
+    in the context it returns.
 
     Attributes:
         hook_points: the hook points this controller acts on (for reports and

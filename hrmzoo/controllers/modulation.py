@@ -33,7 +33,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hrmzoo import registry
 from hrmzoo.controllers.base import ControlContext, Controller, ControllerError
 from hrmzoo.layers import lecun_init_, trunc_normal_init_
 
@@ -101,23 +100,25 @@ class HeadController(Controller):
     done by the `HeadContext` that `context` returns.
     """
 
-    def build(self, model_cfg, specs: list[HeadSpec], *, num_task_families: int, width: int, perspective: str | None, framing_weight: float) -> None:
+    def build(self, specs: list[HeadSpec], *, hidden_size: int, state_keys: tuple[str, ...], output_key: str,
+              num_task_families: int, width: int, perspective: str | None, framing_weight: float) -> None:
         """Create the heads, the perspective table and the framing classifier (call from `__init__`).
 
         Args:
-            model_cfg: the recipe's model section (hidden size, coupling type).
             specs: the heads to build, one `HeadSpec` each; heads at the same
                 hook point apply in this order.
+            hidden_size: the model's width D.
+            state_keys: the state tensors (pooled, in this order, as the heads' input).
+            output_key: the state the framing classifier reads (the slowest level's).
             num_task_families: rows of the perspective table.
             width: hidden width of every head (and of a perspective row).
             perspective: `"given"` (row `task_id`), `"inferred"` (framing
                 softmax over rows) or None (no empathy conditioning at all).
             framing_weight: weight of the framing loss (0: no framing classifier).
         """
-        coupling = registry.get("coupling", model_cfg.coupling.type).cls
-        self.state_keys: tuple[str, ...] = tuple(coupling.state_keys)
-        self.h_key: str = coupling.output_key
-        self.hidden_size = model_cfg.hidden_size
+        self.state_keys: tuple[str, ...] = tuple(state_keys)
+        self.h_key: str = output_key
+        self.hidden_size = hidden_size
         self.num_task_families = num_task_families
         self.perspective_mode = perspective
         in_dim = self.hidden_size * max(1, len(self.state_keys))

@@ -8,5 +8,5 @@ from hrmzoo.registry import register
 class NoController(Controller):
     """No controller: every hook returns its value unchanged."""
 
-    def __init__(self, cfg, model_cfg):
+    def __init__(self, cfg=None):
         super().__init__()

@@ -21,6 +21,11 @@ head    quadrant        hook point   what it modulates (conditioning)
                                      pooled z_H after every H step
 ======  ==============  ===========  ================================================
 
+With more than two levels the fast heads act on the fastest level (L) and the
+slow heads on the slowest (H); a middle level M passes its own hook points
+(`m_context`, `m_message`, `m_step`), which these heads leave alone (a `film`
+controller can act there).
+
 Fast heads therefore report once per L step and slow heads once per H step
 (`ctx.trace["FF/l_step"]` ...), so a run shows which quadrant worked when.
 
@@ -89,12 +94,14 @@ class QuaternionConfig(ControllerConfig):
 class QuaternionController(HeadController):
     """Four heads (FF, FE, SF, SE) modulating L's step, L's context, H's message and H's step."""
 
-    def __init__(self, cfg: QuaternionConfig, model_cfg):
+    def __init__(self, cfg: QuaternionConfig, *, hidden_size: int, state_keys: tuple[str, ...], output_key: str):
         super().__init__()
         specs = [QUADRANTS[name] for name in QUADRANTS if name in cfg.heads]
         self.build(
-            model_cfg,
             specs,
+            hidden_size=hidden_size,
+            state_keys=state_keys,
+            output_key=output_key,
             num_task_families=cfg.num_task_families,
             width=cfg.head_width,
             perspective=cfg.perspective,

@@ -1,4 +1,11 @@
-"""HRM's two-level coupling: a fast L module and a slow H module."""
+"""HRM's two-level coupling: a fast L module and a slow H module.
+
+Two-level sugar for `levels` (see `hrmzoo.couplings.levels`): the recipe keys
+`l_block`, `h_block` and `l_cycles`/`h_cycles` describe levels L (state z_L,
+period 1) and H (state z_H, period l_cycles), repeated h_cycles times. The
+networks keep their names (`l_block`, `h_block`, ...), so checkpoints and
+`hrmzoo import hrm` are unchanged.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from hrmzoo.couplings.base import Coupling, CouplingConfig, Parts, Update
+from hrmzoo.couplings.base import Coupling, CouplingConfig, LevelSpec, nested_cycles
 from hrmzoo.registry import register
 
 
@@ -29,25 +36,23 @@ class HierarchicalConfig(CouplingConfig):
 class HierarchicalCoupling(Coupling):
     """z_L <- L(z_L + z_H + x) l_cycles times and z_H <- H(z_H + z_L), h_cycles times."""
 
-    state_keys = ("z_H", "z_L")
-    output_key = "z_H"
-
-    def __init__(self, cfg: HierarchicalConfig, model_cfg):
+    def __init__(self, cfg: HierarchicalConfig, levels: tuple[LevelSpec, ...] | None = None):
         super().__init__()
         self.cfg = cfg
+        self.levels = tuple(levels) if levels else self.level_specs(cfg, None)
 
-    def cycles(self, parts: Parts, x, ctl):
-        def l_update(s):
-            context = ctl.hook("l_context", s["z_H"] + x, state=s)
-            new = parts.l_block(parts.l_injection(s["z_L"], context))
-            return {**s, "z_L": ctl.hook("l_step", new, old=s["z_L"], state=s)}
+    @classmethod
+    def level_specs(cls, cfg: HierarchicalConfig, model_cfg) -> tuple[LevelSpec, ...]:
+        """L (z_L, `l_block`) and H (z_H, `h_block`, or a copy of `l_block`'s config with its own weights)."""
+        l_block = h_block = injection = None
+        if model_cfg is not None:
+            l_block, injection = model_cfg.l_block, model_cfg.injection
+            h_block = model_cfg.h_block if model_cfg.h_block is not None else model_cfg.l_block
+        return (
+            LevelSpec("L", "z_L", 1, l_block, injection),
+            LevelSpec("H", "z_H", cfg.l_cycles, h_block, injection),
+        )
 
-        def h_update(s):
-            message = ctl.hook("h_message", s["z_L"], state=s)
-            new = parts.h_block(parts.h_injection(s["z_H"], message))
-            return {**s, "z_H": ctl.hook("h_step", new, old=s["z_H"], state=s)}
-
-        L = Update("L", l_update, writes="z_L", reads=("z_L", "z_H"))
-        H = Update("H", h_update, writes="z_H", reads=("z_H", "z_L"))
-        cycle = [L] * self.cfg.l_cycles + [H] if self.cfg.order == "L_then_H" else [H] + [L] * self.cfg.l_cycles
-        return [list(cycle) for _ in range(self.cfg.h_cycles)]
+    def cycles(self, levels, x, ctl):
+        order = "fast_first" if self.cfg.order == "L_then_H" else "slow_first"
+        return nested_cycles(self.levels, levels, x, ctl, cycles=self.cfg.h_cycles, order=order)

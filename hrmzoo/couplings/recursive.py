@@ -1,10 +1,17 @@
-"""TRM's recursion: one network updates a latent z from (x, y, z), then the answer y."""
+"""TRM's recursion: one network updates a latent z from (x, y, z), then the answer y.
+
+A two-level case of the level scheme (`hrmzoo.couplings.base`): level L is the
+latent z (period 1), level H the answer y (period n_cycles), and H runs L's
+network (`shared_with: L`). It stays a coupling of its own rather than a
+`levels` recipe so that TRM recipes read in the paper's terms (T, n, the state
+names y and z that `hrmzoo import trm` maps onto).
+"""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from hrmzoo.couplings.base import Coupling, CouplingConfig, Parts, Update
+from hrmzoo.couplings.base import Coupling, CouplingConfig, LevelSpec, nested_cycles
 from hrmzoo.registry import register
 
 
@@ -29,28 +36,22 @@ class RecursiveCoupling(Coupling):
     "separate networks" ablation).
     """
 
-    state_keys = ("y", "z")
-    output_key = "y"
-    h_block_use = "optional"
-
-    def __init__(self, cfg: RecursiveConfig, model_cfg):
+    def __init__(self, cfg: RecursiveConfig, levels: tuple[LevelSpec, ...] | None = None):
         super().__init__()
         self.cfg = cfg
+        self.levels = tuple(levels) if levels else self.level_specs(cfg, None)
 
-    def cycles(self, parts: Parts, x, ctl):
-        y_net = parts.h_block if parts.h_block is not None else parts.l_block
-        y_inj = parts.h_injection if parts.h_injection is not None else parts.l_injection
+    @classmethod
+    def level_specs(cls, cfg: RecursiveConfig, model_cfg) -> tuple[LevelSpec, ...]:
+        """L (z, `l_block`) and H (y: `h_block` when the recipe gives one, else L's network)."""
+        if model_cfg is None or model_cfg.h_block is None:
+            injection = model_cfg.injection if model_cfg is not None else None
+            h = LevelSpec("H", "y", cfg.n_cycles, shared_with="L")
+        else:
+            injection = model_cfg.injection
+            h = LevelSpec("H", "y", cfg.n_cycles, model_cfg.h_block, injection)
+        l_block = model_cfg.l_block if model_cfg is not None else None
+        return (LevelSpec("L", "z", 1, l_block, injection), h)
 
-        def z_update(s):
-            context = ctl.hook("l_context", s["y"] + x, state=s)
-            new = parts.l_block(parts.l_injection(s["z"], context))
-            return {**s, "z": ctl.hook("l_step", new, old=s["z"], state=s)}
-
-        def y_update(s):
-            message = ctl.hook("h_message", s["z"], state=s)
-            new = y_net(y_inj(s["y"], message))
-            return {**s, "y": ctl.hook("h_step", new, old=s["y"], state=s)}
-
-        Z = Update("L", z_update, writes="z", reads=("z", "y"))
-        Y = Update("H", y_update, writes="y", reads=("y", "z"))
-        return [[Z] * self.cfg.n_cycles + [Y] for _ in range(self.cfg.t_cycles)]
+    def cycles(self, levels, x, ctl):
+        return nested_cycles(self.levels, levels, x, ctl, cycles=self.cfg.t_cycles, order="fast_first")

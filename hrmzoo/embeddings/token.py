@@ -41,20 +41,22 @@ class TokenEmbedding(nn.Module):
     silently broke after `.to()`.
     """
 
-    def __init__(self, cfg: EmbeddingConfig, model_cfg):
+    def __init__(self, cfg: EmbeddingConfig, *, hidden_size: int, vocab_size: int, seq_len: int, num_prefix: int = 0,
+                 pos_encoding: str = "none", num_puzzle_identifiers: int = 0, puzzle_emb_ndim: int = 0):
+        """Args: `cfg`; the sizes (see `hrmzoo.sizes.ComponentSizes`): `seq_len` counts the prefix."""
         super().__init__()
-        D = model_cfg.hidden_size
+        D = hidden_size
         self.hidden = D
-        self.prefix_len = model_cfg.num_prefix
+        self.prefix_len = num_prefix
         self.scale = math.sqrt(D) if cfg.scale_by_sqrt_hidden else 1.0
-        self.tokens = nn.Embedding(model_cfg.vocab_size, D)
+        self.tokens = nn.Embedding(vocab_size, D)
         trunc_normal_init_(self.tokens.weight, std=1.0 / math.sqrt(D))
         self.puzzle_emb = None
-        if model_cfg.puzzle_emb_ndim > 0 and model_cfg.num_puzzle_identifiers > 0:
-            self.puzzle_emb = nn.Parameter(torch.zeros(model_cfg.num_puzzle_identifiers, model_cfg.puzzle_emb_ndim))
+        if puzzle_emb_ndim > 0 and num_puzzle_identifiers > 0:
+            self.puzzle_emb = nn.Parameter(torch.zeros(num_puzzle_identifiers, puzzle_emb_ndim))
         self.positions = None
-        if model_cfg.pos_encoding == "learned":
-            self.positions = nn.Parameter(torch.empty(model_cfg.total_seq_len, D))
+        if pos_encoding == "learned":
+            self.positions = nn.Parameter(torch.empty(seq_len, D))
             trunc_normal_init_(self.positions, std=1.0 / math.sqrt(D))
 
     def forward(self, inputs: torch.Tensor, puzzle_identifiers: torch.Tensor | None = None) -> torch.Tensor:

@@ -20,7 +20,7 @@ class OneStepGradient(MaskedEstimator):
     Reasoning Model" (arXiv 2506.21734), sec. 2.3.
     """
 
-    def __init__(self, cfg, model_cfg=None):
+    def __init__(self, cfg):
         super().__init__()
 
     def grad_mask(self, updates, cycle_lengths, output_key):
@@ -36,7 +36,7 @@ class LastCycleGradient(MaskedEstimator):
     More: Recursive Reasoning with Tiny Networks" (arXiv 2510.04871).
     """
 
-    def __init__(self, cfg, model_cfg=None):
+    def __init__(self, cfg):
         super().__init__()
 
     def grad_mask(self, updates, cycle_lengths, output_key):
@@ -62,7 +62,7 @@ class KStepGradient(MaskedEstimator):
     Geng et al., "On Training Implicit Models" (NeurIPS 2021), k-step phantom gradient.
     """
 
-    def __init__(self, cfg: KStepConfig, model_cfg=None):
+    def __init__(self, cfg: KStepConfig):
         super().__init__()
         self.k = cfg.k
 
@@ -74,7 +74,7 @@ class KStepGradient(MaskedEstimator):
 class BPTTGradient(MaskedEstimator):
     """Full backprop through every update of the segment."""
 
-    def __init__(self, cfg, model_cfg=None):
+    def __init__(self, cfg):
         super().__init__()
 
     def grad_mask(self, updates, cycle_lengths, output_key):

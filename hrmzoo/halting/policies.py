@@ -26,7 +26,7 @@ class FixedHalting(HaltingPolicy):
     eval modes (`adaptive` has no rule to apply, so it also runs to the max).
     """
 
-    def __init__(self, cfg: HaltingConfig, model_cfg=None):
+    def __init__(self, cfg: HaltingConfig):
         super().__init__(cfg)
 
 
@@ -45,9 +45,9 @@ class QLearningHalting(HaltingPolicy):
     exploration.
     """
 
-    def __init__(self, cfg: ExploringConfig, model_cfg):
+    def __init__(self, cfg: ExploringConfig, *, hidden_size: int):
         super().__init__(cfg)
-        self.head = _zero_head(model_cfg.hidden_size, 2)
+        self.head = _zero_head(hidden_size, 2)
 
     def halt_logits(self, z):
         return at_least_float32(self.head(z[:, 0]))
@@ -83,9 +83,9 @@ class TRMHalting(HaltingPolicy):
     exploration.
     """
 
-    def __init__(self, cfg: ExploringConfig, model_cfg):
+    def __init__(self, cfg: ExploringConfig, *, hidden_size: int):
         super().__init__(cfg)
-        self.head = _zero_head(model_cfg.hidden_size, 1)
+        self.head = _zero_head(hidden_size, 1)
 
     def halt_logits(self, z):
         return at_least_float32(self.head(z[:, 0]))

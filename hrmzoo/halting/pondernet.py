@@ -89,9 +89,9 @@ class PonderNetHalting(HaltingPolicy):
     maps PonderNet onto one optimizer step per segment.
     """
 
-    def __init__(self, cfg: PonderNetConfig, model_cfg):
+    def __init__(self, cfg: PonderNetConfig, *, hidden_size: int):
         super().__init__(cfg)
-        self.head = _zero_head(model_cfg.hidden_size, 1)
+        self.head = _zero_head(hidden_size, 1)
 
     def halt_logits(self, z):
         return at_least_float32(self.head(z[:, 0]))

@@ -45,11 +45,11 @@ def sequence_ce(logits: torch.Tensor, labels: torch.Tensor, kind: str = "stablem
 class LMHead(nn.Module):
     """Linear map from the output state to vocabulary logits (prefix positions dropped), no bias."""
 
-    def __init__(self, cfg: LMHeadConfig, model_cfg):
+    def __init__(self, cfg: LMHeadConfig, *, hidden_size: int, vocab_size: int, num_prefix: int = 0):
         super().__init__()
         self.loss_kind = cfg.loss
-        self.prefix_len = model_cfg.num_prefix
-        self.proj = lecun_init_(nn.Linear(model_cfg.hidden_size, model_cfg.vocab_size, bias=False))
+        self.prefix_len = num_prefix
+        self.proj = lecun_init_(nn.Linear(hidden_size, vocab_size, bias=False))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.proj(z[:, self.prefix_len :])

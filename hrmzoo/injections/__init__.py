@@ -1,7 +1,8 @@
 """Injections: how a context (input, the other level's state) enters an update.
 
 An injection maps (state z, context c) -> the block's input. HRM adds them.
-Each level (L and H) gets its own injection instance.
+Each level with its own block gets its own injection instance. An injection is
+built as `Injection(cfg, hidden_size=D)` (see `hrmzoo.sizes`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Injection(nn.Module):
 class AddInjection(Injection):
     """z + context (HRM): no parameters."""
 
-    def __init__(self, cfg, model_cfg):
+    def __init__(self, cfg=None):
         super().__init__()
 
     def forward(self, z, context):
@@ -40,9 +41,9 @@ class AddInjection(Injection):
 class GatedInjection(Injection):
     """z + sigmoid(W [z; c]) * c: a learned per-channel gate on the context (0.5 at init)."""
 
-    def __init__(self, cfg, model_cfg):
+    def __init__(self, cfg, *, hidden_size: int):
         super().__init__()
-        D = model_cfg.hidden_size
+        D = hidden_size
         self.gate = nn.Linear(2 * D, D, bias=True)
         nn.init.zeros_(self.gate.weight)
         nn.init.zeros_(self.gate.bias)
@@ -55,9 +56,9 @@ class GatedInjection(Injection):
 class FiLMInjection(Injection):
     """FiLM: z * (1 + gamma(c)) + beta(c); gamma starts at zero so z passes unscaled."""
 
-    def __init__(self, cfg, model_cfg):
+    def __init__(self, cfg, *, hidden_size: int):
         super().__init__()
-        D = model_cfg.hidden_size
+        D = hidden_size
         self.beta = lecun_init_(nn.Linear(D, D, bias=False))
         self.gamma = nn.Linear(D, D, bias=False)
         nn.init.zeros_(self.gamma.weight)
@@ -70,9 +71,9 @@ class FiLMInjection(Injection):
 class ConcatInjection(Injection):
     """W [z; c]: concatenate and project back to D."""
 
-    def __init__(self, cfg, model_cfg):
+    def __init__(self, cfg, *, hidden_size: int):
         super().__init__()
-        D = model_cfg.hidden_size
+        D = hidden_size
         self.proj = lecun_init_(nn.Linear(2 * D, D, bias=False))
 
     def forward(self, z, context):

@@ -253,6 +253,8 @@ def format_validation_error(exc: ValidationError, tree: dict, cls: type[BaseMode
         where = f"{hit[0]}:{hit[1]}" if hit[1] is not None else hit[0]
     msg = _explain(err, path, model)
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    if err["type"] == "value_error" and msg.startswith("model."):
+        return f"{where}: {msg}{more}"  # a check across keys that names the key to change itself
     return f"{where}: {dotted}: {msg}{more}"
 
 
@@ -288,8 +290,9 @@ def _field_model(model: type[BaseModel] | None, key: Any, node: Any) -> type[Bas
 def _explain(err: dict, path: list, model: type[BaseModel] | None) -> str:
     kind = err["type"]
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        slot = next((p for p in reversed(path) if p in COMPONENT_SLOTS), None)
-        comp_kind = COMPONENT_SLOTS.get(slot) if slot else None
+        level_slots = {"block": "block", "injection": "injection"}  # the networks of a model.levels entry
+        slot = next((p for p in reversed(path) if p in COMPONENT_SLOTS or p in level_slots), None)
+        comp_kind = (COMPONENT_SLOTS.get(slot) or level_slots.get(slot)) if slot else None
         tag = err.get("ctx", {}).get("tag") if kind == "union_tag_invalid" else None
         if comp_kind:
             known = registry.REGISTRIES[comp_kind].names()
@@ -304,6 +307,8 @@ def _explain(err: dict, path: list, model: type[BaseModel] | None) -> str:
         return f"unknown field '{name}'{hint} (allowed: {', '.join(allowed)})"
     if kind == "missing":
         return "required field is missing"
+    if kind == "value_error" and str(err.get("ctx", {}).get("error", "")).startswith("model."):
+        return str(err["ctx"]["error"])
     given = err.get("input")
     shown = repr(given) if not isinstance(given, (dict, list)) else type(given).__name__
     return f"{err['msg']} (got {shown})"

@@ -2,7 +2,7 @@
 
 Each component slot of the model (`l_block`, `coupling`, `gradient`...) is a
 discriminated union over every config registered for its kind, keyed on
-`type`. The union is rebuilt when a component is registered (a plugin, a
+`type`; so are the `block` and `injection` of each entry of `model.levels`. The union is rebuilt when a component is registered (a plugin, a
 test), so the schema always matches the registry.
 """
 
@@ -12,7 +12,7 @@ import functools
 import math
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_serializer, model_validator
 
 from hrmzoo import limits, registry
 from hrmzoo.paths import PathError, check_name
@@ -92,8 +92,19 @@ class ModelBase(BaseModel):
             raise ValueError(str(exc)) from None
         return value
 
+    @model_serializer(mode="wrap")
+    def _drop_two_level_keys(self, handler):
+        # with model.levels the two-level keys are unused (and refused when given):
+        # leave their defaults out so that a dumped recipe validates again
+        out = handler(self)
+        if getattr(self, "levels", None) is not None:
+            out.pop("l_block", None)
+            out.pop("h_block", None)
+        return out
+
     @model_validator(mode="after")
     def _check_sizes(self):
+        check_levels(self)
         check_model_limits(self)
         if self.puzzle_emb_ndim > self.num_prefix * self.hidden_size:
             raise ValueError(
@@ -101,6 +112,84 @@ class ModelBase(BaseModel):
                 f"tokens of hidden_size={self.hidden_size}; raise prefix_len"
             )
         return self
+
+
+class LevelBase(BaseModel):
+    """One level of `model.levels` (listed fastest first).
+
+    Attributes:
+        name: the level's name, e.g. `L`, `M`, `H`: its state is `z_<name>`,
+            its networks `<name lower>_block`/`_injection`, its controller hook
+            points `<name lower>_context`/`_message`/`_step`.
+        period: updates of the level below per update of this one (leave 1
+            for the fastest level).
+        block: its network (default: a copy of the fastest level's block
+            config, with its own weights).
+        shared_with: the name of a level whose block and injection this one
+            runs (as TRM's answer y runs the latent's network); no `block` then.
+        injection: how what it hears enters its block (default: `model.injection`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9]*$", max_length=16)
+    period: int = Field(1, gt=0)
+    shared_with: Optional[str] = None
+
+
+def check_levels(cfg: BaseModel) -> None:
+    """`model.levels` against `model.coupling` (raises ValueError naming the key)."""
+    levels = getattr(cfg, "levels", None)
+    coupling = getattr(cfg, "coupling", None)
+    uses_levels = getattr(coupling, "type", None) == "levels"
+    if levels is None:
+        if uses_levels:
+            raise ValueError("model.coupling.type=levels needs model.levels: a list of levels, fastest first, e.g. [{name: L, block: {...}}, {name: H, period: 2}]")
+        return
+    if not uses_levels:
+        raise ValueError(f"model.levels is given but model.coupling.type is '{getattr(coupling, 'type', None)}'; set model.coupling.type=levels (or remove model.levels)")
+    for key in ("l_block", "h_block"):
+        if key in cfg.model_fields_set and getattr(cfg, key) is not None:
+            raise ValueError(f"model.{key}: with model.levels, give each level's network as model.levels[i].block (remove model.{key})")
+    if not levels:
+        raise ValueError("model.levels is empty; list at least one level")
+    names = [lv.name for lv in levels]
+    for i, lv in enumerate(levels):
+        where = f"model.levels[{i}]"
+        if lv.name.lower() in [n.lower() for n in names[:i]]:
+            raise ValueError(f"{where}.name={lv.name}: another level has this name (names must differ, case aside)")
+        if i == 0 and lv.period != 1:
+            raise ValueError(f"{where}.period={lv.period}: the fastest level has no level below it; leave its period at 1")
+        if i == 0 and lv.block is None:
+            raise ValueError(f"{where}.block: the fastest level needs a block (later levels copy its config)")
+        if lv.shared_with is not None:
+            if lv.block is not None or lv.injection is not None:
+                raise ValueError(f"{where}: give block/injection or shared_with, not both")
+            owner = next((o for o in levels if o.name == lv.shared_with), None)
+            if owner is None or owner is lv or owner.shared_with is not None:
+                raise ValueError(f"{where}.shared_with={lv.shared_with}: name another level that has its own block (levels: {', '.join(names)})")
+    steps = coupling.steps
+    every = 1
+    for i, lv in enumerate(levels):
+        every *= lv.period if i else 1
+        if every > steps:
+            raise ValueError(
+                f"model.levels[{i}].period={lv.period}: level {lv.name} would never run: it updates once per {every} "
+                f"{levels[0].name} updates, but a segment has model.coupling.steps={steps}; lower the period or raise steps"
+            )
+    if steps % every:
+        raise ValueError(
+            f"model.coupling.steps={steps} is not a multiple of {every}, the {levels[0].name} updates per update of "
+            f"the slowest level {levels[-1].name}; a segment is whole cycles"
+        )
+    try:
+        updates, every = 0, 1
+        for i, lv in enumerate(levels):
+            every *= lv.period if i else 1
+            updates += steps // every
+        limits.check("updates_per_segment", updates, "model.levels: updates per segment")
+    except limits.LimitError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class RecipeBase(BaseModel):
@@ -143,8 +232,10 @@ def check_model_limits(cfg: BaseModel) -> None:
         for key in ("rope_theta", "state_init_std"):
             if not math.isfinite(getattr(cfg, key)):
                 raise limits.LimitError(f"{key}={getattr(cfg, key)} is not a finite number")
-        for slot in COMPONENT_SLOTS:
-            comp = getattr(cfg, slot, None)
+        slots = [(slot, getattr(cfg, slot, None)) for slot in COMPONENT_SLOTS]
+        for i, level in enumerate(getattr(cfg, "levels", None) or ()):
+            slots += [(f"levels[{i}].block", level.block), (f"levels[{i}].injection", level.injection)]
+        for slot, comp in slots:
             if not isinstance(comp, BaseModel):
                 continue
             cycles = 1
@@ -184,6 +275,12 @@ def _recipe_class(version: int) -> type[RecipeBase]:
             fields[slot] = (Optional[typ], None)
         else:
             fields[slot] = (typ, Field(default_factory=functools.partial(_default, kind, default_name)))
+    level_cls = create_model(
+        "Level", __base__=LevelBase, __module__=__name__,
+        block=(Optional[_union("block")], None), injection=(Optional[_union("injection")], None),
+    )
+    level_cls.__doc__ = LevelBase.__doc__
+    fields["levels"] = (Optional[tuple[level_cls, ...]], None)
     model_cls = create_model("ModelConfig", __base__=ModelBase, __module__=__name__, **fields)
     model_cls.__doc__ = ModelBase.__doc__
 

@@ -1,0 +1,52 @@
+"""The model's outputs, gradients and weights are those pinned before the N-level
+rewrite (issue 13): see tests/fidelity.py for how the fixture was made."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from tests.fidelity import CASES, FIXTURE, machine, run_case
+
+
+@pytest.fixture(scope="module")
+def fixture():
+    with safe_open(str(FIXTURE), "pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    return meta, tensors
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name", list(CASES))
+def test_outputs_weights_and_gradients_match_the_pre_rewrite_model(name, fixture):
+    meta, tensors = fixture
+    want = json.loads(meta[name])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        got = run_case(name)
+    finally:
+        torch.set_num_threads(threads)
+    assert got["num_parameters"] == want["num_parameters"]
+    assert list(got["state_dict"]) == list(want["state_dict"]), "state_dict keys (names or order) changed"
+    assert got["state_dict"] == want["state_dict"], "initial weights changed for the same seed"
+    assert list(got["grads"]) == list(want["grads"])
+    if meta["machine"] == machine():
+        # same kernels: bit for bit
+        assert torch.equal(got["logits"], tensors[f"{name}/logits"])
+        assert torch.equal(got["halt_logits"], tensors[f"{name}/halt_logits"])
+        assert got["grads"] == want["grads"], "gradients changed"
+    else:
+        torch.testing.assert_close(got["logits"], tensors[f"{name}/logits"], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(got["halt_logits"], tensors[f"{name}/halt_logits"], rtol=1e-4, atol=1e-5)
+        for k, norm in want["grad_norms"].items():
+            assert got["grad_norms"][k] == pytest.approx(norm, rel=1e-3, abs=1e-6), k
+
+
+def test_the_paper_config_has_its_published_size(fixture):
+    meta, _ = fixture
+    assert json.loads(meta["hrm_sudoku"])["num_parameters"] == 27_275_266
