@@ -52,13 +52,15 @@ def test_extends_cycle_is_an_error(tmp_path):
         ("a.b=x=y", ("set", ("a", "b"), "x=y")),
         ("+a.b=1.0e-4", ("set", ("a", "b"), 1.0e-4)),
         ("a=__import__('os')", ("set", ("a",), "__import__('os')")),  # a string, never evaluated
+        ("model.levels[2].period=8", ("set", ("model", "levels", "2", "period"), 8)),  # as errors print it
+        ("~model.levels[1].block", ("delete", ("model", "levels", "1", "block"), None)),
     ],
 )
 def test_override_grammar(text, expected):
     assert parse_override(text) == expected
 
 
-@pytest.mark.parametrize("text", ["novalue", "=3", "a..b=1", "a=[1,", "~a=1", "a b=1"])
+@pytest.mark.parametrize("text", ["novalue", "=3", "a..b=1", "a=[1,", "~a=1", "a b=1", "a[x].b=1", "a[1=2"])
 def test_malformed_override_is_one_line(text):
     with pytest.raises(OverrideError) as exc:
         parse_override(text)

@@ -24,13 +24,20 @@ from hrmzoo.recipe.safe_yaml import load_yaml
 
 MAX_VALUE_CHARS = 10_000
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*|\.\d+)*")
+# recipe errors name list items as `levels[2]`, so a key copied from one is accepted too
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def _normalise_key(key: str) -> str:
+    """`model.levels[2].period` -> `model.levels.2.period`."""
+    return _INDEX.sub(r".\1", key)
 
 
 def parse_override(text: str) -> tuple[str, tuple[str, ...], Any]:
     """Parse one override into (op, key path, value); op is 'set' or 'delete'."""
     raw = text.strip()
     if raw.startswith("~"):
-        key = raw[1:]
+        key = _normalise_key(raw[1:])
         if "=" in key:
             raise OverrideError(f"override '{text}': a deletion '~a.b' takes no value; drop the '=...' part")
         _check_key(key, text)
@@ -38,7 +45,7 @@ def parse_override(text: str) -> tuple[str, tuple[str, ...], Any]:
     if "=" not in raw:
         raise OverrideError(f"override '{text}' has no '='; write it as key.path=value (or ~key.path to delete)")
     key, value_text = raw.split("=", 1)
-    key = key.strip().removeprefix("+")
+    key = _normalise_key(key.strip().removeprefix("+"))
     _check_key(key, text)
     if len(value_text) > MAX_VALUE_CHARS:
         raise OverrideError(f"override '{text[:60]}...': value is {len(value_text)} characters long (limit {MAX_VALUE_CHARS}); put it in a recipe file")
@@ -52,7 +59,7 @@ def parse_override(text: str) -> tuple[str, tuple[str, ...], Any]:
 
 def _check_key(key: str, text: str) -> None:
     if not _KEY.fullmatch(key):
-        raise OverrideError(f"override '{text}': key '{key}' is not a dotted path like model.l_block.num_heads")
+        raise OverrideError(f"override '{text}': key '{key}' is not a dotted path like model.l_block.num_heads or model.levels[1].period")
 
 
 def apply_overrides(tree: dict, overrides: list[str] | tuple[str, ...]) -> dict:
