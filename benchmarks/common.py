@@ -260,7 +260,7 @@ def time_training(model, device: torch.device, dtype: str, batch_size: int, step
             sync(device)
             t_start = clock()
             counting = i == warmup - 1 or (warmup == 0 and i == 0)
-            ctx = BlockCallCounter(model) if counting else contextlib.nullcontext()
+            ctx = BlockCallCounter(model, batch_size) if counting else contextlib.nullcontext()
             with ctx as maybe_counter:
                 with timer("data"):
                     batch = pool[i % len(pool)]
@@ -278,7 +278,7 @@ def time_training(model, device: torch.device, dtype: str, batch_size: int, step
                     between()
             if counting:
                 counter = maybe_counter
-            losses.append(result.metrics["loss"])
+            losses.append(float(result.metrics["loss"]))
         total = sum(step_times)
     finally:
         for h in handles:

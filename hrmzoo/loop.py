@@ -39,7 +39,7 @@ class StepResult:
     token_correct: torch.Tensor  # [B] fraction of supervised tokens right
     halted: torch.Tensor  # [B]
     steps: torch.Tensor  # [B]
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, torch.Tensor] = field(default_factory=dict)  # scalar tensors on the model's device
 
 
 def new_carry(model: ReasoningModel, batch: dict[str, torch.Tensor]) -> Carry:
@@ -102,24 +102,53 @@ def segment_step(
 
     terms = {"lm": model.head.loss(out.logits, labels)}
     if training:
-        def next_halt_logits():
-            with torch.no_grad():
-                return model(current, out.state).halt_logits
-
-        terms.update(model.halting.loss(out.halt_logits, exact, steps, next_halt_logits))
+        terms.update(model.halting.loss(out.halt_logits, exact, steps, lambda: target_halt_logits(model, current, out.state)))
     loss = sum(t.sum() for t in terms.values()) / B
     for value in out.aux_losses.values():
         loss = loss + value
 
-    metrics = {f"loss/{k}": float(v.detach().mean()) for k, v in terms.items()}
-    metrics.update({f"loss/{k}": float(v.detach()) for k, v in out.aux_losses.items()})
+    # scalar tensors, not floats: converting here would wait for the device at every step
+    metrics = {f"loss/{k}": v.detach().mean() for k, v in terms.items()}
+    metrics.update({f"loss/{k}": v.detach() for k, v in out.aux_losses.items()})
     metrics.update(
-        loss=float(loss.detach()),
-        exact=float(exact.float().mean()),
-        token_acc=float(token.mean()),
-        segments=float(steps.float().mean()),
-        halted=float(halted.float().mean()),
-        residual=float(out.diagnostics["residual"].mean()),
+        loss=loss.detach(),
+        exact=exact.float().mean(),
+        token_acc=token.mean(),
+        segments=steps.float().mean(),
+        halted=halted.float().mean(),
+        residual=out.diagnostics["residual"].mean(),
     )
     new = Carry(out.state, current, steps, halted, min_steps)
     return new, StepResult(out, loss, terms, exact, token, halted, steps, metrics)
+
+
+# Rows of a no-grad CPU segment are run in chunks of about this many activation values
+# ([rows x seq_len, hidden] per chunk): a 64-puzzle no-grad segment of the tiny config
+# (hidden 128, 82 tokens) ran 8-12% faster in chunks of 16 puzzles than whole, on one
+# core (the chunk's activations stay in cache), with identical states.
+CPU_CHUNK_VALUES = 16 * 82 * 128
+
+
+def target_halt_logits(model, batch: dict[str, torch.Tensor], state) -> torch.Tensor:
+    """Halting logits of one more segment from `state`, without gradient: the Q-learning target.
+
+    Runs without building autograd state. On the CPU the rows run in chunks that fit
+    in cache (`CPU_CHUNK_VALUES`); every row is computed on its own, so the values are
+    those of one whole-batch call.
+    """
+    B = batch["inputs"].shape[0]
+    rows = B
+    first = next(iter(state.values())) if isinstance(state, dict) and state else None
+    compiled = hasattr(model, "_orig_mod")  # a compiled model would compile again for the chunk's shape
+    if first is not None and first.device.type == "cpu" and first.dim() == 3 and not compiled:
+        per_row = first.shape[1] * first.shape[2]
+        pieces = -(-B // max(1, CPU_CHUNK_VALUES // per_row))
+        rows = -(-B // pieces)  # equal chunks
+    with torch.no_grad():
+        if rows >= B:
+            return model(batch, state).halt_logits
+        parts = []
+        for lo in range(0, B, rows):
+            part = {k: v[lo:lo + rows] for k, v in batch.items()}
+            parts.append(model(part, {k: v[lo:lo + rows] for k, v in state.items()}).halt_logits)
+        return torch.cat(parts)
