@@ -63,27 +63,10 @@ def base_parser(description: str, *, batch_size: int = 64, recipe: str = "hrm_su
 
 
 def tune_cpu_allocator(keep_bytes: int = 1 << 30) -> bool:
-    """Stop glibc from returning freed activation buffers to the OS.
+    """The trainer's CPU allocator setting (`hrmzoo.train.host.tune_cpu_allocator`)."""
+    from hrmzoo.train.host import tune_cpu_allocator as tune
 
-    By default glibc serves blocks above 128 KiB-32 MiB with fresh `mmap` calls
-    and trims the heap on free, so every new [B, S, D] activation on the CPU costs
-    one page fault per 4 KiB page; on a VM that can cost more than the arithmetic.
-    Raising the mmap and trim thresholds keeps freed blocks for reuse. Returns
-    False where glibc's `mallopt` is not available (other C libraries).
-    """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    return bool(mallopt(M_MMAP_THRESHOLD, keep_bytes)) and bool(mallopt(M_TRIM_THRESHOLD, 2 * keep_bytes - 1))
+    return tune(keep_bytes)
 
 
 def setup(args) -> tuple[torch.nn.Module, torch.device]:

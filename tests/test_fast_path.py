@@ -92,7 +92,7 @@ def test_chunked_q_target_equals_whole_batch(monkeypatch):
     batch = random_batch(model, 6)
     state = model(batch).state
     whole = target_halt_logits(model, batch, state)
-    monkeypatch.setattr(loop, "CPU_CHUNK_VALUES", 2 * model.cfg.total_seq_len * model.cfg.hidden_size)
+    monkeypatch.setattr(loop, "CPU_CHUNK_TOKENS", 2 * model.cfg.total_seq_len)
     with BlockCallCounter(model, batch_size=6) as counter:
         chunked = target_halt_logits(model, batch, state)
     torch.testing.assert_close(chunked, whole, rtol=1e-6, atol=1e-6)
@@ -120,10 +120,10 @@ def _loss_curve(steps: int, dtype: torch.dtype | None, reference: bool, monkeypa
     with monkeypatch.context() as m:
         if reference:
             m.setattr(RotaryEmbedding1d, "split_qkv", _reference_split_qkv)
-            m.setattr(loop, "CPU_CHUNK_VALUES", 1 << 40)  # whole-batch targets
+            m.setattr(loop, "CPU_CHUNK_TOKENS", 1 << 40)  # whole-batch targets
             kernel = "sdpa"
         else:
-            m.setattr(loop, "CPU_CHUNK_VALUES", 3 * model.cfg.total_seq_len * model.cfg.hidden_size)  # chunk at this size
+            m.setattr(loop, "CPU_CHUNK_TOKENS", 3 * model.cfg.total_seq_len)  # chunk at this size
             kernel = "auto"
         with attention_kernel(kernel):
             for i in range(steps):

@@ -36,6 +36,7 @@ from hrmzoo.recipe import load_recipe
 from hrmzoo.train import state as st
 from hrmzoo.train.data import Sampler, check_compatible, open_split, prepare_dataset, split_metadata
 from hrmzoo.train.dist import DistContext
+from hrmzoo.train.host import tune_cpu_allocator
 from hrmzoo.train.optim import build_optimizers
 from hrmzoo.train.runlog import MetricsLog, ProgressLine, format_duration, require_tensorboard
 from hrmzoo.train.schedule import lr_factor
@@ -117,6 +118,8 @@ class Trainer:
             torch.cuda.set_device(device)
         self.device = device
         self.amp_dtype = autocast_dtype(cfg.dtype, device)
+        if device.type == "cpu":
+            tune_cpu_allocator()  # keeps freed activation buffers mapped: same values, fewer page faults
 
         self.data_root = Path(data_root) if data_root is not None else self._prepare_data()
         check_compatible(self.recipe.model, split_metadata(self.data_root, "train"), self.data_root)
