@@ -155,3 +155,18 @@ def test_fast_path_loss_curve_follows_reference_bf16(monkeypatch):
     print(f"mean |fast - ref| {gap_fast:.4f}, mean |ref bf16 - ref fp32| {gap_bf16:.4f}")
     assert gap_fast <= 1.5 * gap_bf16 + 1e-3
     assert (fast - ref).abs()[:5].max() < 0.02  # before the carries part ways: bf16 rounding only
+
+
+def test_attention_benchmark_smoke(capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_attention
+
+    rec = bench_attention.main(["--batch-size", "2", "--heads", "2", "--seq", "8", "--head-dim", "8", "--repeats", "1",
+                                "--seconds", "0.01", "--threads", "1"])
+    assert "hrmzoo picks" in capsys.readouterr().out
+    assert rec["cases"]["bfloat16/forward + backward"]["rule"] == "math"
+    assert rec["cases"]["float32/no-grad forward"]["rule"] == "sdpa"
+    assert all(t > 0 for case in rec["cases"].values() for t in case["ms"].values())
