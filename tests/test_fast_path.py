@@ -170,3 +170,15 @@ def test_attention_benchmark_smoke(capsys):
     assert rec["cases"]["bfloat16/forward + backward"]["rule"] == "math"
     assert rec["cases"]["float32/no-grad forward"]["rule"] == "sdpa"
     assert all(t > 0 for case in rec["cases"].values() for t in case["ms"].values())
+
+
+def test_chunk_benchmark_smoke(capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_chunks
+
+    rec = bench_chunks.main(["--recipe", "tiny_sudoku4", "--batch-size", "4", "--threads", "1", "--rows", "4", "2", "--rounds", "1"])
+    assert "states identical" in capsys.readouterr().out
+    assert rec["identical"] == {4: True, 2: True}
