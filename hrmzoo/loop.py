@@ -122,21 +122,22 @@ def segment_step(
     return new, StepResult(out, loss, terms, exact, token, halted, steps, metrics)
 
 
-# A no-grad CPU segment runs its rows in chunks of about this many tokens. Measured on one
-# core (no-grad segments, per-row results identical): tiny config (hidden 128, 82 tokens)
-# at batch 64, chunks of 32 rows 7-8% faster than the whole batch (16 rows: 8-12%, 4 rows:
-# 0-3%, 2 rows slower); hidden 512 (4+4 layers) at batch 32, chunks of 16 and 8 rows 7%
-# and 11% slower than the whole 32. 32 rows of 82 tokens is fast for both.
+# A no-grad CPU segment runs its rows in chunks of about this many tokens. Measured with
+# `benchmarks/bench_chunks.py` (one core, CPU clock, median of 2, states identical): tiny config
+# (hidden 128, 82 tokens) at batch 64, chunks of 32 / 16 / 8 rows 2.4% / 6.1% / 0.9% faster than
+# the whole batch; hidden 512 (4+4 layers) at batch 32, chunks of 16 / 8 rows 1.8% / 2.0% faster
+# than the whole 32 (an earlier single-shot run had them 7-11% slower). A small, safe gain at 32 rows.
 CPU_CHUNK_TOKENS = 32 * 82
 
 
 def cpu_chunk_rows(model, batch_size: int, seq_len: int, device: torch.device) -> int:
     """Rows per chunk for a no-grad pass over `batch_size` rows (`batch_size` itself: no chunking).
 
-    Only on the CPU and for an uncompiled model (a compiled one would compile again for
+    Only on the CPU and for a model without compiled parts (they would compile again for
     the chunk's shape); chunks are of equal size, about `CPU_CHUNK_TOKENS` tokens each.
     """
-    if torch.device(device).type != "cpu" or hasattr(model, "_orig_mod"):
+    compiled = hasattr(model, "_orig_mod") or any(getattr(m, "_compiled_call_impl", None) is not None for m in model.children())
+    if torch.device(device).type != "cpu" or compiled:
         return batch_size
     pieces = -(-batch_size // max(1, CPU_CHUNK_TOKENS // max(1, seq_len)))
     return -(-batch_size // pieces)
