@@ -117,12 +117,13 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True  # the fp32 reference of the curve check runs as the trainer would
+        torch.backends.cuda.matmul.allow_tf32 = False  # the curve check's reference is true fp32, not TF32
+        torch.backends.cudnn.allow_tf32 = False
     torch.manual_seed(args.seed)
     env = common.environment(device)
     peak_dtype = "bfloat16"
     peaks = [common.matmul_peak(device, peak_dtype, args.peak_size, args.peak_seconds)]
-    print(f"device: {env.get('gpu', device)}; torch {torch.__version__}; bf16 matmul peak {peaks[0] / 1e12:.1f} TFLOP/s "
+    print(f"device: {env.get('gpu', device)}; torch {torch.__version__}; bf16 matmul peak {common.fmt(peaks[0], 'FLOP/s')} "
           f"({args.peak_size}^3, measured here)", flush=True)
 
     model = build(args, device)
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> dict:
         record["modes"]["compile_on" if compiled else "compile_off"] = mode
         mem = f"{mode['peak_memory_bytes'] / 2**30:.2f} GiB" if mode["peak_memory_bytes"] is not None else "n/a (CPU)"
         print(f"bf16, compile {'on ' if compiled else 'off'}: {step_s * 1e3:.1f} ms/step (median of {len(out['step_times'])}), "
-              f"{tokens / step_s:,.0f} tokens/s, {achieved / 1e12:.2f} TFLOP/s, MFU {100 * mode['mfu_measured_peak']:.1f}% of the measured "
+              f"{tokens / step_s:,.0f} tokens/s, {common.fmt(achieved, 'FLOP/s')}, MFU {100 * mode['mfu_measured_peak']:.1f}% of the measured "
               f"bf16 matmul peak" + (f" ({100 * mode['mfu_datasheet']:.1f}% of the datasheet's)" if dev_peak else "")
               + f"; peak memory {mem}; first step{' (compiles)' if compiled else ''} {out['first_step_s']:.1f} s", flush=True)
     record["matmul_peak_flops"] = statistics.median(peaks)
@@ -187,8 +188,8 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"loss curves {name}: max |diff| {c['max_abs']:.4g}, mean relative {100 * c['mean_rel']:.3f}% "
                   f"(tolerance {100 * c['tolerance_mean_rel']:.0f}%): {'PASS' if c['pass'] else 'FAIL'}", flush=True)
     record["checks"] = checks
-    print(f"bf16 matmul peak over the run: {min(peaks) / 1e12:.1f}-{max(peaks) / 1e12:.1f} TFLOP/s; model FLOPs per step "
-          f"{flops['total'] / 1e12:.3f} TFLOP ({counter.calls.calls})", flush=True)
+    print(f"bf16 matmul peak over the run: {common.fmt(min(peaks), 'FLOP/s')} - {common.fmt(max(peaks), 'FLOP/s')}; model FLOPs per step "
+          f"{common.fmt(flops['total'], 'FLOP')} ({counter.calls.calls})", flush=True)
     common.emit_json(record)
     if args.out:
         Path(args.out).write_text(json.dumps(record, indent=1, default=str))

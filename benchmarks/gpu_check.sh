@@ -23,7 +23,10 @@ for spec in pydantic:pydantic yaml:pyyaml einops:einops safetensors:safetensors 
 done
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing from $WHEELS: ${missing[*]}"
-    python -m pip install --no-index --find-links "$WHEELS" "${missing[@]}"
+    python -m pip install --no-index --find-links "$WHEELS" "${missing[@]}" || {
+        echo "gpu_check.sh: could not install ${missing[*]} from $WHEELS (numpy is fetched only with NUMPY=1 bash benchmarks/gpu_wheels.sh)" >&2
+        exit 2
+    }
 fi
 # timm without torchvision / huggingface_hub: hrmzoo needs neither, and timm imports them only when present
 python -c "import timm" 2>/dev/null || python -m pip install --no-index --no-deps --find-links "$WHEELS" timm

@@ -543,24 +543,29 @@ class _Accumulator:
         self._run_right: torch.Tensor | float = 0.0
         self._run_n: torch.Tensor | float = 0.0
 
+    @staticmethod
+    def _wide(t: torch.Tensor) -> torch.Tensor:
+        # float64 sums where the device has float64 (MPS has not)
+        return t.detach().to(torch.float32 if t.device.type == "mps" else torch.float64)
+
     def add(self, res) -> None:
         for k, v in res.metrics.items():
-            v = v.detach().double() if torch.is_tensor(v) else float(v)
+            v = self._wide(v) if torch.is_tensor(v) else float(v)
             self.sums[k] = self.sums[k] + v if k in self.sums else v
         self.n += 1
         halted = res.halted.detach()
-        right = (res.exact & halted).sum().double()
-        count = halted.sum().double()
+        right = self._wide((res.exact & halted).sum())
+        count = self._wide(halted.sum())
         self.halt_right = self.halt_right + right
         self.halt_n = self.halt_n + count
         self._run_right = 0.98 * self._run_right + right
         self._run_n = 0.98 * self._run_n + count
         idx = (res.steps.detach() - 1).clamp(0, self.S - 1)
         if self.seg is None:
-            self.seg = torch.zeros(3, self.S, dtype=torch.float64, device=idx.device)
-        self.seg[0] += torch.bincount(idx, minlength=self.S).double()
-        self.seg[1] += torch.bincount(idx, weights=res.exact.detach().double(), minlength=self.S)
-        self.seg[2] += torch.bincount(idx, weights=res.terms["lm"].detach().double(), minlength=self.S)
+            self.seg = self._wide(torch.zeros(3, self.S, device=idx.device))
+        self.seg[0] += torch.bincount(idx, minlength=self.S).to(self.seg.dtype)
+        self.seg[1] += torch.bincount(idx, weights=res.exact.detach().to(self.seg.dtype), minlength=self.S)
+        self.seg[2] += torch.bincount(idx, weights=res.terms["lm"].detach().to(self.seg.dtype), minlength=self.S)
 
     def running_exact(self) -> float:
         n = float(self._run_n)
@@ -569,10 +574,12 @@ class _Accumulator:
     def flush(self, dist: DistContext) -> dict[str, Any]:
         """Means since the last flush, averaged over ranks."""
         keys = sorted(self.sums)
-        values = [torch.as_tensor(self.sums[k], dtype=torch.float64).cpu() for k in keys]
-        values += [torch.as_tensor(v, dtype=torch.float64).cpu() for v in (self.halt_right, self.halt_n)]
+        def host(v) -> torch.Tensor:  # the one read of the device per log line
+            return v.detach().cpu().double() if torch.is_tensor(v) else torch.tensor(float(v), dtype=torch.float64)
+
+        values = [host(self.sums[k]) for k in keys] + [host(self.halt_right), host(self.halt_n)]
         packed = dist.mean(torch.stack(values))
-        seg = dist.sum(self.seg.cpu() if self.seg is not None else torch.zeros(3, self.S, dtype=torch.float64))
+        seg = dist.sum(self.seg.cpu().double() if self.seg is not None else torch.zeros(3, self.S, dtype=torch.float64))
         out: dict[str, Any] = {k: float(packed[i]) / max(1, self.n) for i, k in enumerate(keys)}
         halt_right, halt_n = float(packed[-2]), float(packed[-1])
         out["exact_at_halt"] = halt_right / halt_n if halt_n else 0.0
