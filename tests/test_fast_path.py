@@ -108,7 +108,7 @@ def _reference_split_qkv(self, qkv, num_heads):
     return apply_rotary(heads[0], cos, sin), apply_rotary(heads[1], cos, sin), heads[2]
 
 
-def _loss_curve(steps: int, dtype: torch.dtype | None, reference: bool, monkeypatch) -> list[float]:
+def _loss_curve(steps: int, dtype: torch.dtype | None, reference: bool, monkeypatch, fast_kernel: str = "auto") -> list[float]:
     model = tiny_model("model.halting.max_segments=4", "model.l_block.num_heads=4", seed=1)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     gen = torch.Generator().manual_seed(0)
@@ -124,7 +124,7 @@ def _loss_curve(steps: int, dtype: torch.dtype | None, reference: bool, monkeypa
             kernel = "sdpa"
         else:
             m.setattr(loop, "CPU_CHUNK_TOKENS", 3 * model.cfg.total_seq_len)  # chunk at this size
-            kernel = "auto"
+            kernel = fast_kernel
         with attention_kernel(kernel):
             for i in range(steps):
                 with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
@@ -140,6 +140,14 @@ def test_fast_path_loss_curve_equals_reference_fp32(monkeypatch):
     fast = _loss_curve(50, None, False, monkeypatch)
     ref = _loss_curve(50, None, True, monkeypatch)
     assert fast[-1] < 0.8 * fast[0]  # it trains
+    torch.testing.assert_close(torch.tensor(fast), torch.tensor(ref), rtol=1e-4, atol=1e-5)
+
+
+def test_plain_attention_loss_curve_equals_sdpa_fp32(monkeypatch):
+    # the plain form everywhere (the CPU rule uses it only for bf16 with a backward): in fp32
+    # its 50-step curve equals SDPA's, so the two kernels compute the same function
+    fast = _loss_curve(50, None, False, monkeypatch, fast_kernel="math")
+    ref = _loss_curve(50, None, True, monkeypatch)
     torch.testing.assert_close(torch.tensor(fast), torch.tensor(ref), rtol=1e-4, atol=1e-5)
 
 
