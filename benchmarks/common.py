@@ -53,7 +53,8 @@ def base_parser(description: str, *, batch_size: int = 64, recipe: str = "hrm_su
     p.add_argument("--dtype", default="float32", choices=sorted(DTYPES), help="bfloat16 = autocast, weights stay fp32")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: all cores)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--compile", action="store_true", help="torch.compile the L/H blocks (hrmzoo.blocks.compile_blocks)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the whole model, as train.compile=true does (training steps only)")
+    p.add_argument("--compile-blocks", action="store_true", help="torch.compile only the L/H blocks in place (hrmzoo.blocks.compile_blocks)")
     p.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                    help="cpu: time by this process's CPU seconds (robust on a shared machine; use with --threads 1)")
     p.add_argument("--malloc", choices=["tuned", "default"], default="tuned",
@@ -63,27 +64,10 @@ def base_parser(description: str, *, batch_size: int = 64, recipe: str = "hrm_su
 
 
 def tune_cpu_allocator(keep_bytes: int = 1 << 30) -> bool:
-    """Stop glibc from returning freed activation buffers to the OS.
+    """The trainer's CPU allocator setting (`hrmzoo.train.host.tune_cpu_allocator`)."""
+    from hrmzoo.train.host import tune_cpu_allocator as tune
 
-    By default glibc serves blocks above 128 KiB-32 MiB with fresh `mmap` calls
-    and trims the heap on free, so every new [B, S, D] activation on the CPU costs
-    one page fault per 4 KiB page; on a VM that can cost more than the arithmetic.
-    Raising the mmap and trim thresholds keeps freed blocks for reuse. Returns
-    False where glibc's `mallopt` is not available (other C libraries).
-    """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    return bool(mallopt(M_MMAP_THRESHOLD, keep_bytes)) and bool(mallopt(M_TRIM_THRESHOLD, 2 * keep_bytes - 1))
+    return tune(keep_bytes)
 
 
 def setup(args) -> tuple[torch.nn.Module, torch.device]:
@@ -103,10 +87,13 @@ def setup(args) -> tuple[torch.nn.Module, torch.device]:
     if device.type == "cuda" and _clock is time.process_time:
         raise SystemExit("--clock cpu measures host CPU time; use --clock wall on CUDA")
     model = build_model(recipe, overrides, device=device, seed=args.seed)
-    if getattr(args, "compile", False):
+    if getattr(args, "compile_blocks", False):
         from hrmzoo.blocks import compile_blocks
 
         compile_blocks(model)
+    # the trainer's train.compile: the whole segment compiled, called through the wrapper
+    # (kept out of the module tree: a submodule that wraps its parent would recurse)
+    model.__dict__["bench_forward"] = torch.compile(model) if getattr(args, "compile", False) else None
     return model, device
 
 
@@ -249,7 +236,10 @@ def time_training(model, device: torch.device, dtype: str, batch_size: int, step
         sync(device)
         forward_time[0] += clock() - forward_time.pop()
 
-    handles = [model.register_forward_pre_hook(pre), model.register_forward_hook(post)]
+    forward_model = getattr(model, "bench_forward", None)
+    if forward_model is None:
+        forward_model = model
+    handles = [forward_model.register_forward_pre_hook(pre), forward_model.register_forward_hook(post)]
     losses, step_times = [], []
     counter = None
     try:
@@ -259,13 +249,14 @@ def time_training(model, device: torch.device, dtype: str, batch_size: int, step
                 forward_time[0] = 0.0
             sync(device)
             t_start = clock()
-            counting = i == warmup - 1 or (warmup == 0 and i == 0)
-            ctx = BlockCallCounter(model) if counting else contextlib.nullcontext()
+            # count on the eager model (hooks would make a compiled one recompile)
+            counting = forward_model is model and (i == warmup - 1 or (warmup == 0 and i == 0))
+            ctx = BlockCallCounter(model, batch_size) if counting else contextlib.nullcontext()
             with ctx as maybe_counter:
                 with timer("data"):
                     batch = pool[i % len(pool)]
                 with timer("step_forward"), autocast(device, dtype):
-                    carry, result = segment_step(model, carry, batch, training=True, generator=halt_gen)
+                    carry, result = segment_step(forward_model, carry, batch, training=True, generator=halt_gen)
                 with timer("backward"):
                     result.loss.backward()
                 with timer("optimizer"):
@@ -278,11 +269,17 @@ def time_training(model, device: torch.device, dtype: str, batch_size: int, step
                     between()
             if counting:
                 counter = maybe_counter
-            losses.append(result.metrics["loss"])
+            losses.append(float(result.metrics["loss"]))
         total = sum(step_times)
     finally:
         for h in handles:
             h.remove()
+    if counter is None:  # compiled: count one eager step apart (not applied to the weights)
+        with BlockCallCounter(model, batch_size) as counter:
+            _, result = segment_step(model, new_carry(model, pool[0]), pool[0], training=True,
+                                     generator=torch.Generator(device=device).manual_seed(seed))
+            result.loss.backward()
+        opt.zero_grad(set_to_none=True)
     per = {k: v / steps for k, v in timer.totals.items()}
     model_time = (forward_time[0] + timer.totals["backward"]) / steps
     step = total / steps

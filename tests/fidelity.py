@@ -10,7 +10,7 @@ and must not be regenerated to make a failing test pass: it is the reference.
 Each case builds a recipe with a fixed seed, runs one segment on a fixed batch
 in float32 with one thread, and backpropagates a fixed random projection of the
 logits and halting logits. Stored per case: the logits and halting logits
-(bit-exact on the machine that wrote them), the parameter count, and a sha256
+(bit-exact on the machine that wrote them; gradients to float32 rounding since the fused RoPE backward of issue 15), the parameter count, and a sha256
 digest of every state_dict entry and of every parameter's gradient. Weights are
 set by seeded generators, so their digests are exact on every machine; logits
 and gradients go through BLAS kernels, so on a different CPU or torch version

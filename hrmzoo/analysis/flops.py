@@ -66,15 +66,21 @@ class BlockCalls:
 class BlockCallCounter:
     """Context manager counting every forward of the model's blocks and whether grad was on.
 
+    With `batch_size`, a call on fewer rows (a no-grad forward run in chunks of the
+    batch, as `hrmzoo.loop.target_halt_logits` does on the CPU) counts as that
+    fraction of an application, so the count stays "applications over the whole batch".
+
     Example:
         >>> with BlockCallCounter(model) as counter:   # doctest: +SKIP
         ...     loss = segment_step(...)
         >>> counter.calls.forward
     """
 
-    def __init__(self, model):
+    def __init__(self, model, batch_size: int | None = None):
         self.model = model
+        self.batch_size = batch_size
         self.calls = BlockCalls()
+        self._rows: dict[tuple[str, bool], int] = {}
         self._handles: list = []
 
     def __enter__(self) -> "BlockCallCounter":
@@ -85,9 +91,25 @@ class BlockCallCounter:
             if block is None:
                 continue
             def hook(module, args, _name=name):
-                self.calls.add(_name, torch.is_grad_enabled())
+                if self.batch_size is None:
+                    self.calls.add(_name, torch.is_grad_enabled())
+                    return
+                key = (_name, torch.is_grad_enabled())
+                self._rows[key] = self._rows.get(key, 0) + int(args[0].shape[0])
+                self._update()
             self._handles.append(block.register_forward_pre_hook(hook))
         return self
+
+    def _update(self) -> None:
+        B = self.batch_size
+        def apps(rows: int):
+            return rows // B if rows % B == 0 else rows / B
+        counts: dict[str, list] = {}
+        for (name, grad), rows in self._rows.items():
+            entry = counts.setdefault(name, [0, 0])
+            entry[0] += rows
+            entry[1] += rows if grad else 0
+        self.calls = BlockCalls({name: [apps(f), apps(g)] for name, (f, g) in counts.items()})
 
     def __exit__(self, *exc) -> None:
         for h in self._handles:

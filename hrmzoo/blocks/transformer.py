@@ -2,7 +2,8 @@
 
 Each layer computes `h = norm(h + attn(h)); h = norm(h + swiglu(h))` with
 RMSNorm without gain (in float32), no biases, fused QKV and fused gate/up
-projections, and attention through `scaled_dot_product_attention`.
+projections, and attention through `hrmzoo.layers.attention` (SDPA, or its plain
+form where that is measured faster).
 """
 
 from __future__ import annotations
@@ -10,14 +11,13 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 from pydantic import Field
 from timm.layers import SwiGLUPacked
 from torch import nn
 
 from hrmzoo.blocks.base import Block, BlockConfig, swiglu_inner
-from hrmzoo.layers import RmsNorm, RotaryEmbedding1d, lecun_init_
+from hrmzoo.layers import RmsNorm, RotaryEmbedding1d, attention, lecun_init_
 from hrmzoo.registry import register
 
 
@@ -48,14 +48,12 @@ class Attention(nn.Module):
         self.rope = rope
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        qkv = rearrange(self.qkv(x), "b s (three h d) -> three b h s d", three=3, h=self.num_heads)
         if self.rope is not None:
-            # q and k rotate together: one set of elementwise kernels instead of two
-            q, k = self.rope.rotate(qkv[:2]).unbind(0)
-            v = qkv[2]
+            # the split and the rotation in one pass: q and k come out rotated, in [B, H, S, Dh]
+            q, k, v = self.rope.split_qkv(self.qkv(x), self.num_heads)
         else:
-            q, k, v = qkv.unbind(0)
-        out = F.scaled_dot_product_attention(q, k, v)
+            q, k, v = rearrange(self.qkv(x), "b s (three h d) -> three b h s d", three=3, h=self.num_heads).unbind(0)
+        out = attention(q, k, v)  # the kernel measured fastest for this device, dtype and grad mode
         return self.proj(rearrange(out, "b h s d -> b s (h d)"))
 
 

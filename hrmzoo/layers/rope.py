@@ -13,10 +13,13 @@ from torch import nn
 class RotaryEmbedding1d(nn.Module):
     """Precomputed cos/sin tables for positions 0..seq_len-1 (non-persistent buffers).
 
-    The rotate-half form `x * cos + rotate_half(x) * sin` is computed as
-    `x * cos + roll(x, Dh/2) * sin_signed` where `sin_signed` carries the sign
-    of the first half: one roll instead of a chunk, a negation and a concat.
-    Tables are cached per dtype so bf16 autocast does not cast them on every call.
+    The rotate-half form `x * cos + rotate_half(x) * sin` is computed on the two
+    halves of the head dimension, written straight into one output buffer:
+    `out1 = x1 cos - x2 sin`, `out2 = x2 cos + x1 sin` (four half-size kernels; the
+    former `roll`-based form spent most of its time in the `cat` that `roll` runs on
+    the CPU). Its backward is the rotation by the opposite angle, so it has a
+    hand-written gradient of the same four kernels. Tables are cached per dtype so
+    bf16 autocast does not cast them on every call.
     """
 
     def __init__(self, head_dim: int, seq_len: int, theta: float = 10000.0):
@@ -28,23 +31,23 @@ class RotaryEmbedding1d(nn.Module):
         emb = torch.cat([freqs, freqs], dim=-1)  # [S, head_dim]: rotate-half layout
         self.register_buffer("cos", emb.cos(), persistent=False)
         self.register_buffer("sin", emb.sin(), persistent=False)
-        sign = torch.ones(head_dim)
-        sign[: head_dim // 2] = -1
-        self.register_buffer("sin_signed", emb.sin() * sign, persistent=False)
+        # [S, head_dim / 2]: both halves of the rotate-half tables are the same
+        self.register_buffer("cos_half", freqs.cos(), persistent=False)
+        self.register_buffer("sin_half", freqs.sin(), persistent=False)
         self._cast: dict[torch.dtype, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.cos, self.sin
 
     def tables(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(cos, sin_signed) in `like`'s dtype and device, cast once and cached."""
-        if like.dtype == self.cos.dtype:
-            return self.cos, self.sin_signed
+        """(cos_half, sin_half) [S, Dh/2] in `like`'s dtype and device, cast once and cached."""
+        if like.dtype == self.cos_half.dtype:
+            return self.cos_half, self.sin_half
         if torch.compiler.is_compiling():  # a compiled graph folds the cast itself
-            return self.cos.to(like.dtype), self.sin_signed.to(like.dtype)
+            return self.cos_half.to(like.dtype), self.sin_half.to(like.dtype)
         hit = self._cast.get(like.dtype)
         if hit is None:
-            hit = self._cast[like.dtype] = (self.cos.to(like.dtype), self.sin_signed.to(like.dtype))
+            hit = self._cast[like.dtype] = (self.cos_half.to(like.dtype), self.sin_half.to(like.dtype))
         return hit
 
     def _apply(self, fn, recurse=True):
@@ -52,9 +55,65 @@ class RotaryEmbedding1d(nn.Module):
         return super()._apply(fn, recurse)
 
     def rotate(self, x: torch.Tensor) -> torch.Tensor:
-        """Rotate `x` [..., S, Dh] by position (q and k may be stacked in front)."""
-        cos, sin_signed = self.tables(x)
-        return torch.addcmul(x * cos, x.roll(x.shape[-1] // 2, dims=-1), sin_signed)
+        """Rotate `x` [..., S, Dh] by position (q and k may be stacked in front); any strides.
+
+        Returns a new contiguous tensor of `x`'s shape.
+        """
+        cos, sin = self.tables(x)
+        if torch.compiler.is_compiling():  # let the compiler fuse the plain formula
+            return rotate_halves(x, cos, sin)
+        return _RotateHalves.apply(x, cos, sin)
+
+    def split_qkv(self, qkv: torch.Tensor, num_heads: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q, k, v [B, H, S, Dh] from a fused projection [B, S, 3 * H * Dh], q and k rotated.
+
+        q and k are read through a strided view and written once, rotated and contiguous,
+        in the layout attention wants (no separate transpose copy); v stays a view.
+        """
+        B, S, _ = qkv.shape
+        heads = qkv.unflatten(-1, (3, num_heads, -1)).permute(2, 0, 3, 1, 4)  # [3, B, H, S, Dh] view
+        q, k = self.rotate(heads[:2]).unbind(0)
+        return q, k, heads[2]
+
+
+def rotate_halves(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """The rotate-half rotation on the halves of the last dimension: (x1 c - x2 s, x2 c + x1 s).
+
+    `cos`, `sin`: [S, Dh/2]. Plain differentiable ops (the form the compiler fuses).
+    """
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+
+
+def _rotate_into(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    x1, x2 = x[..., :half], x[..., half:]
+    o1, o2 = out[..., :half], out[..., half:]
+    torch.mul(x1, cos, out=o1)
+    o1.addcmul_(x2, sin, value=-1)
+    torch.mul(x2, cos, out=o2)
+    o2.addcmul_(x1, sin)
+    return out
+
+
+class _RotateHalves(torch.autograd.Function):
+    """`rotate_halves` in four kernels writing one buffer; the gradient is the inverse rotation."""
+
+    @staticmethod
+    def forward(x, cos, sin):
+        return _rotate_into(x, cos, sin)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, cos, sin = inputs
+        ctx.save_for_backward(cos, sin)
+
+    @staticmethod
+    def backward(ctx, grad):
+        cos, sin = ctx.saved_tensors
+        # the rotation is orthogonal: its transpose rotates by -angle
+        return _rotate_into(grad, cos, -sin), None, None
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:

@@ -24,8 +24,9 @@ class TrainConfig(BaseModel):
         seed: seeds model init, data order and exploration.
         device: `auto` picks CUDA when present, else CPU; or `cpu`, `cuda`, `cuda:1`.
         dtype: `auto` is bf16 autocast on CUDA and float32 on CPU; `bfloat16`
-            autocasts on any device (CPUs with AVX-512 BF16 gain from it);
-            `float32` never autocasts.
+            autocasts on any device (on a CPU it pays only where bf16 matmuls outrun
+            fp32 ones, e.g. with AMX; with AVX-512 BF16 alone the tiny config ran at
+            0.72-0.74x the fp32 step rate, `benchmarks/RESULTS.md`); `float32` never autocasts.
         threads: CPU threads for torch (None: torch's default).
         batch_size: global batch (all ranks together); divisible by the world size.
         steps: optimizer steps (one per segment); ignored when `epochs` is set.
@@ -51,7 +52,10 @@ class TrainConfig(BaseModel):
             first step past it (or at `steps`, whichever comes first), saves and runs
             its final evaluation. The steps reached are in the summary and
             `metrics.jsonl`. The learning-rate schedule is still laid out over `steps`.
-        compile: wrap the model in `torch.compile`.
+        compile: wrap the model in `torch.compile` (the whole segment). On one CPU core the
+            tiny config's training step ran 19% faster compiled, after about 2 minutes of
+            compiling per dtype (`benchmarks/RESULTS.md`), so it is off by default; turn it on
+            for long runs.
         log_interval: steps between metric lines in `metrics.jsonl`.
         eval_interval: steps between evaluations on the test split (None: only at the end).
         eval_max_examples: cap on test examples for periodic evaluations (the final one uses all).

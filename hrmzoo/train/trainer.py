@@ -38,6 +38,7 @@ from hrmzoo.sizing import check_parameters
 from hrmzoo.train import state as st
 from hrmzoo.train.data import Sampler
 from hrmzoo.train.dist import DistContext
+from hrmzoo.train.host import tune_cpu_allocator
 from hrmzoo.train.optim import build_optimizers
 from hrmzoo.train.runlog import MetricsLog, ProgressLine, format_duration, require_tensorboard
 from hrmzoo.train.schedule import lr_factor
@@ -112,6 +113,8 @@ class Trainer:
             torch.cuda.set_device(device)
         self.device = device
         self.amp_dtype = autocast_dtype(cfg.dtype, device)
+        if device.type == "cpu":
+            tune_cpu_allocator()  # keeps freed activation buffers mapped: same values, fewer page faults
 
         self.data_root = Path(data_root) if data_root is not None else self._prepare_data()
         check_compatible(self.recipe.model, split_metadata(self.data_root, "train"), self.data_root)
@@ -229,17 +232,18 @@ class Trainer:
         self.model.train()
         with self._amp():
             carry, res = segment_step(self.forward_model, self.carry, batch, training=True, generator=self.generator)
-        loss = float(self.dist.mean(res.loss.detach().float()))
-        if not math.isfinite(loss):
-            self._forget_suspect_save()
-            raise TrainingError(self._diverged_message(loss))
         self.optimizer.zero_grad(set_to_none=True)
         if self.sparse is not None:
             self.sparse.zero_grad(set_to_none=True)
         res.loss.backward()
+        # the step's one wait for the device: after the backward is queued, before any weight changes
+        loss = float(self.dist.mean(res.loss.detach().float()))
+        if not math.isfinite(loss):
+            self._forget_suspect_save()
+            raise TrainingError(self._diverged_message(loss))
         self.dist.all_reduce_grads(self.params)
         if self.cfg.grad_clip is not None:
-            res.metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.net_params, self.cfg.grad_clip))
+            res.metrics["grad_norm"] = torch.nn.utils.clip_grad_norm_(self.net_params, self.cfg.grad_clip).detach()
         self.optimizer.step()
         if self.sparse is not None:
             self.sparse.step(self.dist.gather_cat(carry.batch["puzzle_identifiers"]))
@@ -302,6 +306,7 @@ class Trainer:
                         f"{self.total_steps} steps of batch {cfg.batch_size} on {self.device}{' x' + str(self.dist.world) if self.dist.enabled else ''}"
                         f"{' (bf16 autocast)' if self.amp_dtype else ''}; run dir {self.run_dir}")
         deadline = t0 + 60.0 * cfg.time_budget if cfg.time_budget else None
+        bar_at = -math.inf
         try:
             while self.step < self.total_steps:
                 if deadline is not None and self._past(deadline):
@@ -309,7 +314,9 @@ class Trainer:
                     break
                 res = self.train_step()
                 acc.add(res)
-                bar.update(self.step, {"loss": res.metrics["loss"], "exact": acc.running_exact()})
+                if bar.enabled and bar.tty and time.perf_counter() - bar_at >= bar.min_interval:  # reading on-device sums waits for the device
+                    bar_at = time.perf_counter()
+                    bar.update(self.step, {"loss": res.metrics["loss"], "exact": acc.running_exact()})
                 if self.step % cfg.log_interval == 0 or self.step == self.total_steps:
                     last = acc.flush(self.dist)
                     last["steps_per_s"] = (self.step - bar.start) / max(1e-9, time.perf_counter() - t0)
@@ -512,44 +519,62 @@ class Trainer:
 
 
 class _Accumulator:
-    """Sums of step metrics between log lines, plus per-segment breakdowns."""
+    """Sums of step metrics between log lines, plus per-segment breakdowns.
+
+    The sums stay on the model's device as tensors and are read once per log line
+    (`flush`), so accumulating a step does not wait for the device.
+    """
 
     def __init__(self, max_segments: int):
         self.S = max_segments
         self.reset()
 
     def reset(self) -> None:
-        self.sums: dict[str, float] = {}
+        self.sums: dict[str, torch.Tensor | float] = {}
         self.n = 0
-        self.halt_right = 0.0
-        self.halt_n = 0.0
-        self.seg = torch.zeros(3, self.S)  # count, exact, lm loss per segment index
-        self._run_right, self._run_n = 0.0, 0.0
+        self.halt_right: torch.Tensor | float = 0.0
+        self.halt_n: torch.Tensor | float = 0.0
+        self.seg: torch.Tensor | None = None  # count, exact, lm loss per segment index
+        self._run_right: torch.Tensor | float = 0.0
+        self._run_n: torch.Tensor | float = 0.0
+
+    @staticmethod
+    def _wide(t: torch.Tensor) -> torch.Tensor:
+        # float64 sums where the device has float64 (MPS has not)
+        return t.detach().to(torch.float32 if t.device.type == "mps" else torch.float64)
 
     def add(self, res) -> None:
         for k, v in res.metrics.items():
-            self.sums[k] = self.sums.get(k, 0.0) + float(v)
+            v = self._wide(v) if torch.is_tensor(v) else float(v)
+            self.sums[k] = self.sums[k] + v if k in self.sums else v
         self.n += 1
         halted = res.halted.detach()
-        right = float((res.exact & halted).sum())
-        self.halt_right += right
-        self.halt_n += float(halted.sum())
+        right = self._wide((res.exact & halted).sum())
+        count = self._wide(halted.sum())
+        self.halt_right = self.halt_right + right
+        self.halt_n = self.halt_n + count
         self._run_right = 0.98 * self._run_right + right
-        self._run_n = 0.98 * self._run_n + float(halted.sum())
-        idx = (res.steps.detach() - 1).clamp(0, self.S - 1).cpu()
-        self.seg[0] += torch.bincount(idx, minlength=self.S).float()
-        self.seg[1] += torch.bincount(idx, weights=res.exact.detach().float().cpu(), minlength=self.S)
-        self.seg[2] += torch.bincount(idx, weights=res.terms["lm"].detach().float().cpu(), minlength=self.S)
+        self._run_n = 0.98 * self._run_n + count
+        idx = (res.steps.detach() - 1).clamp(0, self.S - 1)
+        if self.seg is None:
+            self.seg = self._wide(torch.zeros(3, self.S, device=idx.device))
+        self.seg[0] += torch.bincount(idx, minlength=self.S).to(self.seg.dtype)
+        self.seg[1] += torch.bincount(idx, weights=res.exact.detach().to(self.seg.dtype), minlength=self.S)
+        self.seg[2] += torch.bincount(idx, weights=res.terms["lm"].detach().to(self.seg.dtype), minlength=self.S)
 
     def running_exact(self) -> float:
-        return self._run_right / self._run_n if self._run_n else 0.0
+        n = float(self._run_n)
+        return float(self._run_right) / n if n else 0.0
 
     def flush(self, dist: DistContext) -> dict[str, Any]:
         """Means since the last flush, averaged over ranks."""
         keys = sorted(self.sums)
-        packed = torch.tensor([self.sums[k] for k in keys] + [self.halt_right, self.halt_n], dtype=torch.float64)
-        packed = dist.mean(packed)
-        seg = dist.sum(self.seg.double())
+        def host(v) -> torch.Tensor:  # the one read of the device per log line
+            return v.detach().cpu().double() if torch.is_tensor(v) else torch.tensor(float(v), dtype=torch.float64)
+
+        values = [host(self.sums[k]) for k in keys] + [host(self.halt_right), host(self.halt_n)]
+        packed = dist.mean(torch.stack(values))
+        seg = dist.sum(self.seg.cpu().double() if self.seg is not None else torch.zeros(3, self.S, dtype=torch.float64))
         out: dict[str, Any] = {k: float(packed[i]) / max(1, self.n) for i, k in enumerate(keys)}
         halt_right, halt_n = float(packed[-2]), float(packed[-1])
         out["exact_at_halt"] = halt_right / halt_n if halt_n else 0.0

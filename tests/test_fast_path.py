@@ -1,0 +1,192 @@
+"""The CPU fast path computes what the reference path computes.
+
+Each fused piece is checked against its plain formula (values and gradients), and
+whole training runs with every fast piece on are checked against the reference
+implementations (SDPA everywhere, the rotate-half RoPE, whole-batch Q targets):
+the loss curves of 50 steps agree within float tolerance.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+from tests.helpers import random_batch, tiny_model
+from hrmzoo import loop
+from hrmzoo.analysis.flops import BlockCallCounter
+from hrmzoo.layers import RotaryEmbedding1d, apply_rotary, attention_kernel
+from hrmzoo.layers.attention import chosen_kernel, math_attention
+from hrmzoo.layers.rope import rotate_halves
+from hrmzoo.loop import new_carry, segment_step, target_halt_logits
+
+
+def _qkv(B=3, H=2, S=7, Dh=8, dtype=torch.float64, grad=False, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(B, H, S, Dh, generator=g, dtype=torch.float64).to(dtype).requires_grad_(grad) for _ in range(3)]
+
+
+def test_rotation_matches_rotate_half_formula_and_its_gradient():
+    rope = RotaryEmbedding1d(8, 7).double()
+    x = torch.randn(2, 3, 2, 7, 8, dtype=torch.float64, requires_grad=True)
+    torch.testing.assert_close(rope.rotate(x), apply_rotary(x, *rope()))
+    torch.autograd.gradcheck(lambda t: rope.rotate(t), (x,))  # the hand-written backward
+    torch.testing.assert_close(rotate_halves(x, *rope.tables(x)), apply_rotary(x, *rope()))  # the compiled form
+
+
+def test_rotation_of_strided_views_in_bf16():
+    rope = RotaryEmbedding1d(8, 5)
+    base = torch.randn(4, 5, 3, 2, 8).permute(2, 0, 3, 1, 4)  # [3, B, H, S, Dh], not contiguous
+    out = rope.rotate(base[:2].bfloat16())
+    assert out.dtype == torch.bfloat16 and out.is_contiguous()
+    torch.testing.assert_close(out.float(), apply_rotary(base[:2], *rope()), atol=0.05, rtol=0.02)
+
+
+def test_split_qkv_equals_rearrange_then_rotate():
+    rope = RotaryEmbedding1d(8, 5).double()
+    qkv = torch.randn(3, 5, 3 * 2 * 8, dtype=torch.float64)
+    q, k, v = rope.split_qkv(qkv, num_heads=2)
+    ref = rearrange(qkv, "b s (three h d) -> three b h s d", three=3, h=2)
+    torch.testing.assert_close(q, apply_rotary(ref[0], *rope()))
+    torch.testing.assert_close(k, apply_rotary(ref[1], *rope()))
+    torch.testing.assert_close(v, ref[2])
+
+
+def test_math_attention_equals_sdpa_values_and_gradients():
+    q, k, v = _qkv(grad=True)
+    out = math_attention(q, k, v)
+    ref = F.scaled_dot_product_attention(q, k, v)
+    torch.testing.assert_close(out, ref)
+    g = torch.randn_like(out)
+    grads = torch.autograd.grad(out, (q, k, v), g)
+    ref_grads = torch.autograd.grad(ref, (q, k, v), g)
+    for a, b in zip(grads, ref_grads):
+        torch.testing.assert_close(a, b)
+
+
+def test_math_attention_in_bf16_is_within_bf16_rounding_of_sdpa():
+    q, k, v = _qkv(B=4, S=20, Dh=16, dtype=torch.bfloat16)
+    exact = F.scaled_dot_product_attention(*(t.double() for t in (q, k, v)))
+    err_math = (math_attention(q, k, v).double() - exact).abs().max()
+    err_sdpa = (F.scaled_dot_product_attention(q, k, v).double() - exact).abs().max()
+    assert err_math < 0.02 and err_math <= 2 * err_sdpa + 1e-3
+
+
+def test_kernel_rule_and_override():
+    q, k, v = _qkv(dtype=torch.bfloat16, grad=True)
+    assert chosen_kernel(q, k, v) == "math"  # CPU, reduced precision, a backward will follow
+    with torch.no_grad():
+        assert chosen_kernel(q, k, v) == "sdpa"
+    assert chosen_kernel(*(t.float() for t in (q, k, v))) == "sdpa"  # fp32: SDPA measured as fast
+    with attention_kernel("sdpa"):
+        assert chosen_kernel(q, k, v) == "sdpa"
+    with pytest.raises(ValueError, match="unknown attention kernel"):
+        with attention_kernel("flash"):
+            pass
+
+
+def test_chunked_q_target_equals_whole_batch(monkeypatch):
+    model = tiny_model("model.halting.max_segments=4")
+    torch.nn.init.normal_(model.halting.head.weight, std=0.5)  # non-trivial halt logits
+    batch = random_batch(model, 6)
+    state = model(batch).state
+    whole = target_halt_logits(model, batch, state)
+    monkeypatch.setattr(loop, "CPU_CHUNK_TOKENS", 2 * model.cfg.total_seq_len)
+    with BlockCallCounter(model, batch_size=6) as counter:
+        chunked = target_halt_logits(model, batch, state)
+    torch.testing.assert_close(chunked, whole, rtol=1e-6, atol=1e-6)
+    # 3 chunks of 2 rows: the blocks ran 3x as often, on a third of the batch each time
+    assert counter.calls.calls == {"l_block": [4, 0], "h_block": [2, 0]}
+    assert not chunked.requires_grad
+
+
+def _reference_split_qkv(self, qkv, num_heads):
+    """The former implementation: rearrange, then the rotate-half formula on q and k."""
+    heads = rearrange(qkv, "b s (three h d) -> three b h s d", three=3, h=num_heads)
+    cos, sin = self()
+    return apply_rotary(heads[0], cos, sin), apply_rotary(heads[1], cos, sin), heads[2]
+
+
+def _loss_curve(steps: int, dtype: torch.dtype | None, reference: bool, monkeypatch, fast_kernel: str = "auto") -> list[float]:
+    model = tiny_model("model.halting.max_segments=4", "model.l_block.num_heads=4", seed=1)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    gen = torch.Generator().manual_seed(0)
+    batches = [random_batch(model, 8, seed=i) for i in range(5)]
+    for b in batches:  # copy the input: a task the model learns within 50 steps
+        b["labels"] = b["inputs"].clone()
+    carry = new_carry(model, batches[0])
+    losses = []
+    with monkeypatch.context() as m:
+        if reference:
+            m.setattr(RotaryEmbedding1d, "split_qkv", _reference_split_qkv)
+            m.setattr(loop, "CPU_CHUNK_TOKENS", 1 << 40)  # whole-batch targets
+            kernel = "sdpa"
+        else:
+            m.setattr(loop, "CPU_CHUNK_TOKENS", 3 * model.cfg.total_seq_len)  # chunk at this size
+            kernel = fast_kernel
+        with attention_kernel(kernel):
+            for i in range(steps):
+                with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
+                    carry, res = segment_step(model, carry, batches[i % 5], training=True, generator=gen)
+                res.loss.backward()
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+                losses.append(float(res.loss.detach()))
+    return losses
+
+
+def test_fast_path_loss_curve_equals_reference_fp32(monkeypatch):
+    fast = _loss_curve(50, None, False, monkeypatch)
+    ref = _loss_curve(50, None, True, monkeypatch)
+    assert fast[-1] < 0.8 * fast[0]  # it trains
+    torch.testing.assert_close(torch.tensor(fast), torch.tensor(ref), rtol=1e-4, atol=1e-5)
+
+
+def test_plain_attention_loss_curve_equals_sdpa_fp32(monkeypatch):
+    # the plain form everywhere (the CPU rule uses it only for bf16 with a backward): in fp32
+    # its 50-step curve equals SDPA's, so the two kernels compute the same function
+    fast = _loss_curve(50, None, False, monkeypatch, fast_kernel="math")
+    ref = _loss_curve(50, None, True, monkeypatch)
+    torch.testing.assert_close(torch.tensor(fast), torch.tensor(ref), rtol=1e-4, atol=1e-5)
+
+
+def test_fast_path_loss_curve_follows_reference_bf16(monkeypatch):
+    # in bf16 the plain attention form (the CPU rule with a backward) and SDPA round
+    # differently, and halting decisions turn small differences into different carries;
+    # the fast path must stay as close to the reference as bf16 itself is to fp32
+    fast = torch.tensor(_loss_curve(50, torch.bfloat16, False, monkeypatch))
+    ref = torch.tensor(_loss_curve(50, torch.bfloat16, True, monkeypatch))
+    fp32 = torch.tensor(_loss_curve(50, None, True, monkeypatch))
+    gap_fast = (fast - ref).abs().mean()
+    gap_bf16 = (ref - fp32).abs().mean()
+    print(f"mean |fast - ref| {gap_fast:.4f}, mean |ref bf16 - ref fp32| {gap_bf16:.4f}")
+    assert gap_fast <= 1.5 * gap_bf16 + 1e-3
+    assert (fast - ref).abs()[:5].max() < 0.02  # before the carries part ways: bf16 rounding only
+
+
+def test_attention_benchmark_smoke(capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_attention
+
+    rec = bench_attention.main(["--batch-size", "2", "--heads", "2", "--seq", "8", "--head-dim", "8", "--repeats", "1",
+                                "--seconds", "0.01", "--threads", "1"])
+    assert "hrmzoo picks" in capsys.readouterr().out
+    assert rec["cases"]["bfloat16/forward + backward"]["rule"] == "math"
+    assert rec["cases"]["float32/no-grad forward"]["rule"] == "sdpa"
+    assert all(t > 0 for case in rec["cases"].values() for t in case["ms"].values())
+
+
+def test_chunk_benchmark_smoke(capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_chunks
+
+    rec = bench_chunks.main(["--recipe", "tiny_sudoku4", "--batch-size", "4", "--threads", "1", "--rows", "4", "2", "--rounds", "1"])
+    assert "states identical" in capsys.readouterr().out
+    assert rec["identical"] == {4: True, 2: True}
