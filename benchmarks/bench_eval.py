@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> dict:
     from hrmzoo import loop
     from hrmzoo.checkpoint import load_model
     from hrmzoo.evaluate.core import evaluate
-    from hrmzoo.train.data import prepare_dataset
+    from hrmzoo.data.splits import prepare_dataset
 
     common._clock = common.CLOCKS[args.clock]
     common.tune_cpu_allocator()
