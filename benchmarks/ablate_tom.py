@@ -57,13 +57,36 @@ def task_batches(root: Path, task_id: int, batch_size: int) -> list[dict[str, to
     return [data.get_batch(list(range(i, min(len(data), i + batch_size)))) for i in range(0, len(data), batch_size)]
 
 
+def object_marks(inputs: np.ndarray, predictions: np.ndarray, false_belief: np.ndarray) -> dict[str, float]:
+    """Which of the two object cells a belief/reality answer marks `YES` (% of examples), overall and by belief kind.
+
+    Per-cell accuracy hides how a one-cell answer fails: marking neither cell
+    (the all-`NO` minimum), the cell now on every question (ignoring the log),
+    or both.
+    """
+    size = int(round((np.sqrt(1 + 4 * inputs.shape[1]) - 1) / 2))
+    world, yes = inputs[:, size:], predictions[:, size:] == tom.YES
+    first, now = (yes & (world == tom.OBJ_BEFORE)).any(1), (yes & (world == tom.OBJ_AFTER)).any(1)
+    out = {"first_only": first & ~now, "now_only": now & ~first, "both": first & now, "neither": ~first & ~now}
+    pct = {k: 100.0 * float(v.mean()) for k, v in out.items()}
+    fb = false_belief.astype(bool)
+    if fb.any():
+        pct["false_belief_first_only"] = 100.0 * float(out["first_only"][fb].mean())
+    if (~fb).any():
+        pct["true_belief_now_only"] = 100.0 * float(out["now_only"][~fb].mean())
+    return pct
+
+
 def score_run(model, mix_root: Path, batch_size: int) -> dict:
-    """Exact accuracy (%) per question kind, the true/false-belief split, and controller activity per kind and segment."""
+    """Exact accuracy (%) per question kind, the true/false-belief split, controller activity per kind and segment,
+    and for belief/reality which object cells the answers mark (`object_marks`)."""
     exact: dict[str, float] = {}
     activity: dict[str, dict[str, dict[str, float]]] = {}
+    marks: dict[str, dict[str, float]] = {}
     hits, total = 0.0, 0
     for task in read_mix(mix_root):
-        result = evaluate(model, task_batches(task.root, task.task_id, batch_size), batch_size=batch_size, run_all_segments=True)
+        result = evaluate(model, task_batches(task.root, task.task_id, batch_size), batch_size=batch_size, run_all_segments=True,
+                          keep_predictions=True)
         right = result.samples["exact"].float().cpu().numpy()
         exact[task.name] = 100.0 * float(right.mean())
         hits, total = hits + float(right.sum()), total + len(right)
@@ -72,9 +95,11 @@ def score_run(model, mix_root: Path, batch_size: int) -> dict:
             fb = np.load(fb_file).astype(bool)
             exact[f"{task.name}_true_belief"] = 100.0 * float(right[~fb].mean())
             exact[f"{task.name}_false_belief"] = 100.0 * float(right[fb].mean())
+            inputs = np.load(task.root / "test" / "all__inputs.npy")
+            marks[task.name] = object_marks(inputs, result.samples["predictions"].numpy(), fb)
         activity[task.name] = {name: a["by_segment"] for name, a in result.activity.items()}
     exact["all"] = 100.0 * hits / max(1, total)
-    return {"exact": exact, "activity": activity}
+    return {"exact": exact, "activity": activity, "marks": marks}
 
 
 def floors(mix_root: Path) -> dict[str, str]:
