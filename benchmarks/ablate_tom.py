@@ -176,9 +176,10 @@ def write_results(path: Path, rows: list[dict]) -> None:
     text = path.read_text() if path.is_file() else "results: []\n"
     header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
     data = yaml.safe_load(text) or {}
-    new = {(x["recipe"], x["metric"]) for x in rows}
-    keep = [r for r in data.get("results", []) if (r["recipe"], r["metric"]) not in new]
-    path.write_text(header + yaml.safe_dump({"results": keep + rows}, sort_keys=False, allow_unicode=True, width=200))
+    new = {(x["recipe"], x["metric"]): x for x in rows}
+    # replace in place (a re-measurement keeps its rows where they were: small diffs, fewer merge conflicts); append the rest
+    out = [new.pop((r["recipe"], r["metric"]), r) for r in data.get("results", [])]
+    path.write_text(header + yaml.safe_dump({"results": out + list(new.values())}, sort_keys=False, allow_unicode=True, width=200))
 
 
 def main(argv: list[str] | None = None) -> dict:
