@@ -1,10 +1,12 @@
 """Controller ablation on the perspective-taking (theory-of-mind) grids, seed-paired, equal wall-clock budget.
 
-For every recipe the step time is measured first (the fastest of
-`--calibrate-rounds` interleaved rounds, so a load spike on the shared
-machine does not shrink one recipe's budget); each recipe then
-trains for `budget / step time` steps, so every variant gets the same
-wall-clock budget rather than the same number of steps. Seeds are paired: with
+Every run trains under the same wall-clock budget, enforced by the trainer
+itself (`train.time_budget`): it stops at the first step past the budget and
+records the steps it reached, so a faster variant gets more steps and the
+budget is equal in measured wall time (a step-time calibration beforehand is
+not: on a shared machine the load moves between calibration and training).
+The learning-rate schedule is laid out over `--max-steps`, which the recipes'
+constant schedule after warmup makes irrelevant. Seeds are paired: with
 `train.seed=s` every recipe starts from the same backbone weights (the
 builder initialises each component from its own (seed, component) generator)
 and sees the same batches. Runs are interleaved (seed 0 of every recipe, then
@@ -29,7 +31,6 @@ import argparse
 import datetime
 import json
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -56,13 +57,36 @@ def task_batches(root: Path, task_id: int, batch_size: int) -> list[dict[str, to
     return [data.get_batch(list(range(i, min(len(data), i + batch_size)))) for i in range(0, len(data), batch_size)]
 
 
+def object_marks(inputs: np.ndarray, predictions: np.ndarray, false_belief: np.ndarray) -> dict[str, float]:
+    """Which of the two object cells a belief/reality answer marks `YES` (% of examples), overall and by belief kind.
+
+    Per-cell accuracy hides how a one-cell answer fails: marking neither cell
+    (the all-`NO` minimum), the cell now on every question (ignoring the log),
+    or both.
+    """
+    size = int(round((np.sqrt(1 + 4 * inputs.shape[1]) - 1) / 2))
+    world, yes = inputs[:, size:], predictions[:, size:] == tom.YES
+    first, now = (yes & (world == tom.OBJ_BEFORE)).any(1), (yes & (world == tom.OBJ_AFTER)).any(1)
+    out = {"first_only": first & ~now, "now_only": now & ~first, "both": first & now, "neither": ~first & ~now}
+    pct = {k: 100.0 * float(v.mean()) for k, v in out.items()}
+    fb = false_belief.astype(bool)
+    if fb.any():
+        pct["false_belief_first_only"] = 100.0 * float(out["first_only"][fb].mean())
+    if (~fb).any():
+        pct["true_belief_now_only"] = 100.0 * float(out["now_only"][~fb].mean())
+    return pct
+
+
 def score_run(model, mix_root: Path, batch_size: int) -> dict:
-    """Exact accuracy (%) per question kind, the true/false-belief split, and controller activity per kind and segment."""
+    """Exact accuracy (%) per question kind, the true/false-belief split, controller activity per kind and segment,
+    and for belief/reality which object cells the answers mark (`object_marks`)."""
     exact: dict[str, float] = {}
     activity: dict[str, dict[str, dict[str, float]]] = {}
+    marks: dict[str, dict[str, float]] = {}
     hits, total = 0.0, 0
     for task in read_mix(mix_root):
-        result = evaluate(model, task_batches(task.root, task.task_id, batch_size), batch_size=batch_size, run_all_segments=True)
+        result = evaluate(model, task_batches(task.root, task.task_id, batch_size), batch_size=batch_size, run_all_segments=True,
+                          keep_predictions=True)
         right = result.samples["exact"].float().cpu().numpy()
         exact[task.name] = 100.0 * float(right.mean())
         hits, total = hits + float(right.sum()), total + len(right)
@@ -71,9 +95,11 @@ def score_run(model, mix_root: Path, batch_size: int) -> dict:
             fb = np.load(fb_file).astype(bool)
             exact[f"{task.name}_true_belief"] = 100.0 * float(right[~fb].mean())
             exact[f"{task.name}_false_belief"] = 100.0 * float(right[fb].mean())
+            inputs = np.load(task.root / "test" / "all__inputs.npy")
+            marks[task.name] = object_marks(inputs, result.samples["predictions"].numpy(), fb)
         activity[task.name] = {name: a["by_segment"] for name, a in result.activity.items()}
     exact["all"] = 100.0 * hits / max(1, total)
-    return {"exact": exact, "activity": activity}
+    return {"exact": exact, "activity": activity, "marks": marks}
 
 
 def floors(mix_root: Path) -> dict[str, str]:
@@ -97,26 +123,6 @@ def floors(mix_root: Path) -> dict[str, str]:
         name = max(best, key=best.get)
         out[task.name] = f"{best[name]:.1f}% ({name})"
     return out
-
-
-def calibrate(recipes: list[str], common: list[str], steps: int, rounds: int, out: Path) -> dict[str, float]:
-    """Seconds per training step of each recipe, on throwaway runs.
-
-    Rounds interleave the recipes and each keeps its fastest round: on a shared
-    machine a load spike then slows one round, not one recipe's budget.
-    """
-    trainers = {r: Trainer(r, [*common, "train.seed=0", "train.steps=10000"], run_dir=out / f"calibrate-{r}") for r in recipes}  # never run to the end
-    for trainer in trainers.values():
-        for _ in range(3):  # warm-up: first steps allocate
-            trainer.train_step()
-    best = {r: float("inf") for r in recipes}
-    for _ in range(rounds):
-        for r, trainer in trainers.items():
-            start = time.perf_counter()
-            for _ in range(steps):
-                trainer.train_step()
-            best[r] = min(best[r], (time.perf_counter() - start) / steps)
-    return best
 
 
 def summarise(values: list[float]) -> tuple[float, float | None]:
@@ -170,19 +176,19 @@ def write_results(path: Path, rows: list[dict]) -> None:
     text = path.read_text() if path.is_file() else "results: []\n"
     header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
     data = yaml.safe_load(text) or {}
-    new = {(x["recipe"], x["metric"]) for x in rows}
-    keep = [r for r in data.get("results", []) if (r["recipe"], r["metric"]) not in new]
-    path.write_text(header + yaml.safe_dump({"results": keep + rows}, sort_keys=False, allow_unicode=True, width=200))
+    new = {(x["recipe"], x["metric"]): x for x in rows}
+    # replace in place (a re-measurement keeps its rows where they were: small diffs, fewer merge conflicts); append the rest
+    out = [new.pop((r["recipe"], r["metric"]), r) for r in data.get("results", [])]
+    path.write_text(header + yaml.safe_dump({"results": out + list(new.values())}, sort_keys=False, allow_unicode=True, width=200))
 
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recipes", nargs="+", default=list(RECIPES))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--budget-s", type=float, default=240.0, help="training wall-clock seconds per run (every recipe)")
-    p.add_argument("--steps", type=int, default=None, help="train every recipe this many steps instead of calibrating to --budget-s")
-    p.add_argument("--calibrate-steps", type=int, default=8, help="steps per calibration round")
-    p.add_argument("--calibrate-rounds", type=int, default=3)
+    p.add_argument("--budget-s", type=float, default=240.0, help="training wall-clock seconds per run, every recipe (train.time_budget)")
+    p.add_argument("--max-steps", type=int, default=100_000, help="step cap of a budgeted run (train.steps)")
+    p.add_argument("--steps", type=int, default=None, help="train every recipe exactly this many steps instead of --budget-s")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="runs/ablate_tom", help="run directories and ablate_tom.json go here")
     p.add_argument("--eval-batch-size", type=int, default=200)
@@ -202,18 +208,13 @@ def main(argv: list[str] | None = None) -> dict:
             setattr(args, key, saved["args"].get(key))
         recipe = load_recipe(args.recipes[0], [*args.overrides])
         mix_root = Path(prepare_dataset(recipe, recipe.train.data_cache, progress=False))
-        return report(args, saved["runs"], saved["step_s"], mix_root)
+        return report(args, saved["runs"], mix_root)
     common = [f"train.threads={args.threads}", "train.progress=false", "train.final_eval=false", *args.overrides]
 
-    steps: dict[str, int] = {}
-    step_s: dict[str, float] = {}
     if args.steps is not None:
-        steps = {recipe: args.steps for recipe in args.recipes}
-    elif not args.eval_only:
-        step_s = calibrate(args.recipes, common, args.calibrate_steps, args.calibrate_rounds, out)
-        for recipe in args.recipes:
-            steps[recipe] = max(1, int(args.budget_s / step_s[recipe]))
-            print(json.dumps({"calibrate": recipe, "s_per_step": round(step_s[recipe], 4), "steps": steps[recipe]}), flush=True)
+        budget = [f"train.steps={args.steps}"]
+    else:
+        budget = [f"train.steps={args.max_steps}", f"train.time_budget={args.budget_s / 60.0!r}"]
 
     runs: dict[str, list[dict]] = {r: [] for r in args.recipes}
     mix_root = None
@@ -223,10 +224,10 @@ def main(argv: list[str] | None = None) -> dict:
             if args.eval_only:
                 model = load_model(run_dir / "model.safetensors")
                 root = prepare_dataset(model.recipe, model.recipe.train.data_cache, progress=False)
-                n_steps, wall = model.recipe.train.steps, None
+                done = sorted((run_dir / "checkpoints").glob("step-*"))  # a budgeted run stops before train.steps
+                n_steps, wall = (int(done[-1].name.split("-")[1]) if done else model.recipe.train.steps), None
             else:
-                start = time.perf_counter()
-                trainer = Trainer(recipe, [*common, f"train.seed={seed}", f"train.steps={steps[recipe]}"], run_dir=run_dir)
+                trainer = Trainer(recipe, [*common, *budget, f"train.seed={seed}"], run_dir=run_dir)
                 summary = trainer.run()
                 model, root, n_steps, wall = trainer.eval_model, Path(trainer.data_root), summary.steps, round(summary.wall_s, 1)
             if not is_mix(root):
@@ -236,11 +237,17 @@ def main(argv: list[str] | None = None) -> dict:
             runs[recipe].append(row)
             print(json.dumps({"recipe": recipe, **{k: v for k, v in row.items() if k != "activity"}}), flush=True)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "ablate_tom.json").write_text(json.dumps({"args": vars(args), "step_s": step_s, "runs": runs, "mix_root": str(mix_root)}, indent=1))
-    return report(args, runs, step_s, mix_root)
+    (out / "ablate_tom.json").write_text(json.dumps({"args": vars(args), "runs": runs, "mix_root": str(mix_root)}, indent=1))
+    return report(args, runs, mix_root)
 
 
-def report(args: argparse.Namespace, runs: dict[str, list[dict]], step_s: dict[str, float], mix_root: Path) -> dict:
+def steps_text(rows: list[dict]) -> str:
+    """Steps per seed: one number when equal (a fixed step count), else each seed's (a wall-clock budget)."""
+    steps = [r["steps"] for r in rows]
+    return str(steps[0]) if len(set(steps)) == 1 else "/".join(map(str, steps))
+
+
+def report(args: argparse.Namespace, runs: dict[str, list[dict]], mix_root: Path) -> dict:
     """Print the table and floors; write the plot and the results entries when asked."""
     table = {recipe: {k: summarise([r["exact"][k] for r in rows]) for k in rows[0]["exact"]} for recipe, rows in runs.items() if rows}
     cols = list(next(iter(table.values())))
@@ -248,7 +255,7 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict]], step_s: dict[s
     print("|---|---|---|" + "---|" * len(cols))
     for recipe, stats in table.items():
         cells = [f"{m:.1f} ± {s:.1f}" if s is not None else f"{m:.1f}" for m, s in stats.values()]
-        print(f"| {recipe} | {runs[recipe][0]['params']:,} | {runs[recipe][0]['steps']} | " + " | ".join(cells) + " |")
+        print(f"| {recipe} | {runs[recipe][0]['params']:,} | {steps_text(runs[recipe])} | " + " | ".join(cells) + " |")
     floor = floors(mix_root)
     print("floors (answers ignoring the perspective): " + ", ".join(f"{k} {v}" for k, v in floor.items()))
 
@@ -269,8 +276,8 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict]], step_s: dict[s
         for recipe, stats in table.items():
             rr = runs[recipe]
             walls = [r["train_wall_s"] for r in rr if r["train_wall_s"] is not None]
-            if recipe in step_s:
-                budget = f"equal wall-clock budget {args.budget_s:g} s of training per run: {rr[0]['steps']} steps per seed ({step_s[recipe] * 1000:.0f} ms/step calibrated)"
+            if getattr(args, "steps", None) is None:
+                budget = f"equal wall-clock budget {args.budget_s:g} s of training per run (train.time_budget): {steps_text(rr)} steps reached by seed"
             else:
                 budget = f"{rr[0]['steps']} steps per seed"
             notes = (budget

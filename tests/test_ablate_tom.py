@@ -55,3 +55,32 @@ def test_belief_floor_follows_the_recorded_flag(mix_root):
     best = max((~fb).mean(), fb.mean()) * 100
     assert floors["belief"].startswith(f"{best:.1f}%")
     assert floors["reality"].startswith("100.0%")
+
+
+def test_score_run_counts_which_object_cells_the_belief_answers_mark(mix_root):
+    torch.manual_seed(0)
+    model = build_model(str(ROOT / "recipes" / "tom_none.yaml"), seed=0)
+    marks = ablate_tom.score_run(model, Path(mix_root), batch_size=7)["marks"]
+    assert set(marks) == {"belief", "reality"}
+    for m in marks.values():
+        assert sum(m[k] for k in ("first_only", "now_only", "both", "neither")) == pytest.approx(100.0)
+
+
+def test_object_marks_tells_the_failure_modes_apart():
+    from hrmzoo.data import tom
+
+    size = 6  # 42 tokens: a header row of 6, then the 6x6 map
+    x = np.full((4, 42), tom.OPEN, np.uint8)
+    x[:, 6], x[:, 7] = tom.OBJ_BEFORE, tom.OBJ_AFTER
+    p = np.full((4, 42), tom.NO, np.uint8)
+    p[0, 6] = tom.YES  # first cell only (right on a false-belief question)
+    p[1, 7] = tom.YES  # cell now only
+    p[2, 6] = p[2, 7] = tom.YES  # both
+    m = ablate_tom.object_marks(x, p, np.array([1, 0, 0, 1]))  # row 3: neither
+    assert size * (size + 1) == x.shape[1]
+    assert m == {"first_only": 25.0, "now_only": 25.0, "both": 25.0, "neither": 25.0, "false_belief_first_only": 50.0, "true_belief_now_only": 50.0}
+
+
+def test_steps_text_lists_each_seeds_steps_under_a_wall_budget():
+    assert ablate_tom.steps_text([{"steps": 300}, {"steps": 300}]) == "300"
+    assert ablate_tom.steps_text([{"steps": 310}, {"steps": 295}]) == "310/295"

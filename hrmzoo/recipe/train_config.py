@@ -37,6 +37,9 @@ class TrainConfig(BaseModel):
         weight_decay: decoupled weight decay of the network.
         puzzle_emb_lr: learning rate of the per-puzzle embedding (sign-SGD).
         puzzle_emb_weight_decay: its decoupled weight decay (touched rows only).
+        controller_lr_scale: the controller's parameters (`model.controller`: its heads,
+            perspective rows and framing probe) learn at `lr * controller_lr_scale`
+            (their own parameter group; the schedule applies to both).
         warmup_steps: linear warmup from 0 to `lr`.
         schedule: after warmup, `constant` (HRM) or `cosine` decay to `min_lr_ratio * lr`.
         min_lr_ratio: floor of the cosine schedule, as a fraction of `lr`.
@@ -86,6 +89,7 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(0.1, ge=0)
     puzzle_emb_lr: float = Field(1e-2, ge=0)
     puzzle_emb_weight_decay: float = Field(0.1, ge=0)
+    controller_lr_scale: float = Field(1.0, gt=0)
     warmup_steps: int = Field(0, ge=0)
     schedule: Literal["constant", "cosine"] = "constant"
     min_lr_ratio: float = Field(0.0, ge=0, le=1)

@@ -114,8 +114,31 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
 }
 
 
+def scale_group_lrs(opt: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """Make each param group's `lr_scale` (default 1) multiply its `lr` during `step()`.
+
+    The trainer's schedule writes one `lr` into every group before each step;
+    scaling inside the step (and restoring after it) keeps that contract, so the
+    schedule and checkpoints need not know about per-group rates.
+    """
+    def scale(optimizer, args, kwargs):
+        for g in optimizer.param_groups:
+            g["lr"] = g["lr"] * g.get("lr_scale", 1.0)
+
+    def unscale(optimizer, args, kwargs):
+        for g in optimizer.param_groups:
+            g["lr"] = g["lr"] / g.get("lr_scale", 1.0)
+
+    opt.register_step_pre_hook(scale)
+    opt.register_step_post_hook(unscale)
+    return opt
+
+
 def build_optimizers(model: torch.nn.Module, cfg) -> tuple[torch.optim.Optimizer, SignSGDRows | None]:
     """The network optimizer and, when the model has a puzzle-embedding table, its sign-SGD.
+
+    With `cfg.controller_lr_scale != 1` the controller's parameters form a
+    second group that steps at `lr * controller_lr_scale`.
 
     Args:
         model: the ReasoningModel.
@@ -123,7 +146,14 @@ def build_optimizers(model: torch.nn.Module, cfg) -> tuple[torch.optim.Optimizer
     """
     table = getattr(model.embedding, "puzzle_emb", None)
     params = [p for p in model.parameters() if p.requires_grad and p is not table]
-    main = OPTIMIZERS[cfg.optimizer](params, cfg.lr, tuple(cfg.betas), cfg.weight_decay)
+    lr_scale = getattr(cfg, "controller_lr_scale", 1.0)
+    controller = {id(p) for p in model.controller.parameters()} if hasattr(model, "controller") else set()
+    if lr_scale != 1.0 and any(id(p) in controller for p in params):
+        groups = [{"params": [p for p in params if id(p) not in controller]},
+                  {"params": [p for p in params if id(p) in controller], "lr_scale": lr_scale}]
+        main = scale_group_lrs(OPTIMIZERS[cfg.optimizer](groups, cfg.lr, tuple(cfg.betas), cfg.weight_decay))
+    else:
+        main = OPTIMIZERS[cfg.optimizer](params, cfg.lr, tuple(cfg.betas), cfg.weight_decay)
     sparse = None
     if table is not None:
         sparse = SignSGDRows([table], lr=cfg.puzzle_emb_lr, weight_decay=cfg.puzzle_emb_weight_decay)
