@@ -33,6 +33,8 @@ from hrmzoo.evaluate.core import evaluate
 from hrmzoo.data.splits import prepare_dataset
 from hrmzoo.train.trainer import Trainer
 
+import common  # benchmarks/common.py: the script's own folder is on sys.path
+
 RECIPES = ("tiny_quaternion_mix_none", "tiny_quaternion_mix_film", "tiny_quaternion_mix")
 
 
@@ -61,10 +63,6 @@ def copy_baseline(root: Path, batch_size: int) -> dict[str, float]:
     batches, task_ids = test_batches(root, batch_size)
     same = torch.cat([((b["inputs"] == b["labels"]) | (b["labels"] < 0)).all(-1) for b in batches]).float()
     return {t.name: 100.0 * float(same[task_ids == t.task_id].mean()) for t in read_mix(root)}
-
-
-def summarise(values: list[float]) -> tuple[float, float | None]:
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
 
 
 def hardware() -> str:
@@ -137,12 +135,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     report: dict[str, dict[str, tuple[float, float | None]]] = {}
     for recipe, rows in runs.items():
-        report[recipe] = {f"{metric}_accuracy/{t}": summarise([r[metric][t] for r in rows]) for metric in ("exact", "token") for t in rows[0][metric]}
+        report[recipe] = {f"{metric}_accuracy/{t}": common.mean_std([r[metric][t] for r in rows]) for metric in ("exact", "token") for t in rows[0][metric]}
     names = list(next(iter(report.values())))
     print("\n| recipe | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     for recipe, stats in report.items():
-        cells = [f"{m:.1f} ± {s:.1f}" if s is not None else f"{m:.1f}" for m, s in stats.values()]
+        cells = [common.mean_std_cell(m, s) for m, s in stats.values()]
         print(f"| {recipe} | " + " | ".join(cells) + " |")
 
     if args.results:

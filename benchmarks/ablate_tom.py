@@ -47,6 +47,8 @@ from hrmzoo.recipe import load_recipe
 from hrmzoo.data.splits import prepare_dataset
 from hrmzoo.train.trainer import Trainer
 
+import common  # benchmarks/common.py: the script's own folder is on sys.path
+
 RECIPES = ("tom_none", "tom_none_wide", "tom_film", "tom_quaternion")
 HEADS = ("FF", "FE", "SF", "SE")
 
@@ -123,10 +125,6 @@ def floors(mix_root: Path) -> dict[str, str]:
         name = max(best, key=best.get)
         out[task.name] = f"{best[name]:.1f}% ({name})"
     return out
-
-
-def summarise(values: list[float]) -> tuple[float, float | None]:
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
 
 
 def plot_activity(runs: dict[str, list[dict]], path: Path) -> list[str]:
@@ -249,12 +247,12 @@ def steps_text(rows: list[dict]) -> str:
 
 def report(args: argparse.Namespace, runs: dict[str, list[dict]], mix_root: Path) -> dict:
     """Print the table and floors; write the plot and the results entries when asked."""
-    table = {recipe: {k: summarise([r["exact"][k] for r in rows]) for k in rows[0]["exact"]} for recipe, rows in runs.items() if rows}
+    table = {recipe: {k: common.mean_std([r["exact"][k] for r in rows]) for k in rows[0]["exact"]} for recipe, rows in runs.items() if rows}
     cols = list(next(iter(table.values())))
     print("\n| recipe | params | steps | " + " | ".join(cols) + " |")
     print("|---|---|---|" + "---|" * len(cols))
     for recipe, stats in table.items():
-        cells = [f"{m:.1f} ± {s:.1f}" if s is not None else f"{m:.1f}" for m, s in stats.values()]
+        cells = [common.mean_std_cell(m, s) for m, s in stats.values()]
         print(f"| {recipe} | {runs[recipe][0]['params']:,} | {steps_text(runs[recipe])} | " + " | ".join(cells) + " |")
     floor = floors(mix_root)
     print("floors (answers ignoring the perspective): " + ", ".join(f"{k} {v}" for k, v in floor.items()))

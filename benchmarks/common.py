@@ -17,6 +17,7 @@ from typing import Iterable
 import torch
 
 from hrmzoo import build_model
+from hrmzoo.analysis import compare
 from hrmzoo.builder import resolve_device
 
 # PERFORMANCE.md's "tiny config": HRM, hidden 128, 4 heads, 2+2 layers, H=L=2, Sudoku 9x9, Q-learning halting.
@@ -318,3 +319,14 @@ def time_inference(model, device: torch.device, dtype: str, batch_size: int, rep
         elapsed = (clock() - t0) / repeats
     model.train()
     return {"pass_s": elapsed, "segments": segments}
+
+
+def mean_std(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample std (ddof=1) over seeds; std None for a single value."""
+    stats = compare.summarise(values)
+    return stats["mean"], stats["std"]
+
+
+def mean_std_cell(mean: float, std: float | None) -> str:
+    """`mean ± std` to one decimal, or the mean alone when there is no spread."""
+    return f"{mean:.1f} ± {std:.1f}" if std is not None else f"{mean:.1f}"
