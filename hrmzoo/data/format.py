@@ -219,6 +219,39 @@ def write_split(
     return split_dir
 
 
+def write_flat_split(
+    split_dir: str | os.PathLike[str],
+    inputs: Sequence[np.ndarray] | np.ndarray,
+    labels: Sequence[np.ndarray] | np.ndarray,
+    group_sizes: Sequence[int] | np.ndarray,
+    *,
+    seq_len: int,
+    vocab_size: int,
+    extras: dict[str, np.ndarray] | None = None,
+) -> Path:
+    """Write a split of one-example puzzles (the generators' common case) with its `extra__*.npy` arrays.
+
+    Args:
+        split_dir: Directory to create.
+        inputs: [n, seq_len] inputs, grouped consecutively (may be empty).
+        labels: [n, seq_len] labels.
+        group_sizes: puzzles per group, summing to `n`.
+        seq_len: Tokens per example (the shape of an empty split).
+        vocab_size: Number of token ids (PAD included).
+        extras: Per-group or per-example side arrays, saved as `extra__<name>.npy`.
+
+    Returns:
+        The split directory.
+    """
+    builder = SplitBuilder(seq_len=seq_len)
+    if len(inputs):
+        builder.add_flat(np.stack(inputs), np.stack(labels), np.asarray(group_sizes))
+    split_dir = write_split(split_dir, builder.build(), vocab_size=vocab_size, num_puzzle_identifiers=1)
+    for name, arr in (extras or {}).items():
+        np.save(split_dir / f"extra__{name}.npy", arr)
+    return split_dir
+
+
 def write_split_metadata(
     split_dir: str | os.PathLike[str],
     *,

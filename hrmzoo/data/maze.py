@@ -26,7 +26,7 @@ import numpy as np
 
 from hrmzoo.data.augment import NUM_DIHEDRAL, dihedral
 from hrmzoo.data.errors import DataError
-from hrmzoo.data.format import BLANK_IDENTIFIER, SplitBuilder, write_build_info, write_identifiers, write_split
+from hrmzoo.data.format import BLANK_IDENTIFIER, write_build_info, write_flat_split, write_identifiers
 from hrmzoo.data.progress import Progress
 
 CHARSET = "# SGo"
@@ -196,11 +196,8 @@ def build_maze(
         tids = range(NUM_DIHEDRAL) if aug else range(1)
         inputs = [dihedral(g, t) for g in x for t in tids]
         labels = [dihedral(g, t) for g in y for t in tids]
-        builder = SplitBuilder(seq_len=size * size)
-        if inputs:
-            builder.add_flat(np.stack(inputs), np.stack(labels), np.full(len(x), len(tids)))
-        split_dir = write_split(root / split, builder.build(), vocab_size=VOCAB_SIZE, num_puzzle_identifiers=1)
-        np.save(split_dir / "extra__path_len.npy", lens[sl].astype(np.int32))
+        write_flat_split(root / split, inputs, labels, np.full(len(x), len(tids)), seq_len=size * size, vocab_size=VOCAB_SIZE,
+                         extras={"path_len": lens[sl].astype(np.int32)})
     write_identifiers(root, [BLANK_IDENTIFIER])
     write_build_info(root, "maze", spec or dict(size=size, num_train=num_train, num_test=num_test,
                                                 min_path_len=min_path_len, augment=augment, seed=seed))

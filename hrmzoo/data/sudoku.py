@@ -36,10 +36,9 @@ import numpy as np
 from hrmzoo.data.errors import DataError
 from hrmzoo.data.format import (
     BLANK_IDENTIFIER,
-    SplitBuilder,
     write_build_info,
+    write_flat_split,
     write_identifiers,
-    write_split,
 )
 from hrmzoo.data.progress import Progress
 from hrmzoo.data.sudoku_solver import BOX_SHAPES, boards_to_masks, digit_bit, geometry, masks_to_boards, popcount, propagate, solve_batch
@@ -392,13 +391,9 @@ def build_sudoku(
                 t = random_transform(size, aug_rng)
                 inputs.append(t.apply(p))
                 labels.append(t.apply(s))
-        builder = SplitBuilder(seq_len=size * size)
-        if inputs:
-            builder.add_flat(to_tokens(np.stack(inputs)), to_tokens(np.stack(labels)), np.full(len(puz), 1 + n_aug))
-        arrays = builder.build()
-        split_dir = write_split(root / split, arrays, vocab_size=vocab_size(size), num_puzzle_identifiers=1)
-        np.save(split_dir / "extra__givens.npy", base.givens[sl].astype(np.int32))
-        np.save(split_dir / "extra__backtracks.npy", base.backtracks[sl].astype(np.int32))
+        write_flat_split(root / split, to_tokens(np.asarray(inputs)), to_tokens(np.asarray(labels)), np.full(len(puz), 1 + n_aug),
+                         seq_len=size * size, vocab_size=vocab_size(size),
+                         extras={"givens": base.givens[sl].astype(np.int32), "backtracks": base.backtracks[sl].astype(np.int32)})
     write_identifiers(root, [BLANK_IDENTIFIER])
     write_build_info(root, "sudoku", spec or dict(size=size, num_train=num_train, num_test=num_test, num_aug=num_aug,
                                                   test_aug=test_aug, givens=list(givens) if givens else None,

@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from hrmzoo.data.errors import DataError
-from hrmzoo.data.format import BLANK_IDENTIFIER, SplitBuilder, write_build_info, write_identifiers, write_split
+from hrmzoo.data.format import BLANK_IDENTIFIER, write_build_info, write_flat_split, write_identifiers
 from hrmzoo.data.progress import Progress
 
 KINDS = ("visibility", "belief", "reality", "path")
@@ -362,12 +362,8 @@ def build_tom(
     data = generate_tom(kind, num_train, num_test, size=size, num_agents=num_agents, wall_density=wall_density, view_radius=view_radius,
                         max_goal_dist=max_goal_dist, seed=seed, progress=progress)
     for split, d in data.items():
-        builder = SplitBuilder(seq_len=seq_len(size))
-        if len(d["inputs"]):
-            builder.add_flat(d["inputs"], d["labels"], np.ones(len(d["inputs"]), np.int64))
-        split_dir = write_split(root / split, builder.build(), vocab_size=VOCAB_SIZE, num_puzzle_identifiers=1)
-        np.save(split_dir / "extra__agent.npy", d["agent"])
-        np.save(split_dir / "extra__false_belief.npy", d["false_belief"])
+        write_flat_split(root / split, d["inputs"], d["labels"], np.ones(len(d["inputs"]), np.int64), seq_len=seq_len(size),
+                         vocab_size=VOCAB_SIZE, extras={"agent": d["agent"], "false_belief": d["false_belief"]})
     write_identifiers(root, [BLANK_IDENTIFIER])
     write_build_info(root, "tom", spec or dict(kind=kind, size=size, num_agents=num_agents, wall_density=wall_density, view_radius=view_radius,
                                                max_goal_dist=max_goal_dist, num_train=num_train, num_test=num_test, seed=seed))
