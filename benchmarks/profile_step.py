@@ -14,6 +14,7 @@ time and that share of this process's CPU time per step (`--threads 1`). Eager o
 Examples:
     python benchmarks/profile_step.py --preset tiny --batch-size 64 --threads 1
     python benchmarks/profile_step.py --preset tiny --batch-size 64 --threads 1 --top 30
+    python benchmarks/profile_step.py --preset tiny --batch-size 64 --threads 1 --reference-layers
 """
 
 from __future__ import annotations
@@ -30,12 +31,16 @@ from torch.profiler import ProfilerActivity, profile, record_function  # noqa: E
 
 import common  # noqa: E402
 
+from hrmzoo.layers import fast_layers  # noqa: E402
+
 GEMM = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::_addmm_activation"}
 SDPA = {"aten::_scaled_dot_product_flash_attention_for_cpu", "aten::_scaled_dot_product_flash_attention_for_cpu_backward",
         "aten::_softmax", "aten::_softmax_backward_data"}
 # forward: the innermost module the op ran in; backward: the autograd node that ran it
 SCOPES = [
     ("RMSNorm", ("RmsNorm", "RmsNormFunction", "PowBackward", "MeanBackward", "RsqrtBackward")),
+    # the reference path's autograd multiplies: RMSNorm's x * r and SwiGLU's silu(a) * b alike
+    ("RMSNorm / SwiGLU product backward (MulBackward0)", ("MulBackward0",)),
     ("SwiGLU elementwise (silu, product)", ("SwiGLU", "GluMlp", "SwiGLUProduct", "SiluBackward", "SplitBackward")),
     ("RoPE, QKV split, head layout copies", ("Attention", "_SplitRotateQkv", "_RotateHalves", "StackBackward", "SelectBackward",
                                              "SliceBackward", "UnbindBackward", "PermuteBackward", "UnsafeViewBackward")),
@@ -67,7 +72,16 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--steps", type=int, default=2, help="profiled training steps")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--top", type=int, default=0, help="also print the N ops with the most self time")
+    p.add_argument("--reference-layers", action="store_true",
+                   help="profile the layers' reference path (hrmzoo.layers.fast_layers(False): no in-place no-grad work, autograd's own backwards)")
     args = p.parse_args(argv)
+    with fast_layers(not args.reference_layers):
+        return profile_run(args)
+
+
+def profile_run(args) -> dict:
+    if args.compile or args.compile_blocks:
+        raise SystemExit("profile_step.py profiles the eager step (module hooks would break a compiled graph); drop --compile")
     model, device = common.setup(args)
     from hrmzoo.loop import new_carry, segment_step
 
@@ -137,13 +151,13 @@ def main(argv: list[str] | None = None) -> dict:
     rows = [[cat, f"{cpu_s * 1e3 * us / all_us:.1f}", f"{100 * us / all_us:.1f}%"] for cat, us in sorted(totals.items(), key=lambda kv: -kv[1])]
     rows.append(["total (CPU time of the profiled steps)", f"{cpu_s * 1e3:.1f}", "100%"])
     common.print_table(f"profile: {model.recipe.name}{' (' + args.preset + ')' if args.preset else ''}, batch {args.batch_size}, "
-                       f"{args.dtype}, threads {torch.get_num_threads()}{', compiled' if args.compile else ''}",
+                       f"{args.dtype}, threads {torch.get_num_threads()}, {'reference' if args.reference_layers else 'fast'} layers",
                        ["category", "CPU ms/step (share x step CPU time)", "share of profiled self time"], rows)
     if args.top:
         top = sorted(per_op.items(), key=lambda kv: -kv[1])[: args.top]
         common.print_table("top ops", ["category", "op [phase: scope]", "CPU ms/step"], [[c, o, f"{cpu_s * 1e3 * us / all_us:.1f}"] for (c, o), us in top])
     record = {"bench": "profile_step", "preset": args.preset, "batch_size": args.batch_size, "dtype": args.dtype,
-              "compile": bool(args.compile), "cpu_ms_per_step": cpu_s * 1e3,
+              "compile": bool(args.compile), "reference_layers": bool(args.reference_layers), "cpu_ms_per_step": cpu_s * 1e3,
               "ms_per_step": {c: cpu_s * 1e3 * us / all_us for c, us in totals.items()},
               "share": {c: us / all_us for c, us in totals.items()}}
     common.emit_json(record)

@@ -303,3 +303,41 @@ def test_chunk_benchmark_smoke(capsys):
     rec = bench_chunks.main(["--recipe", "tiny_sudoku4", "--batch-size", "4", "--threads", "1", "--rows", "4", "2", "--rounds", "1"])
     assert "states identical" in capsys.readouterr().out
     assert rec["identical"] == {4: True, 2: True}
+
+
+def test_profile_step_smoke(capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import profile_step
+
+    from tests.helpers import TINY
+
+    small = ["--recipe", "tiny_sudoku4", "--batch-size", "4", "--threads", "1", *TINY, "--steps", "1", "--warmup", "1"]
+    rec = profile_step.main([*small, "--top", "3"])
+    assert "top ops" in capsys.readouterr().out
+    assert rec["ms_per_step"]["GEMMs (Linear, LM head, attention bmm)"] > 0
+    assert rec["share"]["SwiGLU elementwise (silu, product)"] > 0 and rec["share"]["RMSNorm"] > 0
+    assert abs(sum(rec["share"].values()) - 1) < 1e-9
+    ref = profile_step.main([*small, "--reference-layers"])
+    assert ref["reference_layers"] and not rec["reference_layers"]
+    with pytest.raises(SystemExit, match="eager"):
+        profile_step.main([*small, "--compile"])
+
+
+def test_flops_benchmark_reference_layers_flag(capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_flops
+
+    from tests.helpers import TINY
+
+    rec = bench_flops.main(["--recipe", "tiny_sudoku4", "--batch-size", "4", "--threads", "1", *TINY, "--steps", "1", "--warmup", "1",
+                            "--peak-seconds", "0.1", "--matmul-size", "128", "--clock", "cpu", "--reference-layers"])
+    assert rec["reference_layers"] is True and rec["efficiency"] > 0
+    from hrmzoo.layers.fastpath import _enabled
+
+    assert _enabled == [True]  # the switch is restored afterwards
