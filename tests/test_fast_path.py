@@ -341,3 +341,12 @@ def test_flops_benchmark_reference_layers_flag(capsys):
     from hrmzoo.layers.fastpath import _enabled
 
     assert _enabled == [True]  # the switch is restored afterwards
+
+
+def test_layers_run_on_the_meta_device_without_autograd():
+    # shape checks and parameter counts build models on the meta device, under no_grad
+    model = tiny_model()
+    block = model.l_block.to("meta")
+    with torch.no_grad():
+        out = block(torch.empty(2, model.cfg.total_seq_len, model.cfg.hidden_size, device="meta"))
+    assert out.shape == (2, model.cfg.total_seq_len, model.cfg.hidden_size) and out.device.type == "meta"

@@ -35,4 +35,6 @@ def inplace_ok(x: torch.Tensor) -> bool:
     no autocast (which would change the dtypes of out-of-place results), not being compiled."""
     if not _enabled[-1] or torch.is_grad_enabled() or torch.compiler.is_compiling():
         return False
+    if x.device.type not in ("cpu", "cuda"):  # meta-device shape checks and other backends: the plain path
+        return False
     return not torch.is_autocast_enabled(x.device.type)

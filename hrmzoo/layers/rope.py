@@ -70,7 +70,9 @@ class RotaryEmbedding1d(nn.Module):
         """q, k, v [B, H, S, Dh] from a fused projection [B, S, 3 * H * Dh], q and k rotated.
 
         q and k are read through a strided view and written once, rotated and contiguous,
-        in the layout attention wants (no separate transpose copy); v stays a view.
+        in the layout attention wants (no separate transpose copy); v stays a view, or is
+        copied contiguous when autograd records (`_SplitRotateQkv`, whose backward then writes
+        qkv's gradient in one buffer).
         """
         if qkv.requires_grad and torch.is_grad_enabled() and fused_backward_ok():
             # autograd would assemble qkv's gradient from zero-filled [3, B, H, S, Dh] buffers
@@ -136,7 +138,7 @@ class _SplitRotateQkv(torch.autograd.Function):
         heads = qkv.unflatten(-1, (3, num_heads, -1)).permute(2, 0, 3, 1, 4)  # [3, B, H, S, Dh] view
         q, k = _rotate_into(heads[:2], cos, sin).unbind(0)
         ctx.save_for_backward(cos, sin)
-        ctx.num_heads = num_heads
+        ctx.qkv_shape, ctx.qkv_dtype = qkv.shape, qkv.dtype
         return q, k, heads[2].contiguous()
 
     @staticmethod
@@ -144,7 +146,7 @@ class _SplitRotateQkv(torch.autograd.Function):
         cos, sin = ctx.saved_tensors
         like = next(g for g in (grad_q, grad_k, grad_v) if g is not None)
         B, H, S, Dh = like.shape
-        out = torch.empty(B, S, 3 * H * Dh, dtype=like.dtype, device=like.device)
+        out = torch.empty(ctx.qkv_shape, dtype=ctx.qkv_dtype, device=like.device)
         slots = out.view(B, S, 3, H, Dh).permute(2, 0, 3, 1, 4)  # [3, B, H, S, Dh] view of `out`
         for slot, grad in zip(slots[:2], (grad_q, grad_k)):
             if grad is None:
