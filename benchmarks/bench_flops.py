@@ -18,6 +18,7 @@ policy's fixed (`eval_mode=max`) and adaptive rules.
 Examples:
     python benchmarks/bench_flops.py --preset tiny --batch-size 64
     python benchmarks/bench_flops.py --preset tiny --threads 1 --clock cpu --dtypes float32,bfloat16 --eval-batches 1
+    python benchmarks/bench_flops.py --preset tiny --threads 1 --clock cpu --reference-layers  # hrmzoo.layers.fast_layers(False)
     python benchmarks/bench_flops.py --recipe hrm_sudoku --batch-size 768 --device cuda --dtype bfloat16
 """
 
@@ -34,6 +35,7 @@ import torch  # noqa: E402
 import common  # noqa: E402
 
 from hrmzoo.analysis.flops import step_flops  # noqa: E402
+from hrmzoo.layers import fast_layers  # noqa: E402
 
 # Dense bf16 tensor-core peaks (FLOP/s) from the vendors' datasheets, matched by name.
 DEVICE_BF16_PEAK = {
@@ -132,7 +134,14 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--matmul-size", type=int, default=None, help="side of the square peak matmul (default: like the model's largest GEMM)")
     p.add_argument("--eval-batches", type=int, default=0, help="also time evaluation on this many random batches (0: skip)")
     p.add_argument("--eval-segments", type=int, default=16)
+    p.add_argument("--reference-layers", action="store_true",
+                   help="time the layers' reference path (hrmzoo.layers.fast_layers(False): no in-place no-grad work, autograd's own backwards)")
     args = p.parse_args(argv)
+    with fast_layers(not args.reference_layers):
+        return run(args)
+
+
+def run(args) -> dict:
     dtypes = [d.strip() for d in (args.dtypes or args.dtype).split(",") if d.strip()]
     unknown = [d for d in dtypes if d not in common.DTYPES]
     if unknown:
@@ -151,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict:
     native, evidence = native_bf16(device)
     record = {
         "bench": "flops", "recipe": model.recipe.name, "preset": args.preset, "overrides": args.overrides,
-        "batch_size": B, "device": str(device), "dtypes": dtypes, "native_bf16": native, "native_bf16_evidence": evidence,
+        "batch_size": B, "device": str(device), "dtypes": dtypes, "reference_layers": bool(args.reference_layers), "native_bf16": native, "native_bf16_evidence": evidence,
         "env": env, "per_dtype": {},
     }
     rows = []

@@ -2,8 +2,9 @@
 
 Each fused piece is checked against its plain formula (values and gradients), and
 whole training runs with every fast piece on are checked against the reference
-implementations (SDPA everywhere, the rotate-half RoPE, whole-batch Q targets):
-the loss curves of 50 steps agree within float tolerance.
+implementations (SDPA everywhere, the rotate-half RoPE, whole-batch Q targets, no
+in-place no-grad layers, autograd's own backwards for RMSNorm, SwiGLU and the QKV
+split): the loss curves of 50 steps agree within float tolerance.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from einops import rearrange
 from tests.helpers import random_batch, tiny_model
 from hrmzoo import loop
 from hrmzoo.analysis.flops import BlockCallCounter
-from hrmzoo.layers import RotaryEmbedding1d, apply_rotary, attention_kernel
+from hrmzoo.layers import RmsNorm, RotaryEmbedding1d, SwiGLU, apply_rotary, attention_kernel, fast_layers
 from hrmzoo.layers.attention import chosen_kernel, math_attention
+from hrmzoo.layers.norm import RmsNormFunction
 from hrmzoo.layers.rope import rotate_halves
+from hrmzoo.layers.swiglu import plain_swiglu
 from hrmzoo.loop import new_carry, segment_step, target_halt_logits
 
 
@@ -51,6 +54,115 @@ def test_split_qkv_equals_rearrange_then_rotate():
     torch.testing.assert_close(q, apply_rotary(ref[0], *rope()))
     torch.testing.assert_close(k, apply_rotary(ref[1], *rope()))
     torch.testing.assert_close(v, ref[2])
+
+
+def _grad_fns(t: torch.Tensor) -> set[str]:
+    """Names of the autograd nodes `t` was computed through."""
+    seen, todo = set(), [t.grad_fn]
+    while todo:
+        fn = todo.pop()
+        if fn is None or type(fn).__name__ in seen:
+            continue
+        seen.add(type(fn).__name__)
+        todo += [f for f, _ in fn.next_functions]
+    return seen
+
+
+def test_split_qkv_fused_backward_equals_autograd_bit_for_bit():
+    rope = RotaryEmbedding1d(32, 82)
+    qkv = torch.randn(4, 82, 3 * 4 * 32, requires_grad=True)
+    grads = [torch.randn(4, 4, 82, 32) for _ in range(3)]
+    fast = rope.split_qkv(qkv, 4)
+    assert "_SplitRotateQkvBackward" in _grad_fns(fast[0])
+    with fast_layers(False):
+        ref = rope.split_qkv(qkv, 4)
+    assert "_SplitRotateQkvBackward" not in _grad_fns(ref[0])
+    for a, b in zip(fast, ref):
+        assert torch.equal(a, b)
+    g_fast, = torch.autograd.grad(fast, qkv, grads)
+    g_ref, = torch.autograd.grad(ref, qkv, grads)
+    assert torch.equal(g_fast, g_ref)
+    rope64 = RotaryEmbedding1d(8, 5).double()
+    x = torch.randn(3, 5, 3 * 2 * 8, dtype=torch.float64, requires_grad=True)
+    torch.autograd.gradcheck(lambda t: rope64.split_qkv(t, 2), (x,))
+
+
+def test_swiglu_is_timms_swiglu_packed_with_the_same_values_and_gradients():
+    from timm.layers import SwiGLUPacked
+
+    torch.manual_seed(3)
+    ours = SwiGLU(16, 2 * 24)
+    torch.manual_seed(3)
+    timms = SwiGLUPacked(16, 2 * 24, bias=False)
+    assert list(ours.state_dict()) == list(timms.state_dict())  # checkpoint names unchanged
+    for k, v in timms.state_dict().items():
+        assert torch.equal(ours.state_dict()[k], v)  # same construction, same draws
+    x = torch.randn(3, 7, 16, requires_grad=True)
+    fast = ours(x)
+    assert "SwiGLUProductBackward" in _grad_fns(fast)
+    ref = timms(x)
+    assert torch.equal(fast, ref)
+    g = torch.randn_like(fast)
+    for a, b in zip(torch.autograd.grad(fast, [x, *ours.parameters()], g), torch.autograd.grad(ref, [x, *timms.parameters()], g)):
+        assert torch.equal(a, b)
+    with torch.no_grad():  # the in-place path
+        assert torch.equal(ours(x), timms(x))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert torch.equal(ours(x), timms(x))
+    h = torch.randn(2, 3, 8, dtype=torch.float64, requires_grad=True)
+    from hrmzoo.layers.swiglu import SwiGLUProduct
+
+    torch.autograd.gradcheck(SwiGLUProduct.apply, (h,))
+    torch.testing.assert_close(SwiGLUProduct.apply(h), plain_swiglu(h))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
+def test_in_place_residual_norm_equals_norm_of_the_sum_bit_for_bit(dtype):
+    norm = RmsNorm(16)
+    x = torch.randn(3, 5, 16).to(dtype) * 3
+    out = torch.randn(3, 5, 16).to(dtype)
+    want = norm(x + out)
+    x_before = x.clone()
+    got = norm.add_into_(out, x)
+    assert got.data_ptr() == out.data_ptr() and got.dtype == dtype
+    assert torch.equal(got, want)
+    assert torch.equal(x, x_before)  # the residual input is left alone
+
+
+def test_rms_norm_function_equals_f_rms_norm():
+    x = torch.randn(6, 82, 128, requires_grad=True) * 2
+    y = RmsNormFunction.apply(x, 1e-5)
+    ref = F.rms_norm(x, (128,), eps=1e-5)
+    assert torch.equal(y, ref)  # the forward is the composite's arithmetic
+    assert "RmsNormFunctionBackward" in _grad_fns(RmsNorm(128)(x))
+    g = torch.randn_like(y)
+    got, = torch.autograd.grad(y, x, g)
+    want, = torch.autograd.grad(ref, x, g)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)  # another summation order: rounding only
+    x64 = torch.randn(3, 4, 8, dtype=torch.float64, requires_grad=True)
+    torch.autograd.gradcheck(lambda t: RmsNormFunction.apply(t, 1e-5), (x64,))
+    with fast_layers(False):
+        assert "RmsNormFunctionBackward" not in _grad_fns(RmsNorm(128)(x))
+
+
+def test_transformer_block_no_grad_in_place_path_equals_reference_bit_for_bit():
+    model = tiny_model("model.l_block.num_heads=4", seed=2)
+    x = torch.randn(3, model.cfg.total_seq_len, model.cfg.hidden_size)
+    x_before = x.clone()
+    with torch.no_grad():
+        fast = model.l_block(x)
+        with fast_layers(False):
+            ref = model.l_block(x)
+    assert torch.equal(fast, ref)
+    assert torch.equal(x, x_before)
+    # with autograd the fused backwards give the plain gradients up to float32 rounding
+    xg = x.clone().requires_grad_()
+    g = torch.randn_like(x)
+    fast_grads = torch.autograd.grad(model.l_block(xg), [xg, *model.l_block.parameters()], g)
+    with fast_layers(False):
+        ref_grads = torch.autograd.grad(model.l_block(xg), [xg, *model.l_block.parameters()], g)
+    for a, b in zip(fast_grads, ref_grads):
+        assert (a - b).norm() <= 1e-5 * b.norm()  # elementwise, single entries differ by ~3e-5 relative
 
 
 def test_math_attention_equals_sdpa_values_and_gradients():
@@ -125,7 +237,8 @@ def _loss_curve(steps: int, dtype: torch.dtype | None, reference: bool, monkeypa
         else:
             m.setattr(loop, "CPU_CHUNK_TOKENS", 3 * model.cfg.total_seq_len)  # chunk at this size
             kernel = fast_kernel
-        with attention_kernel(kernel):
+        # the reference: no in-place no-grad layers, autograd's own backwards (F.rms_norm, chunk)
+        with attention_kernel(kernel), fast_layers(not reference):
             for i in range(steps):
                 with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
                     carry, res = segment_step(model, carry, batches[i % 5], training=True, generator=gen)
@@ -190,3 +303,50 @@ def test_chunk_benchmark_smoke(capsys):
     rec = bench_chunks.main(["--recipe", "tiny_sudoku4", "--batch-size", "4", "--threads", "1", "--rows", "4", "2", "--rounds", "1"])
     assert "states identical" in capsys.readouterr().out
     assert rec["identical"] == {4: True, 2: True}
+
+
+def test_profile_step_smoke(capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import profile_step
+
+    from tests.helpers import TINY
+
+    small = ["--recipe", "tiny_sudoku4", "--batch-size", "4", "--threads", "1", *TINY, "--steps", "1", "--warmup", "1"]
+    rec = profile_step.main([*small, "--top", "3"])
+    assert "top ops" in capsys.readouterr().out
+    assert rec["ms_per_step"]["GEMMs (Linear, LM head, attention bmm)"] > 0
+    assert rec["share"]["SwiGLU elementwise (silu, product)"] > 0 and rec["share"]["RMSNorm"] > 0
+    assert abs(sum(rec["share"].values()) - 1) < 1e-9
+    ref = profile_step.main([*small, "--reference-layers"])
+    assert ref["reference_layers"] and not rec["reference_layers"]
+    with pytest.raises(SystemExit, match="eager"):
+        profile_step.main([*small, "--compile"])
+
+
+def test_flops_benchmark_reference_layers_flag(capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_flops
+
+    from tests.helpers import TINY
+
+    rec = bench_flops.main(["--recipe", "tiny_sudoku4", "--batch-size", "4", "--threads", "1", *TINY, "--steps", "1", "--warmup", "1",
+                            "--peak-seconds", "0.1", "--matmul-size", "128", "--clock", "cpu", "--reference-layers"])
+    assert rec["reference_layers"] is True and rec["efficiency"] > 0
+    from hrmzoo.layers.fastpath import _enabled
+
+    assert _enabled == [True]  # the switch is restored afterwards
+
+
+def test_layers_run_on_the_meta_device_without_autograd():
+    # shape checks and parameter counts build models on the meta device, under no_grad
+    model = tiny_model()
+    block = model.l_block.to("meta")
+    with torch.no_grad():
+        out = block(torch.empty(2, model.cfg.total_seq_len, model.cfg.hidden_size, device="meta"))
+    assert out.shape == (2, model.cfg.total_seq_len, model.cfg.hidden_size) and out.device.type == "meta"

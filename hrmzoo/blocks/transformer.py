@@ -13,11 +13,11 @@ from typing import Literal
 import torch
 from einops import rearrange
 from pydantic import Field
-from timm.layers import SwiGLUPacked
 from torch import nn
 
 from hrmzoo.blocks.base import Block, BlockConfig, swiglu_inner
-from hrmzoo.layers import RmsNorm, RotaryEmbedding1d, attention, lecun_init_
+from hrmzoo.layers import RmsNorm, RotaryEmbedding1d, SwiGLU, attention, lecun_init_
+from hrmzoo.layers.fastpath import inplace_ok
 from hrmzoo.registry import register
 
 
@@ -61,11 +61,16 @@ class TransformerLayer(nn.Module):
     def __init__(self, hidden: int, cfg: TransformerBlockConfig, rope: RotaryEmbedding1d | None):
         super().__init__()
         self.attn = Attention(hidden, cfg.num_heads, rope)
-        self.mlp = SwiGLUPacked(hidden, 2 * swiglu_inner(hidden, cfg.expansion), bias=False)
+        self.mlp = SwiGLU(hidden, 2 * swiglu_inner(hidden, cfg.expansion), bias=False)  # timm's SwiGLUPacked, fewer passes
         self.norm1 = RmsNorm(hidden, eps=cfg.norm_eps)
         self.norm2 = RmsNorm(hidden, eps=cfg.norm_eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if inplace_ok(x):
+            # no autograd (HRM's no-gradient cycles): each residual sum and its norm reuse the
+            # sublayer's fresh output buffer; the same values bit for bit
+            h = self.norm1.add_into_(self.attn(x), x)
+            return self.norm2.add_into_(self.mlp(h), h)
         x = self.norm1(x + self.attn(x))
         return self.norm2(x + self.mlp(x))
 

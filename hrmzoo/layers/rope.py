@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hrmzoo.layers.fastpath import fused_backward_ok
+
 
 class RotaryEmbedding1d(nn.Module):
     """Precomputed cos/sin tables for positions 0..seq_len-1 (non-persistent buffers).
@@ -68,9 +70,14 @@ class RotaryEmbedding1d(nn.Module):
         """q, k, v [B, H, S, Dh] from a fused projection [B, S, 3 * H * Dh], q and k rotated.
 
         q and k are read through a strided view and written once, rotated and contiguous,
-        in the layout attention wants (no separate transpose copy); v stays a view.
+        in the layout attention wants (no separate transpose copy); v stays a view, or is
+        copied contiguous when autograd records (`_SplitRotateQkv`, whose backward then writes
+        qkv's gradient in one buffer).
         """
-        B, S, _ = qkv.shape
+        if qkv.requires_grad and torch.is_grad_enabled() and fused_backward_ok():
+            # autograd would assemble qkv's gradient from zero-filled [3, B, H, S, Dh] buffers
+            # (the select / slice / unbind backwards), added and copied; this writes it once
+            return _SplitRotateQkv.apply(qkv, *self.tables(qkv), num_heads)
         heads = qkv.unflatten(-1, (3, num_heads, -1)).permute(2, 0, 3, 1, 4)  # [3, B, H, S, Dh] view
         q, k = self.rotate(heads[:2]).unbind(0)
         return q, k, heads[2]
@@ -85,9 +92,10 @@ def rotate_halves(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torc
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
 
 
-def _rotate_into(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+def _rotate_into(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     half = x.shape[-1] // 2
-    out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    if out is None:
+        out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     x1, x2 = x[..., :half], x[..., half:]
     o1, o2 = out[..., :half], out[..., half:]
     torch.mul(x1, cos, out=o1)
@@ -114,6 +122,42 @@ class _RotateHalves(torch.autograd.Function):
         cos, sin = ctx.saved_tensors
         # the rotation is orthogonal: its transpose rotates by -angle
         return _rotate_into(grad, cos, -sin), None, None
+
+
+class _SplitRotateQkv(torch.autograd.Function):
+    """`split_qkv` with autograd: q, k rotated, v contiguous; qkv's gradient written into one buffer.
+
+    Same forward values as the view-based split (the same rotation kernels); the backward applies
+    the inverse rotation to q's and k's gradients straight into their slots of a [B, S, 3 * H * Dh]
+    buffer and copies v's into its slot: the same values as autograd's, without its zero-filled
+    buffers, their sum and the copy that makes the sum contiguous for the projection's backward.
+    """
+
+    @staticmethod
+    def forward(ctx, qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, num_heads: int):
+        heads = qkv.unflatten(-1, (3, num_heads, -1)).permute(2, 0, 3, 1, 4)  # [3, B, H, S, Dh] view
+        q, k = _rotate_into(heads[:2], cos, sin).unbind(0)
+        ctx.save_for_backward(cos, sin)
+        ctx.qkv_shape, ctx.qkv_dtype = qkv.shape, qkv.dtype
+        return q, k, heads[2].contiguous()
+
+    @staticmethod
+    def backward(ctx, grad_q, grad_k, grad_v):
+        cos, sin = ctx.saved_tensors
+        like = next(g for g in (grad_q, grad_k, grad_v) if g is not None)
+        B, H, S, Dh = like.shape
+        out = torch.empty(ctx.qkv_shape, dtype=ctx.qkv_dtype, device=like.device)
+        slots = out.view(B, S, 3, H, Dh).permute(2, 0, 3, 1, 4)  # [3, B, H, S, Dh] view of `out`
+        for slot, grad in zip(slots[:2], (grad_q, grad_k)):
+            if grad is None:
+                slot.zero_()
+            else:
+                _rotate_into(grad, cos, -sin, out=slot)  # the inverse rotation
+        if grad_v is None:
+            slots[2].zero_()
+        else:
+            slots[2].copy_(grad_v)
+        return out, None, None, None
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
