@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import statistics
 from pathlib import Path
 
@@ -219,6 +220,7 @@ def main(argv: list[str] | None = None) -> dict:
     for seed in args.seeds:
         for recipe in args.recipes:
             run_dir = out / f"{recipe}-seed{seed}"
+            load_before = os.getloadavg()[0]  # a wall budget is only as fair as the load is even: record it per run
             if args.eval_only:
                 model = load_model(run_dir / "model.safetensors")
                 root = prepare_dataset(model.recipe, model.recipe.train.data_cache, progress=False)
@@ -231,7 +233,9 @@ def main(argv: list[str] | None = None) -> dict:
             if not is_mix(root):
                 raise SystemExit(f"{recipe}: its data is not a mixture of tom question kinds")
             mix_root = Path(root)
-            row = {"seed": seed, "steps": n_steps, "train_wall_s": wall, "params": model.num_parameters(), **score_run(model, mix_root, args.eval_batch_size)}
+            load = [round(load_before, 2), round(os.getloadavg()[0], 2)]  # 1-minute load average before and after training
+            row = {"seed": seed, "steps": n_steps, "train_wall_s": wall, "load": load, "params": model.num_parameters(),
+                   **score_run(model, mix_root, args.eval_batch_size)}
             runs[recipe].append(row)
             print(json.dumps({"recipe": recipe, **{k: v for k, v in row.items() if k != "activity"}}), flush=True)
     out.mkdir(parents=True, exist_ok=True)
