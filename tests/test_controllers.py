@@ -284,3 +284,65 @@ def test_bound_is_validated_and_described():
     assert tiny_model(QUAT).controller.modulation_bound is None  # default: unbounded, as before
     text = describe(tiny_model(BOUNDED_QUAT))
     assert "modulation bound: every gamma, beta, delta = 0.5 * tanh(raw / 0.5)" in text
+
+
+# ---------------------------------------------------------------- RMS-preserving film heads (preserve_rms)
+RMS_QUAT = "model.controller={type: quaternion, num_task_families: 3, head_width: 8, modulation_bound: 0.5, preserve_rms: true}"
+
+
+@given(seed=st.integers(0, 2**16), coupling=st.sampled_from(sorted(COUPLINGS)))
+def test_rms_preserving_controller_is_identity_at_init(seed, coupling):
+    base, ctl = pair(coupling, RMS_QUAT, seed)
+    batch = with_tasks(random_batch(base, 2, seed), 3, seed)
+    s_base = s_ctl = None
+    for _ in range(2):
+        a, b = base(batch, s_base), ctl(batch, s_ctl)
+        assert torch.equal(a.logits, b.logits)
+        for key in a.state:
+            assert torch.equal(a.state[key], b.state[key])
+        s_base, s_ctl = a.state, b.state
+
+
+@given(seed=st.integers(0, 2**16), scale=st.sampled_from([1e-3, 1.0, 1e3]))
+def test_rms_preserving_film_keeps_the_scale_of_what_it_modulates(seed, scale):
+    from hrmzoo.controllers.modulation import HeadSpec, ModulationHead
+
+    head = ModulationHead(HeadSpec("X", "q", "h_step", "film", False, ""), in_dim=4, hidden_size=6, width=8, preserve_rms=True)
+    g = torch.Generator().manual_seed(seed)
+    value = scale * torch.randn(3, 5, 6, generator=g, dtype=torch.float64)
+    mod = 10.0 * torch.randn(3, 12, generator=g, dtype=torch.float64)  # an unbounded head far from the identity
+    out = head.apply(value, None, mod)
+    rms = lambda t: t.pow(2).mean(-1).sqrt()  # noqa: E731
+    assert torch.allclose(rms(out), rms(value), rtol=1e-9)
+    assert not torch.allclose(out, value)  # it still modulates: channels re-weighted and shifted
+    zero = head.apply(torch.zeros(1, 2, 6, dtype=torch.float64), None, mod[:1])
+    assert bool(torch.isfinite(zero).all())  # an all-zero row stays finite
+
+
+def test_rms_preserving_heads_cannot_grow_the_state():
+    """The collapse on the tom grids: unbounded SE/SF grew H's state tenfold; with preserve_rms it keeps its RMS."""
+    free, bounded = pair("hierarchical", QUAT, seed=6)[1], pair("hierarchical", RMS_QUAT, seed=6)[1]
+    base = pair("hierarchical", QUAT, seed=6)[0]
+    for model in (free, bounded):
+        blow_up_heads(model, scale=3.0)
+    batch = with_tasks(random_batch(base, 3, seed=6), 3, seed=6)
+    rms = lambda m: float(m(batch).state["z_H"].pow(2).mean().sqrt())  # noqa: E731
+    assert rms(free) > 3 * rms(base)
+    assert rms(bounded) == pytest.approx(rms(base), rel=0.05)
+    assert not torch.equal(bounded(batch).logits, base(batch).logits)
+
+
+def test_rms_preserving_controller_still_learns():
+    _, model = pair("hierarchical", RMS_QUAT, seed=7)
+    batch = with_tasks(random_batch(model, 4, seed=7), 3, seed=7)
+    opt = torch.optim.Adam(model.controller.parameters(), lr=1e-2)
+    for step in range(2):
+        opt.zero_grad()
+        _, res = segment_step(model, new_carry(model, batch), batch, training=True)
+        res.loss.backward()
+        for name, head in model.controller.heads.items():
+            assert head.out.weight.grad.abs().sum() > 0, (step, name)
+            if step == 1:
+                assert head.inp.weight.grad.abs().sum() > 0, name
+        opt.step()
+    assert "film heads keep the RMS" in describe(model)
