@@ -258,6 +258,10 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict]], mix_root: Path
     for recipe, stats in table.items():
         cells = [common.mean_std_cell(m, s) for m, s in stats.values()]
         print(f"| {recipe} | {runs[recipe][0]['params']:,} | {steps_text(runs[recipe])} | " + " | ".join(cells) + " |")
+    loads = {recipe: [v for r in rows for v in r.get("load", [])] for recipe, rows in runs.items()}
+    if any(loads.values()):
+        print("1-minute load average at start/end of training: " + "; ".join(
+            f"{recipe} " + ", ".join(f"{r['load'][0]:.1f}/{r['load'][1]:.1f}" for r in runs[recipe]) for recipe in runs if loads.get(recipe)))
     floor = floors(mix_root)
     print("floors (answers ignoring the perspective): " + ", ".join(f"{k} {v}" for k, v in floor.items()))
 
@@ -282,8 +286,10 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict]], mix_root: Path
                 budget = f"equal wall-clock budget {args.budget_s:g} s of training per run (train.time_budget): {steps_text(rr)} steps reached by seed"
             else:
                 budget = f"{rr[0]['steps']} steps per seed"
+            loads = [v for r in rr for v in r.get("load", [])]
             notes = (budget
                      + (f", mean measured training wall {statistics.fmean(walls):.0f} s" if walls else "")
+                     + (f", 1-minute load average {min(loads):.1f} to {max(loads):.1f} at the runs' starts and ends" if loads else "")
                      + f"; {rr[0]['params']:,} params; seed-paired seeds {', '.join(map(str, args.seeds))}; floors: "
                      + ", ".join(f"{k} {v}" for k, v in floor.items()))
             for key, (mean, std) in stats.items():
