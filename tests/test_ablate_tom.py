@@ -124,3 +124,18 @@ def test_a_merged_report_writes_each_seeds_budget_and_command(mix_root, tmp_path
     assert r["command"] == "cmd-a; cmd-b" and r["seeds"] == 2
     assert r["notes"].startswith("per seed: seed 0 300 s (1824 steps), seed 2 2000 steps (2000 steps)")
     assert "load average 3.5 to 8.2" in r["notes"] and "seed-paired seeds 0, 2" in r["notes"]
+
+
+def test_trace_controller_logs_activity_state_scale_and_logits(tmp_path):
+    import trace_controller
+
+    tiny = ["model.hidden_size=16", "model.l_block.num_layers=1", "model.h_block.num_layers=1", "train.batch_size=4",
+            "model.controller={type: quaternion, num_task_families: 1, head_width: 4, modulation_bound: 0.5}"]
+    rows = trace_controller.main(["tiny_sudoku4", "--steps", "3", "--every", "2", "--run-dir", str(tmp_path / "run"), *tiny])
+    assert [r["step"] for r in rows] == [1, 2]
+    first, last = rows
+    assert set(first["activity"]) == {"FF/l_step", "FE/l_context", "SF/h_message", "SE/h_step"}
+    assert all(v == 0.0 for v in first["activity"].values())  # identity at init
+    assert all(0.0 < v <= 0.5 for v in last["activity"].values())  # moved after one step, within the bound
+    assert set(first["state_rms"]) == {"z_H", "z_L"} and first["logit_abs_mean"] > 0
+    assert "loss/lm" in first["loss"] and "lr" not in first["loss"]
