@@ -306,7 +306,8 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict]], mix_root: Path
     loads = {recipe: [v for r in rows for v in r.get("load", [])] for recipe, rows in runs.items()}
     if any(loads.values()):
         print("1-minute load average at start/end of training: " + "; ".join(
-            f"{recipe} " + ", ".join(f"{r['load'][0]:.1f}/{r['load'][1]:.1f}" for r in runs[recipe]) for recipe in runs if loads.get(recipe)))
+            f"{recipe} " + ", ".join(f"{r['load'][0]:.1f}/{r['load'][1]:.1f}" if r.get("load") else "-" for r in runs[recipe])
+            for recipe in runs if loads.get(recipe)))
     floor = floors(mix_root)
     print("floors (answers ignoring the perspective): " + ", ".join(f"{k} {v}" for k, v in floor.items()))
 

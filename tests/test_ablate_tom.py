@@ -114,7 +114,7 @@ def test_a_merged_report_writes_each_seeds_budget_and_command(mix_root, tmp_path
     import yaml
 
     exact = {k: 50.0 for k in KINDS}
-    rows = [{"seed": 0, "steps": 1824, "budget": "300 s", "command": "cmd-a", "train_wall_s": 300.1, "load": [3.5, 4.0], "params": 10, "exact": exact, "activity": {}},
+    rows = [{"seed": 0, "steps": 1824, "budget": "300 s", "command": "cmd-a", "train_wall_s": 300.1, "params": 10, "exact": exact, "activity": {}},  # saved before loads were
             {"seed": 2, "steps": 2000, "budget": "2000 steps", "command": "cmd-b", "train_wall_s": 700.0, "load": [7.0, 8.25], "params": 10, "exact": exact, "activity": {}}]
     args = argparse.Namespace(plot=None, results=str(tmp_path / "results.yaml"), hardware="test box", threads=1, steps=None, budget_s=240.0, seeds=[0, 2], overrides=[])
     ablate_tom.report(args, {"tom_none": rows}, Path(mix_root))
@@ -123,7 +123,7 @@ def test_a_merged_report_writes_each_seeds_budget_and_command(mix_root, tmp_path
     r = out[0]
     assert r["command"] == "cmd-a; cmd-b" and r["seeds"] == 2
     assert r["notes"].startswith("per seed: seed 0 300 s (1824 steps), seed 2 2000 steps (2000 steps)")
-    assert "load average 3.5 to 8.2" in r["notes"] and "seed-paired seeds 0, 2" in r["notes"]
+    assert "load average 7.0 to 8.2" in r["notes"] and "seed-paired seeds 0, 2" in r["notes"]
 
 
 def test_trace_controller_logs_activity_state_scale_and_logits(tmp_path):
