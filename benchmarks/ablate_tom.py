@@ -337,6 +337,7 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict]], mix_root: Path
             notes = (budget
                      + (f", mean measured training wall {statistics.fmean(walls):.0f} s" if walls else "")
                      + (f", 1-minute load average {min(loads):.1f} to {max(loads):.1f} at the runs' starts and ends" if loads else "")
+                     + (f" (recorded for {sum(1 for r in rr if r.get('load'))} of {len(rr)} runs)" if loads and not all(r.get("load") for r in rr) else "")
                      + f"; {rr[0]['params']:,} params; seed-paired seeds {', '.join(str(r['seed']) for r in rr)}; floors: "
                      + ", ".join(f"{k} {v}" for k, v in floor.items()))
             for key, (mean, std) in stats.items():

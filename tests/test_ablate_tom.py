@@ -123,7 +123,7 @@ def test_a_merged_report_writes_each_seeds_budget_and_command(mix_root, tmp_path
     r = out[0]
     assert r["command"] == "cmd-a; cmd-b" and r["seeds"] == 2
     assert r["notes"].startswith("per seed: seed 0 300 s (1824 steps), seed 2 2000 steps (2000 steps)")
-    assert "load average 7.0 to 8.2" in r["notes"] and "seed-paired seeds 0, 2" in r["notes"]
+    assert "load average 7.0 to 8.2 at the runs' starts and ends (recorded for 1 of 2 runs)" in r["notes"] and "seed-paired seeds 0, 2" in r["notes"]
 
 
 def test_trace_controller_logs_activity_state_scale_and_logits(tmp_path):
