@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import statistics
 from pathlib import Path
 
@@ -193,6 +194,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--eval-only", action="store_true", help="evaluate the runs already in --out instead of training")
     p.add_argument("--report-only", action="store_true",
                    help="table, plot and --results from the ablate_tom.json a finished run left in --out (no training, no evaluation)")
+    p.add_argument("--merge", nargs="+", default=None, metavar="DIR[=RECIPE,...]",
+                   help="with --report-only: one report over the runs of several --out directories (see merge_runs)")
     p.add_argument("--plot", default=None, help="write the per-head activity PNG here")
     p.add_argument("--results", default=None, help="update this results.yaml with the measured numbers")
     p.add_argument("--hardware", default=None, help="machine description for --results (default: CPU, threads)")
@@ -200,6 +203,10 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
+    if args.report_only and args.merge:
+        runs, mix_root = merge_runs(args.merge)
+        args.recipes, args.seeds = list(runs), sorted({r["seed"] for rows in runs.values() for r in rows})
+        return report(args, runs, mix_root)
     if args.report_only:
         saved = json.loads((out / "ablate_tom.json").read_text())
         for key in ("recipes", "seeds", "budget_s", "threads", "overrides", "steps"):
@@ -219,6 +226,7 @@ def main(argv: list[str] | None = None) -> dict:
     for seed in args.seeds:
         for recipe in args.recipes:
             run_dir = out / f"{recipe}-seed{seed}"
+            load_before = os.getloadavg()[0]  # a wall budget is only as fair as the load is even: record it per run
             if args.eval_only:
                 model = load_model(run_dir / "model.safetensors")
                 root = prepare_dataset(model.recipe, model.recipe.train.data_cache, progress=False)
@@ -231,12 +239,53 @@ def main(argv: list[str] | None = None) -> dict:
             if not is_mix(root):
                 raise SystemExit(f"{recipe}: its data is not a mixture of tom question kinds")
             mix_root = Path(root)
-            row = {"seed": seed, "steps": n_steps, "train_wall_s": wall, "params": model.num_parameters(), **score_run(model, mix_root, args.eval_batch_size)}
+            load = [round(load_before, 2), round(os.getloadavg()[0], 2)]  # 1-minute load average before and after training
+            row = {"seed": seed, "steps": n_steps, "budget": budget_text(args), "train_wall_s": wall, "load": load,
+                   "command": training_command(args, [recipe], [seed]), "params": model.num_parameters(),
+                   **score_run(model, mix_root, args.eval_batch_size)}
             runs[recipe].append(row)
             print(json.dumps({"recipe": recipe, **{k: v for k, v in row.items() if k != "activity"}}), flush=True)
     out.mkdir(parents=True, exist_ok=True)
     (out / "ablate_tom.json").write_text(json.dumps({"args": vars(args), "runs": runs, "mix_root": str(mix_root)}, indent=1))
     return report(args, runs, mix_root)
+
+
+def training_command(args: argparse.Namespace, recipes: list[str], seeds: list[int]) -> str:
+    """The command line that trains (and scores) these recipes and seeds with the rest of `args`."""
+    how = f"--steps {args.steps}" if args.steps is not None else f"--budget-s {args.budget_s:g}"
+    return " ".join(["python benchmarks/ablate_tom.py", f"--recipes {' '.join(recipes)}", f"--seeds {' '.join(map(str, seeds))}", how,
+                     f"--threads {args.threads}", *args.overrides])
+
+
+def budget_text(args: argparse.Namespace) -> str:
+    """What one run of this invocation trained for: a fixed step count or a wall-clock budget."""
+    return f"{args.steps} steps" if args.steps is not None else f"{args.budget_s:g} s"
+
+
+def merge_runs(specs: list[str]) -> tuple[dict[str, list[dict]], Path]:
+    """Runs from several finished `--out` directories, for one report.
+
+    A spec is `DIR` (every run in DIR/ablate_tom.json) or `DIR=recipe,recipe`
+    (only those recipes). A (recipe, seed) met again replaces the earlier row.
+    Rows saved before rows carried their `command` and `budget` get them from
+    their file's arguments.
+    """
+    merged: dict[str, dict[int, dict]] = {}
+    mix_root = None
+    for spec in specs:
+        folder, _, only = spec.partition("=")
+        saved = json.loads((Path(folder) / "ablate_tom.json").read_text())
+        old = argparse.Namespace(**{"steps": None, "budget_s": None, "overrides": [], **saved["args"]})
+        mix_root = mix_root or saved.get("mix_root")
+        for recipe, rows in saved["runs"].items():
+            if only and recipe not in only.split(","):
+                continue
+            for row in rows:
+                row.setdefault("command", training_command(old, [recipe], [row["seed"]]))
+                row.setdefault("budget", budget_text(old))
+                merged.setdefault(recipe, {})[row["seed"]] = row
+    order = [r for r in RECIPES if r in merged] + [r for r in merged if r not in RECIPES]
+    return {r: [merged[r][s] for s in sorted(merged[r])] for r in order}, Path(mix_root)
 
 
 def steps_text(rows: list[dict]) -> str:
@@ -254,6 +303,11 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict]], mix_root: Path
     for recipe, stats in table.items():
         cells = [common.mean_std_cell(m, s) for m, s in stats.values()]
         print(f"| {recipe} | {runs[recipe][0]['params']:,} | {steps_text(runs[recipe])} | " + " | ".join(cells) + " |")
+    loads = {recipe: [v for r in rows for v in r.get("load", [])] for recipe, rows in runs.items()}
+    if any(loads.values()):
+        print("1-minute load average at start/end of training: " + "; ".join(
+            f"{recipe} " + ", ".join(f"{r['load'][0]:.1f}/{r['load'][1]:.1f}" if r.get("load") else "-" for r in runs[recipe])
+            for recipe in runs if loads.get(recipe)))
     floor = floors(mix_root)
     print("floors (answers ignoring the perspective): " + ", ".join(f"{k} {v}" for k, v in floor.items()))
 
@@ -262,9 +316,6 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict]], mix_root: Path
         print(f"activity plot ({', '.join(plotted) or 'no controller runs'}): {args.plot}")
 
     if args.results:
-        how = f"--steps {args.steps}" if getattr(args, "steps", None) is not None else f"--budget-s {args.budget_s:g}"
-        cmd = ("python benchmarks/ablate_tom.py " + " ".join([f"--recipes {' '.join(args.recipes)}", f"--seeds {' '.join(map(str, args.seeds))}", how,
-                                                              f"--threads {args.threads}", *args.overrides])).strip()
         counts = ", ".join(f"{t.name} {len(PuzzleDataset(t.root, 'test'))}" for t in read_mix(mix_root))
         spec = (read_build_info(read_mix(mix_root)[0].root) or {}).get("spec", {})
         world = ", ".join(f"{k} {spec[k]}" for k in ("size", "num_agents", "wall_density", "view_radius", "max_goal_dist") if spec.get(k) is not None)
@@ -274,13 +325,20 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict]], mix_root: Path
         for recipe, stats in table.items():
             rr = runs[recipe]
             walls = [r["train_wall_s"] for r in rr if r["train_wall_s"] is not None]
-            if getattr(args, "steps", None) is None:
-                budget = f"equal wall-clock budget {args.budget_s:g} s of training per run (train.time_budget): {steps_text(rr)} steps reached by seed"
+            plans = {r.get("budget", budget_text(args)) for r in rr}
+            if len(plans) > 1:  # a merged report: say what each seed ran
+                budget = "per seed: " + ", ".join(f"seed {r['seed']} {r['budget']} ({r['steps']} steps)" for r in rr)
+            elif plans.pop().endswith(" s"):
+                budget = f"equal wall-clock budget {rr[0].get('budget', budget_text(args))} of training per run (train.time_budget): {steps_text(rr)} steps reached by seed"
             else:
                 budget = f"{rr[0]['steps']} steps per seed"
+            cmd = "; ".join(dict.fromkeys(r.get("command") or training_command(args, [recipe], [r["seed"]]) for r in rr))
+            loads = [v for r in rr for v in r.get("load", [])]
             notes = (budget
                      + (f", mean measured training wall {statistics.fmean(walls):.0f} s" if walls else "")
-                     + f"; {rr[0]['params']:,} params; seed-paired seeds {', '.join(map(str, args.seeds))}; floors: "
+                     + (f", 1-minute load average {min(loads):.1f} to {max(loads):.1f} at the runs' starts and ends" if loads else "")
+                     + (f" (recorded for {sum(1 for r in rr if r.get('load'))} of {len(rr)} runs)" if loads and not all(r.get("load") for r in rr) else "")
+                     + f"; {rr[0]['params']:,} params; seed-paired seeds {', '.join(str(r['seed']) for r in rr)}; floors: "
                      + ", ".join(f"{k} {v}" for k, v in floor.items()))
             for key, (mean, std) in stats.items():
                 rows_out.append({"recipe": recipe, "metric": f"exact_accuracy/{key}", "value": round(mean, 2), "std": None if std is None else round(std, 2),

@@ -84,3 +84,58 @@ def test_object_marks_tells_the_failure_modes_apart():
 def test_steps_text_lists_each_seeds_steps_under_a_wall_budget():
     assert ablate_tom.steps_text([{"steps": 300}, {"steps": 300}]) == "300"
     assert ablate_tom.steps_text([{"steps": 310}, {"steps": 295}]) == "310/295"
+
+
+def test_merge_runs_takes_the_named_recipes_and_lets_later_rows_replace_earlier(tmp_path):
+    import json
+
+    def saved(folder, args, runs):
+        folder.mkdir()
+        (folder / "ablate_tom.json").write_text(json.dumps({"args": args, "runs": runs, "mix_root": "/data/mix"}))
+
+    row = lambda seed, steps, **kw: {"seed": seed, "steps": steps, "exact": {"belief": float(seed)}, **kw}  # noqa: E731
+    old_args = {"recipes": ["tom_none", "tom_film"], "seeds": [0, 1], "budget_s": 300.0, "steps": None, "threads": 1, "overrides": []}
+    saved(tmp_path / "old", old_args, {"tom_none": [row(0, 1824), row(1, 2227)], "tom_film": [row(0, 2886)]})
+    new_cmd = "python benchmarks/ablate_tom.py --recipes tom_none --seeds 1 --steps 2000 --threads 1"
+    saved(tmp_path / "new", {**old_args, "steps": 2000}, {"tom_none": [row(1, 2000, budget="2000 steps", command=new_cmd)], "tom_film": [row(2, 2000)]})
+
+    runs, mix_root = ablate_tom.merge_runs([f"{tmp_path / 'old'}=tom_none", str(tmp_path / "new")])
+    assert mix_root == Path("/data/mix")
+    assert list(runs) == ["tom_none", "tom_film"]  # the script's order; the old tom_film row was not asked for
+    assert [(r["seed"], r["steps"], r["budget"]) for r in runs["tom_none"]] == [(0, 1824, "300 s"), (1, 2000, "2000 steps")]
+    assert runs["tom_none"][0]["command"] == "python benchmarks/ablate_tom.py --recipes tom_none --seeds 0 --budget-s 300 --threads 1"
+    assert runs["tom_none"][1]["command"] == new_cmd
+    assert [r["seed"] for r in runs["tom_film"]] == [2] and runs["tom_film"][0]["budget"] == "2000 steps"
+
+
+def test_a_merged_report_writes_each_seeds_budget_and_command(mix_root, tmp_path):
+    import argparse
+
+    import yaml
+
+    exact = {k: 50.0 for k in KINDS}
+    rows = [{"seed": 0, "steps": 1824, "budget": "300 s", "command": "cmd-a", "train_wall_s": 300.1, "params": 10, "exact": exact, "activity": {}},  # saved before loads were
+            {"seed": 2, "steps": 2000, "budget": "2000 steps", "command": "cmd-b", "train_wall_s": 700.0, "load": [7.0, 8.25], "params": 10, "exact": exact, "activity": {}}]
+    args = argparse.Namespace(plot=None, results=str(tmp_path / "results.yaml"), hardware="test box", threads=1, steps=None, budget_s=240.0, seeds=[0, 2], overrides=[])
+    ablate_tom.report(args, {"tom_none": rows}, Path(mix_root))
+    out = yaml.safe_load((tmp_path / "results.yaml").read_text())["results"]
+    assert {r["metric"] for r in out} == {f"exact_accuracy/{k}" for k in KINDS}
+    r = out[0]
+    assert r["command"] == "cmd-a; cmd-b" and r["seeds"] == 2
+    assert r["notes"].startswith("per seed: seed 0 300 s (1824 steps), seed 2 2000 steps (2000 steps)")
+    assert "load average 7.0 to 8.2 at the runs' starts and ends (recorded for 1 of 2 runs)" in r["notes"] and "seed-paired seeds 0, 2" in r["notes"]
+
+
+def test_trace_controller_logs_activity_state_scale_and_logits(tmp_path):
+    import trace_controller
+
+    tiny = ["model.hidden_size=16", "model.l_block.num_layers=1", "model.h_block.num_layers=1", "train.batch_size=4",
+            "model.controller={type: quaternion, num_task_families: 1, head_width: 4, modulation_bound: 0.5}"]
+    rows = trace_controller.main(["tiny_sudoku4", "--steps", "3", "--every", "2", "--run-dir", str(tmp_path / "run"), *tiny])
+    assert [r["step"] for r in rows] == [1, 2]
+    first, last = rows
+    assert set(first["activity"]) == {"FF/l_step", "FE/l_context", "SF/h_message", "SE/h_step"}
+    assert all(v == 0.0 for v in first["activity"].values())  # identity at init
+    assert all(0.0 < v <= 0.5 for v in last["activity"].values())  # moved after one step, within the bound
+    assert set(first["state_rms"]) == {"z_H", "z_L"} and first["logit_abs_mean"] > 0
+    assert "loss/lm" in first["loss"] and "lr" not in first["loss"]

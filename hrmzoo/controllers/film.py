@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from hrmzoo.controllers.base import ControllerConfig
-from hrmzoo.controllers.modulation import HeadController, HeadSpec
+from hrmzoo.controllers.modulation import HeadController, HeadControllerConfig, HeadSpec
 from hrmzoo.registry import register
 
 _ROLES = {
@@ -30,7 +29,7 @@ def role(point: str) -> str:
     return _ROLES[kind].format(L=level.upper())
 
 
-class FilmConfig(ControllerConfig):
+class FilmConfig(HeadControllerConfig):
     """One FiLM head.
 
     Attributes:
@@ -40,6 +39,9 @@ class FilmConfig(ControllerConfig):
         num_task_families: rows of the perspective table (`task_id` in the batch).
         head_width: hidden width of the head and of a perspective row.
         use_perspective: condition the head on the task family's row as well as the state.
+        modulation_bound: None (unbounded) or b: gamma and beta become `b * tanh(raw / b)`
+            (see `HeadControllerConfig`).
+        preserve_rms: rescale the head's output to the RMS of the value it modulates.
     """
 
     point: str = Field("h_message", pattern=HOOK_PATTERN)
@@ -64,4 +66,6 @@ class FilmController(HeadController):
             width=cfg.head_width,
             perspective="given" if cfg.use_perspective else None,
             framing_weight=0.0,
+            bound=cfg.modulation_bound,
+            preserve_rms=cfg.preserve_rms,
         )

@@ -10,6 +10,15 @@ zero-initialised, so the modulation is exactly the identity at initialisation:
   on an update (delta = 0 at init; written so that delta = 0 returns `value`
   bit for bit, which `old + (1 + delta) * (value - old)` would not).
 
+With a `bound` b (`modulation_bound` in the film and quaternion configs)
+each raw output r becomes `b * tanh(r / b)`: the same modulation near the
+identity (slope 1 at 0, still exactly the identity at initialisation), but
+|gamma|, |beta|, |delta| < b however far training pushes the last layer, so a
+head can at most rescale a state by (1 +- b) and shift it by b per channel.
+Unbounded (None, the default) keeps the plain affine outputs; at lr 3e-3 on
+the theory-of-mind grids those grew to |modulation| 8-12 at SF and SE and the
+model collapsed to its all-`NO` answer (docs/guides/tom.md).
+
 *Empathy* heads also receive a *perspective*: a row of a learned task-family
 table (`batch["task_id"]`), added to the head's hidden layer. With
 `perspective="inferred"` the row is replaced by the table mixed with the
@@ -27,19 +36,47 @@ non-zero gradient, so after one optimizer step the whole head learns.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hrmzoo.controllers.base import ControlContext, Controller, ControllerError
+from pydantic import Field
+
+from hrmzoo.controllers.base import ControlContext, Controller, ControllerConfig, ControllerError
 from hrmzoo.layers import lecun_init_, trunc_normal_init_
 
 
 def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
     # softmax/cross-entropy in float32 under bf16, and exact in a float64 model
     return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
+class HeadControllerConfig(ControllerConfig):
+    """Fields every head-based controller (film, quaternion) shares.
+
+    Attributes:
+        modulation_bound: None (default): each head's gamma, beta (film) and
+            delta (gate) are its last layer's outputs, unbounded. A number b:
+            each becomes `b * tanh(output / b)`, so |modulation| < b (a state is
+            scaled by at most 1 +- b and shifted by at most b per channel);
+            near the identity, and exactly at initialisation, nothing changes.
+        preserve_rms: film heads rescale their output, per position, to the
+            RMS over channels of the value they modulate: a head re-weights
+            channels and turns the state, but cannot grow or shrink it (with the
+            blocks' post-norm the state stays at RMS 1 whatever the head does).
+            Exact identity at initialisation (the rescale factor is x / x = 1).
+            Gate heads (FF) are unaffected.
+    """
+
+    modulation_bound: Optional[float] = Field(None, gt=0)
+    preserve_rms: bool = False
+
+
+def _rms(x: torch.Tensor) -> torch.Tensor:
+    """Root mean square over the last (channel) axis, kept: [..., 1]."""
+    return x.pow(2).mean(dim=-1, keepdim=True).sqrt()
 
 
 @dataclass(frozen=True)
@@ -57,9 +94,12 @@ class HeadSpec:
 class ModulationHead(nn.Module):
     """Pooled state (+ perspective) -> per-channel modulation of one hook point's value."""
 
-    def __init__(self, spec: HeadSpec, in_dim: int, hidden_size: int, width: int):
+    def __init__(self, spec: HeadSpec, in_dim: int, hidden_size: int, width: int, bound: float | None = None,
+                 preserve_rms: bool = False):
         super().__init__()
         self.spec = spec
+        self.bound = bound
+        self.preserve_rms = preserve_rms
         self.inp = lecun_init_(nn.Linear(in_dim, width))
         self.out = nn.Linear(width, hidden_size * (2 if spec.kind == "film" else 1))
         nn.init.zeros_(self.out.weight)
@@ -68,6 +108,8 @@ class ModulationHead(nn.Module):
     def modulation(self, pooled: torch.Tensor, perspective: torch.Tensor | None) -> torch.Tensor:
         """[B, in_dim] (+ [B, width]) -> [B, D] (gate) or [B, 2D] (film: gamma, beta).
 
+        Each entry lies in (-bound, bound) when the head has a bound.
+
         Args:
             pooled: the pooled state from `HeadController.pool`.
             perspective: the task family's row [B, width] for empathy heads, else None.
@@ -75,18 +117,29 @@ class ModulationHead(nn.Module):
         h = self.inp(pooled)
         if perspective is not None:
             h = h + perspective.to(h.dtype)
-        return self.out(F.silu(h))
+        raw = self.out(F.silu(h))
+        if self.bound is None:
+            return raw
+        # a soft clip with slope 1 at 0: small modulations (and init, raw = 0) are unchanged
+        return self.bound * torch.tanh(raw / self.bound)
 
     def apply(self, value: torch.Tensor, old: torch.Tensor | None, mod: torch.Tensor) -> torch.Tensor:
         """Modulate `value` [B, S, D] by `mod` (one row per sample, broadcast over positions).
 
-        `film`: `value * (1 + gamma) + beta`; `gate`: `value + delta * (value - old)`,
-        which needs the hook's `old` state (a `ControllerError` otherwise).
+        `film`: `value * (1 + gamma) + beta` (with `preserve_rms`, rescaled per position
+        to `value`'s RMS); `gate`: `value + delta * (value - old)`, which needs the
+        hook's `old` state (a `ControllerError` otherwise).
         """
         m = mod.unsqueeze(1).to(value.dtype)  # one modulation per sample, broadcast over positions
         if self.spec.kind == "film":
             gamma, beta = m.chunk(2, dim=-1)
-            return value * (1 + gamma) + beta
+            out = value * (1 + gamma) + beta
+            if self.preserve_rms:
+                # same expression for numerator and denominator: at the identity (out == value)
+                # the factor is exactly 1.0 and no bit changes; eps keeps an all-zero row finite
+                eps = torch.finfo(value.dtype).eps
+                out = out * ((_rms(value) + eps) / (_rms(out) + eps))
+            return out
         if old is None:
             raise ControllerError(f"controller head {self.spec.name}: hook '{self.spec.point}' gives no 'old' state to gate; use a film head there")
         return value + m * (value - old)
@@ -101,7 +154,8 @@ class HeadController(Controller):
     """
 
     def build(self, specs: list[HeadSpec], *, hidden_size: int, state_keys: tuple[str, ...], output_key: str,
-              num_task_families: int, width: int, perspective: str | None, framing_weight: float) -> None:
+              num_task_families: int, width: int, perspective: str | None, framing_weight: float,
+              bound: float | None = None, preserve_rms: bool = False) -> None:
         """Create the heads, the perspective table and the framing classifier (call from `__init__`).
 
         Args:
@@ -115,6 +169,8 @@ class HeadController(Controller):
             perspective: `"given"` (row `task_id`), `"inferred"` (framing
                 softmax over rows) or None (no empathy conditioning at all).
             framing_weight: weight of the framing loss (0: no framing classifier).
+            bound: every head's modulation bound (`HeadControllerConfig.modulation_bound`), None: unbounded.
+            preserve_rms: film heads keep the RMS of what they modulate (`HeadControllerConfig.preserve_rms`).
         """
         self.state_keys: tuple[str, ...] = tuple(state_keys)
         self.h_key: str = output_key
@@ -122,7 +178,9 @@ class HeadController(Controller):
         self.num_task_families = num_task_families
         self.perspective_mode = perspective
         in_dim = self.hidden_size * max(1, len(self.state_keys))
-        self.heads = nn.ModuleDict({s.name: ModulationHead(s, in_dim, self.hidden_size, width) for s in specs})
+        self.modulation_bound = bound
+        self.preserve_rms = preserve_rms
+        self.heads = nn.ModuleDict({s.name: ModulationHead(s, in_dim, self.hidden_size, width, bound, preserve_rms) for s in specs})
         self.hook_points = tuple(dict.fromkeys(s.point for s in specs))
         self._at: dict[str, list[ModulationHead]] = {}
         for head in self.heads.values():
@@ -179,6 +237,10 @@ class HeadController(Controller):
         if self.framing is not None:
             n = sum(p.numel() for p in self.framing.parameters())
             lines.append(f"framing classifier: pooled {self.h_key} -> task family ({n:,} params), loss weight {self.framing_weight} at every h_step")
+        if self.modulation_bound is not None:
+            lines.append(f"modulation bound: every gamma, beta, delta = {self.modulation_bound:g} * tanh(raw / {self.modulation_bound:g})")
+        if self.preserve_rms:
+            lines.append("film heads keep the RMS (per position) of the value they modulate")
         return lines
 
 

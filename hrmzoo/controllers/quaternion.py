@@ -50,8 +50,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from hrmzoo.controllers.base import ControllerConfig
-from hrmzoo.controllers.modulation import HeadController, HeadSpec
+from hrmzoo.controllers.modulation import HeadController, HeadControllerConfig, HeadSpec
 from hrmzoo.registry import register
 
 QUADRANTS: dict[str, HeadSpec] = {
@@ -62,7 +61,7 @@ QUADRANTS: dict[str, HeadSpec] = {
 }
 
 
-class QuaternionConfig(ControllerConfig):
+class QuaternionConfig(HeadControllerConfig):
     """Four heads, one per cognitive quadrant.
 
     Attributes:
@@ -74,6 +73,10 @@ class QuaternionConfig(ControllerConfig):
         framing_weight: weight of the framing loss (cross-entropy of the task family
             from pooled H); skipped with one task family.
         heads: which quadrants to build (default all four).
+        modulation_bound: None (unbounded) or b: every head's gamma, beta, delta becomes
+            `b * tanh(raw / b)` (see `HeadControllerConfig`).
+        preserve_rms: the film heads (FE, SF, SE) rescale their output to the RMS of the
+            value they modulate; FF's gate is unaffected.
     """
 
     num_task_families: int = Field(1, ge=1)
@@ -106,4 +109,6 @@ class QuaternionController(HeadController):
             width=cfg.head_width,
             perspective=cfg.perspective,
             framing_weight=cfg.framing_weight,
+            bound=cfg.modulation_bound,
+            preserve_rms=cfg.preserve_rms,
         )

@@ -48,3 +48,22 @@ def test_scale_one_keeps_a_single_group():
 def test_scale_must_be_positive():
     with pytest.raises(Exception, match="controller_lr_scale"):
         load_recipe("tom_quaternion", ["train.controller_lr_scale=0"])
+
+
+def test_scale_without_a_controller_warns_in_one_line():
+    recipe = load_recipe("tom_none", ["train.controller_lr_scale=0.1"])
+    model = build_model(recipe)
+    with pytest.warns(UserWarning, match=r"controller_lr_scale=0.1 has no effect.*\(none\)") as record:
+        opt, _ = build_optimizers(model, recipe.train)
+    assert len(record) == 1 and "\n" not in str(record[0].message)
+    assert len(opt.param_groups) == 1  # the scale is ignored, as the warning says
+
+
+def test_scale_with_a_controller_or_at_one_does_not_warn():
+    import warnings
+
+    for name, over in [("tom_quaternion", ["train.controller_lr_scale=0.1"]), ("tom_none", [])]:
+        recipe = load_recipe(name, over)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            build_optimizers(build_model(recipe), recipe.train)
