@@ -346,7 +346,7 @@ class Trainer:
         self.log.close()
         summary = TrainSummary(self.run_dir, self.step, wall, last, test, live)
         if self.dist.is_main:
-            print(format_summary(summary, self.total_steps - bar.start), flush=True)
+            print(format_summary(summary, self.step - bar.start), flush=True)
         return summary
 
     # ------------------------------------------------------------ evaluation

@@ -61,13 +61,15 @@ def test_compare_rejects_bad_arguments():
         run_compare(spec_from_args(["seeds=[0]"]))
 
 
-def test_time_budget_stops_the_run(tmp_path, sudoku4):
+def test_time_budget_stops_the_run(tmp_path, sudoku4, capsys):
     from hrmzoo.train.trainer import Trainer
 
     trainer = Trainer("tiny_sudoku4", [*TINY, "train.steps=100000", "train.time_budget=0.002"], run_dir=tmp_path / "r", data_root=sudoku4)
     summary = trainer.run()
     assert 0 < summary.steps < 100000
     assert (tmp_path / "r").is_dir()
+    # the summary counts the steps the budget allowed, not the steps asked for
+    assert f"done: {summary.steps} steps ({summary.steps} in this run," in capsys.readouterr().out
 
 
 def test_an_interrupted_run_resumes_to_the_same_budget(tmp_path, sudoku4):
