@@ -106,6 +106,13 @@ def test_init_is_lecun_normal_in_every_convolution():
         assert first.std().item() == pytest.approx(fan_in**-0.5, rel=0.1 if conv == "full" else 0.25)
 
 
+@pytest.mark.parametrize("multiple,inner", [(256, 256), (8, 64)])
+def test_swiglu_width_rounds_to_mlp_multiple(multiple, inner):
+    """2/3 x 2.0 x 48 = 64, rounded up to 256 by HRM's rule, kept at 64 with a multiple of 8."""
+    blk = ConvBlock(ConvBlockConfig(num_layers=1, expansion=2.0, mlp_multiple=multiple), hidden_size=48, seq_len=9)
+    assert blk.layers[0].mlp.fc2.in_features == inner
+
+
 def test_bf16_autocast_forward_on_cpu():
     side, hidden = 5, 16
     blk = block(side, hidden, num_layers=2).float()
@@ -137,3 +144,8 @@ def test_hierarchical_and_recursive_models_train_through_it(coupling):
         opt.step()
     assert losses[-1] < losses[0]
 
+
+
+def test_cpu_maze15_builds_with_it():
+    model = build_model("cpu_maze15", seed=0)
+    assert isinstance(model.l_block, ConvBlock) and model.l_block.side == 15
