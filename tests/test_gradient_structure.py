@@ -41,6 +41,8 @@ LEVEL_NETS = ("l_block", "m_block", "h_block", "l_injection", "m_injection", "h_
 BLOCKS = {
     "transformer": {"type": "transformer", "num_layers": 1, "num_heads": 2, "expansion": 2.0},
     "mlp_mixer": {"type": "mlp_mixer", "num_layers": 1, "expansion": 2.0, "token_expansion": 2.0},
+    # the 4 positions as a 2x2 grid; the conv block has no cell for a puzzle-embedding prefix (see build)
+    "conv": {"type": "conv", "num_layers": 1, "expansion": 2.0},
 }
 CONTROLLERS = {
     "none": {"type": "none"},
@@ -93,7 +95,7 @@ def build(coupling: str, block: str, injection: str, controller: str | dict, gra
         "name": "structure",
         "model": {
             "hidden_size": 16, "vocab_size": 5, "seq_len": 4,
-            "num_puzzle_identifiers": 3, "puzzle_emb_ndim": 16, "pos_encoding": "learned",
+            "num_puzzle_identifiers": 3, "puzzle_emb_ndim": 0 if block == "conv" else 16, "pos_encoding": "learned",
             "l_block": BLOCKS[block],
             "h_block": BLOCKS[block] if separate_h else None,
             "injection": {"type": injection},
