@@ -134,8 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--matmul-size", type=int, default=None, help="side of the square peak matmul (default: like the model's largest GEMM)")
     p.add_argument("--eval-batches", type=int, default=0, help="also time evaluation on this many random batches (0: skip)")
     p.add_argument("--eval-segments", type=int, default=16)
-    p.add_argument("--reference-layers", action="store_true",
-                   help="time the layers' reference path (hrmzoo.layers.fast_layers(False): no in-place no-grad work, autograd's own backwards)")
+    common.add_reference_layers_arg(p, "time")
     args = p.parse_args(argv)
     with fast_layers(not args.reference_layers):
         return run(args)

@@ -44,6 +44,12 @@ def clock() -> float:
     return _clock()
 
 
+def add_reference_layers_arg(p: argparse.ArgumentParser, verb: str) -> None:
+    """`--reference-layers`: A/B the layers' fast path against their reference path in one tree."""
+    p.add_argument("--reference-layers", action="store_true",
+                   help=f"{verb} the layers' reference path (hrmzoo.layers.fast_layers(False): no in-place no-grad work, autograd's own backwards)")
+
+
 def base_parser(description: str, *, batch_size: int = 64, recipe: str = "hrm_sudoku") -> argparse.ArgumentParser:
     """Arguments every benchmark takes; `overrides` are recipe `key=value` strings."""
     p = argparse.ArgumentParser(description=description)

@@ -72,8 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--steps", type=int, default=2, help="profiled training steps")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--top", type=int, default=0, help="also print the N ops with the most self time")
-    p.add_argument("--reference-layers", action="store_true",
-                   help="profile the layers' reference path (hrmzoo.layers.fast_layers(False): no in-place no-grad work, autograd's own backwards)")
+    common.add_reference_layers_arg(p, "profile")
     args = p.parse_args(argv)
     with fast_layers(not args.reference_layers):
         return profile_run(args)

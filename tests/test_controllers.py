@@ -256,10 +256,11 @@ def test_bound_leaves_small_modulations_alone():
     assert torch.allclose(a.logits, b.logits, atol=1e-4)  # ... and is invisible this close to the identity
 
 
-@pytest.mark.parametrize("controller", [BOUNDED_QUAT, "model.controller={type: film, point: h_step, num_task_families: 3, head_width: 8, modulation_bound: 0.5}"])
-def test_gradient_reaches_a_bounded_controller(controller):
-    _, model = pair("hierarchical", controller, seed=5)
-    batch = with_tasks(random_batch(model, 4, seed=5), 3, seed=5)
+def assert_every_head_learns(controller: str, seed: int):
+    """Two optimizer steps: the heads' last layer gets gradient at once; their first layer after one
+    step, past the zero-initialised last layer (as without a bound). Returns the model and its batch."""
+    _, model = pair("hierarchical", controller, seed=seed)
+    batch = with_tasks(random_batch(model, 4, seed=seed), 3, seed=seed)
     opt = torch.optim.Adam(model.controller.parameters(), lr=1e-2)
     for step in range(2):
         opt.zero_grad()
@@ -267,12 +268,18 @@ def test_gradient_reaches_a_bounded_controller(controller):
         res.loss.backward()
         for name, head in model.controller.heads.items():
             assert head.out.weight.grad.abs().sum() > 0, (step, name)
-            if step == 1:  # past the zero-initialised last layer after one step, as without a bound
+            if step == 1:
                 assert head.inp.weight.grad.abs().sum() > 0, name
         opt.step()
+    return model, batch
+
+
+@pytest.mark.parametrize("controller", [BOUNDED_QUAT, "model.controller={type: film, point: h_step, num_task_families: 3, head_width: 8, modulation_bound: 0.5}"])
+def test_gradient_reaches_a_bounded_controller(controller):
+    model, batch = assert_every_head_learns(controller, seed=5)
     # and even when saturated (tanh' small but not zero) the heads still learn
     blow_up_heads(model, scale=3.0)
-    opt.zero_grad()
+    model.zero_grad()
     _, res = segment_step(model, new_carry(model, batch), batch, training=True)
     res.loss.backward()
     assert all(h.out.weight.grad.abs().sum() > 0 for h in model.controller.heads.values())
@@ -333,16 +340,5 @@ def test_rms_preserving_heads_cannot_grow_the_state():
 
 
 def test_rms_preserving_controller_still_learns():
-    _, model = pair("hierarchical", RMS_QUAT, seed=7)
-    batch = with_tasks(random_batch(model, 4, seed=7), 3, seed=7)
-    opt = torch.optim.Adam(model.controller.parameters(), lr=1e-2)
-    for step in range(2):
-        opt.zero_grad()
-        _, res = segment_step(model, new_carry(model, batch), batch, training=True)
-        res.loss.backward()
-        for name, head in model.controller.heads.items():
-            assert head.out.weight.grad.abs().sum() > 0, (step, name)
-            if step == 1:
-                assert head.inp.weight.grad.abs().sum() > 0, name
-        opt.step()
+    model, _ = assert_every_head_learns(RMS_QUAT, seed=7)
     assert "film heads keep the RMS" in describe(model)
