@@ -23,12 +23,12 @@ from typing import Literal
 
 import torch
 from pydantic import Field, field_validator
-from timm.layers import SwiGLUPacked, lecun_normal_
+from timm.layers import lecun_normal_
 from torch import nn
 
 from hrmzoo.blocks.base import Block, BlockConfig, swiglu_inner
 from hrmzoo.errors import RecipeError
-from hrmzoo.layers import RmsNorm, lecun_init_
+from hrmzoo.layers import RmsNorm, SwiGLU, lecun_init_
 from hrmzoo.registry import register
 
 
@@ -90,7 +90,7 @@ class ConvLayer(nn.Module):
         else:
             self.conv = nn.Sequential(nn.Conv2d(hidden, hidden, cfg.kernel_size, padding=pad, groups=hidden, bias=False),
                                       nn.Conv2d(hidden, hidden, 1, bias=False))
-        self.mlp = SwiGLUPacked(hidden, 2 * swiglu_inner(hidden, cfg.expansion, cfg.mlp_multiple), bias=False)
+        self.mlp = SwiGLU(hidden, 2 * swiglu_inner(hidden, cfg.expansion, cfg.mlp_multiple), bias=False)
         self.norm1 = RmsNorm(hidden, eps=cfg.norm_eps)
         self.norm2 = RmsNorm(hidden, eps=cfg.norm_eps)
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 import torch
 from einops import rearrange
 from pydantic import Field
-from timm.layers import SwiGLUPacked
 from torch import nn
 
 from hrmzoo.blocks.base import Block, BlockConfig, swiglu_inner
-from hrmzoo.layers import RmsNorm, lecun_init_
+from hrmzoo.layers import RmsNorm, SwiGLU, lecun_init_
 from hrmzoo.registry import register
 
 
@@ -35,8 +34,8 @@ class MlpMixerBlockConfig(BlockConfig):
 class MixerLayer(nn.Module):
     def __init__(self, hidden: int, seq_len: int, cfg: MlpMixerBlockConfig):
         super().__init__()
-        self.token_mlp = SwiGLUPacked(seq_len, 2 * swiglu_inner(seq_len, cfg.token_expansion, multiple=8), bias=False)
-        self.channel_mlp = SwiGLUPacked(hidden, 2 * swiglu_inner(hidden, cfg.expansion), bias=False)
+        self.token_mlp = SwiGLU(seq_len, 2 * swiglu_inner(seq_len, cfg.token_expansion, multiple=8), bias=False)
+        self.channel_mlp = SwiGLU(hidden, 2 * swiglu_inner(hidden, cfg.expansion), bias=False)
         self.norm1 = RmsNorm(hidden, eps=cfg.norm_eps)
         self.norm2 = RmsNorm(hidden, eps=cfg.norm_eps)
 
