@@ -9,12 +9,18 @@ innermost module (hooks open a profiler range per RmsNorm, SwiGLU, Attention,
 TransformerLayer and injection call); in the backward, the autograd node that ran it.
 The profiler's clock is wall time, inflated by its own bookkeeping and, on a shared
 machine, by waiting; so the table gives each category's share of the profiled self
-time and that share of this process's CPU time per step (`--threads 1`). Eager only.
+time and that share of this process's CPU time per step (`--threads 1`).
+
+With `--compile` (the whole model compiled, as `train.compile=true` does) module hooks
+would break the graph, so ops are placed by name only: GEMMs, the attention kernel, and
+the compiled graphs' own kernels (inductor's fused elementwise work: norms, SwiGLU,
+RoPE, residuals), which the profiler shows as `## Call CompiledFxGraph ... ##`.
 
 Examples:
     python benchmarks/profile_step.py --preset tiny --batch-size 64 --threads 1
     python benchmarks/profile_step.py --preset tiny --batch-size 64 --threads 1 --top 30
     python benchmarks/profile_step.py --preset tiny --batch-size 64 --threads 1 --reference-layers
+    python benchmarks/profile_step.py --preset tiny --batch-size 64 --threads 1 --compile --warmup 2
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from hrmzoo.layers import fast_layers  # noqa: E402
 GEMM = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::_addmm_activation"}
 SDPA = {"aten::_scaled_dot_product_flash_attention_for_cpu", "aten::_scaled_dot_product_flash_attention_for_cpu_backward",
         "aten::_softmax", "aten::_softmax_backward_data"}
+COMPILED_GRAPH = "## Call CompiledFxGraph"  # a compiled graph's own kernels (its GEMMs and SDPA are separate ops)
 # forward: the innermost module the op ran in; backward: the autograd node that ran it
 SCOPES = [
     ("RMSNorm", ("RmsNorm", "RmsNormFunction", "PowBackward", "MeanBackward", "RsqrtBackward")),
@@ -57,6 +64,8 @@ def categorise(name: str, phase: str, scope: str) -> str:
         return "GEMMs (Linear, LM head, attention bmm)"
     if name in SDPA:
         return "attention kernel (SDPA)"
+    if name.startswith(COMPILED_GRAPH):
+        return "compiled graphs' fused kernels (norms, SwiGLU, RoPE, residuals)"
     if scope == "TransformerLayer" and name not in ("aten::add", "aten::add_"):
         return "RMSNorm"  # the in-place residual norm (`RmsNorm.add_into_`) runs in the layer's own scope
     for category, keys in SCOPES:
@@ -79,8 +88,8 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def profile_run(args) -> dict:
-    if args.compile or args.compile_blocks:
-        raise SystemExit("profile_step.py profiles the eager step (module hooks would break a compiled graph); drop --compile")
+    if args.compile_blocks:
+        raise SystemExit("profile_step.py profiles the eager step or the whole compiled model (--compile); drop --compile-blocks")
     model, device = common.setup(args)
     from hrmzoo.loop import new_carry, segment_step
 
@@ -88,9 +97,9 @@ def profile_run(args) -> dict:
     mlp = next(m for m in model.modules() if hasattr(m, "fc2"))
     inner = mlp.fc2.in_features
     head_dim = cfg.hidden_size // model.l_block.layers[0].attn.num_heads
-    forward_model = getattr(model, "bench_forward", None) or model
+    forward_model = model.bench_forward if getattr(model, "bench_forward", None) is not None else model
     scoped = ("RmsNorm", "SwiGLU", "Attention", "TransformerLayer")
-    for m in model.modules():
+    for m in model.modules() if not args.compile else ():  # hooks would break a compiled graph
         kind = type(m).__name__
         if kind in scoped or "Injection" in kind:
             m.register_forward_pre_hook(lambda mod, args, kind=kind: mod.__dict__.setdefault("_scope", []).append(
@@ -125,7 +134,7 @@ def profile_run(args) -> dict:
     # engine runs the backward in the caller's thread, inside `phase:backward`)
     marks = [(e.time_range.start, e.time_range.end, e.name) for e in prof.events()
              if e.name.startswith(("phase:", "scope:", "autograd::engine::evaluate_function: "))]
-    ops = [(e.time_range.start, e.name, e.self_cpu_time_total) for e in prof.events() if e.name.startswith("aten::")]
+    ops = [(e.time_range.start, e.name, e.self_cpu_time_total) for e in prof.events() if e.name.startswith(("aten::", COMPILED_GRAPH))]
     marks.sort(key=lambda m: (m[0], -m[1]))
     ops.sort()
     totals: dict[str, float] = collections.Counter()
@@ -150,7 +159,8 @@ def profile_run(args) -> dict:
     rows = [[cat, f"{cpu_s * 1e3 * us / all_us:.1f}", f"{100 * us / all_us:.1f}%"] for cat, us in sorted(totals.items(), key=lambda kv: -kv[1])]
     rows.append(["total (CPU time of the profiled steps)", f"{cpu_s * 1e3:.1f}", "100%"])
     common.print_table(f"profile: {model.recipe.name}{' (' + args.preset + ')' if args.preset else ''}, batch {args.batch_size}, "
-                       f"{args.dtype}, threads {torch.get_num_threads()}, {'reference' if args.reference_layers else 'fast'} layers",
+                       f"{args.dtype}, threads {torch.get_num_threads()}, {'reference' if args.reference_layers else 'fast'} layers"
+                       f"{', compiled' if args.compile else ''}",
                        ["category", "CPU ms/step (share x step CPU time)", "share of profiled self time"], rows)
     if args.top:
         top = sorted(per_op.items(), key=lambda kv: -kv[1])[: args.top]

@@ -139,3 +139,24 @@ def test_compiled_blocks_match_eager():
         compiled = model(batch).logits
     torch.testing.assert_close(compiled, eager, atol=1e-4, rtol=1e-4)
     assert "l_block.layers.0.attn.qkv.weight" in model.state_dict()
+
+
+import isa_peak  # noqa: E402
+
+
+def test_isa_peak_source_has_one_instruction_per_chain():
+    src = isa_peak.c_source(with_bf16=True)
+    assert src.count("vfmadd231ps") == isa_peak.CHAINS and src.count("vdpbf16ps") == isa_peak.CHAINS
+    assert "run_bf16_dot" not in isa_peak.c_source(with_bf16=False)
+
+
+@pytest.mark.skipif("avx512f" not in isa_peak.cpu_flags(), reason="the probe needs AVX-512F")
+def test_isa_peak_runs_and_reports_rates(capsys):
+    rec = isa_peak.main(["--seconds", "0.02", "--rounds", "1"])
+    if "skipped" in rec:  # no C compiler on this machine: the script must say so, not fail
+        assert "cannot build" in rec["skipped"]
+        return
+    assert rec["gflops"]["fp32_fma"] > 1
+    if "avx512_bf16" in rec["cpu_flags"]:
+        assert rec["bf16_over_fp32"] == pytest.approx(rec["gflops"]["bf16_dot"] / rec["gflops"]["fp32_fma"])
+    assert "JSON: " in capsys.readouterr().out

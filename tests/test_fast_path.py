@@ -322,8 +322,25 @@ def test_profile_step_smoke(capsys):
     assert abs(sum(rec["share"].values()) - 1) < 1e-9
     ref = profile_step.main([*small, "--reference-layers"])
     assert ref["reference_layers"] and not rec["reference_layers"]
-    with pytest.raises(SystemExit, match="eager"):
-        profile_step.main([*small, "--compile"])
+    with pytest.raises(SystemExit, match="compile-blocks"):
+        profile_step.main([*small, "--compile-blocks"])
+
+
+@pytest.mark.slow  # compiles the model (a minute on 2 cores)
+def test_profile_step_compiled_places_fused_kernels(capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import profile_step
+
+    from tests.helpers import TINY
+
+    rec = profile_step.main(["--recipe", "tiny_sudoku4", "--batch-size", "4", "--threads", "1", *TINY,
+                             "--steps", "1", "--warmup", "2", "--compile"])
+    assert rec["compile"] and "compiled" in capsys.readouterr().out
+    assert rec["ms_per_step"]["GEMMs (Linear, LM head, attention bmm)"] > 0
+    assert rec["share"]["compiled graphs' fused kernels (norms, SwiGLU, RoPE, residuals)"] > 0
 
 
 def test_flops_benchmark_reference_layers_flag(capsys):
