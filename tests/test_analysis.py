@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from hrmzoo import build_model, load_model, save_model
-from hrmzoo.analysis.halting import analyze_halting, corrupt_givens, halting_stats, reliability
+from hrmzoo.analysis.evalrun import load_for_eval
+from hrmzoo.analysis.halting import analyze_halting, corrupt_givens, halting_stats, reliability, threshold_tradeoff
 from hrmzoo.analysis.sweep import budget_rows, run_sweep
 from hrmzoo.cli import main
 from hrmzoo.data.prepare import prepare_data
@@ -85,6 +86,58 @@ def test_halting_stats_early_stop_and_overthinking():
     assert st["calibration_all_segments"]["ece"] == pytest.approx(abs(0.9 - right_share))
 
 
+def test_threshold_tradeoff_halts_at_first_confident_segment():
+    exact = torch.tensor([[0, 1, 1, 1], [0, 0, 0, 1], [1, 0, 0, 0]], dtype=torch.bool)
+    conf = torch.tensor([[0.6, 0.8, 0.95, 0.99], [0.2, 0.3, 0.4, 0.5], [float("nan")] * 4])
+    rows = {r["threshold"]: r for r in threshold_tradeoff(exact, conf, [0.5, 0.9, 0.99])}
+    # 0.5: steps (1, 4, 4) -> wrong, right, wrong; 0.9: (3, 4, 4); 0.99: nothing above it, all at the budget
+    assert rows[0.5]["mean_segments"] == pytest.approx(9 / 3) and rows[0.5]["exact"] == pytest.approx(1 / 3)
+    assert rows[0.9]["mean_segments"] == pytest.approx(11 / 3) and rows[0.9]["exact"] == pytest.approx(2 / 3)
+    assert rows[0.99]["mean_segments"] == 4.0 and rows[0.99]["exact"] == pytest.approx(2 / 3)
+    assert halting_stats(_records(exact.int().tolist(), [1, 4, 4], conf.tolist()), thresholds=[0.9])["threshold_tradeoff"][0] == rows[0.9]
+
+
+@pytest.mark.parametrize("halting", ["q_learning", "trm", "pondernet"])
+def test_eval_halt_threshold_replaces_the_rule_at_evaluation_only(halting):
+    policy = build_model("tiny_sudoku4", [*TINY, f"model.halting.type={halting}", "model.halting.eval_mode=adaptive",
+                                          "model.halting.max_segments=4", "model.halting.eval_halt_threshold=0.8"]).halting
+    logits = torch.tensor([[2.0, 5.0], [1.0, -3.0], [-1.0, -4.0]])[:, : policy.head.out_features]
+    steps = torch.ones(3, dtype=torch.long)
+    # sigmoid(2) = 0.88 > 0.8 halts even where q_continue is larger; sigmoid(1) = 0.73 does not
+    assert policy.should_halt(logits, steps, None, training=False).tolist() == [True, False, False]
+    policy.cfg = policy.cfg.model_copy(update={"eval_halt_threshold": None})
+    assert torch.equal(policy.should_halt(logits, steps, None, training=False), policy.wants_halt(logits))
+
+
+def test_eval_halt_threshold_out_of_range_is_one_line():
+    from hrmzoo.errors import RecipeError
+
+    with pytest.raises(RecipeError) as exc:
+        build_model("tiny_sudoku4", [*TINY, "model.halting.eval_halt_threshold=1.5"])
+    assert "eval_halt_threshold" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_threshold_table_matches_evaluation_at_that_threshold(trained, tmp_path):
+    """The analysis's offline table is what `eval_halt_threshold` does when evaluating."""
+    run, root = trained
+    model = load_model(run)
+    with torch.no_grad():  # a head whose confidence varies over samples and segments
+        torch.manual_seed(0)
+        model.halting.head.weight.normal_(0, 0.15)
+        model.halting.head.bias.zero_()
+    ckpt = tmp_path / "varied.safetensors"
+    save_model(model, ckpt)
+    thresholds = (0.3, 0.5, 0.8)
+    rep = analyze_halting(ckpt, root, noise=0.0, batch_size=16, thresholds=thresholds)
+    rows = rep.clean["threshold_tradeoff"]
+    assert len({r["mean_segments"] for r in rows}) > 1, "the head should halt at different segments per threshold"
+    for row in rows:
+        m = load_for_eval(ckpt, ["model.halting.eval_mode=adaptive", f"model.halting.eval_halt_threshold={row['threshold']}"])
+        metrics = evaluate(m, root, batch_size=16).metrics
+        assert metrics["mean_segments"] == pytest.approx(row["mean_segments"])
+        assert metrics["exact_accuracy"] == pytest.approx(row["exact"])
+
+
 def test_reliability_ece():
     conf = torch.tensor([0.05, 0.05, 0.95, 0.95])
     assert reliability(conf, torch.tensor([0, 0, 1, 1]))["ece"] == pytest.approx(0.05)
@@ -142,7 +195,10 @@ def test_cli_sweep_and_halting_write_png(trained, tmp_path, capsys):
     assert len(json.loads((out / "sweep.json").read_text())["rows"]) == 4
     assert main(["halting", f"ckpt={run}", f"data={root}", "noise=0.2", "device=cpu", f"out={out}"]) == 0
     text = capsys.readouterr().out
-    assert "stopped too early" in text and "ECE" in text
+    assert "stopped too early" in text and "ECE" in text and "confidence > 0.99" in text
+    assert main(["halting", f"ckpt={run}", f"data={root}", "noise=0", "device=cpu", f"out={out}", "thresholds=[0.6,0.9]"]) == 0
+    text = capsys.readouterr().out
+    assert "confidence > 0.6 " in text and "confidence > 0.99" not in text
     for name in ("sweep.png", "halting.png"):
         with Image.open(out / name) as img:
             img.verify()
@@ -155,6 +211,8 @@ def test_cli_sweep_and_halting_write_png(trained, tmp_path, capsys):
     (["halting", "ckpt={run}", "noise=2"], "noise=2"),
     (["halting", "ckpt={run}", "bogus"], "one CKPT per command"),
     (["halting", "ckpt={run}", "bogus=1"], "neither"),
+    (["halting", "ckpt={run}", "thresholds=[0.5,1.2]"], "thresholds="),
+    (["halting", "ckpt={run}", "thresholds=[a]"], "thresholds="),
 ])
 def test_cli_errors_are_one_line(trained, capsys, args, needle):
     run, _ = trained

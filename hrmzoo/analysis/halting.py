@@ -11,6 +11,10 @@ step noted) this computes:
 - overthinking: right at an earlier segment, yet still running (and the
   share of those that are wrong by the time they halt);
 
+- the trade-off a halt threshold buys: for each threshold t, the accuracy and
+  mean segments if every sample halted at its first segment with confidence
+  above t (what evaluation with `model.halting.eval_halt_threshold=t` does);
+
 and the same on inputs with randomly corrupted givens (cells shown in the
 input and equal to the label are changed to another symbol of the puzzle).
 """
@@ -58,7 +62,29 @@ def reliability(confidence: torch.Tensor, correct: torch.Tensor, bins: int = 10)
     return out
 
 
-def halting_stats(records: dict[str, torch.Tensor], bins: int = 10) -> dict[str, Any]:
+THRESHOLDS = (0.5, 0.7, 0.9, 0.95, 0.99)
+
+
+def threshold_tradeoff(exact: torch.Tensor, confidence: torch.Tensor, thresholds: Iterable[float]) -> list[dict[str, float]]:
+    """Exact accuracy and mean segments when each sample halts at its first segment
+    whose confidence is above the threshold, or at the budget (the last column).
+
+    Args:
+        exact: [N, S] bool, right at each segment.
+        confidence: [N, S] halt confidence per segment (NaN: never above any threshold).
+    """
+    N, S = exact.shape
+    rows = []
+    for t in thresholds:
+        over = confidence > t
+        over[:, -1] = True  # the budget stops everything
+        step = over.float().argmax(1) + 1  # first True
+        right = exact.gather(1, (step - 1).unsqueeze(1)).squeeze(1)
+        rows.append({"threshold": float(t), "exact": float(right.float().mean()), "mean_segments": float(step.float().mean())})
+    return rows
+
+
+def halting_stats(records: dict[str, torch.Tensor], bins: int = 10, thresholds: Iterable[float] = THRESHOLDS) -> dict[str, Any]:
     """Every halting figure of one evaluation (see the module docstring)."""
     exact = records["exact_per_segment"].bool()
     conf = records["halt_confidence_per_segment"].float()
@@ -93,6 +119,7 @@ def halting_stats(records: dict[str, torch.Tensor], bins: int = 10) -> dict[str,
     if stats["has_halting_head"]:
         stats["calibration_all_segments"] = reliability(conf, exact, bins)
         stats["calibration_at_halt"] = reliability(conf.gather(1, (halt - 1).unsqueeze(1)).squeeze(1), at_halt, bins)
+        stats["threshold_tradeoff"] = threshold_tradeoff(exact, conf, thresholds)
     return stats
 
 
@@ -134,7 +161,8 @@ class HaltingReport:
 
 def analyze_halting(ckpt, data: Any, *, noise: float = 0.1, overrides: Iterable[str] = (), split: str = "test",
                     batch_size: int = 256, limit: int | None = None, max_segments: int | None = None, device=None,
-                    autocast_dtype: torch.dtype | None = None, seed: int = 0, bins: int = 10) -> HaltingReport:
+                    autocast_dtype: torch.dtype | None = None, seed: int = 0, bins: int = 10,
+                    thresholds: Iterable[float] = THRESHOLDS) -> HaltingReport:
     """Run the halting analysis on clean inputs and on inputs with a `noise` fraction of givens corrupted.
 
     Args:
@@ -143,9 +171,14 @@ def analyze_halting(ckpt, data: Any, *, noise: float = 0.1, overrides: Iterable[
         noise: fraction of givens corrupted for the noisy run (0: skip it).
         max_segments: segment budget (default: the checkpoint's `max_segments`).
         seed: seeds the corruption.
+        thresholds: halt confidences tabulated in `threshold_tradeoff`, each in (0, 1).
     """
     if not 0 <= noise <= 1:
         raise HrmzooError(f"noise={noise}: a fraction of givens in [0, 1]")
+    thresholds = tuple(thresholds)
+    bad = [t for t in thresholds if not 0 < t < 1]
+    if bad:
+        raise HrmzooError(f"thresholds={list(thresholds)}: each is a halt confidence in (0, 1), not {bad[0]}")
     extra = ["model.halting.eval_mode=adaptive"]
     if max_segments is not None:
         extra.append(f"model.halting.max_segments={max_segments}")
@@ -153,12 +186,12 @@ def analyze_halting(ckpt, data: Any, *, noise: float = 0.1, overrides: Iterable[
     budget = model.halting.max_segments
     batches = dataset_batches(data, split, batch_size, limit) if not isinstance(data, list) else data
     common = dict(segments=budget, batch_size=batch_size, autocast_dtype=autocast_dtype)
-    clean = halting_stats(per_segment_records(model, batches, **common), bins)
+    clean = halting_stats(per_segment_records(model, batches, **common), bins, thresholds)
     noisy = None
     if noise > 0:
         g = torch.Generator().manual_seed(seed)
         corrupted = [corrupt_givens(b, noise, g) for b in batches]
-        noisy = halting_stats(per_segment_records(model, corrupted, **common), bins)
+        noisy = halting_stats(per_segment_records(model, corrupted, **common), bins, thresholds)
     info = {"checkpoint": str(ckpt), "halting": model.cfg.halting.type, "max_segments": budget, "noise": noise, "seed": seed}
     return HaltingReport(clean, noisy, info)
 
@@ -193,6 +226,12 @@ def format_halting(report: HaltingReport) -> str:
     if report.clean.get("has_halting_head"):
         for which in ("calibration_all_segments", "calibration_at_halt"):
             lines.append(f"{'ECE ' + which.split('_', 1)[1].replace('_', ' '):<{width}}" + "".join(f"{st[which]['ece']:>16.4f}" for _, st in runs))
+        lines.append("")
+        lines.append(f"{'halt threshold':<{width}}" + "".join(f"{name + ' exact / seg':>24}" for name, _ in runs))
+        for i, row in enumerate(report.clean["threshold_tradeoff"]):
+            cells = [f"{100 * st['threshold_tradeoff'][i]['exact']:.2f}% / {st['threshold_tradeoff'][i]['mean_segments']:.2f}" for _, st in runs]
+            lines.append(f"{'  confidence > ' + format(row['threshold'], 'g'):<{width}}" + "".join(f"{c:>24}" for c in cells))
+        lines.append(f"(evaluate at one with model.halting.eval_halt_threshold=T; the policy's own rule is 'exact at halt' above)")
     else:
         lines.append("no halting head: calibration not applicable")
     return "\n".join(lines)

@@ -43,7 +43,8 @@ class Trace:
         predictions: [T, S] argmax tokens after each of the T segments.
         changed: [T] cells that differ from the previous segment (segment 1: from the input).
         halt_confidence: [T] the halting head's confidence in "halt" (NaN without a head).
-        wants_halt: [T] the head's own halt decision (False without a head).
+        wants_halt: [T] the halt decision at evaluation: the head's own rule, or its confidence above
+            `eval_halt_threshold` where one is set (False without a head).
         exact: [T] every supervised token right (None for a puzzle file).
         activity: controller head/point -> [T] mean activity per segment (empty without one).
         title: where the example came from.
@@ -136,7 +137,7 @@ def trace_example(model, batch: dict[str, torch.Tensor], *, kind: str = "grid", 
         state = out.state
         preds.append(out.logits.argmax(-1)[0].cpu())
         conf.append(float(halt_confidence(model.halting, out.halt_logits, 1)[0]))
-        wish = model.halting.wants_halt(out.halt_logits) if out.halt_logits is not None else None
+        wish = model.halting.eval_wants_halt(out.halt_logits) if out.halt_logits is not None else None
         wants.append(bool(wish[0]) if wish is not None else False)
         if labels is not None:
             exact.append(bool(score(out.logits, labels)[0][0]))

@@ -9,9 +9,13 @@ a `noise` fraction of the givens randomly corrupted. Writes
 `halting.json` and `halting.png` (needs matplotlib) to `out=` (default:
 the run directory).
 
+Also tabulates, per halt threshold, the accuracy and mean segments if each
+sample halted at its first segment with confidence above it (evaluate at
+one with `model.halting.eval_halt_threshold=T`).
+
 Options: `noise=0.1` (0: clean only), `max_segments=N`, `seed=0`,
-`split=test`, `batch_size=N`, `limit=N`, `device=`, `dtype=`; other
-`a.b=v` arguments override the recipe.
+`thresholds=[0.5,0.7,0.9,0.95,0.99]`, `split=test`, `batch_size=N`,
+`limit=N`, `device=`, `dtype=`; other `a.b=v` arguments override the recipe.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import json
 from hrmzoo.cli.text import description
 from hrmzoo.errors import HrmzooError
 
-KEYS = ("noise", "max_segments", "seed")
+KEYS = ("noise", "max_segments", "seed", "thresholds")
 
 
 def add_parser(sub) -> None:
@@ -29,6 +33,21 @@ def add_parser(sub) -> None:
                        description=description(__doc__))
     p.add_argument("args", nargs="*", metavar="RUN_DIR [key=value ...]")
     p.set_defaults(run=run)
+
+
+def parse_thresholds(text: str | None) -> tuple[float, ...]:
+    """`thresholds=[0.5,0.9]` or `thresholds=0.5,0.9` -> (0.5, 0.9); None -> the defaults."""
+    from hrmzoo.analysis.halting import THRESHOLDS
+
+    if text is None:
+        return THRESHOLDS
+    try:
+        values = tuple(float(v) for v in text.strip().strip("[]").split(",") if v.strip())
+    except ValueError:
+        raise HrmzooError(f"thresholds={text}: a list of halt confidences in (0, 1), e.g. thresholds=[0.5,0.9,0.99]") from None
+    if not values:
+        raise HrmzooError("thresholds= is empty; give halt confidences in (0, 1), e.g. thresholds=[0.5,0.9,0.99]")
+    return values
 
 
 def run(args) -> int:
@@ -43,9 +62,10 @@ def run(args) -> int:
         seed = int(named.get("seed", "0"))
     except ValueError:
         raise HrmzooError("noise= takes a fraction (e.g. 0.1) and seed= an integer") from None
+    thresholds = parse_thresholds(named.get("thresholds"))
     report = analyze_halting(ctx["ckpt"], ctx["root"], noise=noise, overrides=overrides, split=ctx["split"],
                              batch_size=ctx["batch_size"], limit=ctx["limit"], max_segments=positive_int(named, "max_segments"),
-                             device=ctx["device"], autocast_dtype=ctx["autocast_dtype"], seed=seed)
+                             device=ctx["device"], autocast_dtype=ctx["autocast_dtype"], seed=seed, thresholds=thresholds)
     report.info.update(data=str(ctx["root"]), split=ctx["split"], overrides=overrides)
     print(format_halting(report))
     out = ctx["out"]

@@ -165,7 +165,7 @@ def evaluate(
                     exact, token = score(out.logits.float(), sub["labels"])
                     steps = torch.full((n,), s, dtype=torch.long, device=device)
                     halt_now = policy.should_halt(out.halt_logits, steps, None, False) | (s >= budget)
-                    wants = policy.wants_halt(out.halt_logits)
+                    wants = policy.eval_wants_halt(out.halt_logits)
                     conf = halt_confidence(policy, out.halt_logits, n).to(device)
                     rec.segment(s, out.logits.argmax(-1), exact, token, conf, wants, halt_now, out.logits.shape[-1], rows)
                     for name, values in (out.diagnostics.get("trace") or {}).items():

@@ -14,7 +14,7 @@ No policy ever runs a sample past `max_segments`.
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Callable, Literal, Optional
 
 import torch
 from pydantic import Field
@@ -55,11 +55,19 @@ class ExploringConfig(HaltingConfig):
             explored runs, mean segments 1.80 vs 1.11 under an always-halt head
             with 16 segments and p = 0.1).
         loss_weight: weight of the halting loss terms.
+        eval_halt_threshold: evaluation only (`eval_mode: adaptive`): when set,
+            a sample halts at the first segment whose halt confidence (the
+            sigmoid of the halt logit; of q_halt for `q_learning`) exceeds it,
+            instead of the policy's own rule. Training is unchanged. A head
+            that stops too early keeps running at a higher threshold;
+            `hrmzoo halting RUN` tabulates accuracy and mean segments per
+            threshold from one pass.
     """
 
     exploration_prob: float = Field(0.1, ge=0, le=1)
     exploration: Literal["per_segment", "per_puzzle"] = "per_segment"
     loss_weight: float = Field(0.5, ge=0)
+    eval_halt_threshold: Optional[float] = Field(None, gt=0, lt=1)
 
 
 class HaltingPolicy(nn.Module):
@@ -93,6 +101,14 @@ class HaltingPolicy(nn.Module):
         """The policy's own halting rule, [B] bool (None: never by itself)."""
         return None
 
+    def eval_wants_halt(self, halt_logits: torch.Tensor | None) -> torch.Tensor | None:
+        """The rule at evaluation: the halt confidence above `eval_halt_threshold`
+        where one is set, else the policy's own rule."""
+        threshold = getattr(self.cfg, "eval_halt_threshold", None)
+        if threshold is None or halt_logits is None:
+            return self.wants_halt(halt_logits)
+        return torch.sigmoid(halt_logits[:, 0].float()) > threshold
+
     def train_wants_halt(self, halt_logits: torch.Tensor | None) -> torch.Tensor | None:
         """The rule in training (default: the same as `wants_halt`; PonderNet samples)."""
         return self.wants_halt(halt_logits)
@@ -102,7 +118,7 @@ class HaltingPolicy(nn.Module):
         at_max = steps >= self.max_segments
         if not training and self.cfg.eval_mode == "max":
             return at_max
-        wants = self.train_wants_halt(halt_logits) if training else self.wants_halt(halt_logits)
+        wants = self.train_wants_halt(halt_logits) if training else self.eval_wants_halt(halt_logits)
         if wants is None:
             return at_max
         if training and min_steps is not None:
