@@ -342,3 +342,45 @@ def test_rms_preserving_heads_cannot_grow_the_state():
 def test_rms_preserving_controller_still_learns():
     model, _ = assert_every_head_learns(RMS_QUAT, seed=7)
     assert "film heads keep the RMS" in describe(model)
+
+
+# ---------------------------------------------------------------- modulation penalty (modulation_penalty)
+PENALTY_QUAT = "model.controller={type: quaternion, num_task_families: 3, head_width: 8, preserve_rms: true, modulation_penalty: 2.0}"
+
+
+def test_modulation_penalty_is_the_weighted_mean_square_and_trains_the_heads_down():
+    _, model = pair("hierarchical", PENALTY_QUAT, seed=3)
+    batch = with_tasks(random_batch(model, 3, seed=3), 3, seed=3)
+    assert float(model(batch).aux_losses["modulation"]) == 0.0  # identity at init: nothing to penalise
+    blow_up_heads(model, scale=0.5)
+    seen = []
+    for head in model.controller.heads.values():  # capture every modulation the heads produce
+        head.modulation = (lambda orig: lambda *a: seen.append(orig(*a)) or seen[-1])(head.modulation)
+    out = model(batch)
+    penalty = out.aux_losses["modulation"]
+    with_grad = [m for m in seen if m.requires_grad]  # one-step gradient: the no-grad updates only dilute
+    assert 0 < len(with_grad) < len(seen)
+    assert float(penalty) == pytest.approx(2.0 * float(torch.stack([m.pow(2).mean() for m in with_grad]).mean()), rel=1e-5)
+    # the penalty alone pulls every head's last layer towards the identity
+    heads = [h.out.weight for h in model.controller.heads.values()]
+    penalty.backward()
+    assert all(w.grad is not None and float(w.grad.abs().sum()) > 0 for w in heads)
+    with torch.no_grad():
+        for w in heads:
+            w -= 0.05 * w.grad
+    assert float(model(batch).aux_losses["modulation"]) < float(penalty)
+
+
+def test_modulation_penalty_off_by_default_and_in_the_training_loss():
+    _, plain = pair("hierarchical", QUAT, seed=4)
+    assert plain.controller.modulation_penalty == 0.0
+    blow_up_heads(plain, scale=0.5)
+    assert "modulation" not in plain(with_tasks(random_batch(plain, 2, seed=4), 3, seed=4)).aux_losses
+    _, model = pair("hierarchical", PENALTY_QUAT, seed=4)
+    blow_up_heads(model, scale=0.5)
+    batch = with_tasks(random_batch(model, 2, seed=4), 3, seed=4)
+    _, res = segment_step(model, new_carry(model, batch), batch, training=True, generator=torch.Generator().manual_seed(0))
+    assert float(res.metrics["loss/modulation"]) > 0
+    assert any("modulation penalty" in line for line in model.controller.describe())
+    with pytest.raises(Exception, match="modulation_penalty"):
+        tiny_model("model.controller={type: quaternion, modulation_penalty: -1}")

@@ -68,4 +68,5 @@ class FilmController(HeadController):
             framing_weight=0.0,
             bound=cfg.modulation_bound,
             preserve_rms=cfg.preserve_rms,
+            penalty=cfg.modulation_penalty,
         )

@@ -17,7 +17,9 @@ identity (slope 1 at 0, still exactly the identity at initialisation), but
 head can at most rescale a state by (1 +- b) and shift it by b per channel.
 Unbounded (None, the default) keeps the plain affine outputs; at lr 3e-3 on
 the theory-of-mind grids those grew to |modulation| 8-12 at SF and SE and the
-model collapsed to its all-`NO` answer (docs/guides/tom.md).
+model collapsed to its all-`NO` answer (docs/guides/tom.md). A softer
+alternative, `modulation_penalty` w, leaves the outputs affine and adds
+`w * mean(modulation^2)` to the training loss.
 
 *Empathy* heads also receive a *perspective*: a row of a learned task-family
 table (`batch["task_id"]`), added to the head's hidden layer. With
@@ -68,10 +70,17 @@ class HeadControllerConfig(ControllerConfig):
             blocks' post-norm the state stays at RMS 1 whatever the head does).
             Exact identity at initialisation (the rescale factor is x / x = 1).
             Gate heads (FF) are unaffected.
+        modulation_penalty: 0 (default): none. A weight w > 0 adds
+            `w * mean(modulation^2)` to the training loss (`loss/modulation`),
+            averaged over every head application that carries gradient: a soft
+            alternative to `modulation_bound` that keeps the heads small
+            without a saturating clip (at the bound `tanh` is flat and passes
+            almost no gradient back).
     """
 
     modulation_bound: Optional[float] = Field(None, gt=0)
     preserve_rms: bool = False
+    modulation_penalty: float = Field(0.0, ge=0)
 
 
 def _rms(x: torch.Tensor) -> torch.Tensor:
@@ -155,7 +164,7 @@ class HeadController(Controller):
 
     def build(self, specs: list[HeadSpec], *, hidden_size: int, state_keys: tuple[str, ...], output_key: str,
               num_task_families: int, width: int, perspective: str | None, framing_weight: float,
-              bound: float | None = None, preserve_rms: bool = False) -> None:
+              bound: float | None = None, preserve_rms: bool = False, penalty: float = 0.0) -> None:
         """Create the heads, the perspective table and the framing classifier (call from `__init__`).
 
         Args:
@@ -171,6 +180,7 @@ class HeadController(Controller):
             framing_weight: weight of the framing loss (0: no framing classifier).
             bound: every head's modulation bound (`HeadControllerConfig.modulation_bound`), None: unbounded.
             preserve_rms: film heads keep the RMS of what they modulate (`HeadControllerConfig.preserve_rms`).
+            penalty: weight of the squared-modulation loss (`HeadControllerConfig.modulation_penalty`).
         """
         self.state_keys: tuple[str, ...] = tuple(state_keys)
         self.h_key: str = output_key
@@ -180,6 +190,7 @@ class HeadController(Controller):
         in_dim = self.hidden_size * max(1, len(self.state_keys))
         self.modulation_bound = bound
         self.preserve_rms = preserve_rms
+        self.modulation_penalty = penalty
         self.heads = nn.ModuleDict({s.name: ModulationHead(s, in_dim, self.hidden_size, width, bound, preserve_rms) for s in specs})
         self.hook_points = tuple(dict.fromkeys(s.point for s in specs))
         self._at: dict[str, list[ModulationHead]] = {}
@@ -241,6 +252,8 @@ class HeadController(Controller):
             lines.append(f"modulation bound: every gamma, beta, delta = {self.modulation_bound:g} * tanh(raw / {self.modulation_bound:g})")
         if self.preserve_rms:
             lines.append("film heads keep the RMS (per position) of the value they modulate")
+        if self.modulation_penalty > 0:
+            lines.append(f"modulation penalty: {self.modulation_penalty:g} * mean(modulation^2) over the head applications, added to the loss")
         return lines
 
 
@@ -262,6 +275,7 @@ class HeadContext(ControlContext):
             if ctl.table is not None and ctl.perspective_mode == "given":
                 self.given = ctl.table(tid)
         self._framing_terms: list[torch.Tensor] = []
+        self._penalty_terms: list[torch.Tensor] = []
 
     def perspective(self, state: dict | None, value: torch.Tensor) -> torch.Tensor | None:
         """The perspective row [B, width] for an empathy head: the given task's row, or
@@ -287,6 +301,8 @@ class HeadContext(ControlContext):
                 persp = self.perspective(state, value) if head.spec.empathy else None
                 mod = head.modulation(pooled, persp)
                 self.record(f"{head.spec.name}/{point}", mod.abs().mean())
+                if self.ctl.modulation_penalty > 0:
+                    self._add_penalty(mod)
                 value = head.apply(value, old, mod)
         if point == "h_step" and self.ctl.framing_weight > 0:
             self._add_framing(unframed)
@@ -295,6 +311,13 @@ class HeadContext(ControlContext):
     def reset_losses(self) -> None:
         super().reset_losses()
         self._framing_terms.clear()
+        self._penalty_terms.clear()
+
+    def _add_penalty(self, mod: torch.Tensor) -> None:
+        # like the framing loss: averaged over the applications that carry gradient
+        self._penalty_terms.append(_at_least_float32(mod).pow(2).mean())
+        terms = [t for t in self._penalty_terms if t.requires_grad] or self._penalty_terms
+        self.aux_losses["modulation"] = self.ctl.modulation_penalty * torch.stack(terms).mean()
 
     def _add_framing(self, z_h: torch.Tensor) -> None:
         # Mean over the H steps that carry gradient (all of them when none does,

@@ -111,4 +111,5 @@ class QuaternionController(HeadController):
             framing_weight=cfg.framing_weight,
             bound=cfg.modulation_bound,
             preserve_rms=cfg.preserve_rms,
+            penalty=cfg.modulation_penalty,
         )
