@@ -10,7 +10,6 @@ step noted) this computes:
 - stopping too early: halted while wrong, though right at a later segment;
 - overthinking: right at an earlier segment, yet still running (and the
   share of those that are wrong by the time they halt);
-
 - the trade-off a halt threshold buys: for each threshold t, the accuracy and
   mean segments if every sample halted at its first segment with confidence
   above t (what evaluation with `model.halting.eval_halt_threshold=t` does);
@@ -231,7 +230,7 @@ def format_halting(report: HaltingReport) -> str:
         for i, row in enumerate(report.clean["threshold_tradeoff"]):
             cells = [f"{100 * st['threshold_tradeoff'][i]['exact']:.2f}% / {st['threshold_tradeoff'][i]['mean_segments']:.2f}" for _, st in runs]
             lines.append(f"{'  confidence > ' + format(row['threshold'], 'g'):<{width}}" + "".join(f"{c:>24}" for c in cells))
-        lines.append(f"(evaluate at one with model.halting.eval_halt_threshold=T; the policy's own rule is 'exact at halt' above)")
+        lines.append("(evaluate at one with model.halting.eval_halt_threshold=T; the policy's own rule is 'exact at halt' above)")
     else:
         lines.append("no halting head: calibration not applicable")
     return "\n".join(lines)
