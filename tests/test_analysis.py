@@ -205,6 +205,18 @@ def test_cli_sweep_and_halting_write_png(trained, tmp_path, capsys):
             assert img.format == "PNG"
 
 
+def test_cli_threads_option_and_recipe_default(trained, tmp_path, monkeypatch):
+    run, root = trained
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    base = ["eval", f"ckpt={run}", f"data={root}", "device=cpu", "limit=4", f"out={tmp_path / 'e.json'}"]
+    assert main([*base, "threads=1"]) == 0 and calls == [1]
+    assert main(base) == 0 and calls == [1]  # the recipe sets no train.threads: torch's default stays
+    assert main([*base, "train.threads=2"]) == 0 and calls == [1, 2]  # the recipe's threads are the default
+    assert main(["halting", f"ckpt={run}", f"data={root}", "noise=0", "device=cpu", "threads=1", f"out={tmp_path}"]) == 0
+    assert calls == [1, 2, 1]
+
+
 @pytest.mark.parametrize("args,needle", [
     (["sweep", "l_cycles=[1]"], "no checkpoint"),
     (["sweep", "ckpt={run}", "l_cycles=[0,2]"], "positive integers"),
@@ -213,6 +225,8 @@ def test_cli_sweep_and_halting_write_png(trained, tmp_path, capsys):
     (["halting", "ckpt={run}", "bogus=1"], "neither"),
     (["halting", "ckpt={run}", "thresholds=[0.5,1.2]"], "thresholds="),
     (["halting", "ckpt={run}", "thresholds=[a]"], "thresholds="),
+    (["eval", "ckpt={run}", "threads=0"], "threads=0"),
+    (["sweep", "ckpt={run}", "l_cycles=[1]", "threads=x"], "threads=x"),
 ])
 def test_cli_errors_are_one_line(trained, capsys, args, needle):
     run, _ = trained

@@ -10,6 +10,7 @@ report (`out=`, default `RUN_DIR/eval_report.json`).
 
 Options: `split=test`, `batch_size=N`, `limit=N` (first N examples),
 `max_segments=N` (budget), `device=auto|cpu|cuda`, `dtype=auto|float32|bfloat16`,
+`threads=N` (torch CPU threads; default the recipe's `train.threads`, else torch's),
 `trace=FILE` (save the activity table as JSON), `samples=true` (per-sample
 records in the report). ARC: `scoring=task|output` (headline rule; both are
 reported), `export=DIR` (predictions for the original notebook), `state=DIR`
@@ -25,7 +26,7 @@ from pathlib import Path
 from hrmzoo.cli.args import positive_int, resolve, split_arguments
 from hrmzoo.cli.text import description
 
-KEYS = ("ckpt", "data", "split", "batch_size", "limit", "max_segments", "device", "dtype", "out", "trace", "samples",
+KEYS = ("ckpt", "data", "split", "batch_size", "limit", "max_segments", "device", "dtype", "threads", "out", "trace", "samples",
         "scoring", "export", "state")
 
 

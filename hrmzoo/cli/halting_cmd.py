@@ -15,7 +15,7 @@ one with `model.halting.eval_halt_threshold=T`).
 
 Options: `noise=0.1` (0: clean only), `max_segments=N`, `seed=0`,
 `thresholds=[0.5,0.7,0.9,0.95,0.99]`, `split=test`, `batch_size=N`,
-`limit=N`, `device=`, `dtype=`; other `a.b=v` arguments override the recipe.
+`limit=N`, `device=`, `dtype=`, `threads=N`; other `a.b=v` arguments override the recipe.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ the budget where the model has a halting head), with forward FLOPs per sample;
 writes `sweep.json` and `sweep.png` (accuracy against compute; needs
 matplotlib) to `out=` (default: the run directory).
 
-Options: `split=test`, `batch_size=N`, `limit=N`, `device=`, `dtype=`;
+Options: `split=test`, `batch_size=N`, `limit=N`, `device=`, `dtype=`, `threads=N`;
 other `a.b=v` arguments override the recipe.
 """
 
