@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -57,7 +58,8 @@ int main(int argc, char **argv) {
 """
 
 
-def cpu_flags() -> set[str]:
+def cpu_flags() -> set[str] | None:
+    """The CPU's feature flags from /proc/cpuinfo (None where they cannot be read, e.g. off Linux)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
@@ -65,7 +67,7 @@ def cpu_flags() -> set[str]:
                     return set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return set()
+    return None
 
 
 def c_source(with_bf16: bool) -> str:
@@ -84,22 +86,24 @@ def c_source(with_bf16: bool) -> str:
 
 
 def compile_probe(workdir: Path, with_bf16: bool) -> Path:
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    if not cc:
-        raise FileNotFoundError("no C compiler (set CC or install gcc/clang)")
+    cc = shlex.split(os.environ.get("CC", "")) or [shutil.which("cc") or shutil.which("gcc") or shutil.which("clang") or ""]
+    if not cc[0] or not shutil.which(cc[0]):
+        raise FileNotFoundError(f"no C compiler{' ' + repr(cc[0]) if cc[0] else ''} (set CC or install gcc/clang)")
     src, exe = workdir / "isa_peak.c", workdir / "isa_peak"
     src.write_text(c_source(with_bf16))
     flags = ["-O2", "-mavx512f"] + (["-mavx512bf16"] if with_bf16 else [])
-    done = subprocess.run([cc, *flags, str(src), "-o", str(exe)], capture_output=True, text=True)
+    done = subprocess.run([*cc, *flags, str(src), "-o", str(exe)], capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"{cc} failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+        raise RuntimeError(f"{cc[0]} failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
     return exe
 
 
 def run_probe(exe: Path, iterations: int) -> dict[str, float]:
     """Seconds of CPU time per instruction kind for `iterations` loop trips."""
-    out = subprocess.run([str(exe), str(iterations)], capture_output=True, text=True, check=True).stdout
-    return {name: float(sec) for name, sec in (line.split() for line in out.strip().splitlines())}
+    done = subprocess.run([str(exe), str(iterations)], capture_output=True, text=True)
+    if done.returncode != 0:  # e.g. SIGILL: the flags promised an instruction the core refuses
+        raise RuntimeError(f"the probe exited with status {done.returncode}")
+    return {name: float(sec) for name, sec in (line.split() for line in done.stdout.strip().splitlines())}
 
 
 def gflops(name: str, iterations: int, seconds: float) -> float:
@@ -111,28 +115,38 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seconds", type=float, default=0.5, help="target CPU time per instruction kind and round")
     p.add_argument("--rounds", type=int, default=3)
     args = p.parse_args(argv)
+    if args.rounds < 1 or args.seconds <= 0:
+        p.error("--rounds must be >= 1 and --seconds > 0")
 
     flags = cpu_flags()
     record: dict[str, object] = {"bench": "isa_peak", "machine": platform.machine(),
-                                 "cpu_flags": sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})}
+                                 "cpu_flags": sorted((flags or set()) & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})}
     skip = None
     if platform.machine() not in ("x86_64", "AMD64"):
         skip = f"not x86-64 ({platform.machine()})"
+    elif flags is None:
+        skip = "cannot read the CPU flags (/proc/cpuinfo), so cannot tell whether AVX-512F is there"
     elif "avx512f" not in flags:
         skip = "no AVX-512F on this CPU (the probe uses 512-bit registers)"
     if skip is None:
         with_bf16 = "avx512_bf16" in flags
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                exe = compile_probe(Path(tmp), with_bf16)
-            except (FileNotFoundError, RuntimeError) as err:
-                skip = f"cannot build the probe: {err}"
-            else:
+                try:
+                    exe = compile_probe(Path(tmp), with_bf16)
+                except RuntimeError:
+                    if not with_bf16:
+                        raise
+                    with_bf16 = False  # a compiler without -mavx512bf16 still measures fp32
+                    record["bf16_note"] = "the compiler rejected -mavx512bf16: bf16 not measured"
+                    exe = compile_probe(Path(tmp), with_bf16)
                 # calibrate: one short run sets the trip count for --seconds per kind
                 trial = 1_000_000
                 first = run_probe(exe, trial)
                 iterations = max(trial, int(trial * args.seconds / max(first["fp32_fma"], 1e-6)))
                 rounds = [run_probe(exe, iterations) for _ in range(args.rounds)]
+            except (FileNotFoundError, RuntimeError) as err:
+                skip = f"cannot build or run the probe: {err}"
         if skip is None:
             rates = {name: [gflops(name, iterations, r[name]) for r in rounds] for name in rounds[0]}
             record["gflops"] = {name: statistics.median(v) for name, v in rates.items()}
@@ -145,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
                 rows += [[f"bf16 {MNEMONIC['bf16_dot']} zmm", f"{record['gflops']['bf16_dot']:.1f} GFLOP/s"],
                          ["bf16 / fp32 instruction peak", f"{ratio:.2f}x  (ceiling on a bf16 speed-up of compute-bound work)"]]
             else:
-                rows.append(["bf16", "no avx512_bf16: not measured"])
+                rows.append(["bf16", record.get("bf16_note", "no avx512_bf16: not measured")])
             if flags & {"amx_bf16", "amx_tile"}:
                 rows.append(["AMX", "present; its tiles are a separate unit, not measured here"])
             width = max(len(r[0]) for r in rows)

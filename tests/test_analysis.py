@@ -105,16 +105,25 @@ def test_eval_halt_threshold_replaces_the_rule_at_evaluation_only(halting):
     steps = torch.ones(3, dtype=torch.long)
     # sigmoid(2) = 0.88 > 0.8 halts even where q_continue is larger; sigmoid(1) = 0.73 does not
     assert policy.should_halt(logits, steps, None, training=False).tolist() == [True, False, False]
+    if halting != "pondernet":  # pondernet samples its training decisions
+        assert torch.equal(policy.should_halt(logits, steps, None, training=True), policy.wants_halt(logits))
     policy.cfg = policy.cfg.model_copy(update={"eval_halt_threshold": None})
     assert torch.equal(policy.should_halt(logits, steps, None, training=False), policy.wants_halt(logits))
+    # under eval_mode=max the threshold changes nothing, not even the recorded halt wish
+    policy.cfg = policy.cfg.model_copy(update={"eval_halt_threshold": 0.8, "eval_mode": "max"})
+    assert torch.equal(policy.eval_wants_halt(logits), policy.wants_halt(logits))
 
 
-def test_eval_halt_threshold_out_of_range_is_one_line():
+@pytest.mark.parametrize("overrides,needle", [
+    (["model.halting.eval_mode=adaptive", "model.halting.eval_halt_threshold=1.5"], "eval_halt_threshold"),
+    (["model.halting.eval_halt_threshold=0.9"], "model.halting.eval_mode=adaptive"),  # a silent no-op otherwise
+])
+def test_eval_halt_threshold_errors_are_one_line(overrides, needle):
     from hrmzoo.errors import RecipeError
 
     with pytest.raises(RecipeError) as exc:
-        build_model("tiny_sudoku4", [*TINY, "model.halting.eval_halt_threshold=1.5"])
-    assert "eval_halt_threshold" in str(exc.value) and "\n" not in str(exc.value)
+        build_model("tiny_sudoku4", [*TINY, *overrides])
+    assert needle in str(exc.value) and "\n" not in str(exc.value)
 
 
 def test_threshold_table_matches_evaluation_at_that_threshold(trained, tmp_path):
@@ -136,6 +145,11 @@ def test_threshold_table_matches_evaluation_at_that_threshold(trained, tmp_path)
         metrics = evaluate(m, root, batch_size=16).metrics
         assert metrics["mean_segments"] == pytest.approx(row["mean_segments"])
         assert metrics["exact_accuracy"] == pytest.approx(row["exact"])
+    # a threshold already set (recipe or override) does not change the report's "own rule" figures
+    with_t = analyze_halting(ckpt, root, noise=0.0, batch_size=16, thresholds=thresholds,
+                             overrides=["model.halting.eval_mode=adaptive", "model.halting.eval_halt_threshold=0.8"])
+    assert with_t.clean["mean_halt_step"] == rep.clean["mean_halt_step"]
+    assert with_t.clean["exact_at_halt"] == rep.clean["exact_at_halt"]
 
 
 def test_reliability_ece():

@@ -150,13 +150,29 @@ def test_isa_peak_source_has_one_instruction_per_chain():
     assert "run_bf16_dot" not in isa_peak.c_source(with_bf16=False)
 
 
-@pytest.mark.skipif("avx512f" not in isa_peak.cpu_flags(), reason="the probe needs AVX-512F")
+@pytest.mark.skipif("avx512f" not in (isa_peak.cpu_flags() or set()), reason="the probe needs AVX-512F")
 def test_isa_peak_runs_and_reports_rates(capsys):
     rec = isa_peak.main(["--seconds", "0.02", "--rounds", "1"])
     if "skipped" in rec:  # no C compiler on this machine: the script must say so, not fail
         assert "cannot build" in rec["skipped"]
         return
-    assert rec["gflops"]["fp32_fma"] > 1
+    # one core issues at most a few FMA instructions per ns: tens to hundreds of GFLOP/s, never zero or absurd
+    assert 5 < rec["gflops"]["fp32_fma"] < 2000
     if "avx512_bf16" in rec["cpu_flags"]:
-        assert rec["bf16_over_fp32"] == pytest.approx(rec["gflops"]["bf16_dot"] / rec["gflops"]["fp32_fma"])
+        assert 5 < rec["gflops"]["bf16_dot"] < 4000
     assert "JSON: " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags,cc,needle", [
+    (set(), None, "no AVX-512F"),
+    (None, None, "cannot read the CPU flags"),
+    ({"avx512f"}, "/nonexistent/cc", "no C compiler"),
+])
+def test_isa_peak_says_why_it_skips(monkeypatch, capsys, flags, cc, needle):
+    monkeypatch.setattr(isa_peak, "cpu_flags", lambda: flags)
+    monkeypatch.setattr(isa_peak.platform, "machine", lambda: "x86_64")
+    if cc is not None:
+        monkeypatch.setenv("CC", cc)
+    rec = isa_peak.main(["--rounds", "1"])
+    assert needle in rec["skipped"] and "gflops" not in rec
+    assert f"skipped: {rec['skipped']}" in capsys.readouterr().out

@@ -382,5 +382,7 @@ def test_modulation_penalty_off_by_default_and_in_the_training_loss():
     _, res = segment_step(model, new_carry(model, batch), batch, training=True, generator=torch.Generator().manual_seed(0))
     assert float(res.metrics["loss/modulation"]) > 0
     assert any("modulation penalty" in line for line in model.controller.describe())
-    with pytest.raises(Exception, match="modulation_penalty"):
+    from hrmzoo.errors import RecipeError
+
+    with pytest.raises(RecipeError, match="modulation_penalty"):
         tiny_model("model.controller={type: quaternion, modulation_penalty: -1}")

@@ -182,6 +182,9 @@ def analyze_halting(ckpt, data: Any, *, noise: float = 0.1, overrides: Iterable[
     if max_segments is not None:
         extra.append(f"model.halting.max_segments={max_segments}")
     model = load_for_eval(ckpt, [*overrides, *extra], device)
+    if getattr(model.halting.cfg, "eval_halt_threshold", None) is not None:
+        # "exact at halt" is the policy's own rule; thresholds are what the trade-off table is for
+        model.halting.cfg = model.halting.cfg.model_copy(update={"eval_halt_threshold": None})
     budget = model.halting.max_segments
     batches = dataset_batches(data, split, batch_size, limit) if not isinstance(data, list) else data
     common = dict(segments=budget, batch_size=batch_size, autocast_dtype=autocast_dtype)

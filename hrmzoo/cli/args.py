@@ -110,7 +110,8 @@ def positive_int(named: dict[str, str], key: str) -> int | None:
 
 def resolve(named: dict[str, str], overrides: list[str], command: str) -> dict[str, Any]:
     """Model (loaded once, on its device), device, autocast dtype, data root and batch size for
-    the commands that read a checkpoint (eval, sweep, halting)."""
+    the commands that read a checkpoint (eval, sweep, halting, trace); sets torch's CPU threads
+    (`threads=`, else the recipe's `train.threads`)."""
     from hrmzoo.builder import resolve_device
     from hrmzoo.checkpoint import load_model
     from hrmzoo.data.splits import check_compatible, prepare_dataset, split_metadata

@@ -9,7 +9,8 @@ controller's per-head activity is plotted under the strip when there is one.
 Options: `index=N` (example of the split, default 0), `puzzle=FILE` (a text
 Sudoku with `.` for blanks, a `# SG` maze, or an ARC JSON grid, instead of
 an example), `split=test`, `data=DIR`, `segments=N` (default: the
-budget), `device=`, `out=` (default `RUN_DIR/trace_<N>.png`). Other
+budget), `device=`, `threads=N` (default: the recipe's `train.threads`), `out=` (default
+`RUN_DIR/trace_<N>.png`). Other
 `a.b=v` arguments override the recipe. Needs matplotlib (`hrmzoo[plot]`).
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-KEYS = ("ckpt", "data", "split", "index", "puzzle", "segments", "device", "out")
+KEYS = ("ckpt", "data", "split", "index", "puzzle", "segments", "device", "threads", "out")
 
 
 def add_parser(sub) -> None:

@@ -36,7 +36,8 @@ class EvalResult:
         samples: per-sample tensors, in input order: `halt_step` [N],
             `exact` [N], `token_accuracy` [N], `halt_confidence` [N]
             (sigmoid of the halt logit at the answer step, NaN without a head),
-            `halt_decision` [N] (the head's own halt wish at the answer step),
+            `halt_decision` [N] (the head's halt wish at the answer step: its own rule, or its
+            confidence above `eval_halt_threshold` under adaptive evaluation),
             `puzzle_identifiers` [N], `exact_per_segment` [N, S],
             `halt_confidence_per_segment` [N, S], `segment_ran` [N, S]
             (False where the batch stopped before that segment), and

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Callable, Literal, Optional
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from hrmzoo.registry import ComponentConfig
@@ -69,6 +69,13 @@ class ExploringConfig(HaltingConfig):
     loss_weight: float = Field(0.5, ge=0)
     eval_halt_threshold: Optional[float] = Field(None, gt=0, lt=1)
 
+    @model_validator(mode="after")
+    def _threshold_needs_adaptive(self):
+        if self.eval_halt_threshold is not None and self.eval_mode != "adaptive":
+            raise ValueError("eval_halt_threshold applies to adaptive evaluation only; add model.halting.eval_mode=adaptive "
+                             "(or drop the threshold)")
+        return self
+
 
 class HaltingPolicy(nn.Module):
     """Base class; subclasses override `halt_logits`, `wants_halt` and `loss`."""
@@ -102,10 +109,10 @@ class HaltingPolicy(nn.Module):
         return None
 
     def eval_wants_halt(self, halt_logits: torch.Tensor | None) -> torch.Tensor | None:
-        """The rule at evaluation: the halt confidence above `eval_halt_threshold`
-        where one is set, else the policy's own rule."""
+        """The rule at evaluation: under `eval_mode: adaptive` the halt confidence above
+        `eval_halt_threshold` where one is set, else the policy's own rule."""
         threshold = getattr(self.cfg, "eval_halt_threshold", None)
-        if threshold is None or halt_logits is None:
+        if threshold is None or halt_logits is None or self.cfg.eval_mode != "adaptive":
             return self.wants_halt(halt_logits)
         return torch.sigmoid(halt_logits[:, 0].float()) > threshold
 
