@@ -47,14 +47,15 @@ def plot_sweep(result, path: str | Path) -> Path | None:
 
 
 def plot_halting(report, path: str | Path) -> Path | None:
-    """Three panels: halt-step histogram, accuracy by halt step, reliability diagram (clean and noisy)."""
+    """Four panels: halt-step histogram, accuracy by halt step, reliability diagram, and the
+    halt-threshold trade-off (exact accuracy against mean segments), clean and noisy."""
     plt = _pyplot()
     if plt is None:
         return None
     runs = [("clean", report.clean)] + ([(f"noise {report.info['noise']:g}", report.noisy)] if report.noisy else [])
     S = report.info["max_segments"]
     steps = list(range(1, S + 1))
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
     width = 0.8 / len(runs)
     for i, (name, st) in enumerate(runs):
         xs = [s + (i - (len(runs) - 1) / 2) * width for s in steps]
@@ -65,13 +66,22 @@ def plot_halting(report, path: str | Path) -> Path | None:
         if cal:
             pts = [(c, a) for c, a in zip(cal["bin_confidence"], cal["bin_accuracy"]) if c is not None]
             axes[2].plot([c for c, _ in pts], [a for _, a in pts], "o-", label=f"{name} (ECE {cal['ece']:.3f})")
+        trade = st.get("threshold_tradeoff")
+        if trade:
+            line = axes[3].plot([r["mean_segments"] for r in trade], [100 * r["exact"] for r in trade], "o-", label=name)[0]
+            for r in trade:
+                axes[3].annotate(f"{r['threshold']:g}", (r["mean_segments"], 100 * r["exact"]), fontsize=6,
+                                 xytext=(3, -8), textcoords="offset points", color=line.get_color())
     axes[0].set(xlabel="halt step", ylabel="samples", title="halt steps")
     axes[1].set(xlabel="halt step", ylabel="exact accuracy (%)", title="accuracy by halt step", ylim=(-2, 102), xlim=(0.5, S + 0.5))
     axes[2].plot([0, 1], [0, 1], ":", color="grey")
     axes[2].set(xlabel="halt confidence sigmoid(q_halt)", ylabel="fraction exactly right", title="reliability (all segments)",
                 xlim=(0, 1), ylim=(0, 1))
+    axes[3].set(xlabel="mean segments", ylabel="exact accuracy (%)", title="halt when confidence > t (t labelled)",
+                xlim=(0.5, S + 0.5))
     if not report.clean.get("has_halting_head"):
         axes[2].text(0.5, 0.5, "no halting head", ha="center")
+        axes[3].text(S / 2, 50, "no halting head", ha="center")
     for ax in axes:
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
