@@ -314,15 +314,16 @@ class HeadContext(ControlContext):
         self._penalty_terms.clear()
 
     def _add_penalty(self, mod: torch.Tensor) -> None:
-        # like the framing loss: averaged over the applications that carry gradient
         self._penalty_terms.append(_at_least_float32(mod).pow(2).mean())
-        terms = [t for t in self._penalty_terms if t.requires_grad] or self._penalty_terms
-        self.aux_losses["modulation"] = self.ctl.modulation_penalty * torch.stack(terms).mean()
+        self.aux_losses["modulation"] = self.ctl.modulation_penalty * _mean_with_grad(self._penalty_terms)
 
     def _add_framing(self, z_h: torch.Tensor) -> None:
-        # Mean over the H steps that carry gradient (all of them when none does,
-        # e.g. at evaluation): a no-grad step would only dilute the gradient.
         ce = F.cross_entropy(_at_least_float32(self.ctl.frame_logits(z_h)), self.tid)
         self._framing_terms.append(ce)
-        terms = [t for t in self._framing_terms if t.requires_grad] or self._framing_terms
-        self.aux_losses["framing"] = self.ctl.framing_weight * torch.stack(terms).mean()
+        self.aux_losses["framing"] = self.ctl.framing_weight * _mean_with_grad(self._framing_terms)
+
+
+def _mean_with_grad(terms: list[torch.Tensor]) -> torch.Tensor:
+    """Mean of the loss terms that carry gradient (all of them when none does, e.g. at
+    evaluation): a term from a no-grad step would only dilute the gradient."""
+    return torch.stack([t for t in terms if t.requires_grad] or terms).mean()

@@ -91,13 +91,10 @@ def _batches(data: Any, batch_size: int, split: str, limit: int | None) -> Itera
 
 
 def halt_confidence(policy, halt_logits: torch.Tensor | None, batch_size: int) -> torch.Tensor:
-    """Confidence in 'halt' per sample: the policy's own `halt_confidence` or sigmoid of logit 0."""
+    """Confidence in 'halt' per sample: the policy's `halt_confidence` (NaN without a head)."""
     if halt_logits is None:
         return torch.full((batch_size,), float("nan"))
-    own = getattr(policy, "halt_confidence", None)
-    if callable(own):
-        return own(halt_logits).float()
-    return torch.sigmoid(halt_logits[:, 0].float())
+    return policy.halt_confidence(halt_logits).float()
 
 
 @torch.no_grad()

@@ -108,13 +108,18 @@ class HaltingPolicy(nn.Module):
         """The policy's own halting rule, [B] bool (None: never by itself)."""
         return None
 
+    def halt_confidence(self, halt_logits: torch.Tensor) -> torch.Tensor:
+        """Confidence in 'halt' per sample, [B] float32: the sigmoid of logit 0 (q_halt for
+        `q_learning`). Evaluation reports it and `eval_halt_threshold` compares against it."""
+        return torch.sigmoid(halt_logits[:, 0].float())
+
     def eval_wants_halt(self, halt_logits: torch.Tensor | None) -> torch.Tensor | None:
         """The rule at evaluation: under `eval_mode: adaptive` the halt confidence above
         `eval_halt_threshold` where one is set, else the policy's own rule."""
         threshold = getattr(self.cfg, "eval_halt_threshold", None)
         if threshold is None or halt_logits is None or self.cfg.eval_mode != "adaptive":
             return self.wants_halt(halt_logits)
-        return torch.sigmoid(halt_logits[:, 0].float()) > threshold
+        return self.halt_confidence(halt_logits) > threshold
 
     def train_wants_halt(self, halt_logits: torch.Tensor | None) -> torch.Tensor | None:
         """The rule in training (default: the same as `wants_halt`; PonderNet samples)."""
