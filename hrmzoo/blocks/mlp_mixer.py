@@ -2,12 +2,20 @@
 
 For fixed small grids (Sudoku) TRM mixes tokens with a SwiGLU over the sequence
 axis ("mlp_t"); channels are then mixed by the usual SwiGLU. Post-norm, no bias.
+
+Where the token-mixing residual is normalised is a choice (`token_norm`): TRM normalises it
+over the sequence axis, while it is still transposed (`sequence`, what `hrmzoo import trm`
+and the TRM recipes use, so an imported checkpoint computes TRM's function); the zoo's
+earlier form normalises over the hidden axis (`hidden`, the default, which the CPU recipes
+were measured with: registry/results.md has both, seed-paired).
 """
 
 from __future__ import annotations
 
 import torch
 from einops import rearrange
+from typing import Literal
+
 from pydantic import Field
 from torch import nn
 
@@ -23,12 +31,15 @@ class MlpMixerBlockConfig(BlockConfig):
         expansion: channel SwiGLU width factor.
         token_expansion: token-mixing SwiGLU width factor (over positions).
         norm_eps: RMSNorm epsilon.
+        token_norm: the axis the token-mixing residual is normalised over: `sequence` as
+            TRM's `mlp_t` does, or `hidden` (the zoo's first form, the default).
     """
 
     num_layers: int = 2
     expansion: float = Field(4.0, gt=0)
     token_expansion: float = Field(4.0, gt=0)
     norm_eps: float = Field(1e-5, gt=0)
+    token_norm: Literal["hidden", "sequence"] = "hidden"
 
 
 class MixerLayer(nn.Module):
@@ -36,12 +47,16 @@ class MixerLayer(nn.Module):
         super().__init__()
         self.token_mlp = SwiGLU(seq_len, 2 * swiglu_inner(seq_len, cfg.token_expansion, multiple=8), bias=False)
         self.channel_mlp = SwiGLU(hidden, 2 * swiglu_inner(hidden, cfg.expansion), bias=False)
-        self.norm1 = RmsNorm(hidden, eps=cfg.norm_eps)
+        self.over_sequence = cfg.token_norm == "sequence"
+        self.norm1 = RmsNorm(seq_len if self.over_sequence else hidden, eps=cfg.norm_eps)
         self.norm2 = RmsNorm(hidden, eps=cfg.norm_eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mixed = rearrange(self.token_mlp(rearrange(x, "b s d -> b d s")), "b d s -> b s d")
-        x = self.norm1(x + mixed)
+        xt = rearrange(x, "b s d -> b d s")
+        if self.over_sequence:
+            x = rearrange(self.norm1(xt + self.token_mlp(xt)), "b d s -> b s d")
+        else:
+            x = self.norm1(x + rearrange(self.token_mlp(xt), "b d s -> b s d"))
         return self.norm2(x + self.channel_mlp(x))
 
 
