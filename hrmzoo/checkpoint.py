@@ -7,7 +7,6 @@ the file's metadata, so a checkpoint alone rebuilds its model.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from safetensors.torch import save_file
 
 import hrmzoo
 from hrmzoo import generations as gens
+from hrmzoo.atomic import write_atomic
 from hrmzoo.errors import CheckpointError, HrmzooError
 from hrmzoo.migrations import CURRENT_FORMAT, migrate_weights
 
@@ -28,17 +28,11 @@ MODEL_FILE = "model.safetensors"
 
 
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> Path:
-    """Write a safetensors file through a temp file and a rename (never half a file)."""
+    """Write a safetensors file through a temp file, fsync and a rename (never half a file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    flat = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    return write_atomic(path, lambda tmp: save_file(flat, str(tmp), metadata=metadata))
 
 
 def save_model(model, path: str | Path, extra_metadata: dict[str, str] | None = None) -> Path:
@@ -66,8 +60,9 @@ def model_file(path: str | Path) -> Path:
     try:
         if path.is_dir() and gens.has_generations(path):
             gen, _, skipped = gens.newest_verified(path, (MODEL_FILE,))
-            if skipped:  # say so: the user asked for the run, and gets an older step of it
-                print(f"hrmzoo: note: using {gen.path} (step {gen.step}); skipped {skipped[0]}", file=sys.stderr)
+            note = gens.older_than_newest(path, gen, skipped)
+            if note:  # say so: the user asked for the run, and gets an older step of it
+                print(f"hrmzoo: note: {note}", file=sys.stderr)
             return gen.path / MODEL_FILE
         if path.is_dir() and (path / gens.MANIFEST).is_file():
             return gens.verify_file(path, MODEL_FILE)

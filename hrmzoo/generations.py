@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from hrmzoo.atomic import FileTooLarge, fsync_dir, read_small, write_text_atomic
 from hrmzoo.errors import CheckpointError
 
 CHECKPOINTS = "checkpoints"
@@ -33,8 +34,12 @@ POINTER = "latest"
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 _NAME = re.compile(r"step-(\d{8,})")
+#: a generation moved aside while the same step is saved again: `.old-step-N-<pid>`
+_OLD = re.compile(r"\.old-(step-\d{8,})-\d+")
+POINTER_LIMIT = 256
+MANIFEST_LIMIT = 1 << 20
 
-#: Test hook: called with "after:<file>", "after:manifest", "after:rename", "after:pointer"
+#: Test hook: called with "after:<file>", "after:manifest", "after:aside" (same step saved again), "after:rename", "after:pointer"
 #: during a save, so tests can simulate a kill at every file boundary deterministically.
 FAULT_HOOK: Callable[[str], None] | None = None
 
@@ -56,31 +61,16 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
+def check_pointer(run_dir: Path) -> None:
+    """Refuse a `latest` that is not the regular file hrmzoo writes (a directory, a link, a device):
+    replacing it could remove what someone put there, and reading it could never end."""
+    ptr = checkpoints_dir(run_dir) / POINTER
+    if not os.path.lexists(ptr) or (ptr.is_file() and not ptr.is_symlink()):
         return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a small text file through a temp file, fsync and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    kind = "a symbolic link" if ptr.is_symlink() else "a directory" if ptr.is_dir() else "not a regular file"
+    kept = ", ".join(g.name for g in list_generations(run_dir)[:3]) or "none"
+    raise CheckpointError(f"{ptr}: is {kind}, not the pointer file hrmzoo writes; nothing was changed (generations kept: {kept}); "
+                          f"move it out of the way (mv {ptr} {ptr}.moved), then resume={run_dir}")
 
 
 @dataclass(frozen=True)
@@ -100,23 +90,39 @@ def checkpoints_dir(run_dir: Path) -> Path:
 
 
 def has_generations(run_dir: Path) -> bool:
+    """True when the run uses the generation layout (`checkpoints/` exists, complete generation or not)."""
     return checkpoints_dir(run_dir).is_dir()
 
 
+def _moved_aside(root: Path) -> dict[str, Path]:
+    """Generations a same-step save moved aside (`.old-step-N-*`) whose `step-N` is missing:
+    a kill between the two renames of `write_generation` leaves one, and `latest` names it."""
+    out: dict[str, Path] = {}
+    for p in root.iterdir():
+        m = _OLD.fullmatch(p.name)
+        if m and p.is_dir() and not os.path.lexists(root / m.group(1)):
+            out.setdefault(m.group(1), p)
+    return out
+
+
 def list_generations(run_dir: Path) -> list[Generation]:
-    """Step directories under `checkpoints/`, newest first (complete or not)."""
+    """Step directories under `checkpoints/`, newest first (complete or not).
+
+    A generation moved aside by an interrupted same-step save stands in for its
+    missing `step-N`, so `latest` never names nothing."""
     root = checkpoints_dir(run_dir)
     if not root.is_dir():
         return []
     found = [Generation(p, int(m.group(1))) for p in root.iterdir() if p.is_dir() and (m := _NAME.fullmatch(p.name))]
+    found += [Generation(p, int(name[len("step-"):])) for name, p in _moved_aside(root).items()]
     return sorted(found, key=lambda g: g.step, reverse=True)
 
 
 def pointer_step(run_dir: Path) -> int | None:
     """The step `latest` names (None when it is missing or unreadable)."""
     try:
-        text = (checkpoints_dir(run_dir) / POINTER).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
+        text = read_small(checkpoints_dir(run_dir) / POINTER, POINTER_LIMIT, "the 'latest' pointer").decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError, FileTooLarge):
         return None
     m = _NAME.fullmatch(text)
     return int(m.group(1)) if m else None
@@ -127,7 +133,7 @@ def read_manifest(gen_dir: Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{gen_dir}: no {MANIFEST}; the save was interrupted (incomplete generation)")
     try:
-        body = json.loads(path.read_text(encoding="utf-8"))
+        body = json.loads(read_small(path, MANIFEST_LIMIT, MANIFEST).decode("utf-8"))
         files = body["files"]
         step = int(body["step"])
         if not isinstance(files, dict) or body.get("format") != MANIFEST_FORMAT:
@@ -135,7 +141,7 @@ def read_manifest(gen_dir: Path) -> dict:
         for entry in files.values():
             if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str) or not isinstance(entry.get("bytes"), int):
                 raise ValueError
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError, FileTooLarge, OSError):
         raise CheckpointError(f"{path}: not a valid checkpoint manifest; the file is corrupt") from None
     return {"step": step, "files": files}
 
@@ -196,11 +202,24 @@ def newest_verified(run_dir: Path, required: tuple[str, ...]) -> tuple[Generatio
     raise CheckpointError(f"{checkpoints_dir(run_dir)}: no generation verifies; newest problem: {skipped[0]}")
 
 
+def older_than_newest(run_dir: Path, gen: Generation, skipped: list[str]) -> str | None:
+    """A note when `gen` is not the newest step the run directory shows (None when it is):
+    a reader must say which generation it used when it is not the one `latest` or a newer directory names."""
+    newest = max([g.step for g in list_generations(run_dir)] + [pointer_step(run_dir) or 0])
+    if not skipped and gen.step >= newest:
+        return None
+    why = skipped[0] if skipped else f"{generation_name(newest)} is newer but was never committed or is missing"
+    return f"using {gen.path} (step {gen.step}), not the newest step {newest}; {why}"
+
+
 def clean_temp(run_dir: Path) -> None:
     """Remove what an interrupted save left: temp directories and temp files."""
     root = checkpoints_dir(run_dir)
     if not root.is_dir():
         return
+    for name, p in _moved_aside(root).items():  # put it back before anything is deleted
+        os.replace(p, root / name)
+        fsync_dir(root)
     for p in root.iterdir():
         if p.name.startswith("."):
             if p.is_dir():
@@ -220,6 +239,7 @@ def write_generation(run_dir: Path, step: int, writers: dict[str, Callable[[Path
     """
     root = checkpoints_dir(run_dir)
     root.mkdir(parents=True, exist_ok=True)
+    check_pointer(run_dir)
     clean_temp(run_dir)
     name = generation_name(step)
     tmp = root / f".tmp-{name}-{os.getpid()}"
@@ -232,19 +252,25 @@ def write_generation(run_dir: Path, step: int, writers: dict[str, Callable[[Path
             files[fname] = {"sha256": sha256_file(tmp / fname), "bytes": (tmp / fname).stat().st_size}
             _fault(f"after:{fname}")
         write_text_atomic(tmp / MANIFEST, json.dumps({"format": MANIFEST_FORMAT, "step": step, "files": files}, indent=1, sort_keys=True))
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         _fault("after:manifest")
         final = root / name
         if final.exists():  # the same step saved again (a resume that saves at once)
             os.replace(final, old)
+            _fault("after:aside")
         os.replace(tmp, final)
-        _fsync_dir(root)
+        fsync_dir(root)
         _fault("after:rename")
         write_text_atomic(root / POINTER, name + "\n")
-        _fsync_dir(root)
+        fsync_dir(root)
         _fault("after:pointer")
     except (Exception, KeyboardInterrupt):
         shutil.rmtree(tmp, ignore_errors=True)
+        if os.path.isdir(old) and not os.path.lexists(root / name):  # the same step saved again failed: put the old one back
+            try:
+                os.replace(old, root / name)
+            except OSError:
+                pass  # list_generations still finds it where it is
         raise
     shutil.rmtree(old, ignore_errors=True)
     prune(run_dir, keep)

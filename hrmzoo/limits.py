@@ -29,6 +29,10 @@ DEFAULTS: dict[str, int] = {
     "steps": 10**10,
     # parameters + buffers of a model, counted before allocation (2**31 floats = 8 GiB in float32)
     "parameters": 1 << 31,
+    # seconds one training step may be estimated to take (hrmzoo.sizing.check_training_fits)
+    "step_seconds": 120,
+    # bytes training may need; only read when HRMZOO_LIMIT_MEMORY_BYTES is set (else the memory available)
+    "memory_bytes": 1 << 62,
 }
 
 

@@ -14,6 +14,35 @@ import torch
 import torch.distributed as dist
 
 
+def die_with_launcher() -> bool:
+    """Ask Linux to kill this worker when its launcher (`torchrun`) dies, however it dies.
+
+    Without it a SIGKILL to torchrun leaves every rank training (parent PID 1) and writing the
+    run directory; a resume started then would be a second writer. `prctl(PR_SET_PDEATHSIG,
+    SIGKILL)` fires when the parent exits. A launcher that died before the call is noticed by
+    the parent having changed to another process (a reaper). Returns whether it is armed
+    (False off Linux, where nothing is done).
+    """
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    expected = os.environ.get("HRMZOO_LAUNCHER_PID")
+    if parent == 1 or (expected is not None and expected.isdigit() and int(expected) != parent):
+        os._exit(1)  # the launcher is already gone
+    return True
+
+
 @dataclass
 class DistContext:
     """Where this process sits in the job.
@@ -43,6 +72,7 @@ class DistContext:
         if world <= 1:
             return cls()
         rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+        die_with_launcher()
         if not dist.is_initialized():
             dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
         return cls(rank, world, local_rank)

@@ -17,7 +17,6 @@ older layout (the three files directly in the run directory) still resume.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from hrmzoo import generations as gens
+from hrmzoo.atomic import FileTooLarge, read_small, write_text_atomic
 from hrmzoo.checkpoint import atomic_save_tensors
 from hrmzoo.errors import CheckpointError
 
@@ -33,17 +33,11 @@ STATE_JSON = "trainer_state.json"
 MODEL_FILE = "model.safetensors"
 STEP_KEY = "hrmzoo.step"
 STATE_FORMAT = 1
+STATE_JSON_LIMIT = 64 << 20
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a text file through a temp file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+#: the one atomic writer (temp file, fsync, rename), under the name this module always exported
+atomic_write_text = write_text_atomic
 
 
 def optimizer_to_flat(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -151,9 +145,9 @@ def load_state(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     if not jpath.is_file():
         raise CheckpointError(f"{jpath}: missing; {run_dir} holds no trainer state to resume from (was a checkpoint ever written?)")
     try:
-        scalars = json.loads(jpath.read_text(encoding="utf-8"))
+        scalars = json.loads(read_small(jpath, STATE_JSON_LIMIT, STATE_JSON).decode("utf-8"))
         step = int(scalars["step"])
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError, FileTooLarge):
         raise CheckpointError(f"{jpath}: not a valid trainer state JSON; the file is corrupt") from None
     if scalars.get("format") != STATE_FORMAT:
         raise CheckpointError(f"{jpath}: trainer state format {scalars.get('format')} is not {STATE_FORMAT}; resume it with the hrmzoo version that wrote it")

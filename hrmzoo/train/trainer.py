@@ -28,17 +28,19 @@ from hrmzoo import generations as gens
 from hrmzoo.builder import build_model, resolve_device
 from hrmzoo.checkpoint import load_weights, read_checkpoint, save_model
 from hrmzoo.data.splits import check_compatible, open_split, prepare_dataset, split_metadata
-from hrmzoo.errors import CheckpointError, HrmzooError
+from hrmzoo.atomic import FileTooLarge, read_small
+from hrmzoo.errors import CheckpointError, HrmzooError, describe_os_error, os_error_fix
 from hrmzoo.evaluate.core import EvalResult, evaluate, format_metrics
 from hrmzoo.loop import Carry, new_carry, segment_step
 from hrmzoo.paths import check_output_dir, check_writable
 from hrmzoo.precision import autocast_dtype
 from hrmzoo.recipe import load_recipe
-from hrmzoo.sizing import check_parameters
+from hrmzoo.sizing import check_parameters, check_training_fits
 from hrmzoo.train import state as st
 from hrmzoo.train.data import Sampler
 from hrmzoo.train.dist import DistContext
 from hrmzoo.train.host import tune_cpu_allocator
+from hrmzoo.train.lock import LOCK_FILE, RunLock
 from hrmzoo.train.optim import build_optimizers
 from hrmzoo.train.runlog import MetricsLog, ProgressLine, format_duration, require_tensorboard
 from hrmzoo.train.schedule import lr_factor
@@ -46,6 +48,9 @@ from hrmzoo.train.schedule import lr_factor
 RECIPE_FILE = "recipe.yaml"
 RUN_FILE = "run.json"
 EVAL_FILE = "eval.json"
+METRICS_FILE = "metrics.jsonl"
+#: what `hrmzoo train` (and `hrmzoo eval`'s default report) put in a run directory; anything else is the user's
+RUN_ENTRIES = frozenset({RECIPE_FILE, RUN_FILE, EVAL_FILE, METRICS_FILE, "eval_report.json", gens.CHECKPOINTS, LOCK_FILE})
 
 
 class TrainingError(HrmzooError):
@@ -125,6 +130,7 @@ class Trainer:
             self.test_data = open_split(self.data_root, "test")
 
         check_parameters(self.recipe.model, f"recipe '{self.recipe.name}'")  # before allocating anything
+        check_training_fits(self.recipe, device, self.dist.world, f"recipe '{self.recipe.name}'")
         self.model = build_model(self.recipe, device=device)
         self.forward_model = torch.compile(self.model) if cfg.compile else self.model
         self.optimizer, self.sparse = build_optimizers(self.model, cfg)
@@ -147,18 +153,49 @@ class Trainer:
         self.step = 0
         self.last_saved: int | None = None
 
+        self._acc_state: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
+        self.lock: RunLock | None = None
         self.run_dir = self._pick_run_dir(run_dir, resume)
+        try:
+            self._open_run(resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_run(self, resume: bool) -> None:
+        """Under the run's lock: identity, state, log and recipe (a fresh start into a run whose
+        first save never finished starts it again from step 0 and drops its log rows)."""
+        if resume and self._never_saved(self.run_dir):
+            recipe = self.run_dir / RECIPE_FILE
+            raise CheckpointError(f"{self.run_dir}: holds no complete generation (its first save did not finish), so there is nothing to resume; "
+                                  f"start it again with the command that made it, e.g. hrmzoo train {recipe} train.out_dir={self.run_dir}")
         self.run_id = self._run_identity(resume)
         if resume:
             self.load(self.run_dir)
         self.log = MetricsLog(self.run_dir, enabled=self.dist.is_main, tensorboard=self.cfg.tensorboard)
-        if resume:
-            self.log.drop_after(self.step)
-        if self.dist.is_main:
-            (self.run_dir / RECIPE_FILE).write_text(yaml.safe_dump(self.recipe.to_dict(), sort_keys=False))
+        try:
+            self.log.drop_after(self.step)  # a restart or a resume replays what was logged after its step
+            if self.dist.is_main:
+                st.atomic_write_text(self.run_dir / RECIPE_FILE, yaml.safe_dump(self.recipe.to_dict(), sort_keys=False))
+        except OSError as exc:
+            raise TrainingError(f"{describe_os_error(exc)} before training started; nothing was trained, "
+                                f"{self._kept()}; {os_error_fix(exc)}, then run the same command again") from None
+
+    @staticmethod
+    def _never_saved(path: Path) -> bool:
+        """A run hrmzoo made (run.json) that holds no generation at all, nor a save of the older layout."""
+        return (path / RUN_FILE).is_file() and not gens.list_generations(path) and not (path / st.STATE_JSON).exists()
+
+    def close(self) -> None:
+        """Release the run directory's lock (the end of the run does; also on any failure)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     # ------------------------------------------------------------ set-up
     def _prepare_data(self) -> Path:
+        if self.cfg.data_cache is not None:  # a cache directory is an output like --out
+            check_output_dir(self.cfg.data_cache, "train.data_cache")
         # rank 0 builds (or finds) the cached dataset first; the others then find it
         root = prepare_dataset(self.recipe, self.cfg.data_cache, progress=self.cfg.progress) if self.dist.is_main else None
         self.dist.barrier()
@@ -175,18 +212,46 @@ class Trainer:
             if not str(run_dir).strip() or "\0" in str(run_dir):
                 raise HrmzooError(f"resume={str(run_dir)!r}: give the run directory of an earlier 'hrmzoo train'")
             path = Path(run_dir)
+            if not path.is_dir():
+                raise CheckpointError(f"{path}: run directory not found; pass resume=RUN_DIR of an earlier 'hrmzoo train'")
         else:
             path = check_output_dir(run_dir, "the run directory (train.out_dir)")
-        if not resume and self.dist.is_main and ((path / st.STATE_JSON).exists() or gens.has_generations(path)):
-            raise HrmzooError(f"{path}: already holds a run; pass resume={path} to continue it or choose another train.out_dir")
-        if self.dist.is_main and not resume:
-            check_writable(path, "train.out_dir")
+        if self.dist.is_main:
+            if not resume:
+                self._check_fresh(path)  # before anything is written into a folder of the user's
+                check_writable(path, "train.out_dir")
+                try:
+                    path.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise HrmzooError(f"{path}: cannot create the run directory ({exc.strerror}); choose another train.out_dir") from None
+            self.lock = RunLock(path, f"hrmzoo train {'resume' if resume else self.recipe.name}").acquire()
             try:
-                path.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise HrmzooError(f"{path}: cannot create the run directory ({exc.strerror}); choose another train.out_dir") from None
+                if not resume:
+                    self._check_fresh(path)  # again under the lock: another run may have started in between
+                gens.check_pointer(path)
+            except BaseException:
+                self.close()
+                raise
         self.dist.barrier()
         return path
+
+    def _check_fresh(self, path: Path) -> None:
+        """A new run goes into a new or empty directory, or into a run of hrmzoo's that never
+        saved a generation (its first save failed or was killed: it is started again)."""
+        try:
+            entries = sorted(p.name for p in path.iterdir()) if path.is_dir() else []
+        except OSError as exc:
+            raise HrmzooError(f"{path}: cannot read it ({exc.strerror}); choose another train.out_dir") from None
+        entries = [e for e in entries if e != LOCK_FILE]
+        if not entries:
+            return
+        if (path / st.STATE_JSON).exists() or gens.list_generations(path):
+            raise HrmzooError(f"{path}: already holds a run; pass resume={path} to continue it or choose another train.out_dir")
+        foreign = [e for e in entries if e not in RUN_ENTRIES and not e.startswith("events.out.tfevents.") and not e.startswith(f".{METRICS_FILE}.tmp")]
+        if foreign or not (path / RUN_FILE).is_file():
+            shown = ", ".join((foreign or entries)[:3]) + (" ..." if len(foreign or entries) > 3 else "")
+            raise HrmzooError(f"{path}: holds files hrmzoo did not write ({shown}); nothing was changed, "
+                              f"give train.out_dir a new or empty directory")
 
     def _run_identity(self, resume: bool) -> str | None:
         """A random id written once per run (`run.json`) and into every save, so a
@@ -202,10 +267,10 @@ class Trainer:
                 st.atomic_write_text(path, json.dumps({"run_id": run_id, "recipe": self.recipe.name}))
             return run_id
         try:
-            return str(json.loads(path.read_text(encoding="utf-8"))["run_id"])
+            return str(json.loads(read_small(path, 1 << 16, RUN_FILE).decode("utf-8"))["run_id"])
         except FileNotFoundError:
             return None  # a run of an older hrmzoo
-        except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError, FileTooLarge):
             raise CheckpointError(f"{path}: not a valid run identity file; the run directory is damaged") from None
 
     # ------------------------------------------------------------ one step
@@ -286,19 +351,35 @@ class Trainer:
         In a data-parallel job, a collective that fails because another process
         died becomes one line on each surviving rank (not a gloo/NCCL traceback).
         """
-        if not self.dist.enabled:
-            return self._run()
         try:
-            return self._run()
-        except RuntimeError as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-            raise TrainingError(f"rank {self.dist.rank}: lost the other processes of the job at step {self.step} ({first}); "
-                                f"{self._newest_good()}") from None
+            if not self.dist.enabled:
+                return self._run()
+            try:
+                return self._run()
+            except RuntimeError as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+                raise TrainingError(f"rank {self.dist.rank}: lost the other processes of the job at step {self.step} ({first}); "
+                                    f"{self._newest_good()}") from None
+        except OSError as exc:  # disk full, read-only, file-size limit...: say what was kept and how to go on
+            raise TrainingError(f"{describe_os_error(exc)} at step {self.step}; training stopped, {self._kept()}; "
+                                f"{os_error_fix(exc)}, then resume={self.run_dir}") from None
+        finally:
+            self.close()
+
+    def _kept(self) -> str:
+        """What a failure left to continue from (read from disk: the newest committed generation)."""
+        saved = gens.committed(self.run_dir) if self.dist.is_main else []
+        if not saved:
+            return "no generation was saved yet (resume starts the run again from step 0)"
+        return f"kept {saved[0].path} (step {saved[0].step}) intact"
 
     def _run(self) -> TrainSummary:
         cfg = self.cfg
         bar = ProgressLine(self.total_steps, self.step, enabled=cfg.progress and self.dist.is_main)
-        acc = _Accumulator(self.model.halting.max_segments)
+        acc = self._acc = _Accumulator(self.model.halting.max_segments)
+        if self._acc_state is not None:  # the log window the save interrupted goes on, so every logged mean is one run's
+            acc.load_state(*self._acc_state, rank=self.dist.rank, device=self.device)
+            self._acc_state = None
         last: dict[str, Any] = {}
         t0 = time.perf_counter()
         if self.dist.is_main:
@@ -404,6 +485,11 @@ class Trainer:
         scalars.update(opt_s)
         if self.carry is not None:
             tensors.update(self._carry_tensors())
+        acc = getattr(self, "_acc", None)
+        if acc is not None:
+            acc_tensors, acc_scalars = acc.state(lambda t: self.dist.gather_cat(t.to(self.dist_device())).cpu())
+            tensors.update(acc_tensors)
+            scalars["acc"] = acc_scalars
         tensors["rng.explore"] = self._rows(self.generator.get_state())
         tensors["rng.torch"] = self._rows(torch.get_rng_state())
         if self.device.type == "cuda":
@@ -480,6 +566,8 @@ class Trainer:
             self.carry = self._carry_from(tensors, source)
         self.step = int(scalars["step"])
         self.last_saved = self.step
+        if isinstance(scalars.get("acc"), dict) and scalars["acc"].get("n"):
+            self._acc_state = (st.sub(tensors, "acc"), scalars["acc"])
 
     def _rank_row(self, tensors: dict[str, torch.Tensor], key: str, origin: Path) -> torch.Tensor:
         if key not in tensors:
@@ -561,6 +649,32 @@ class _Accumulator:
         self.seg[0] += torch.bincount(idx, minlength=self.S).to(self.seg.dtype)
         self.seg[1] += torch.bincount(idx, weights=res.exact.detach().to(self.seg.dtype), minlength=self.S)
         self.seg[2] += torch.bincount(idx, weights=res.terms["lm"].detach().to(self.seg.dtype), minlength=self.S)
+
+    def state(self, gather) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """The sums of the log window in progress, to save with a checkpoint (`gather` stacks
+        one row per rank): a resume then logs the same means as a run that never stopped."""
+        if self.n == 0:
+            return {}, {"n": 0}
+        keys = sorted(self.sums)
+
+        def host(v) -> torch.Tensor:
+            return v.detach().cpu().double().reshape(()) if torch.is_tensor(v) else torch.tensor(float(v), dtype=torch.float64)
+
+        vec = torch.stack([host(self.sums[k]) for k in keys] + [host(v) for v in (self.halt_right, self.halt_n, self._run_right, self._run_n)])
+        seg = self.seg.cpu().double() if self.seg is not None else torch.zeros(3, self.S, dtype=torch.float64)
+        return {"acc.sums": gather(vec.view(1, -1)), "acc.seg": gather(seg.reshape(1, -1))}, {"n": self.n, "keys": keys}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], scalars: dict[str, Any], rank: int, device: torch.device) -> None:
+        """Continue the window `state` saved (this rank's row)."""
+        keys = list(scalars.get("keys", []))
+        sums, seg = tensors.get("sums"), tensors.get("seg")
+        if sums is None or seg is None or sums.dim() != 2 or sums.shape[1] != len(keys) + 4 or seg.shape[-1] != 3 * self.S:
+            return  # an older or foreign save: the window starts afresh
+        row = sums[rank].to(device)
+        self.sums = {k: row[i] for i, k in enumerate(keys)}
+        self.halt_right, self.halt_n, self._run_right, self._run_n = (row[len(keys) + i] for i in range(4))
+        self.seg = seg[rank].view(3, self.S).to(device)
+        self.n = int(scalars["n"])
 
     def running_exact(self) -> float:
         n = float(self._run_n)
