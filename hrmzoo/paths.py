@@ -134,3 +134,33 @@ def check_writable(path: Path, what: str = "--out") -> None:
         probe.rmdir()
     except OSError as exc:
         raise PathError(f"{path}: cannot write in {parent} ({exc.strerror}); choose another {what}") from None
+
+
+def check_output_file(path: str | os.PathLike[str], what: str = "--out", *, force: bool = False, flag: str = "--force") -> Path:
+    """The one rule for a file any command writes where the user pointed.
+
+    Refused, in one line, before anything is computed or written: an empty path, a null
+    byte, a directory (the filesystem root included), a relative path that climbs out
+    of the current directory with `..` (give it absolutely if you mean it), an existing
+    file unless `force` (`flag` names the option), and a folder that cannot be written.
+    Returns the path; write it with `hrmzoo.atomic.write_atomic`.
+    """
+    text = os.fspath(path)
+    if not text.strip():
+        raise PathError(f"{what} is empty (an unset shell variable?); give a file name such as model.safetensors")
+    if "\0" in text:
+        raise PathError(f"{what} {text!r} holds a null byte")
+    p = Path(text).expanduser()
+    if not p.is_absolute():
+        norm = os.path.normpath(text)
+        if norm == ".." or norm.startswith(".." + os.sep):
+            raise PathError(f"{what} {text!r} climbs out of the current directory; give an absolute path if you mean it")
+    if p.is_dir() or text.endswith(os.sep) or p.resolve() == Path(p.resolve().anchor):
+        raise PathError(f"{what} {text!r} is a directory; give a file name inside it (e.g. {os.path.join(text, 'out')})")
+    if os.path.lexists(p):
+        if not p.is_file() or p.is_symlink():
+            raise PathError(f"{what} {text!r} exists and is not a regular file; choose another {what}")
+        if not force:
+            raise PathError(f"{what} {text!r} already exists; nothing was written, pass {flag} to replace it or choose another name")
+    check_writable(p, what)
+    return p

@@ -223,7 +223,7 @@ def test_cli_threads_option_and_recipe_default(trained, tmp_path, monkeypatch):
     run, root = trained
     calls = []
     monkeypatch.setattr(torch, "set_num_threads", calls.append)
-    base = ["eval", f"ckpt={run}", f"data={root}", "device=cpu", "limit=4", f"out={tmp_path / 'e.json'}"]
+    base = ["eval", f"ckpt={run}", f"data={root}", "device=cpu", "limit=4", f"out={tmp_path / 'e.json'}", "force=true"]
     assert main([*base, "threads=1"]) == 0 and calls == [1]
     assert main(base) == 0 and calls == [1]  # the recipe sets no train.threads: torch's default stays
     assert main([*base, "train.threads=2"]) == 0 and calls == [1, 2]  # the recipe's threads are the default

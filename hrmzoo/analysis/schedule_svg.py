@@ -403,8 +403,10 @@ def write_schedule_svg(model, path: str | Path) -> Path:
     path = Path(path)
     text = schedule_svg(segment_schedule(model))
     try:
+        from hrmzoo.atomic import write_text_atomic
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        write_text_atomic(path, text)
     except OSError as exc:
         raise HrmzooError(f"cannot write the schedule to {path}: {exc.strerror or exc}") from None
     return path

@@ -153,6 +153,11 @@ def _report(command: str, exc: BaseException, debug: bool) -> None:
     if isinstance(exc, HrmzooError):
         print(f"{prefix}: error: {exc}", file=sys.stderr)
         return
+    if isinstance(exc, OSError) and exc.errno is not None:  # disk full, read-only...: what happened and what to do
+        from hrmzoo.errors import describe_os_error, os_error_fix
+
+        print(f"{prefix}: error: {describe_os_error(exc)}; {os_error_fix(exc)} and run it again (files written before are kept)", file=sys.stderr)
+        return
     frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     where = f" (at {frame[0].filename}:{frame[0].lineno})" if frame else ""
     print(f"{prefix}: error: {type(exc).__name__}: {exc}{where}; rerun with --debug or {DEBUG_ENV}=1 for the traceback",

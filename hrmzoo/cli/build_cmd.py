@@ -4,7 +4,9 @@ RECIPE is a shipped recipe name (see 'hrmzoo recipes') or a YAML path;
 `recipe=RECIPE` works too. Other arguments are recipe overrides such as
 `model.gradient.type=bptt`. `--out FILE` (or `out=FILE`) saves the
 initialised weights and the recipe as safetensors; `--schedule FILE.svg`
-(or `schedule=FILE.svg`) draws one segment as SVG.
+(or `schedule=FILE.svg`) draws one segment as SVG. An existing file is
+replaced only with `--force`; a relative path may not climb out of the
+current directory (give an absolute one if you mean it).
 
 Examples:
   hrmzoo build hrm_sudoku
@@ -24,6 +26,7 @@ def add_parser(sub) -> None:
     p.add_argument("args", nargs="*", metavar="RECIPE [key=value ...]", help="recipe name or path, then recipe overrides")
     p.add_argument("--out", help="save the initialised weights (+ recipe) to this .safetensors file")
     p.add_argument("--schedule", metavar="FILE.svg", help="draw one segment (levels, cycles, gradient-carrying updates, halting) as SVG")
+    p.add_argument("--force", action="store_true", help="replace an existing --out or --schedule file")
     p.set_defaults(run=run)
 
 
@@ -100,13 +103,18 @@ def run(args) -> int:
     named, overrides = split_arguments(args.args, ("recipe",), "build", target="recipe")
     if "recipe" not in named:
         raise HrmzooError("no recipe given; run 'hrmzoo build hrm_sudoku' (a shipped name, see 'hrmzoo recipes', or a YAML path)")
+    from hrmzoo.paths import check_output_file
+
+    # the output rule of every command, checked before the model is built
+    out = check_output_file(args.out, "--out", force=args.force) if args.out is not None else None
+    schedule = check_output_file(args.schedule, "--schedule", force=args.force) if args.schedule is not None else None
     model = build_model(named["recipe"], overrides)
     print(describe(model))
-    if args.out:
-        path = save_model(model, args.out)
+    if out is not None:
+        path = save_model(model, out)
         print(f"saved: {path}")
-    if args.schedule:
+    if schedule is not None:
         from hrmzoo.analysis.schedule_svg import write_schedule_svg
 
-        print(f"schedule: {write_schedule_svg(model, args.schedule)}")
+        print(f"schedule: {write_schedule_svg(model, schedule)}")
     return 0

@@ -6,7 +6,9 @@ RUN_DIR is a run directory of `hrmzoo train` or a `.safetensors` file
 Prints exact accuracy per puzzle (the headline), token accuracy, mean segments
 used and halting accuracy; a controller activity table when the model reports
 one; ARC pass@1/pass@2 with voting when the dataset is ARC. Writes a JSON
-report (`out=`, default `RUN_DIR/eval_report.json`).
+report (`out=`, default `RUN_DIR/eval_report.json`; an existing `out=` or
+`trace=` file is replaced only with `force=true`, and a read-only run
+directory needs `out=` elsewhere).
 
 Options: `split=test`, `batch_size=N`, `limit=N` (first N examples),
 `max_segments=N` (budget), `device=auto|cpu|cuda`, `dtype=auto|float32|bfloat16`,
@@ -27,7 +29,7 @@ from hrmzoo.cli.args import positive_int, resolve, split_arguments
 from hrmzoo.cli.text import description
 
 KEYS = ("ckpt", "data", "split", "batch_size", "limit", "max_segments", "device", "dtype", "threads", "out", "trace", "samples",
-        "scoring", "export", "state")
+        "scoring", "export", "state", "force")
 
 
 def add_parser(sub) -> None:
@@ -38,6 +40,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from hrmzoo.atomic import write_text_atomic
     from hrmzoo.evaluate import evaluate, format_activity, format_metrics
     from hrmzoo.errors import HrmzooError
     from hrmzoo.evaluate.arc import is_arc_split
@@ -46,6 +49,7 @@ def run(args) -> int:
     named, overrides = split_arguments(args.args, KEYS, "eval", target="ckpt")
     ctx = resolve(named, overrides, "eval")
     model, ckpt, root, split = ctx["model"], ctx["ckpt"], ctx["root"], ctx["split"]
+    out, trace = _outputs(named, ckpt)  # checked before the evaluation runs
 
     arc = is_arc_split(root, split)
     want_samples = named.get("samples", "false").lower() in ("1", "true", "yes")
@@ -64,13 +68,30 @@ def run(args) -> int:
             report["samples"].pop("predictions", None)
     if result.activity:
         print(format_activity(result.activity))
-        if "trace" in named:
-            Path(named["trace"]).write_text(json.dumps(result.activity, indent=1))
-            print(f"activity: {named['trace']}")
+        if trace is not None:
+            write_text_atomic(trace, json.dumps(result.activity, indent=1))
+            print(f"activity: {trace}")
     elif "trace" in named:
         print("activity: the model's controller reports no trace; nothing written")
-    out = Path(named["out"]) if "out" in named else (ckpt if ckpt.is_dir() else ckpt.parent) / "eval_report.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
+    write_text_atomic(out, json.dumps(report, indent=1))
     print(f"report: {out}")
     return 0
+
+
+def _outputs(named: dict[str, str], ckpt: Path) -> tuple[Path, Path | None]:
+    """The report and trace paths under the output rule of every command (`hrmzoo.paths.check_output_file`);
+    the default report beside the checkpoint is hrmzoo's own file and is replaced, but a
+    read-only run directory is said to be one, with the way around it."""
+    from hrmzoo.paths import PathError, check_output_file, check_writable
+
+    force = named.get("force", "false").lower() in ("1", "true", "yes")
+    trace = check_output_file(named["trace"], "trace=", force=force, flag="force=true") if "trace" in named else None
+    if "out" in named:
+        return check_output_file(named["out"], "out=", force=force, flag="force=true"), trace
+    out = (ckpt if ckpt.is_dir() else ckpt.parent) / "eval_report.json"
+    try:
+        check_writable(out, "out=")
+    except PathError:
+        raise PathError(f"{out.parent}: cannot write the report there (read-only or no permission); nothing was changed, "
+                        f"pass out=PATH (e.g. out=/tmp/eval_report.json) to write the report elsewhere") from None
+    return out, trace

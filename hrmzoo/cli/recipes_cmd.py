@@ -113,9 +113,10 @@ def copy(name: str, out: Path, force: bool) -> int:
     target = out / source.name if out.is_dir() else out
     if target.suffix not in (".yaml", ".yml"):
         raise HrmzooError(f"{target}: a recipe file ends in .yaml")
-    if target.exists() and not force:
-        raise HrmzooError(f"{target}: already exists; pass --force to replace it or choose another PATH")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
+    from hrmzoo.atomic import write_atomic
+    from hrmzoo.paths import check_output_file
+
+    check_output_file(target, "PATH", force=force)  # the output rule of every command
+    write_atomic(target, lambda tmp: shutil.copyfile(source, tmp))
     print(f"{source.name} -> {target} (edit it, then: hrmzoo build {target})")
     return 0

@@ -307,9 +307,12 @@ def read_build_info(root: str | os.PathLike[str]) -> dict[str, Any] | None:
     p = Path(root) / BUILD_FILE
     if not p.is_file():
         return None
+    from hrmzoo.atomic import FileTooLarge, read_small
+
     try:
-        with open(p, encoding="utf-8") as f:
-            out = json.load(f)
-    except (OSError, ValueError) as e:
+        out = json.loads(read_small(p, 1 << 20, BUILD_FILE).decode("utf-8"))
+    except RecursionError:
+        raise DataError(f"{p}: nested too deeply to be a build record; delete the file or rebuild the dataset") from None
+    except (OSError, ValueError, FileTooLarge) as e:
         raise DataError(f"{p}: not valid JSON ({e}); delete the file or rebuild the dataset") from None
     return out if isinstance(out, dict) else None

@@ -96,13 +96,22 @@ class SplitData:
         return sum(s.num_groups for s in self.sets)
 
 
+#: a dataset's JSON files (dataset.json, identifiers.json, build.json) are read whole, so bounded
+JSON_LIMIT = 256 << 20
+
+
 def read_json(path: Path, what: str) -> Any:
     """Load a JSON file or raise a one-line `DataError`."""
     if not path.is_file():
         raise file_error(path, f"{what} is missing", FIX_REBUILD)
+    from hrmzoo.atomic import FileTooLarge, read_small
+
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        return json.loads(read_small(path, JSON_LIMIT, what).decode("utf-8"))
+    except FileTooLarge as e:
+        raise file_error(path, str(e).split(": ", 1)[-1], FIX_REBUILD) from None
+    except RecursionError:
+        raise file_error(path, f"{what} is nested too deeply to be a dataset file", FIX_REBUILD) from None
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise file_error(path, f"{what} is not valid JSON ({e})", FIX_REBUILD) from None
 

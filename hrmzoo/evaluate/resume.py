@@ -16,7 +16,6 @@ the last invocation only.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any, Callable
@@ -24,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from hrmzoo.atomic import FileTooLarge, read_small, write_atomic, write_text_atomic
 from hrmzoo.errors import HrmzooError
 from hrmzoo.evaluate.core import EvalResult, _metrics, evaluate
 
@@ -39,14 +39,14 @@ def _open_state(state_dir: Path, fingerprint: dict[str, Any]) -> None:
     path = state_dir / STATE_FILE
     if path.is_file():
         try:
-            old = json.loads(path.read_text())
-        except ValueError:
+            old = json.loads(read_small(path, 1 << 20, STATE_FILE).decode("utf-8"))
+        except (ValueError, RecursionError, FileTooLarge, OSError):
             old = None
         if old != fingerprint:
             raise HrmzooError(f"{state_dir}: holds a partial evaluation with other settings ({old}); "
                               "delete that folder to start over, or rerun with the settings it was made with")
         return
-    path.write_text(json.dumps(fingerprint, indent=1, sort_keys=True))
+    write_text_atomic(path, json.dumps(fingerprint, indent=1, sort_keys=True))
 
 
 def evaluate_resumable(
@@ -104,9 +104,7 @@ def evaluate_resumable(
             result = evaluate(model, batches, batch_size=batch_size, max_segments=max_segments,
                               keep_predictions=keep_predictions, autocast_dtype=autocast_dtype, drop_halted=True)
             samples = {key: v.contiguous() for key, v in result.samples.items()}
-            tmp = path.with_suffix(".tmp")
-            save_file(samples, str(tmp))
-            os.replace(tmp, path)
+            write_atomic(path, lambda tmp: save_file(samples, str(tmp)))
             activity = result.activity or activity
             new_chunks += 1
         for key, value in samples.items():

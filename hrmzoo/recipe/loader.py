@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from hrmzoo import registry
+from hrmzoo.atomic import FileTooLarge, read_small
 from hrmzoo.annotations import union_members
 from hrmzoo.errors import RecipeError
 from hrmzoo.plugins import import_plugins
@@ -65,7 +66,9 @@ class _Doc:
         try:
             if path.stat().st_size > MAX_RECIPE_BYTES:
                 raise RecipeError(f"{path}: {path.stat().st_size} bytes is too large for a recipe (limit {MAX_RECIPE_BYTES})")
-            text = path.read_bytes().decode("utf-8")
+            text = read_small(path, MAX_RECIPE_BYTES, "the recipe").decode("utf-8")  # bounded: a device reports size 0
+        except FileTooLarge as exc:
+            raise RecipeError(str(exc)) from None
         except OSError as exc:
             raise RecipeError(f"{path}: cannot read recipe ({exc.strerror})") from None
         except UnicodeDecodeError as exc:

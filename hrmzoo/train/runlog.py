@@ -139,9 +139,9 @@ class MetricsLog:
             else:
                 kept.append(line)
         if dropped:
-            tmp = self.path.with_name(f".{self.path.name}.tmp")
-            tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
-            tmp.replace(self.path)
+            from hrmzoo.atomic import write_text_atomic
+
+            write_text_atomic(self.path, "".join(k + "\n" for k in kept))
         return dropped
 
     def write(self, step: int, kind: str, values: dict[str, Any]) -> None:

@@ -194,8 +194,6 @@ class Trainer:
 
     # ------------------------------------------------------------ set-up
     def _prepare_data(self) -> Path:
-        if self.cfg.data_cache is not None:  # a cache directory is an output like --out
-            check_output_dir(self.cfg.data_cache, "train.data_cache")
         # rank 0 builds (or finds) the cached dataset first; the others then find it
         root = prepare_dataset(self.recipe, self.cfg.data_cache, progress=self.cfg.progress) if self.dist.is_main else None
         self.dist.barrier()

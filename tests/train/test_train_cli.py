@@ -28,7 +28,7 @@ def test_train_then_eval(tmp_path, sudoku4, capsys):
     assert len(body["samples"]["halt_step"]) == 16
 
     # one generation directory is a checkpoint too
-    assert main(["eval", f"ckpt={run / 'checkpoints' / 'step-00000003'}", f"out={report}"]) == 0
+    assert main(["eval", f"ckpt={run / 'checkpoints' / 'step-00000003'}", f"out={report}", "force=true"]) == 0
     capsys.readouterr()
 
     # resume through the CLI: the saved recipe is reused, overrides extend the run
