@@ -7,6 +7,8 @@ the file's metadata, so a checkpoint alone rebuilds its model.
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,17 @@ def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, meta
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     flat = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    return write_atomic(path, lambda tmp: save_file(flat, str(tmp), metadata=metadata))
+
+    def write(tmp: Path) -> None:
+        try:
+            save_file(flat, str(tmp), metadata=metadata)
+        except SafetensorError as exc:  # a write that failed in the OS (disk full, file-size limit) is an OSError again
+            code = re.search(r"os error (\d+)", str(exc))
+            if code is None:
+                raise
+            raise OSError(int(code.group(1)), os.strerror(int(code.group(1))), str(path)) from None
+
+    return write_atomic(path, write)
 
 
 def save_model(model, path: str | Path, extra_metadata: dict[str, str] | None = None) -> Path:

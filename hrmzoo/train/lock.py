@@ -73,8 +73,11 @@ class RunLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
-            raise RunLocked(f"{self.path}: cannot create the run's lock file ({exc.strerror}); the run directory is not writable, "
-                            f"choose another train.out_dir") from None
+            from hrmzoo.errors import describe_os_error
+
+            raise RunLocked(f"{self.path.parent}: cannot take the run's lock, {describe_os_error(exc)}; nothing was changed. Training needs a "
+                            f"writable run directory: make it writable, or copy it elsewhere and resume the copy "
+                            f"(hrmzoo eval reads it as it is, with out=PATH for the report)") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
