@@ -136,6 +136,8 @@ class Sandbox:
     def _record(self, rc: int, err: str, expect: str | None, args) -> tuple[int, str]:
         if rc == -9:
             return rc, err
+        if os.environ.get("HRMZOO_TABLE_VERBOSE") and rc:
+            self.out.notes.append(f"exit {rc}: {err.strip().splitlines()[-1][:400] if err.strip() else ''}")
         if classify(rc, err):
             self.out.clean += 1
         else:
@@ -264,8 +266,8 @@ def locked(run: Path) -> bool:
 def c_two_resumes(s: Sandbox) -> None:
     s.allow(s.work / "r")
     s.cli(*s.train("r", 2, "train.checkpoint_interval=2"), expect="ok")
-    a = s.spawn("train", "resume=r", f"data={s.ds}", "train.steps=400", "train.log_interval=1")
-    b = s.spawn("train", "resume=r", f"data={s.ds}", "train.steps=400", "train.log_interval=1")
+    a = s.spawn("train", "resume=r", f"data={s.ds}", "train.steps=150", "train.log_interval=1")
+    b = s.spawn("train", "resume=r", f"data={s.ds}", "train.steps=150", "train.log_interval=1")
     (ra, ea), (rb, eb) = s.finish(a), s.finish(b)
     if sorted([ra, rb]) != [0, 2] or "is being written by PID" not in ea + eb:
         s.lose(f"expected one run and one refusal naming the holder, got exits {ra}, {rb}")
@@ -275,20 +277,22 @@ def c_two_resumes(s: Sandbox) -> None:
 @case("one writer", "two fresh runs, one train.out_dir")
 def c_two_fresh(s: Sandbox) -> None:
     s.allow(s.work / "r")
-    a, b = s.spawn(*s.train("r", 300, "train.log_interval=1")), s.spawn(*s.train("r", 300, "train.log_interval=1"))
+    a, b = s.spawn(*s.train("r", 150, "train.log_interval=1")), s.spawn(*s.train("r", 150, "train.log_interval=1"))
     (ra, ea), (rb, eb) = s.finish(a), s.finish(b)
     if sorted([ra, rb]) != [0, 2]:
         s.lose(f"expected one run and one refusal, got exits {ra}, {rb}: {(ea + eb).strip()[-200:]}")
     s.lose(duplicated(s.work / "r") or resumable(s.work / "r"))
-    s.cli("train", "resume=r", f"data={s.ds}", "train.steps=302", expect="ok")
+    s.cli("train", "resume=r", f"data={s.ds}", "train.steps=152", expect="ok")
 
 
 @case("one writer", "resume while the original trains")
 def c_resume_while_training(s: Sandbox) -> None:
     s.allow(s.work / "r")
+    from hrmzoo import generations as gens
+
     a = s.spawn(*s.train("r", 100000, "train.checkpoint_interval=20"))
-    if not wait_for(lambda: locked(s.work / "r"), 120):
-        s.lose("the original never started")
+    if not wait_for(lambda: gens.pointer_step(s.work / "r") is not None, 120):
+        s.lose("the original never saved")
     s.cli("train", "resume=r", f"data={s.ds}", expect="is being written by PID")
     a.send_signal(signal.SIGINT)  # the user stops the original: it ends with its interrupt line
     s.finish(a, killed=True)
@@ -451,13 +455,28 @@ def c_build_dir(s: Sandbox) -> None:
     s.cli("build", "tiny_sudoku4", "out=adir", expect="is a directory")
 
 
-@case("logs", "resume with checkpoint 3, log 2: logged losses equal an uninterrupted run's")
+@case("logs", "kill in the save at step 6, resume from step 3 (checkpoint 3, log 2): losses equal an uninterrupted run's")
 def c_log_windows(s: Sandbox) -> None:
+    from hrmzoo import generations as gens
+
     s.allow(s.work / "a", s.work / "b")
     extra = ["train.checkpoint_interval=3", "train.log_interval=2", "model.halting.exploration_prob=0.5"]
     s.cli(*s.train("a", 8, *extra), expect="ok")
-    s.cli(*s.train("b", 3, *extra), expect="ok")
-    s.cli("train", "resume=b", f"data={s.ds}", "train.steps=8", expect="ok")
+
+    class SimulatedKill(BaseException):
+        pass
+
+    def kill(point):
+        if point == "after:model.safetensors" and (s.work / "b" / "checkpoints" / "step-00000003").is_dir():
+            raise SimulatedKill(point)
+    gens.FAULT_HOOK = kill
+    try:
+        s.cli(*s.train("b", 8, *extra))
+    finally:
+        gens.FAULT_HOOK = None
+    if gens.pointer_step(s.work / "b") != 3:
+        s.lose("the kill did not land in the save at step 6")
+    s.cli("train", "resume=b", f"data={s.ds}", expect="ok")
     if losses(s.work / "a") != losses(s.work / "b"):
         s.lose(f"losses differ: {losses(s.work / 'a')} vs {losses(s.work / 'b')}")
 
@@ -600,6 +619,45 @@ def c_dev_zero(s: Sandbox) -> None:
 
 # ---------------------------------------------------------------- running them
 
+def execute(fn: Callable[[Sandbox], None], tmp: Path, dataset: Path) -> Outcome:
+    """Run one case in its own sandbox under `tmp`; returns what it did."""
+    s = Sandbox(tmp / fn.__name__, dataset)
+    root_before = set(os.listdir("/"))
+    s.baseline()
+    t0 = time.time()
+    try:
+        fn(s)
+    except Exception as exc:  # noqa: BLE001 - a case that breaks is a traceback of the table itself
+        s.out.traceback += 1
+        s.out.notes.append(f"the case failed: {type(exc).__name__}: {exc}")
+    finally:
+        for p in s.procs:
+            if p.poll() is None:
+                time.sleep(2)
+        orphans = tagged_processes(s.tag)
+        s.out.orphans = orphans
+        for line in orphans:  # end them, by their own id only
+            with contextlib.suppress(OSError):
+                os.kill(int(line.split(":")[0]), signal.SIGKILL)
+        for m in reversed(s.mounts):
+            subprocess.run(["umount", "-l", str(m)], capture_output=True)
+    after, before = snapshot(s.root), s.before
+    changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)}
+    allowed = [str(a) for a in s.allowed]
+    outside = sorted(p for p in changed if not any(p == a or p.startswith(a + "/") or p == a + "/" for a in allowed))
+    s.out.lost += [f"changed or removed: {p}" for p in outside if p in before]
+    outside = [p for p in outside if p not in before]
+    outside += [f"/{e}" for e in sorted(set(os.listdir("/")) - root_before)]
+    s.out.outside = outside
+    s.out.notes.append(f"{time.time() - t0:.0f}s")
+    return s.out
+
+
+def describe(out: Outcome) -> str:
+    return (f"clean {out.clean}, traceback {out.traceback}, lost {len(out.lost)}, outside {len(out.outside)}, orphans {len(out.orphans)}"
+            + "".join(f"\n    {x}" for x in out.lost + out.outside + out.orphans + out.notes))
+
+
 def run_cases(words: list[str]) -> list[tuple[str, str, Outcome]]:
     import torch
 
@@ -613,39 +671,9 @@ def run_cases(words: list[str]) -> list[tuple[str, str, Outcome]]:
         for category, name, fn in CASES:
             if words and not any(w in name or w in category or w in fn.__name__ for w in words):
                 continue
-            s = Sandbox(tmp / fn.__name__, dataset)
-            root_before = set(os.listdir("/"))
-            s.baseline()
-            t0 = time.time()
-            try:
-                fn(s)
-            except Exception as exc:  # noqa: BLE001 - a case that breaks is a traceback of the table itself
-                s.out.traceback += 1
-                s.out.notes.append(f"the case failed: {type(exc).__name__}: {exc}")
-            finally:
-                for p in s.procs:
-                    if p.poll() is None:
-                        time.sleep(2)
-                orphans = tagged_processes(s.tag)
-                s.out.orphans = orphans
-                for line in orphans:  # end them, by their own id only
-                    with contextlib.suppress(OSError):
-                        os.kill(int(line.split(":")[0]), signal.SIGKILL)
-                for m in reversed(s.mounts):
-                    subprocess.run(["umount", "-l", str(m)], capture_output=True)
-            after, before = snapshot(s.root), s.before
-            changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)}
-            allowed = [str(a) for a in s.allowed]
-            outside = sorted(p for p in changed if not any(p == a or p.startswith(a + "/") or p == a + "/" for a in allowed))
-            s.out.lost += [f"changed or removed: {p}" for p in outside if p in before]
-            outside = [p for p in outside if p not in before]
-            outside += [f"/{e}" for e in sorted(set(os.listdir("/")) - root_before)]
-            s.out.outside = outside
-            s.out.notes.append(f"{time.time() - t0:.0f}s")
-            rows.append((category, name, s.out))
-            print(f"[{category}] {name}: clean {s.out.clean}, traceback {s.out.traceback}, lost {len(s.out.lost)}, "
-                  f"outside {len(outside)}, orphans {len(orphans)}" + "".join(f"\n    {x}" for x in s.out.lost + outside + orphans + s.out.notes),
-                  file=sys.stderr, flush=True)
+            out = execute(fn, tmp, dataset)
+            rows.append((category, name, out))
+            print(f"[{category}] {name}: {describe(out)}", file=sys.stderr, flush=True)
     return rows
 
 
