@@ -359,8 +359,9 @@ class Trainer:
                 raise TrainingError(f"rank {self.dist.rank}: lost the other processes of the job at step {self.step} ({first}); "
                                     f"{self._newest_good()}") from None
         except OSError as exc:  # disk full, read-only, file-size limit...: say what was kept and how to go on
+            then = f"resume={self.run_dir}" if self.dist.is_main and gens.committed(self.run_dir) else "run the same command again"
             raise TrainingError(f"{describe_os_error(exc)} at step {self.step}; training stopped, {self._kept()}; "
-                                f"{os_error_fix(exc)}, then resume={self.run_dir}") from None
+                                f"{os_error_fix(exc)}, then {then}") from None
         finally:
             self.close()
 
@@ -368,7 +369,7 @@ class Trainer:
         """What a failure left to continue from (read from disk: the newest committed generation)."""
         saved = gens.committed(self.run_dir) if self.dist.is_main else []
         if not saved:
-            return "no generation was saved yet (resume starts the run again from step 0)"
+            return "no generation was saved yet (the same command starts the run again from step 0)"
         return f"kept {saved[0].path} (step {saved[0].step}) intact"
 
     def _run(self) -> TrainSummary:

@@ -43,6 +43,8 @@ from typing import Callable
 
 TINY = ["train.threads=1", "train.progress=false", "train.final_eval=false", "model.hidden_size=16", "train.batch_size=8",
         "model.coupling.h_cycles=1", "model.coupling.l_cycles=1", "model.halting.max_segments=2"]
+#: the audit's `$T`
+T = ["train.threads=1", "train.progress=false", "train.final_eval=false"]
 TAG = "HRMZOO_TABLE_TAG"
 
 
@@ -589,18 +591,18 @@ def c_deep_json(s: Sandbox) -> None:
 
 @case("limits", "model.hidden_size=12000")
 def c_hidden(s: Sandbox) -> None:
-    s.cli(*s.train("r", 1, "model.hidden_size=12000"), expect="available")
+    s.cli("train", "tiny_sudoku4", f"data={s.ds}", *T, "train.steps=1", "train.out_dir=r", "model.hidden_size=12000", expect="available")
 
 
 @case("limits", "train.batch_size=1000000")
 def c_batch(s: Sandbox) -> None:
-    s.cli(*s.train("r", 1, "train.batch_size=1000000"), expect="available")
+    s.cli("train", "tiny_sudoku4", f"data={s.ds}", *T, "train.steps=1", "train.out_dir=r", "train.batch_size=1000000", expect="available")
 
 
 @case("limits", "l_cycles=300 h_cycles=300")
 def c_cycles(s: Sandbox) -> None:
-    s.cli("train", "tiny_sudoku4", f"data={s.ds}", "train.threads=1", "train.progress=false", "train.final_eval=false",
-          "train.steps=1", "train.out_dir=r", "model.coupling.l_cycles=300", "model.coupling.h_cycles=300", expect="per step")
+    s.cli("train", "tiny_sudoku4", f"data={s.ds}", *T, "train.steps=1", "train.out_dir=r", "model.coupling.l_cycles=300",
+          "model.coupling.h_cycles=300", expect="per step")
 
 
 @case("limits", "`latest` symlinked to /dev/zero: eval and resume")
