@@ -19,8 +19,8 @@ def die_with_launcher() -> bool:
 
     Without it a SIGKILL to torchrun leaves every rank training (parent PID 1) and writing the
     run directory; a resume started then would be a second writer. `prctl(PR_SET_PDEATHSIG,
-    SIGKILL)` fires when the parent exits. A launcher that died before the call is noticed by
-    the parent having changed to another process (a reaper). Returns whether it is armed
+    SIGKILL)` fires when the parent exits; a launcher that died just before the call is noticed
+    by the parent having changed (to a reaper) across it. Returns whether it is armed
     (False off Linux, where nothing is done).
     """
     import ctypes
@@ -37,9 +37,8 @@ def die_with_launcher() -> bool:
             return False
     except (OSError, AttributeError):
         return False
-    expected = os.environ.get("HRMZOO_LAUNCHER_PID")
-    if parent == 1 or (expected is not None and expected.isdigit() and int(expected) != parent):
-        os._exit(1)  # the launcher is already gone
+    if os.getppid() != parent:  # the launcher died between the look and the call: the signal will never come
+        os._exit(1)
     return True
 
 
