@@ -328,3 +328,20 @@ def test_implicit_framing_loss_gradient_matches_finite_differences(reread, monke
         assert rel < 1e-3
     else:
         assert rel > 1e-2  # the direct term alone is measurably wrong
+
+
+@pytest.mark.parametrize("grad", [True, False])
+def test_implicit_trace_records_only_the_application_at_the_fixed_point(grad):
+    """The controller's activity trace holds one entry per hook call of the cycle applied at
+    z* (HRM's L L H: 2 at l_step, 1 at h_step), not the solver's iterates; evaluation
+    averages every entry into the activity table."""
+    model = _framing_model()
+    gen = torch.Generator().manual_seed(5)
+    batch = {"inputs": torch.randint(0, 5, (2, 6), generator=gen), "task_id": torch.tensor([0, 2])}
+    with torch.set_grad_enabled(grad):
+        out = model(batch)
+    assert int(out.diagnostics["solver_iterations"]) > 2  # the solve itself called the hooks many times
+    trace = out.diagnostics["trace"]
+    assert trace and {name.split("/")[1] for name in trace} == {"l_context", "l_step", "h_message", "h_step"}
+    per_cycle = {"l_context": 2, "l_step": 2, "h_message": 1, "h_step": 1}
+    assert {name: len(values) for name, values in trace.items()} == {name: per_cycle[name.split("/")[1]] for name in trace}

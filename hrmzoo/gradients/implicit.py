@@ -125,7 +125,9 @@ class ImplicitGradient(GradientEstimator):
     [iterations] (its stopping criterion per cycle) and `solver_iterations`.
     A solve that misses its tolerance also raises a
     `SolverNotConvergedWarning`. After a backward pass the adjoint
-    solve's result is in `last_adjoint`.
+    solve's result is in `last_adjoint`. The controller's losses and
+    activity trace are those of the application at the fixed point (one
+    entry per hook call of the cycle), never the solver's iterates.
     """
 
     def __init__(self, cfg: ImplicitConfig, model_cfg=None):
@@ -161,7 +163,10 @@ class ImplicitGradient(GradientEstimator):
         solved = self.solver(F, packing.pack(state).detach())
         self._check(solved, "forward")
         if ctl is not None:
-            ctl.reset_losses()  # the solver's iterates are not the model's output
+            # the solver's iterates are not the model's output: neither their losses nor their
+            # activity count (evaluation averages every trace entry into its activity table)
+            ctl.reset_losses()
+            ctl.reset_trace()
         z_star = solved.z.detach()
         if torch.is_grad_enabled():
             z_in = z_star.clone().requires_grad_()
