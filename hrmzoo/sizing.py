@@ -18,7 +18,9 @@ def check_parameters(model_cfg, what: str = "the model") -> int:
     and check the count against the `parameters` limit; returns the count."""
     try:
         with torch.device("meta"):
-            model = ReasoningModel(model_cfg)
+            # any fixed seed: only the count is read, and seed=None would draw one from torch's
+            # global generator, so a training run would leave it changed (its checkpoints save it)
+            model = ReasoningModel(model_cfg, seed=0)
     except (ValueError, TypeError, RuntimeError, NotImplementedError):
         return -1  # the real build reports what is wrong with the recipe
     count = sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())
