@@ -24,6 +24,7 @@ import hrmzoo.solvers  # noqa: F401  (registers the built-in solvers the default
 from hrmzoo import registry
 from hrmzoo.couplings.base import State, Update
 from hrmzoo.errors import RegistryError
+from hrmzoo.gradients import rules
 from hrmzoo.gradients.base import GradientConfig, GradientEstimator, state_residual
 from hrmzoo.solvers.base import SolverConfig, SolverResult
 
@@ -140,6 +141,21 @@ class ImplicitGradient(GradientEstimator):
         # the solve runs without graph; the last cycle is applied once with gradient
         start = len(updates) - cycle_lengths[-1]
         return [i >= start for i in range(len(updates))]
+
+    def output_dependence(self, updates, cycle_lengths, output_key):
+        # the output is F(z*) with z* = F(z*): the last cycle as if repeated without end, so an
+        # update counts when any repetition of it feeds the output. n + 1 copies of an n-update
+        # cycle show every dependence (a shortest chain visits each update of the cycle once).
+        n = cycle_lengths[-1]
+        start = len(updates) - n
+        cycle = list(updates[start:])
+        depends = rules.dependence(cycle * (n + 1), output_key)
+        return [False] * start + [any(depends[c * n + i] for c in range(n + 1)) for i in range(n)]
+
+    def gradient_reach(self, updates, cycle_lengths, output_key):
+        # the adjoint solve carries the output's gradient through z* to every update of the
+        # cycle the fixed point depends on: the applied cycle's updates that the output depends on
+        return self.output_dependence(updates, cycle_lengths, output_key)
 
     def describe(self) -> list[str]:
         """Lines for `hrmzoo build`: what actually runs in a segment."""
