@@ -7,6 +7,8 @@ asks for terabytes costs nothing to refuse.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from hrmzoo import limits
@@ -17,7 +19,9 @@ def check_parameters(model_cfg, what: str = "the model") -> int:
     """Count a recipe's parameters without allocating them (built on the meta device)
     and check the count against the `parameters` limit; returns the count."""
     try:
-        with torch.device("meta"):
+        # quietly: the real build warns (an untrained parameter group, a controller acting nowhere) once
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             # any fixed seed: only the count is read, and seed=None would draw one from torch's
             # global generator, so a training run would leave it changed (its checkpoints save it)
             model = ReasoningModel(model_cfg, seed=0)
