@@ -55,6 +55,7 @@ def update_groups(update: Update, levels, controller_points: Sequence[str]) -> s
 
 
 def trained_groups(updates: Sequence[Update], chosen: Sequence[bool], levels, controller_points) -> set[str]:
+    """The parameter groups the `chosen` updates run."""
     out: set[str] = set()
     for update, on in zip(updates, chosen):
         if on:
@@ -62,10 +63,26 @@ def trained_groups(updates: Sequence[Update], chosen: Sequence[bool], levels, co
     return out
 
 
-def schedule_text(plan: list[list[Update]], marked: Sequence[bool]) -> str:
-    """`H [M] L L | ...`: the segment's tags, cycle by cycle, `marked` ones in brackets."""
+def schedule_text(plan: list[list[Update]], marked: Sequence[bool], last: int = 2) -> str:
+    """`H [M] L L | ...`: the segment's tags, cycle by cycle, `marked` ones in brackets;
+    only the `last` cycles (where the output's updates are) when there are more."""
     flags = iter(marked)
-    return " | ".join(" ".join(f"[{u.tag}]" if next(flags) else u.tag for u in cyc) for cyc in plan)
+    cycles = [_runs([f"[{u.tag}]" if next(flags) else u.tag for u in cyc]) for cyc in plan]
+    shown = " | ".join(cycles[-last:])
+    return shown if len(cycles) <= last else f"... {len(cycles) - last} cycles | {shown}"
+
+
+def _runs(tokens: list[str]) -> str:
+    """Tokens joined by spaces, a run of more than 3 equal ones written once with its count (`Lx16`)."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        j = i
+        while j < len(tokens) and tokens[j] == tokens[i]:
+            j += 1
+        out += [f"{tokens[i]}x{j - i}"] if j - i > 3 else tokens[i:j]
+        i = j
+    return " ".join(out)
 
 
 def check_schedule(coupling, estimator, coupling_cfg, gradient_cfg, controller_points: Sequence[str] = (),

@@ -42,12 +42,19 @@ def _follow(updates: Sequence[Update], output_key: str, allowed: Sequence[bool] 
     out = output_update(updates, output_key)
     if out is None or (allowed is not None and not allowed[out]):
         return reached
+    # each update's view of the last writer of every key, in one forward pass: linear in the
+    # segment's length (a backward search per read would be quadratic on long schedules)
+    writers: dict[str, int] = {}
+    before: list[dict[str, int]] = []
+    for i, update in enumerate(updates):
+        before.append(dict(writers))
+        writers[update.writes] = i
     reached[out] = True
     frontier = [out]
     while frontier:
         reader = frontier.pop()
         for key in updates[reader].reads:
-            j = last_write(updates, key, reader)
+            j = before[reader].get(key)
             if j is not None and not reached[j] and (allowed is None or allowed[j]):
                 reached[j] = True
                 frontier.append(j)
