@@ -83,7 +83,7 @@ def segment_step(
         carry: slots from the previous call (`new_carry` at the start).
         batch: fresh samples; a slot that halted takes its row from here.
         training: apply the policy's training rule (exploration) and compute its loss.
-        generator: RNG for exploration draws.
+        generator: RNG for exploration draws and a policy's sampled halts (PonderNet).
     """
     reset = carry.halted
     B = reset.shape[0]
@@ -98,7 +98,7 @@ def segment_step(
     steps = steps + 1
     labels = current["labels"]
     exact, token = score(out.logits.detach(), labels)
-    halted = model.halting.should_halt(out.halt_logits, steps, min_steps, training)
+    halted = model.halting.should_halt(out.halt_logits, steps, min_steps, training, generator=generator)
 
     terms = {"lm": model.head.loss(out.logits, labels)}
     if training:

@@ -18,6 +18,7 @@ from torch import nn
 
 from hrmzoo import registry
 from hrmzoo.couplings.base import Level, Levels, State
+from hrmzoo.gradients.coverage import check_schedule
 from hrmzoo.layers.init import trunc_normal_init_
 from hrmzoo.seeding import seeded
 from hrmzoo.sizes import ComponentSizes, check_block_shape, construct
@@ -109,6 +110,10 @@ class ReasoningModel(nn.Module):
                 f"<name>_context, <name>_message, <name>_step)",
                 stacklevel=2,
             )
+        # from the schedule's data dependence, no forward pass: refuse an output that never reads
+        # x, warn when the estimator's window leaves a parameter group untrained that bptt trains
+        holding = {name.split(".")[0] for name, _ in self.named_parameters()}
+        check_schedule(self.coupling, self.gradient, cfg.coupling, cfg.gradient, wanted, holding)
         self.head = create("head", "head", cfg.head)
         # HRM's initial states: fixed random vectors (not trained), saved with the weights
         for key in self.coupling.state_keys:

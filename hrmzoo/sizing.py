@@ -8,6 +8,7 @@ asks for terabytes costs nothing to refuse.
 from __future__ import annotations
 
 import os
+import warnings
 
 import torch
 
@@ -19,8 +20,12 @@ def check_parameters(model_cfg, what: str = "the model") -> int:
     """Count a recipe's parameters without allocating them (built on the meta device)
     and check the count against the `parameters` limit; returns the count."""
     try:
-        with torch.device("meta"):
-            model = ReasoningModel(model_cfg)
+        # quietly: the real build warns (an untrained parameter group, a controller acting nowhere) once
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # any fixed seed: only the count is read, and seed=None would draw one from torch's
+            # global generator, so a training run would leave it changed (its checkpoints save it)
+            model = ReasoningModel(model_cfg, seed=0)
     except (ValueError, TypeError, RuntimeError, NotImplementedError):
         return -1  # the real build reports what is wrong with the recipe
     count = sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())

@@ -71,12 +71,11 @@ def test_the_property_covers_every_registered_estimator_block_controller():
 def estimators_for(coupling: str) -> dict[str, dict]:
     """ESTIMATORS, with k_step's window long enough to reach every level.
 
-    k_step backpropagates through the k updates ending with the output's last
-    update, and by definition trains nothing before them: with three levels
-    k=2 covers only M and H (fast_first), and with slow_first (H M L L M L L
-    H ...) the L updates just before the last H feed nothing it reads; the
-    property is checked with k=5, which reaches the M the last H reads and
-    the L that M reads in both orders.
+    k_step backpropagates through the last k updates on which the output
+    depends, and by definition trains nothing before them: with three levels
+    k=2 covers only the last H and the M it reads (building warns, naming
+    k=3; tests/test_schedule_coverage.py); the property is checked with k=5,
+    which reaches L in both orders.
     """
     if not coupling.startswith("levels_3"):
         return ESTIMATORS

@@ -22,6 +22,7 @@ from torch import nn
 
 from hrmzoo import build_model, registry
 from hrmzoo.controllers.base import ControlContext
+from hrmzoo.errors import RecipeError
 from hrmzoo.couplings.base import Level
 from hrmzoo.gradients import ImplicitGradient, MaskedEstimator, SolverNotConvergedWarning
 from hrmzoo.injections import AddInjection
@@ -176,6 +177,10 @@ def test_masked_estimators_give_identical_forward_values(coupling, seed, cycles,
 
 @given(seed=st.integers(0, 2**16), order=st.sampled_from(["L_then_H", "H_then_L"]), batch_size=st.integers(1, 3))
 def test_one_L_and_one_H_update_give_identical_gradients(seed, order, batch_size):
+    if order == "H_then_L":  # H L: the output (H) is computed before L reads x; refused at build
+        with pytest.raises(RecipeError, match="never depends on the input"):
+            contractive_model("hierarchical", 1.0, seed, l_cycles=1, h_cycles=1, order=order)
+        return
     grads = {}
     for name in ("one_step", "last_cycle", "bptt"):
         model = contractive_model("hierarchical", 1.0, seed, gradient={"type": name}, l_cycles=1, h_cycles=1, order=order)
@@ -217,6 +222,10 @@ def hand_unrolled_logits(model, batch):
 def test_bptt_equals_a_hand_unrolled_reference(seed, kind, outer, inner):
     if kind == "recursive":
         model = contractive_model("recursive", 1.0, seed, gradient={"type": "bptt"}, t_cycles=outer, n_cycles=inner)
+    elif kind == "H_then_L" and outer == 1:  # H L...L: the output never reads x; refused at build
+        with pytest.raises(RecipeError, match="never depends on the input"):
+            contractive_model("hierarchical", 1.0, seed, gradient={"type": "bptt"}, order=kind, h_cycles=outer, l_cycles=inner)
+        return
     else:
         model = contractive_model("hierarchical", 1.0, seed, gradient={"type": "bptt"}, order=kind, h_cycles=outer, l_cycles=inner)
     batch = random_inputs(model, 2, seed)
@@ -328,3 +337,20 @@ def test_implicit_framing_loss_gradient_matches_finite_differences(reread, monke
         assert rel < 1e-3
     else:
         assert rel > 1e-2  # the direct term alone is measurably wrong
+
+
+@pytest.mark.parametrize("grad", [True, False])
+def test_implicit_trace_records_only_the_application_at_the_fixed_point(grad):
+    """The controller's activity trace holds one entry per hook call of the cycle applied at
+    z* (HRM's L L H: 2 at l_step, 1 at h_step), not the solver's iterates; evaluation
+    averages every entry into the activity table."""
+    model = _framing_model()
+    gen = torch.Generator().manual_seed(5)
+    batch = {"inputs": torch.randint(0, 5, (2, 6), generator=gen), "task_id": torch.tensor([0, 2])}
+    with torch.set_grad_enabled(grad):
+        out = model(batch)
+    assert int(out.diagnostics["solver_iterations"]) > 2  # the solve itself called the hooks many times
+    trace = out.diagnostics["trace"]
+    assert trace and {name.split("/")[1] for name in trace} == {"l_context", "l_step", "h_message", "h_step"}
+    per_cycle = {"l_context": 2, "l_step": 2, "h_message": 1, "h_step": 1}
+    assert {name: len(values) for name, values in trace.items()} == {name: per_cycle[name.split("/")[1]] for name in trace}

@@ -248,3 +248,21 @@ def test_per_puzzle_exploration_explores_longer():
         halted = [s for _, res in run(model, 200, training=True, batch_size=32, seed=1) for s in res.steps[res.halted].tolist()]
         means[mode] = sum(halted) / len(halted)
     assert means["per_puzzle"] > means["per_segment"] + 0.4
+
+
+def test_pondernet_training_draw_comes_from_the_generator_passed_to_segment_step():
+    """Same generator seed, same halts, whatever torch's global generator holds, and the
+    global generator is left untouched (the run's own generator is what a checkpoint saves)."""
+    model = policy_model("pondernet", 8)
+    set_head(model, None)
+    batch = random_batch(model, 64, seed=1)
+    halts = []
+    for global_seed in (0, 1):
+        torch.manual_seed(global_seed)
+        before = torch.get_rng_state()
+        carry = new_carry(model, batch)
+        _, res = segment_step(model, carry, batch, training=True, generator=torch.Generator().manual_seed(7))
+        assert torch.equal(torch.get_rng_state(), before)
+        halts.append(res.halted)
+    assert torch.equal(halts[0], halts[1])
+    assert 0 < int(halts[0].sum()) < 64  # the draw is not degenerate

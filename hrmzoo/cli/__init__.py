@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         if module is not None:  # out=FILE is --out FILE, check=true is --check
             position = argv.index(command) + 1
             argv = argv[:position] + _flags(parser, command, argv[position:])
-        args = parser.parse_args(argv)
+        args = _parse(parser, command, argv)
         return int(args.run(args) or 0)
     except HrmzooError as exc:
         _report(command, exc, debug)
@@ -136,6 +136,23 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # one line by default; --debug for the traceback
         _report(command, exc, debug)
         return 1
+
+
+def _parse(parser: argparse.ArgumentParser, command: str, argv: list[str]) -> argparse.Namespace:
+    """`parser.parse_args`, with `key=value` items allowed after the flags too.
+
+    argparse fills a command's list of `key=value` arguments (its `nargs="*"`
+    positional) from one run of words only, so in `hrmzoo import hrm CKPT --out F
+    seq_len=81` the last word was "unrecognized". Words left over that are not
+    flags join that list, in order; an unknown flag is still argparse's error.
+    """
+    args, extra = parser.parse_known_args(argv)
+    subparsers = parser._subparsers._group_actions[0].choices if parser._subparsers else {}
+    lists = [a for a in getattr(subparsers.get(command), "_actions", ()) if not a.option_strings and a.nargs == "*"]
+    if extra and len(lists) == 1 and not any(item.startswith("-") for item in extra):
+        getattr(args, lists[0].dest).extend(extra)
+        return args
+    return parser.parse_args(argv)
 
 
 def _flags(parser: argparse.ArgumentParser, command: str, items: list[str]) -> list[str]:

@@ -99,6 +99,15 @@ class ControlContext:
         """
         self.aux_losses.clear()
 
+    def reset_trace(self) -> None:
+        """Forget the activity recorded so far.
+
+        The implicit estimator calls this after its solve too: the trace then
+        holds the applications at the fixed point, one entry per hook call of
+        the cycle, as the other estimators' traces hold one per update run.
+        """
+        self.trace = {}
+
     def hook(self, point: str, value: torch.Tensor, *, old: torch.Tensor | None = None, state: dict | None = None) -> torch.Tensor:
         """The value to use at a hook point instead of `value`: the one method a controller overrides.
 

@@ -47,12 +47,16 @@ class Update:
         reads: the state keys it reads (its own key included when it does).
             Gradient estimators choose updates by this data dependence, not by
             position, so a rule is right for every order of the updates.
+        reads_input: whether it reads the embedded input x (the fastest level's
+            context does). Building a model refuses a schedule whose output depends
+            on no such update (`hrmzoo.gradients.coverage`).
     """
 
     tag: str
     fn: Callable[[State], State]
     writes: str = ""
     reads: tuple[str, ...] = ()
+    reads_input: bool = False
 
     def __call__(self, state: State) -> State:
         return self.fn(state)
@@ -149,7 +153,7 @@ def level_update(specs: Sequence[LevelSpec], levels: Levels, i: int, x, ctl) -> 
         return {**s, key: ctl.hook(spec.hook("step"), new, old=s[key], state=s)}
 
     reads = tuple(k for k in (key, below, above) if k is not None)
-    return Update(spec.name, update, writes=key, reads=reads)
+    return Update(spec.name, update, writes=key, reads=reads, reads_input=i == 0)
 
 
 def nested_cycle(specs: Sequence[LevelSpec], order: Literal["fast_first", "slow_first"]) -> list[int]:

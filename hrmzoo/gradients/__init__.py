@@ -2,6 +2,7 @@
 
 from hrmzoo.gradients import implicit, masked  # noqa: F401  (registers)
 from hrmzoo.gradients.base import GradientConfig, GradientEstimator, MaskedEstimator, state_residual
+from hrmzoo.gradients.coverage import UntrainedParametersWarning
 from hrmzoo.gradients.implicit import ImplicitConfig, ImplicitGradient, SolverNotConvergedWarning
 
 __all__ = [
@@ -11,5 +12,6 @@ __all__ = [
     "ImplicitGradient",
     "MaskedEstimator",
     "SolverNotConvergedWarning",
+    "UntrainedParametersWarning",
     "state_residual",
 ]

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from hrmzoo.couplings.base import State, Update
+from hrmzoo.gradients import rules
 from hrmzoo.registry import ComponentConfig
 
 
@@ -41,6 +42,21 @@ class GradientEstimator(nn.Module):
             output_key: the state the output heads read.
         """
         raise NotImplementedError
+
+    def output_dependence(self, updates: list[Update], cycle_lengths: list[int], output_key: str) -> list[bool]:
+        """Which updates the output's value depends on as this estimator runs the segment
+        (default: the segment unrolled as the coupling lists it; `hrmzoo.gradients.rules.dependence`)."""
+        return rules.dependence(updates, output_key)
+
+    def gradient_reach(self, updates: list[Update], cycle_lengths: list[int], output_key: str) -> list[bool]:
+        """Which updates the output's gradient reaches (their parameters train): the mask's
+        updates linked to the output through updates of the mask (`rules.reach`)."""
+        return rules.reach(updates, self.grad_mask(updates, cycle_lengths, output_key), output_key)
+
+    def widening(self, updates: list[Update], cycle_lengths: list[int], output_key: str, covers) -> str | None:
+        """A setting of this estimator whose reach satisfies `covers(reach) -> bool`, as a
+        fix to print ("raise model.gradient.k to 5"), or None when it has no such knob."""
+        return None
 
     def forward(self, cycles: list[list[Update]], state: State, *, output_key: str, ctl=None) -> tuple[State, dict[str, torch.Tensor]]:
         """Run one segment's cycles from `state`.

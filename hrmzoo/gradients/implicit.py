@@ -24,6 +24,7 @@ import hrmzoo.solvers  # noqa: F401  (registers the built-in solvers the default
 from hrmzoo import registry
 from hrmzoo.couplings.base import State, Update
 from hrmzoo.errors import RegistryError
+from hrmzoo.gradients import rules
 from hrmzoo.gradients.base import GradientConfig, GradientEstimator, state_residual
 from hrmzoo.solvers.base import SolverConfig, SolverResult
 
@@ -125,7 +126,9 @@ class ImplicitGradient(GradientEstimator):
     [iterations] (its stopping criterion per cycle) and `solver_iterations`.
     A solve that misses its tolerance also raises a
     `SolverNotConvergedWarning`. After a backward pass the adjoint
-    solve's result is in `last_adjoint`.
+    solve's result is in `last_adjoint`. The controller's losses and
+    activity trace are those of the application at the fixed point (one
+    entry per hook call of the cycle), never the solver's iterates.
     """
 
     def __init__(self, cfg: ImplicitConfig, model_cfg=None):
@@ -138,6 +141,21 @@ class ImplicitGradient(GradientEstimator):
         # the solve runs without graph; the last cycle is applied once with gradient
         start = len(updates) - cycle_lengths[-1]
         return [i >= start for i in range(len(updates))]
+
+    def output_dependence(self, updates, cycle_lengths, output_key):
+        # the output is F(z*) with z* = F(z*): the last cycle as if repeated without end, so an
+        # update counts when any repetition of it feeds the output. n + 1 copies of an n-update
+        # cycle show every dependence (a shortest chain visits each update of the cycle once).
+        n = cycle_lengths[-1]
+        start = len(updates) - n
+        cycle = list(updates[start:])
+        depends = rules.dependence(cycle * (n + 1), output_key)
+        return [False] * start + [any(depends[c * n + i] for c in range(n + 1)) for i in range(n)]
+
+    def gradient_reach(self, updates, cycle_lengths, output_key):
+        # the adjoint solve carries the output's gradient through z* to every update of the
+        # cycle the fixed point depends on: the applied cycle's updates that the output depends on
+        return self.output_dependence(updates, cycle_lengths, output_key)
 
     def describe(self) -> list[str]:
         """Lines for `hrmzoo build`: what actually runs in a segment."""
@@ -161,7 +179,10 @@ class ImplicitGradient(GradientEstimator):
         solved = self.solver(F, packing.pack(state).detach())
         self._check(solved, "forward")
         if ctl is not None:
-            ctl.reset_losses()  # the solver's iterates are not the model's output
+            # the solver's iterates are not the model's output: neither their losses nor their
+            # activity count (evaluation averages every trace entry into its activity table)
+            ctl.reset_losses()
+            ctl.reset_trace()
         z_star = solved.z.detach()
         if torch.is_grad_enabled():
             z_in = z_star.clone().requires_grad_()

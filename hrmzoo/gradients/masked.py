@@ -47,9 +47,11 @@ class KStepConfig(GradientConfig):
     """k-step estimator settings.
 
     Attributes:
-        k: how many updates carry gradient: the k ending with the last update of
-            the output state (k-step "phantom" gradient). With k smaller than the
-            updates between two output updates, earlier levels get no gradient.
+        k: how many updates carry gradient: the last k updates on which the output
+            depends (k-step "phantom" gradient), counted back from the output's last
+            update along what it reads. A level whose nearest such update is further
+            back gets no gradient; building the model warns and names the k that
+            reaches every level.
     """
 
     k: int = Field(2, gt=0)
@@ -57,9 +59,12 @@ class KStepConfig(GradientConfig):
 
 @register("gradient", "k_step", config=KStepConfig)
 class KStepGradient(MaskedEstimator):
-    """The k updates ending with the output's last update carry gradient (truncated BPTT).
+    """The last k updates on which the output depends carry gradient (truncated BPTT).
 
-    Geng et al., "On Training Implicit Models" (NeurIPS 2021), k-step phantom gradient.
+    Chosen by data dependence (`hrmzoo.gradients.rules.k_step_mask`): counting back
+    from the output's last update, updates whose results the output never reads are
+    skipped, not counted. Geng et al., "On Training Implicit Models" (NeurIPS 2021),
+    k-step phantom gradient.
     """
 
     def __init__(self, cfg: KStepConfig):
@@ -68,6 +73,23 @@ class KStepGradient(MaskedEstimator):
 
     def grad_mask(self, updates, cycle_lengths, output_key):
         return rules.k_step_mask(updates, output_key, self.k)
+
+    def widening(self, updates, cycle_lengths, output_key, covers) -> str | None:
+        """The smallest k whose window trains what `covers` asks (for the build warning).
+
+        Windows grow with k (each is the last k of the same dependent updates), so a
+        bisection finds it in O(log n) reach computations.
+        """
+        def enough(k: int) -> bool:
+            return covers(rules.reach(updates, rules.k_step_mask(updates, output_key, k), output_key))
+
+        lo, hi = self.k, len(updates)
+        if not enough(hi):
+            return None
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if enough(mid) else (mid, hi)
+        return f"raise model.gradient.k to {hi}"
 
 
 @register("gradient", "bptt", config=GradientConfig)

@@ -121,16 +121,24 @@ class HaltingPolicy(nn.Module):
             return self.wants_halt(halt_logits)
         return self.halt_confidence(halt_logits) > threshold
 
-    def train_wants_halt(self, halt_logits: torch.Tensor | None) -> torch.Tensor | None:
-        """The rule in training (default: the same as `wants_halt`; PonderNet samples)."""
+    def train_wants_halt(self, halt_logits: torch.Tensor | None, generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """The rule in training (default: the same as `wants_halt`; PonderNet samples).
+
+        Args:
+            halt_logits: this segment's halting logits.
+            generator: the RNG a sampled rule must draw from (the trainer's, saved in its
+                checkpoints); None: torch's global generator.
+        """
         return self.wants_halt(halt_logits)
 
-    def should_halt(self, halt_logits, steps: torch.Tensor, min_steps: torch.Tensor | None, training: bool) -> torch.Tensor:
-        """Which samples stop after this segment ([B] bool); `steps` counts this segment."""
+    def should_halt(self, halt_logits, steps: torch.Tensor, min_steps: torch.Tensor | None, training: bool,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+        """Which samples stop after this segment ([B] bool); `steps` counts this segment.
+        `generator` feeds a training rule that samples (as `segment_step` passes its own)."""
         at_max = steps >= self.max_segments
         if not training and self.cfg.eval_mode == "max":
             return at_max
-        wants = self.train_wants_halt(halt_logits) if training else self.eval_wants_halt(halt_logits)
+        wants = self.train_wants_halt(halt_logits, generator) if training else self.eval_wants_halt(halt_logits)
         if wants is None:
             return at_max
         if training and min_steps is not None:

@@ -16,7 +16,8 @@ ACT's cumulative halting sum and output mixture have no such split.
 Mapping:
 
 - Training: a sample that reaches segment n halts with probability
-  lambda_n (a draw, as in PonderNet's generative process), never before its
+  lambda_n (a draw, as in PonderNet's generative process, from the generator
+  `segment_step` is given: the trainer's seeded one), never before its
   explored minimum and always at max_segments. Because the run itself is a
   draw from p, "reached segment n" happens with the probability PonderNet's
   weights carry, and each segment only needs its conditional terms.
@@ -99,8 +100,10 @@ class PonderNetHalting(HaltingPolicy):
     def wants_halt(self, halt_logits):
         return halt_logits[:, 0] > 0  # lambda > 0.5
 
-    def train_wants_halt(self, halt_logits):
-        return torch.bernoulli(torch.sigmoid(halt_logits[:, 0].detach())).bool()
+    def train_wants_halt(self, halt_logits, generator=None):
+        # from the generator segment_step passes (the trainer's, saved with its checkpoints),
+        # so a run is reproducible from its seed and resumes exactly
+        return torch.bernoulli(torch.sigmoid(halt_logits[:, 0].detach()), generator=generator).bool()
 
     def loss(self, halt_logits, correct, steps, next_halt_logits):
         logit = halt_logits[:, 0]

@@ -10,7 +10,9 @@ from hrmzoo.analysis.compare import run_compare, spec_from_args
 from hrmzoo.errors import HrmzooError
 from tests.train.conftest import TINY
 
-FAST = [o for o in TINY if not o.startswith("train.progress") and not o.startswith("train.final_eval")]
+# two cycles (tiny_sudoku4's): with TINY's one, H_then_L is [H] L L, whose output never reads the
+# input, which building refuses
+FAST = [o for o in TINY if not o.startswith(("train.progress", "train.final_eval", "model.coupling.h_cycles"))]
 
 
 @pytest.fixture
