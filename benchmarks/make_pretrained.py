@@ -98,6 +98,7 @@ def export(run_dir: Path, name: str, out: Path, data_cache: str | None, threads:
     weights = meta.get("hrmzoo.weights", "raw")
     step = int(meta.get("hrmzoo.step", run_eval.get("steps", 0)))
     save_model(model, target, {"hrmzoo.weights": weights, "hrmzoo.step": str(step), "hrmzoo.pretrained": name})
+    target.chmod(0o644)  # package data: readable by every user of an installed wheel
     # the exported file must hold exactly the evaluated weights
     exported, _ = read_checkpoint(target)
     for key, tensor in model.state_dict().items():
@@ -137,8 +138,8 @@ def export(run_dir: Path, name: str, out: Path, data_cache: str | None, threads:
         "train_threads": recipe.train.threads,
         "train_loadavg": [timing.get("loadavg_start"), timing.get("loadavg_end")],
         "machine": machine(),
-        "accuracy": {"fixed": scores["fixed"], "adaptive": scores["adaptive"], "segments": segments,
-                     "mean_halt_step": scores["mean_halt"], "metric": "exact (every cell right), %"},
+        "accuracy": {mode: {k: round(v, 2) for k, v in scores[mode].items()} for mode in ("fixed", "adaptive")} | {
+                     "segments": segments, "mean_halt_step": round(scores["mean_halt"], 3), "metric": "exact (every cell right), %"},
         "test_examples": scores["examples"],
         "eval_cpu_s": round(eval_cpu, 1),
         "sha256": sha256(target),
