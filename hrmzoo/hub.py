@@ -12,11 +12,12 @@ line name the same files. Reading the cards imports no torch (`hrmzoo recipes`
 lists them).
 
 Examples:
-    ```python
-    import hrmzoo
-    print(hrmzoo.hub.available())          # e.g. ['cpu_sudoku9', 'tiny_sudoku4']
-    model = hrmzoo.pretrained("tiny_sudoku4")
-    ```
+    >>> import hrmzoo
+    >>> "tiny_sudoku4" in hrmzoo.list_pretrained()
+    True
+    >>> model = hrmzoo.pretrained("tiny_sudoku4")
+    >>> hrmzoo.hub.card("tiny_sudoku4")["recipe_name"]
+    'tiny_sudoku4'
 """
 
 from __future__ import annotations
@@ -37,10 +38,13 @@ CARD_FIELDS = ("name", "recipe_name", "recipe", "data", "seed", "steps", "train_
 
 
 def available() -> list[str]:
-    """Names of the shipped models (those with both weights and a card)."""
+    """Names of the shipped models (those with both weights and a card); also `hrmzoo.list_pretrained()`."""
     if not WEIGHTS_DIR.is_dir():
         return []
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.json") if p.with_suffix(".safetensors").is_file())
+
+
+list_pretrained = available
 
 
 def _check_name(name: str) -> str:

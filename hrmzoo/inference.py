@@ -7,12 +7,17 @@ recipe's `max_segments` is spent, decoded, and checked against the task's
 rules by a checker (never assumed right).
 
 Examples:
-    ```python
-    import hrmzoo
-    model = hrmzoo.pretrained("tiny_sudoku4")
-    solution = hrmzoo.solve(model, "1...  ..4.  .1..  ...2")
-    print(solution.text, solution.valid, solution.segments)
-    ```
+    >>> import hrmzoo
+    >>> model = hrmzoo.pretrained("tiny_sudoku4")
+    >>> solution = hrmzoo.solve(model, "1... ..4. .1.. ...2")
+    >>> solution.valid, solution.problems
+    (True, [])
+    >>> print(solution.text)
+    1 4 | 2 3
+    2 3 | 4 1
+    ----+----
+    4 1 | 3 2
+    3 2 | 1 4
 """
 
 from __future__ import annotations

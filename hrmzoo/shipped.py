@@ -37,6 +37,19 @@ def shipped_recipes() -> list[str]:
     return natural_sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
 
 
+def list_recipes(pattern: str = "*") -> list[str]:
+    """Names of the shipped recipes matching a shell wildcard, like timm's `list_models('*sudoku*')`.
+
+    Examples:
+        >>> from hrmzoo import list_recipes
+        >>> list_recipes("cpu_*")
+        ['cpu_maze15', 'cpu_sudoku6', 'cpu_sudoku9']
+    """
+    import fnmatch
+
+    return [name for name in shipped_recipes() if fnmatch.fnmatchcase(name, pattern)]
+
+
 def find_recipe(source: str | Path, relative_to: Path | None = None) -> Path:
     """A recipe path, or a shipped recipe name (`hrm_sudoku`), to an existing file."""
     text = str(source)

@@ -35,8 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-import torch
-
 from hrmzoo.errors import HrmzooError
 
 DEFAULT_SEGMENTS = (1, 2, 4, 8, 16)
@@ -281,8 +279,11 @@ def summarise(values: list[float]) -> dict[str, float | None]:
     }
 
 
-def run_compare(spec: CompareSpec, log=print) -> dict[str, Any]:
-    """Train and evaluate every recipe x seed; write `compare.json`, the table and the plot."""
+def check_spec(spec: CompareSpec) -> None:
+    """The mistakes found without training (or importing torch): no recipe, a recipe that does not
+    exist or is named twice, no seed or a repeated one."""
+    from hrmzoo.shipped import find_recipe
+
     if not spec.recipes:
         raise HrmzooError("compare: name at least one recipe")
     if not spec.seeds:
@@ -293,6 +294,15 @@ def run_compare(spec: CompareSpec, log=print) -> dict[str, Any]:
                           "recipe, copy it: 'hrmzoo recipes copy NAME other.yaml' and edit the copy)")
     if len(set(spec.seeds)) != len(spec.seeds):
         raise HrmzooError(f"compare: seeds={spec.seeds} repeats a seed; list each seed once")
+    for recipe in spec.recipes:
+        find_recipe(recipe)
+
+
+def run_compare(spec: CompareSpec, log=print) -> dict[str, Any]:
+    """Train and evaluate every recipe x seed; write `compare.json`, the table and the plot."""
+    import torch
+
+    check_spec(spec)
     if spec.threads is not None:
         torch.set_num_threads(spec.threads)
     out = Path(spec.out)

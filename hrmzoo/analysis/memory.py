@@ -30,7 +30,7 @@ class SavedBytes:
 class SavedTensorCounter:
     """Context manager: counts distinct storages saved for backward inside it.
 
-    Example:
+    Examples:
         >>> with SavedTensorCounter(model) as saved:    # doctest: +SKIP
         ...     loss = model(batch).logits.sum()
         >>> saved.result.activations

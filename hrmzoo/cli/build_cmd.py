@@ -94,12 +94,14 @@ def _level_rows(model, counts: dict[str, int]) -> list[str]:
 
 
 def run(args) -> int:
+    from hrmzoo.cli.args import check_recipe_argument
+
+    named, overrides = split_arguments(args.args, ("recipe",), "build", target="recipe")
+    check_recipe_argument(named, "build", "hrm_sudoku")  # before torch: a typo is reported at once
+
     from hrmzoo.builder import build_model
     from hrmzoo.checkpoint import save_model
 
-    named, overrides = split_arguments(args.args, ("recipe",), "build", target="recipe")
-    if "recipe" not in named:
-        raise HrmzooError("no recipe given; run 'hrmzoo build hrm_sudoku' (a shipped name, see 'hrmzoo recipes', or a YAML path)")
     model = build_model(named["recipe"], overrides)
     print(describe(model))
     if args.out:

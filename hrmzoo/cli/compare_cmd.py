@@ -22,9 +22,10 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from hrmzoo.analysis.compare import format_table, run_compare, spec_from_args
+    from hrmzoo.analysis.compare import check_spec, format_table, run_compare, spec_from_args
 
     spec = spec_from_args(args.items)
+    check_spec(spec)  # before torch: a typo is reported at once
     report = run_compare(spec)
     print(format_table(report))
     print(f"wrote {spec.out / 'compare.json'}, {spec.out / 'compare.md'}, {spec.out / 'compare.png'}")

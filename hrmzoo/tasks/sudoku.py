@@ -5,11 +5,20 @@ Whitespace and the drawing characters `| - +` are ignored, so a drawn grid
 (`decode`'s output) reads back.
 
 Examples:
-    ```python
-    from hrmzoo.tasks import sudoku
-    tokens = sudoku.encode("1.3..4.2.1.4.3.1")
-    print(sudoku.decode(tokens))
-    ```
+    >>> from hrmzoo.tasks import sudoku
+    >>> puzzle = sudoku.encode("1..4 .4.. 2... ...1")
+    >>> puzzle.tolist()[:4]
+    [2, 1, 1, 5]
+    >>> print(sudoku.decode(puzzle))
+    1 . | . 4
+    . 4 | . .
+    ----+----
+    2 . | . .
+    . . | . 1
+    >>> sudoku.check(puzzle, sudoku.encode("1234 3412 2143 4321"))
+    []
+    >>> sudoku.check(puzzle, sudoku.encode("1234 3412 2143 4312"))[0]
+    '1 givens changed (first at row 4, column 4: 1 -> 2)'
 """
 
 from __future__ import annotations
