@@ -9,15 +9,15 @@ rules by a checker (never assumed right).
 Examples:
     >>> import hrmzoo
     >>> model = hrmzoo.pretrained("tiny_sudoku4")
-    >>> solution = hrmzoo.solve(model, "1... ..4. .1.. ...2")
+    >>> solution = hrmzoo.solve(model, "312...3....34.12")
     >>> solution.valid, solution.problems
     (True, [])
     >>> print(solution.text)
-    1 4 | 2 3
-    2 3 | 4 1
+    3 1 | 2 4
+    2 4 | 3 1
     ----+----
-    4 1 | 3 2
-    3 2 | 1 4
+    1 2 | 4 3
+    4 3 | 1 2
 """
 
 from __future__ import annotations

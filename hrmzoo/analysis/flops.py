@@ -73,7 +73,7 @@ class BlockCallCounter:
     Examples:
         >>> with BlockCallCounter(model) as counter:   # doctest: +SKIP
         ...     loss = segment_step(...)
-        >>> counter.calls.forward
+        >>> counter.calls.forward                       # doctest: +SKIP
     """
 
     def __init__(self, model, batch_size: int | None = None):

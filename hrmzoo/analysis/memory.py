@@ -33,7 +33,7 @@ class SavedTensorCounter:
     Examples:
         >>> with SavedTensorCounter(model) as saved:    # doctest: +SKIP
         ...     loss = model(batch).logits.sum()
-        >>> saved.result.activations
+        >>> saved.result.activations                    # doctest: +SKIP
     """
 
     def __init__(self, model: torch.nn.Module | None = None):
