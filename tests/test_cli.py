@@ -198,7 +198,15 @@ def _grammar_one_form(command: str, target: str, attribute: str, argv: list[str]
     return check
 
 
+def _grammar_solve(tmp_path, capsys, monkeypatch):
+    old = _outcome(["solve", "sudoku", "1...........4..2", "--segments", "2", "--model", "pretrained:tiny_sudoku4"], capsys)
+    new = _outcome(["solve", "sudoku", "1...........4..2", "segments=2", "model=pretrained:tiny_sudoku4"], capsys)
+    assert "segments " in old[1]
+    return old, new
+
+
 GRAMMARS = {
+    "solve": _grammar_solve,
     "import": _grammar_import,
     "trace": _grammar_checkpoint("trace", "hrmzoo.cli.args"),
     "plot": _grammar_one_form("plot", "hrmzoo.analysis.plot_runs", "plot_runs", ["{tmp}", "out={tmp}/c"], ["out={tmp}/c", "{tmp}"]),
@@ -405,3 +413,10 @@ def test_stored_parameter_counts_are_used_only_while_the_recipes_are_unchanged(t
     monkeypatch.setattr(shipped, "RECIPES_DIR", recipes)
     monkeypatch.setattr(shipped, "INDEX_FILE", recipes / "index.json")
     assert shipped.read_index() is None
+
+
+def test_list_knows_the_registry_kinds_without_importing_it():
+    from hrmzoo.cli.list_cmd import KIND_NAMES
+    from hrmzoo.registry import KINDS
+
+    assert KIND_NAMES == KINDS
