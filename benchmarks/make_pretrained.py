@@ -20,6 +20,14 @@ RUN_DIR is one run of `benchmarks/time_compare.py` (or `hrmzoo compare`), e.g.
 
 The dataset is the recipe's own generator spec, prepared in `--data-cache`
 (default `data_cache`; point it at the cache the run used to skip regenerating).
+The training timing comes from the comparison's `measure.json`, or with
+`--log FILE` from the `timing: {...}` lines `time_compare.py` prints (a later
+invocation into the same folder overwrites measure.json).
+
+Example (the shipped cpu_sudoku6):
+
+    python benchmarks/make_pretrained.py /work/main/runs/tn6/cpu_sudoku6-seed0 cpu_sudoku6 \
+        --data-cache /work/main/data_cache --log /work/main/runs/logs/queueA.log
 """
 
 from __future__ import annotations
@@ -73,17 +81,37 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def training_record(run_dir: Path) -> dict:
-    """The comparison's measure.json entry for this run (CPU seconds, wall, load), if there is one."""
+def training_record(run_dir: Path, log: Path | None = None) -> dict:
+    """This run's training timing (CPU seconds, wall, load): from the comparison's measure.json, or
+    from a log of `time_compare.py` (its `timing: {...}` lines) when measure.json is not (yet) written
+    or was overwritten by a later invocation into the same folder."""
     measure = run_dir.parent / "measure.json"
-    if not measure.is_file():
-        return {}
-    record = json.loads(measure.read_text())
-    timing = next((t for t in record.get("timings", []) if Path(t["run_dir"]).name == run_dir.name), None)
-    return {"args": record.get("args"), "timing": timing, "total_cpu_s": record.get("total_cpu_s")}
+    args = None
+    if measure.is_file():
+        record = json.loads(measure.read_text())
+        args = record.get("args")
+        timing = next((t for t in record.get("timings", []) if Path(t["run_dir"]).name == run_dir.name), None)
+        if timing is not None:
+            return {"args": args, "timing": timing}
+    if log is not None:
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith("timing: "):
+                timing = json.loads(line[len("timing: "):])
+                if Path(timing["run_dir"]).name == run_dir.name and Path(timing["run_dir"]).parent.name == run_dir.parent.name:
+                    return {"args": args, "timing": timing}
+    return {"args": args, "timing": None}
 
 
-def export(run_dir: Path, name: str, out: Path, data_cache: str | None, threads: int) -> dict:
+def reproduce_commands(recipe, seed: int, run_dir: Path, name: str, args: list[str] | None) -> list[str]:
+    """The commands that retrain this one run and export it. A comparison's runs are independent
+    (sequential, seed-stable construction), so one recipe and one seed reproduce it."""
+    budget = [a for a in (args or []) if a.split("=", 1)[0] in ("steps", "budget", "segments", "limit")]
+    out = f"runs/{run_dir.parent.name}"
+    train = ["python", "benchmarks/time_compare.py", recipe, f"seeds=[{seed}]", *budget, "threads=1", f"out={out}"]
+    return [" ".join(shlex.quote(a) for a in train), f"python benchmarks/make_pretrained.py {out}/{run_dir.name} {name}"]
+
+
+def export(run_dir: Path, name: str, out: Path, data_cache: str | None, threads: int, log: Path | None = None) -> dict:
     torch.set_num_threads(threads)
     done = run_dir / RUN_DONE
     if not done.is_file():
@@ -117,12 +145,13 @@ def export(run_dir: Path, name: str, out: Path, data_cache: str | None, threads:
                 raise HrmzooError(f"{mode} accuracy at {k} segments: {scores[mode][k]:.2f}% now but {run_eval[mode][k]:.2f}% in {done}; "
                                   "not the same weights or data")
 
-    train = training_record(run_dir)
-    args = train.get("args") or [recipe.name, f"seeds=[{recipe.train.seed}]", "threads=1", f"out=runs/{name}"]
-    compare_out = next((a.split("=", 1)[1] for a in args if a.startswith("out=")), "runs/compare")
-    run_path = f"{compare_out}/{run_dir.name}"
+    train = training_record(run_dir, log)
+    timing = train["timing"]
+    if timing is None:
+        raise HrmzooError(f"{run_dir}: no training timing in {run_dir.parent / 'measure.json'}"
+                          f"{' or ' + str(log) if log else ''}; pass --log with the time_compare.py output that trained it")
     data_cfg = parse_config(recipe.data.model_dump(mode="json"))
-    timing = train.get("timing") or {}
+    recipe_arg = recipe.name if (Path(str(hrmzoo.__file__)).parent / "recipes" / f"{recipe.name}.yaml").is_file() else str(run_dir / "recipe.yaml")
     card = {
         "name": name,
         "recipe_name": recipe.name,
@@ -133,8 +162,8 @@ def export(run_dir: Path, name: str, out: Path, data_cache: str | None, threads:
         "steps": step,
         "weights": weights,
         "parameters": model.num_parameters(),
-        "train_cpu_s": timing.get("train_cpu_s"),
-        "train_wall_s": timing.get("train_wall_s", run_eval.get("wall_s")),
+        "train_cpu_s": timing["train_cpu_s"],
+        "train_wall_s": timing["train_wall_s"],
         "train_threads": recipe.train.threads,
         "train_loadavg": [timing.get("loadavg_start"), timing.get("loadavg_end")],
         "machine": machine(),
@@ -146,10 +175,7 @@ def export(run_dir: Path, name: str, out: Path, data_cache: str | None, threads:
         "file_bytes": target.stat().st_size,
         "hrmzoo_version": hrmzoo.__version__,
         "source_run": str(run_dir),
-        "reproduce": [
-            "python benchmarks/time_compare.py " + " ".join(shlex.quote(a) for a in args),
-            f"python benchmarks/make_pretrained.py {run_path} {name}",
-        ],
+        "reproduce": reproduce_commands(recipe_arg, recipe.train.seed, run_dir, name, train["args"]),
     }
     (out / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
     return card
@@ -162,9 +188,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", type=Path, default=WEIGHTS_DIR, help=f"where to write NAME.safetensors and NAME.json (default {WEIGHTS_DIR})")
     p.add_argument("--data-cache", default=None, help="dataset cache holding (or to receive) the test split (default: the recipe's)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads for the evaluation (default 1)")
+    p.add_argument("--log", type=Path, help="time_compare.py's output, for the training timing when measure.json lacks this run")
     args = p.parse_args(argv)
     try:
-        card = export(args.run_dir, args.name, args.out, args.data_cache, args.threads)
+        card = export(args.run_dir, args.name, args.out, args.data_cache, args.threads, args.log)
     except HrmzooError as exc:
         sys.exit(f"make_pretrained: error: {exc}")
     acc = card["accuracy"]

@@ -80,11 +80,14 @@ def by_recipe() -> dict[str, str]:
 
 
 def headline(c: dict[str, Any]) -> str:
-    """One line of a card's measured accuracy: adaptive at the recipe's own segment budget."""
+    """One line of a card's measured accuracy at the recipe's own segment budget: first in the mode
+    `hrmzoo solve` uses by default (the recipe's `eval_mode`), then in the other."""
     acc = c["accuracy"]
-    budget = str(c["recipe"]["model"]["halting"]["max_segments"])
-    adaptive = acc["adaptive"].get(budget)
-    return f"{adaptive:.1f}% exact (adaptive, <= {budget} segments, {c['test_examples']} test puzzles)"
+    halting = c["recipe"]["model"]["halting"]
+    budget = str(halting["max_segments"])
+    fixed, adaptive = f"{acc['fixed'][budget]:.1f}% at {budget} segments", f"{acc['adaptive'][budget]:.1f}% adaptive"
+    first, second = (adaptive, fixed) if halting.get("eval_mode") == "adaptive" else (fixed, adaptive)
+    return f"{first} ({second}), exact on {c['test_examples']} test puzzles"
 
 
 def pretrained(name: str, overrides: list[str] | tuple[str, ...] = (), *, device: Any = None):

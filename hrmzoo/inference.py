@@ -1,10 +1,12 @@
 """Solve puzzles with a model: `hrmzoo.solve(model, puzzle)`.
 
 A puzzle (text, or tokens) is encoded by its task module (`hrmzoo.tasks`),
-run segment by segment until the halting head says stop (the policy's rule at
-evaluation, or `eval_halt_threshold` where the recipe sets one) or the
-recipe's `max_segments` is spent, decoded, and checked against the task's
-rules by a checker (never assumed right).
+run segment by segment, decoded, and checked against the task's rules by a
+checker (never assumed right). How long it runs follows the recipe's
+evaluation setting, as `hrmzoo eval` measures it: `eval_mode: max` runs the
+whole `max_segments` budget, `eval_mode: adaptive` stops each puzzle when
+its halting head says so (the policy's rule, or `eval_halt_threshold`);
+`halt="adaptive"` or `halt="max"` chooses instead.
 
 Examples:
     >>> import hrmzoo
@@ -40,7 +42,8 @@ class Solution:
         answer: [S] the model's answer tokens at the segment it stopped.
         segments: segments run before it stopped.
         budget: the most segments it could have run.
-        halted: True when the halting head stopped it, False when the budget ran out.
+        halted: True when the halting head stopped it, False when it ran the budget.
+        adaptive: whether the halting head could stop it (`halt`, or the recipe's `eval_mode`).
         halt_confidence: the head's confidence in "halt" at that segment (NaN without a head).
         problems: the task's rules the answer breaks (empty: valid).
         text: the answer drawn as the puzzle.
@@ -53,6 +56,7 @@ class Solution:
     budget: int
     halted: bool
     halt_confidence: float
+    adaptive: bool = False
     problems: list[str] = field(default_factory=list)
     text: str = ""
 
@@ -77,7 +81,11 @@ def _tokens(puzzle: Any, task) -> np.ndarray:
     return np.asarray(puzzle, dtype=np.int64).reshape(-1)
 
 
-def solve(model, puzzle: Any, *, task: str | None = None, max_segments: int | None = None) -> Solution | list[Solution]:
+HALT_MODES = ("recipe", "adaptive", "max")
+
+
+def solve(model, puzzle: Any, *, task: str | None = None, max_segments: int | None = None,
+          halt: str = "recipe") -> Solution | list[Solution]:
     """Solve one puzzle (or a list of them, run as one batch).
 
     Args:
@@ -85,6 +93,8 @@ def solve(model, puzzle: Any, *, task: str | None = None, max_segments: int | No
         puzzle: text (`"53..7...."` for Sudoku, rows of `# SG` for a maze), tokens, or a list of these.
         task: `sudoku` or `maze` (default: the model's training data).
         max_segments: the most segments to run (default: the recipe's `max_segments`).
+        halt: `recipe` (the recipe's `eval_mode`, what its measured accuracy used), `adaptive`
+            (stop when the halting head says so) or `max` (run every segment).
 
     Returns:
         A `Solution` (a list of them for a list of puzzles).
@@ -101,6 +111,9 @@ def solve(model, puzzle: Any, *, task: str | None = None, max_segments: int | No
     for t in tokens:
         if t.size != seq_len:
             raise TaskError(f"a puzzle of {t.size} cells, but the model reads {seq_len}; use a model for this size (--model)")
+    if halt not in HALT_MODES:
+        raise TaskError(f"halt='{halt}': use one of {', '.join(HALT_MODES)}")
+    adaptive = model.halting.cfg.eval_mode == "adaptive" if halt == "recipe" else halt == "adaptive"
     budget = max_segments or model.halting.max_segments
     device = next(model.parameters()).device
     batch = {"inputs": torch.as_tensor(np.stack(tokens), device=device)}
@@ -119,7 +132,7 @@ def solve(model, puzzle: Any, *, task: str | None = None, max_segments: int | No
             answers[active] = out.logits.argmax(-1).cpu()[active]
             if out.halt_logits is not None:
                 conf[active] = model.halting.halt_confidence(out.halt_logits).float().cpu()[active]
-            wish = model.halting.eval_wants_halt(out.halt_logits) if out.halt_logits is not None else None
+            wish = model.halting.eval_wants_halt(out.halt_logits) if adaptive and out.halt_logits is not None else None
             stop = active & (wish.cpu().bool() if wish is not None else torch.zeros(n, dtype=torch.bool))
             used[stop] = step
             halted |= stop
@@ -128,7 +141,7 @@ def solve(model, puzzle: Any, *, task: str | None = None, max_segments: int | No
     results = []
     for i, t in enumerate(tokens):
         answer = answers[i].numpy()
-        results.append(Solution(name, t, answer, int(used[i]), budget, bool(halted[i]), float(conf[i]),
+        results.append(Solution(name, t, answer, int(used[i]), budget, bool(halted[i]), float(conf[i]), adaptive,
                                 module.check(t, answer), module.decode(answer)))
     return results if many else results[0]
 

@@ -5,7 +5,9 @@ TASK is `sudoku` or `maze`. INPUT is the puzzle itself or a file of them
 9x9; `0` or `.` for blanks; a file holds one per line, or one grid drawn over
 several lines), a maze as rows of `#` walls, spaces, one `S` and one `G`
 (mazes in a file are separated by empty lines). Prints each answer drawn as
-the puzzle, the segments used, the halting head's confidence, and whether the
+the puzzle, the segments used (the whole budget under the recipe's
+`eval_mode: max`, as its accuracy was measured; `--halt adaptive` stops when
+the halting head says so), the halting head's confidence, and whether the
 answer satisfies the task's rules (checked: rows, columns, boxes and givens
 for Sudoku; an unbroken S-to-G path that keeps the maze for a maze). Exits 1
 when an answer breaks a rule.
@@ -40,6 +42,8 @@ def add_parser(sub) -> None:
     p.add_argument("input", metavar="INPUT", help="the puzzle as text, a file of puzzles, or - for standard input")
     p.add_argument("--model", metavar="RUN_OR_CKPT", help="a run directory, a .safetensors file or pretrained:NAME (default: the shipped model for the size)")
     p.add_argument("--segments", type=int, metavar="N", help="the most segments to run (default: the model's max_segments)")
+    p.add_argument("--halt", choices=("recipe", "adaptive", "max"), default="recipe",
+                   help="recipe (default: the recipe's eval_mode, as its measured accuracy), adaptive (stop when the halting head says so) or max")
     p.add_argument("--trace", metavar="OUT.png", help="draw the prediction after every segment of the first puzzle")
     p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1: one puzzle gains nothing from more)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
@@ -103,13 +107,13 @@ def run(args) -> int:
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     model = load_solver_model(args.model, args.task, tokens[0], device=device)
-    solutions = solve(model, tokens, task=args.task, max_segments=args.segments)
+    solutions = solve(model, tokens, task=args.task, max_segments=args.segments, halt=args.halt)
     source = args.model or f"pretrained:{module.default_model(tokens[0])}"
     for i, s in enumerate(solutions):
         if len(solutions) > 1:
             print(f"puzzle {i + 1}:")
         print(s.text)
-        stop = "halted" if s.halted else "budget spent"
+        stop = ("halted by its head" if s.halted else "the head never halted") if s.adaptive else "every segment: the recipe's eval_mode max"
         verdict = "yes" if s.valid else "NO: " + "; ".join(s.problems)
         print(f"segments {s.segments} of {s.budget} ({stop}), halt confidence {s.halt_confidence:.3f}; valid: {verdict}")
         if len(solutions) > 1:
