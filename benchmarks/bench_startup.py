@@ -2,15 +2,20 @@
 
 Beside hrmzoo's commands it times `python -c pass` (the interpreter alone),
 `import torch` and `import timm.layers` (torch + timm, which imports torchvision),
-so the figures can be read on a loaded machine. hrmzoo runs as
+so the figures can be read on a loaded machine. Every command is timed twice:
+`hrmzoo COMMAND --help`, and one argument error of it (a missing or misspelt
+target, a recipe named twice, a bad puzzle: `ARG_ERRORS`), which must exit 2
+with its one-line message before torch is imported. hrmzoo runs as
 `python -m hrmzoo` from this checkout (PYTHONPATH = the repository), or as the
 `hrmzoo` found on PATH with `--installed`.
 
     python benchmarks/bench_startup.py            # 5 runs each
     python benchmarks/bench_startup.py --runs 9 --only "hrmzoo --help"
+    python benchmarks/bench_startup.py --group commands   # only the --help and argument-error rows
 
 Prints a table (wall-time median, min, max, and the median CPU seconds of the
-process, which a loaded machine disturbs far less), then one line `JSON: {...}`.
+process, which a loaded machine disturbs far less), the 1-minute load average
+before and after, then one line `JSON: {...}`.
 """
 
 from __future__ import annotations
@@ -28,20 +33,48 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# label -> what runs after the interpreter (or the hrmzoo command)
-CASES: dict[str, list[str]] = {
-    "python -c pass": ["-c", "pass"],
-    "python -c 'import torch'": ["-c", "import torch"],
-    "python -c 'import torch, torchvision'": ["-c", "import torch, torchvision"],
-    "python -c 'import timm.layers'": ["-c", "import timm.layers"],
-    "hrmzoo --help": ["hrmzoo", "--help"],
-    "hrmzoo build --help": ["hrmzoo", "build", "--help"],
-    "hrmzoo list": ["hrmzoo", "list"],
-    "hrmzoo recipes": ["hrmzoo", "recipes"],
-    "hrmzoo recipes --no-params": ["hrmzoo", "recipes", "--no-params"],
-    "python -c 'import hrmzoo'": ["-c", "import hrmzoo"],
-    "python -c 'from hrmzoo import build_model'": ["-c", "from hrmzoo import build_model"],
+sys.path.insert(0, str(ROOT))
+from hrmzoo.cli import COMMANDS  # noqa: E402  (light: argparse and the command table only)
+
+#: one argument error per command: the mistake a newcomer makes first
+ARG_ERRORS: dict[str, list[str]] = {
+    "build": ["build"],
+    "train": ["train", "tiny_sudoku"],
+    "eval": ["eval"],
+    "sweep": ["sweep", "runs/no-such-run"],
+    "halting": ["halting"],
+    "compare": ["compare", "tiny_sudoku4", "tiny_sudoku4"],
+    "plot": ["plot"],
+    "solve": ["solve", "sudoku", "123"],
+    "trace": ["trace", "runs/no-such-run"],
+    "import": ["import"],
+    "data": ["data", "sudokuu"],
+    "recipes": ["recipes", "zz*"],
+    "list": ["list", "block", "t*", "extra"],
+    "schema": ["schema", "--bogus"],
+    "catalog": ["catalog", "--bogus"],
 }
+# label -> (what runs after the interpreter (or the hrmzoo command), the exit status it must give)
+BASELINES: dict[str, tuple[list[str], int]] = {
+    "python -c pass": (["-c", "pass"], 0),
+    "python -c 'import torch'": (["-c", "import torch"], 0),
+    "python -c 'import torch, torchvision'": (["-c", "import torch, torchvision"], 0),
+    "python -c 'import timm.layers'": (["-c", "import timm.layers"], 0),
+}
+COMMAND_CASES: dict[str, tuple[list[str], int]] = {"hrmzoo --help": (["hrmzoo", "--help"], 0)}
+for _name in COMMANDS:
+    COMMAND_CASES[f"hrmzoo {_name} --help"] = (["hrmzoo", _name, "--help"], 0)
+    COMMAND_CASES["hrmzoo " + " ".join(ARG_ERRORS[_name][0:]) + "  (error)"] = (["hrmzoo", *ARG_ERRORS[_name]], 2)
+OTHER_CASES: dict[str, tuple[list[str], int]] = {
+    "hrmzoo recipes": (["hrmzoo", "recipes"], 0),
+    "hrmzoo recipes --no-params": (["hrmzoo", "recipes", "--no-params"], 0),
+    "hrmzoo list": (["hrmzoo", "list"], 0),
+    "python -c 'import hrmzoo'": (["-c", "import hrmzoo"], 0),
+    "python -c 'import hrmzoo.cli'": (["-c", "import hrmzoo.cli"], 0),
+    "python -c 'from hrmzoo import build_model'": (["-c", "from hrmzoo import build_model"], 0),
+}
+GROUPS = {"baselines": BASELINES, "commands": COMMAND_CASES, "other": OTHER_CASES}
+CASES: dict[str, tuple[list[str], int]] = {**BASELINES, **COMMAND_CASES, **OTHER_CASES}
 
 
 def command(args: list[str], installed: bool) -> list[str]:
@@ -60,15 +93,18 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def time_once(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and CPU seconds (user + system) of one fresh process. CPU time is
-    what the process itself needed: on a loaded machine it moves far less than wall time."""
+def time_once(cmd: list[str], env: dict[str, str], expect: int = 0) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one fresh process, which must exit with `expect`.
+    CPU time is what the process itself needed: on a loaded machine it moves far less than wall time."""
     cpu = _children_cpu()
     start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
+    if proc.returncode != expect:
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}, expected {expect}: {proc.stderr.strip().splitlines()[-1:]}")
+    last = (proc.stderr.strip().splitlines() or [""])[-1]
+    if expect and ("Traceback" in proc.stderr or "error:" not in last):  # one line (argparse puts its usage above it)
+        raise SystemExit(f"{' '.join(cmd)}: not a one-line error: {proc.stderr[-500:]}")
     return elapsed, _children_cpu() - cpu
 
 
@@ -85,19 +121,21 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=5, help="fresh processes per case (the median is reported)")
     p.add_argument("--only", action="append", choices=sorted(CASES), help="time only these cases (repeatable)")
+    p.add_argument("--group", choices=sorted(GROUPS), action="append", help="time only these groups of cases (repeatable)")
     p.add_argument("--installed", action="store_true", help="time the 'hrmzoo' on PATH instead of this checkout")
     args = p.parse_args(argv)
     env = dict(os.environ)
     if not args.installed:
         env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"
-    cases = {k: v for k, v in CASES.items() if not args.only or k in args.only}
+    chosen = {k: v for g in (args.group or GROUPS) for k, v in GROUPS[g].items()}
+    cases = {k: v for k, v in chosen.items() if not args.only or k in args.only}
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = {}
     # interleave the cases (run i of every case, then run i+1) so load changes hit all of them alike
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in cases}
     for _ in range(args.runs):
-        for label, case in cases.items():
-            times[label].append(time_once(command(case, args.installed), env))
+        for label, (case, expect) in cases.items():
+            times[label].append(time_once(command(case, args.installed), env, expect))
     for label, values in times.items():
         wall = [v[0] for v in values]
         rows[label] = {"median_s": round(statistics.median(wall), 3), "min_s": round(min(wall), 3), "max_s": round(max(wall), 3),

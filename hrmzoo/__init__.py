@@ -1,9 +1,21 @@
 """hrmzoo: a zoo of Hierarchical Reasoning Models and their relatives.
 
-Front door::
+The front doors:
 
-    from hrmzoo import build_model
-    model = build_model("hrm_sudoku", ["model.coupling.h_cycles=3"])
+- `build_model(recipe, overrides)`: a model from a recipe (a shipped name, a YAML path, a dict).
+- `load_model(path)`: a model from a checkpoint (a run directory, a `.safetensors` file,
+  or `"pretrained:NAME"`).
+- `pretrained(name)`: a model trained by the zoo and shipped in the package.
+- `solve(model, puzzle)`: a Sudoku or a maze solved, the answer checked against the rules.
+- `list_recipes(pattern)` and `list_pretrained()`: the shipped recipes and trained weights.
+
+Examples:
+    >>> import hrmzoo
+    >>> "tiny_sudoku4" in hrmzoo.list_recipes("*sudoku*")
+    True
+    >>> model = hrmzoo.build_model("tiny_sudoku4", ["model.hidden_size=32"])
+    >>> model.recipe.model.hidden_size
+    32
 
 The public names are loaded on first use (module `__getattr__`), so
 `import hrmzoo` and the command line's `--help` do not import torch.
@@ -21,24 +33,37 @@ _LAZY = {
     "build_model": "hrmzoo.builder",
     "load_model": "hrmzoo.checkpoint",
     "save_model": "hrmzoo.checkpoint",
+    "pretrained": "hrmzoo.hub",
+    "list_pretrained": "hrmzoo.hub",
+    "solve": "hrmzoo.inference",
+    "Solution": "hrmzoo.inference",
+    "list_recipes": "hrmzoo.shipped",
     "HrmzooError": "hrmzoo.errors",
     "load_recipe": "hrmzoo.recipe",
     "list_components": "hrmzoo.plugins",
     "register": "hrmzoo.registry",
 }
+# the public submodules `dir(hrmzoo)` shows beside the functions
+_SUBMODULES = ("hub", "tasks")
 
-__all__ = sorted([*_LAZY, "__version__"])
+__all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # type checkers and IDEs see the real names
+    from hrmzoo import hub, tasks
     from hrmzoo.builder import build_model
     from hrmzoo.checkpoint import load_model, save_model
     from hrmzoo.errors import HrmzooError
-    from hrmzoo.recipe import load_recipe
+    from hrmzoo.hub import list_pretrained, pretrained
+    from hrmzoo.inference import Solution, solve
     from hrmzoo.plugins import list_components
+    from hrmzoo.recipe import load_recipe
     from hrmzoo.registry import register
+    from hrmzoo.shipped import list_recipes
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"hrmzoo.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'hrmzoo' has no attribute '{name}'")
@@ -48,4 +73,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+    return list(__all__)

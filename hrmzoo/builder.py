@@ -53,7 +53,7 @@ def build_model(source: Any, overrides: list[str] | tuple[str, ...] = (), *, dev
     Returns:
         The ReasoningModel, with `model.recipe` set to the validated recipe.
 
-    Example:
+    Examples:
         >>> from hrmzoo import build_model
         >>> model = build_model("tiny_sudoku4")
         >>> model.num_parameters() > 0

@@ -290,6 +290,26 @@ def recipes_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def recipes_index_json() -> str:
+    """`hrmzoo/recipes/index.json`: every shipped recipe's parameter count (from a real build on the meta
+    device) and description, with the digest of the recipe files it was counted from. `hrmzoo recipes`
+    reads it instead of building every model; it is package data, so an installed wheel has it."""
+    from hrmzoo.shipped import recipes_digest
+
+    recipes = {}
+    for name in shipped_recipes():
+        recipe = load_recipe(name)
+        recipes[name] = {"parameters": recipe_summary(recipe)["parameters"], "description": recipe.description}
+    return json.dumps({"recipes_sha256": recipes_digest(), "recipes": recipes}, indent=1, sort_keys=True) + "\n"
+
+
+def package_files() -> dict[Path, str]:
+    """Generated files that ship inside the package (written wherever `registry/` is)."""
+    from hrmzoo.shipped import INDEX_FILE
+
+    return {INDEX_FILE: recipes_index_json()}
+
+
 # ---------------------------------------------------------------- results
 
 class Result(BaseModel):
@@ -419,6 +439,9 @@ def stale_files(directory: Path = REGISTRY_DIR) -> list[str]:
         path = directory / name
         if not path.is_file() or path.read_text() != text:
             out.append(name)
+    for path, text in package_files().items():
+        if not path.is_file() or path.read_text() != text:
+            out.append(str(path))
     return out
 
 
@@ -435,4 +458,8 @@ def write(directory: Path = REGISTRY_DIR) -> list[str]:
         if not path.is_file() or path.read_text() != text:
             path.write_text(text)
             changed.append(name)
+    for path, text in package_files().items():
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+            changed.append(str(path))
     return changed

@@ -27,6 +27,7 @@ RECIPE_KEY = "hrmzoo.recipe"
 FORMAT_KEY = "hrmzoo.format"
 FORMAT = CURRENT_FORMAT
 MODEL_FILE = "model.safetensors"
+PRETRAINED_PREFIX = "pretrained:"  # `load_model("pretrained:cpu_sudoku9")`: hrmzoo.hub's shipped weights
 
 
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> Path:
@@ -64,10 +65,14 @@ def save_model(model, path: str | Path, extra_metadata: dict[str, str] | None = 
 def model_file(path: str | Path) -> Path:
     """The model file a checkpoint argument names, verified against its generation's manifest.
 
-    Accepts a `.safetensors` file, a generation directory (`checkpoints/step-N`),
+    Accepts `pretrained:NAME` (weights shipped in the package, `hrmzoo.hub`), a `.safetensors` file, a generation directory (`checkpoints/step-N`),
     a run directory (its newest verified generation) or a run directory of the
     older single-file layout (`RUN/model.safetensors`).
     """
+    if isinstance(path, str) and path.startswith(PRETRAINED_PREFIX):  # the weights shipped in the package
+        from hrmzoo.hub import weights_path
+
+        return weights_path(path)
     path = Path(path)
     try:
         if path.is_dir() and gens.has_generations(path):

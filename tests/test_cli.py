@@ -61,8 +61,13 @@ def test_help_and_import_hrmzoo_load_neither_torch_nor_timm():
         import sys
         import hrmzoo
         from hrmzoo.cli import COMMANDS, main
+        # help, the recipe table (stored counts) and every command's argument errors: no torch
         for argv in [["--help"], *[[c, "--help"] for c in COMMANDS], ["data"], ["data", "sudoku", "--help"],
-                     ["recipes", "--no-params"]]:
+                     ["recipes", "--no-params"], ["recipes"], ["recipes", "*sudoku*"], ["recipes", "zz*"],
+                     ["build"], ["build", "nosuch"], ["train"], ["train", "nosuch"], ["eval"], ["eval", "no/such"],
+                     ["sweep"], ["halting"], ["trace", "no/such"], ["compare", "seeds=[0]"], ["compare", "nosuch"],
+                     ["compare", "tiny_sudoku4", "tiny_sudoku4"], ["solve", "tom", "x"], ["solve", "sudoku", "123"],
+                     *[[c, "--bogus"] for c in COMMANDS]]:
             try:
                 main(argv)
             except SystemExit:
@@ -79,6 +84,11 @@ def test_build_model_stays_the_public_door():
 
     assert callable(hrmzoo.build_model) and hrmzoo.HrmzooError is HrmzooError
     assert "build_model" in dir(hrmzoo)
+    # the front doors, and nothing private or imported, in dir() and help()
+    doors = {"build_model", "load_model", "pretrained", "solve", "list_recipes", "list_pretrained"}
+    assert doors <= set(dir(hrmzoo)) and all(not n.startswith("_") or n == "__version__" for n in dir(hrmzoo))
+    assert not {"importlib", "annotations", "TYPE_CHECKING", "Any"} & set(dir(hrmzoo))
+    assert all(f"`{door}(" in hrmzoo.__doc__ for door in doors)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         hrmzoo.nope  # noqa: B018
 
@@ -188,7 +198,15 @@ def _grammar_one_form(command: str, target: str, attribute: str, argv: list[str]
     return check
 
 
+def _grammar_solve(tmp_path, capsys, monkeypatch):
+    old = _outcome(["solve", "sudoku", "1...........4..2", "--segments", "2", "--model", "pretrained:tiny_sudoku4"], capsys)
+    new = _outcome(["solve", "sudoku", "1...........4..2", "segments=2", "model=pretrained:tiny_sudoku4"], capsys)
+    assert "segments " in old[1]
+    return old, new
+
+
 GRAMMARS = {
+    "solve": _grammar_solve,
     "import": _grammar_import,
     "trace": _grammar_checkpoint("trace", "hrmzoo.cli.args"),
     "plot": _grammar_one_form("plot", "hrmzoo.analysis.plot_runs", "plot_runs", ["{tmp}", "out={tmp}/c"], ["out={tmp}/c", "{tmp}"]),
@@ -235,12 +253,12 @@ def test_grammar_mistakes_are_one_line(argv, needle, capsys):
 
 def test_recipes_lists_names_parameters_and_descriptions(capsys):
     assert main(["recipes"]) == 0
-    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:] if not line[0].isspace()}
     assert set(rows) == set(shipped_recipes())
     assert "27,275,266" in rows["hrm_sudoku"] and "101,506" in rows["tiny_sudoku4"]
     assert load_recipe("tiny_sudoku4").description in rows["tiny_sudoku4"]
     assert main(["recipes", "--no-params"]) == 0
-    fast = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    fast = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:] if not line[0].isspace()}
     assert set(fast) == set(rows) and all(load_recipe(n).description in fast[n] for n in fast)
 
 
@@ -357,3 +375,48 @@ def test_bench_startup_runs(capsys):
     record = bench_startup.main(["--runs", "1", "--only", "python -c pass", "--only", "hrmzoo --help"])
     assert set(record["results"]) == {"python -c pass", "hrmzoo --help"}
     assert all(r["median_s"] > 0 for r in record["results"].values())
+
+
+def test_recipes_and_list_take_wildcards_and_say_when_nothing_matches(capsys):
+    assert main(["recipes", "cpu_*"]) == 0
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:] if not line[0].isspace()]
+    assert rows == ["cpu_maze15", "cpu_sudoku6", "cpu_sudoku9"]
+    assert main(["recipes", "list", "*maze*"]) == 0
+    assert "tiny_maze" in capsys.readouterr().out
+    assert main(["recipes", "zz*"]) == 2
+    assert "no shipped recipe matches 'zz*'" in capsys.readouterr().err
+    assert main(["list", "*step*"]) == 0
+    out = capsys.readouterr().out
+    assert "k_step" in out and "one_step" in out and "mlp_mixer" not in out
+    assert main(["list", "gradient", "zz*"]) == 2
+    assert "no gradient component matches 'zz*'" in capsys.readouterr().err
+
+
+def test_recipes_marks_the_recipes_with_shipped_weights(capsys):
+    from hrmzoo.hub import by_recipe
+
+    assert main(["recipes"]) == 0
+    out = capsys.readouterr().out
+    for recipe, name in by_recipe().items():
+        assert f"trained weights: pretrained:{name} " in out.split(f"\n{recipe} ", 1)[1].split("\n")[1]
+
+
+def test_stored_parameter_counts_are_used_only_while_the_recipes_are_unchanged(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from hrmzoo import shipped
+
+    assert shipped.read_index() is not None  # the committed index matches the committed recipes
+    recipes = tmp_path / "recipes"
+    shutil.copytree(shipped.RECIPES_DIR, recipes)
+    (recipes / "tiny_sudoku4.yaml").write_text((recipes / "tiny_sudoku4.yaml").read_text().replace("hidden_size: 64", "hidden_size: 32"))
+    monkeypatch.setattr(shipped, "RECIPES_DIR", recipes)
+    monkeypatch.setattr(shipped, "INDEX_FILE", recipes / "index.json")
+    assert shipped.read_index() is None
+
+
+def test_list_knows_the_registry_kinds_without_importing_it():
+    from hrmzoo.cli.list_cmd import KIND_NAMES
+    from hrmzoo.registry import KINDS
+
+    assert KIND_NAMES == KINDS

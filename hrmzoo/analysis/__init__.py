@@ -10,20 +10,33 @@
 - `hrmzoo.analysis.trace`: the prediction after every segment (`hrmzoo trace`).
 """
 
-from hrmzoo.analysis.flops import BlockCallCounter, segment_forward_flops, step_flops
-from hrmzoo.analysis.halting import HaltingReport, analyze_halting, halting_stats, reliability
-from hrmzoo.analysis.memory import SavedTensorCounter
-from hrmzoo.analysis.sweep import SweepResult, run_sweep
+from __future__ import annotations
 
-__all__ = [
-    "BlockCallCounter",
-    "HaltingReport",
-    "SavedTensorCounter",
-    "SweepResult",
-    "analyze_halting",
-    "halting_stats",
-    "reliability",
-    "run_sweep",
-    "segment_forward_flops",
-    "step_flops",
-]
+import importlib
+from typing import Any
+
+# public name -> its module, imported on first use: `hrmzoo compare` and `hrmzoo trace` check
+# their arguments before torch loads, and importing one analysis module must not import them all
+_LAZY = {
+    "BlockCallCounter": "hrmzoo.analysis.flops",
+    "segment_forward_flops": "hrmzoo.analysis.flops",
+    "step_flops": "hrmzoo.analysis.flops",
+    "HaltingReport": "hrmzoo.analysis.halting",
+    "analyze_halting": "hrmzoo.analysis.halting",
+    "halting_stats": "hrmzoo.analysis.halting",
+    "reliability": "hrmzoo.analysis.halting",
+    "SavedTensorCounter": "hrmzoo.analysis.memory",
+    "SweepResult": "hrmzoo.analysis.sweep",
+    "run_sweep": "hrmzoo.analysis.sweep",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hrmzoo.analysis' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -12,10 +12,18 @@ their base weights.
 Every run is then evaluated on the same test split at several segment budgets,
 with a fixed number of segments (every sample runs the budget) and adaptive
 (each sample stops when its halting head says so, at most the budget). The
-table gives mean ± sample std and min-max over seeds. Finished runs (a run
-directory with its comparison evaluation) are reused and an interrupted run
-resumes from its newest checkpoint, so an interrupted comparison continues
-where it stopped.
+table gives mean ± sample std and min-max over seeds.
+
+A run directory belongs to one *identity*: the fully resolved recipe (after
+every override; the keys that change how a run is executed but not what it
+learns, `IDENTITY_IGNORES`, left out) and the dataset fingerprint, recorded in
+its `compare_identity.json`. A finished run (its comparison evaluation
+written) is reused, and an interrupted one resumed from its newest checkpoint,
+only when its identity equals the requested one; otherwise the run trains in
+a fresh directory `RECIPE-seedN-<hash>` named by the identity's digest, so a
+changed override never reuses, resumes or relabels another run. A finished
+run's files are never rewritten: evaluating it under other segment budgets
+writes another `compare_eval*.json` beside the first.
 """
 
 from __future__ import annotations
@@ -27,12 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-import torch
-
 from hrmzoo.errors import HrmzooError
 
 DEFAULT_SEGMENTS = (1, 2, 4, 8, 16)
 RUN_DONE = "compare_eval.json"
+IDENTITY_FILE = "compare_identity.json"
+#: recipe keys that change how a run executes, not what it learns: not part of a run's identity
+IDENTITY_IGNORES = (("train", "threads"), ("train", "progress"), ("train", "final_eval"), ("train", "log_interval"))
 
 
 @dataclass
@@ -122,41 +131,141 @@ def segment_scores(model, data: Any, segments: list[int], limit: int | None, bat
     return {"fixed": fixed, "adaptive": adaptive, "examples": int(per_seg.shape[0]), "mean_halt": float(own.float().mean())}
 
 
+def data_fingerprint(recipe, data: str | None) -> str:
+    """What a run trains and is scored on: the generator spec's hash (the dataset cache key), or for
+    `data=DIR` the directory and its build record."""
+    from hrmzoo.data.prepare import parse_config, spec_hash
+
+    if data is None:
+        cfg = parse_config(recipe.data.model_dump(mode="json"))
+        return f"{cfg.type}-{spec_hash(cfg)}" if cfg.type != "path" else f"path:{Path(cfg.path).resolve()}"
+    root = Path(data).resolve()
+    build = root / "build.json"
+    digest = hashlib.sha256(build.read_bytes()).hexdigest()[:16] if build.is_file() else "no-build-record"
+    return f"path:{root}:{digest}"
+
+
+def run_identity(recipe: str, seed: int, spec: CompareSpec) -> dict[str, Any]:
+    """The resolved recipe (execution-only keys removed), the data fingerprint, and their digest."""
+    from hrmzoo.recipe import load_recipe
+
+    resolved = load_recipe(recipe, run_overrides(spec, seed))
+    body = resolved.to_dict()
+    for section, key in IDENTITY_IGNORES:
+        body.get(section, {}).pop(key, None)
+    identity = {"recipe": body, "data": data_fingerprint(resolved, spec.data)}
+    identity["digest"] = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
+    return identity
+
+
+def _stored_identity(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / IDENTITY_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        return None
+
+
+def _legacy_matches(run_dir: Path, identity: dict[str, Any]) -> bool:
+    """A run from before identity files: its recipe.yaml (the trainer's resolved recipe) and the
+    dataset its evaluation read must equal the requested ones."""
+    import yaml
+
+    from hrmzoo.recipe.safe_yaml import load_yaml
+
+    recipe_file, done = run_dir / "recipe.yaml", run_dir / RUN_DONE
+    if not recipe_file.is_file() or not done.is_file() or identity["data"].startswith("path:"):
+        return False
+    try:
+        body, _ = load_yaml(recipe_file.read_text())
+        data = Path(json.loads(done.read_text()).get("data", "")).name
+    except (OSError, ValueError, yaml.YAMLError):
+        return False
+    if not isinstance(body, dict):
+        return False
+    for section, key in IDENTITY_IGNORES:
+        body.get(section, {}).pop(key, None)
+    return body == identity["recipe"] and data == identity["data"]
+
+
+def pick_run_dir(recipe: str, seed: int, spec: CompareSpec, identity: dict[str, Any]) -> Path:
+    """`RECIPE-seedN` when it is free or holds this identity, else `RECIPE-seedN-<digest>`."""
+    base = Path(spec.out) / run_name(recipe, seed)
+    for run_dir in (base, base.with_name(f"{base.name}-{identity['digest']}")):
+        if not run_dir.exists() or not any(run_dir.iterdir()):
+            return run_dir
+        stored = _stored_identity(run_dir)
+        if stored is not None and stored.get("digest") == identity["digest"]:
+            return run_dir
+        if stored is None and _legacy_matches(run_dir, identity):
+            return run_dir
+    raise HrmzooError(f"compare: {base.with_name(base.name + '-' + identity['digest'])} exists but holds another run "
+                      f"(its {IDENTITY_FILE} differs); move it away or pass another out=")
+
+
+def _eval_file(spec: CompareSpec) -> str:
+    """`compare_eval.json` for the first evaluation settings a run is scored with, a suffixed name for others."""
+    key = hashlib.sha256(json.dumps([list(spec.segments), spec.limit]).encode()).hexdigest()[:8]
+    return f"compare_eval-{key}.json"
+
+
+def _find_eval(run_dir: Path, spec: CompareSpec) -> dict[str, Any] | None:
+    for name in (RUN_DONE, _eval_file(spec)):
+        path = run_dir / name
+        if path.is_file():
+            record = json.loads(path.read_text())
+            if record.get("segments") == list(spec.segments) and record.get("limit") == spec.limit:
+                return record
+    return None
+
+
 def train_or_reuse(recipe: str, seed: int, spec: CompareSpec, log) -> dict[str, Any]:
-    """Train one recipe x seed (or reuse a finished run) and evaluate it at every budget."""
+    """Train one recipe x seed (or reuse a finished run of the same identity) and evaluate it at every budget."""
     from hrmzoo.analysis.evalrun import dataset_batches
     from hrmzoo.checkpoint import load_model
     from hrmzoo.generations import has_generations
     from hrmzoo.train.trainer import Trainer
 
-    run_dir = Path(spec.out) / run_name(recipe, seed)
-    done = run_dir / RUN_DONE
-    if done.is_file():
-        record = json.loads(done.read_text())
-        if record.get("segments") == list(spec.segments) and record.get("limit") == spec.limit:
-            log(f"{run_dir.name}: reusing the finished run")
-            return record
-    resume = has_generations(run_dir)
-    if not resume and run_dir.exists() and any(run_dir.iterdir()):
-        # stopped before its first checkpoint: start again for an equal budget
-        import shutil
+    identity = run_identity(recipe, seed, spec)
+    run_dir = pick_run_dir(recipe, seed, spec, identity)
+    record = _find_eval(run_dir, spec)
+    if record is not None:
+        log(f"{run_dir.name}: reusing the finished run (same resolved recipe and data)")
+        return record
+    finished = any(run_dir.glob("compare_eval*.json"))  # trained and scored under other settings: score again only
+    if finished:
+        log(f"{run_dir.name}: finished; evaluating at segments {list(spec.segments)}")
+        data_root = Path(json.loads(next(run_dir.glob("compare_eval*.json")).read_text())["data"])
+        steps = wall = None
+    else:
+        resume = has_generations(run_dir)
+        if not resume and run_dir.exists() and any(run_dir.iterdir()):
+            # stopped before its first checkpoint: start again for an equal budget
+            import shutil
 
-        shutil.rmtree(run_dir)
-    log(f"{run_dir.name}: {'resuming' if resume else 'training'}")
-    # an interrupted run continues from its newest checkpoint to the same budget
-    trainer = Trainer(recipe, run_overrides(spec, seed), run_dir=run_dir, data_root=spec.data, resume=resume)
-    summary = trainer.run()
-    steps, wall = summary.steps, round(summary.wall_s, 1)
-    data_root = trainer.data_root
+            shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / IDENTITY_FILE).write_text(json.dumps(identity, indent=1))
+        log(f"{run_dir.name}: {'resuming' if resume else 'training'}")
+        # an interrupted run continues from its newest checkpoint to the same budget
+        trainer = Trainer(recipe, run_overrides(spec, seed), run_dir=run_dir, data_root=spec.data, resume=resume)
+        summary = trainer.run()
+        steps, wall = summary.steps, round(summary.wall_s, 1)
+        data_root = trainer.data_root
     # the saved weights (the EMA average when EMA is on), allowed to run every segment budget;
     # budgets past the recipe's max_segments measure inference-time scaling
     model = load_model(run_dir, [f"model.halting.max_segments={max(spec.segments)}", "model.halting.eval_mode=adaptive"])
     model.eval()
     batches = dataset_batches(data_root, "test", 256, spec.limit)
     scores = segment_scores(model, batches, list(spec.segments), spec.limit)
-    record = {"recipe": recipe, "seed": seed, "steps": steps, "wall_s": wall, "params": model.num_parameters(),
-              "segments": list(spec.segments), "limit": spec.limit, "data": str(data_root), **scores}
-    done.parent.mkdir(parents=True, exist_ok=True)
+    if steps is None:
+        first = json.loads(next(run_dir.glob("compare_eval*.json")).read_text())
+        steps, wall = first.get("steps"), first.get("wall_s")
+    record = {"recipe": recipe, "seed": seed, "run_dir": str(run_dir), "identity": identity["digest"], "steps": steps, "wall_s": wall,
+              "params": model.num_parameters(), "segments": list(spec.segments), "limit": spec.limit, "data": str(data_root), **scores}
+    done = run_dir / (_eval_file(spec) if finished else RUN_DONE)
     done.write_text(json.dumps(record, indent=1))
     return record
 
@@ -170,12 +279,30 @@ def summarise(values: list[float]) -> dict[str, float | None]:
     }
 
 
-def run_compare(spec: CompareSpec, log=print) -> dict[str, Any]:
-    """Train and evaluate every recipe x seed; write `compare.json`, the table and the plot."""
+def check_spec(spec: CompareSpec) -> None:
+    """The mistakes found without training (or importing torch): no recipe, a recipe that does not
+    exist or is named twice, no seed or a repeated one."""
+    from hrmzoo.shipped import find_recipe
+
     if not spec.recipes:
         raise HrmzooError("compare: name at least one recipe")
     if not spec.seeds:
         raise HrmzooError("compare: seeds=[...] must list at least one seed")
+    twice = sorted({r for r in spec.recipes if spec.recipes.count(r) > 1})
+    if twice:
+        raise HrmzooError(f"compare: recipe '{twice[0]}' named twice; name each recipe once (to compare two settings of one "
+                          "recipe, copy it: 'hrmzoo recipes copy NAME other.yaml' and edit the copy)")
+    if len(set(spec.seeds)) != len(spec.seeds):
+        raise HrmzooError(f"compare: seeds={spec.seeds} repeats a seed; list each seed once")
+    for recipe in spec.recipes:
+        find_recipe(recipe)
+
+
+def run_compare(spec: CompareSpec, log=print) -> dict[str, Any]:
+    """Train and evaluate every recipe x seed; write `compare.json`, the table and the plot."""
+    import torch
+
+    check_spec(spec)
     if spec.threads is not None:
         torch.set_num_threads(spec.threads)
     out = Path(spec.out)

@@ -70,10 +70,10 @@ class BlockCallCounter:
     batch, as `hrmzoo.loop.target_halt_logits` does on the CPU) counts as that
     fraction of an application, so the count stays "applications over the whole batch".
 
-    Example:
+    Examples:
         >>> with BlockCallCounter(model) as counter:   # doctest: +SKIP
         ...     loss = segment_step(...)
-        >>> counter.calls.forward
+        >>> counter.calls.forward                       # doctest: +SKIP
     """
 
     def __init__(self, model, batch_size: int | None = None):

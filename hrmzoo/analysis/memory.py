@@ -30,10 +30,10 @@ class SavedBytes:
 class SavedTensorCounter:
     """Context manager: counts distinct storages saved for backward inside it.
 
-    Example:
+    Examples:
         >>> with SavedTensorCounter(model) as saved:    # doctest: +SKIP
         ...     loss = model(batch).logits.sum()
-        >>> saved.result.activations
+        >>> saved.result.activations                    # doctest: +SKIP
     """
 
     def __init__(self, model: torch.nn.Module | None = None):

@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "halting": ("hrmzoo.cli.halting_cmd", "halting analysis: halt steps, calibration, early stops, overthinking"),
     "compare": ("hrmzoo.cli.compare_cmd", "train recipes x seeds under one budget and compare accuracy by segment budget"),
     "plot": ("hrmzoo.cli.plot_cmd", "plot training curves of one or more runs (PNG and SVG)"),
+    "solve": ("hrmzoo.cli.solve_cmd", "solve a Sudoku or a maze with a shipped or trained model"),
     "trace": ("hrmzoo.cli.trace_cmd", "draw a model's prediction after every segment of one puzzle"),
     "import": ("hrmzoo.cli.import_cmd", "convert an original HRM or TRM checkpoint into a zoo checkpoint"),
     "data": ("hrmzoo.cli.data_cmd", "generate or convert a dataset (bare 'hrmzoo data' lists the kinds)"),
@@ -49,6 +50,7 @@ or overrides the recipe (train.steps=200). 'hrmzoo COMMAND --help' describes one
 
 examples:
   hrmzoo recipes
+  hrmzoo solve sudoku 1...........4..2
   hrmzoo build hrm_sudoku
   hrmzoo train tiny_sudoku4 train.steps=200
   hrmzoo eval runs/RUN_DIR

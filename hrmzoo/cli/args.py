@@ -108,6 +108,33 @@ def positive_int(named: dict[str, str], key: str) -> int | None:
     return value
 
 
+def check_recipe_argument(named: dict[str, str], command: str, example: str) -> None:
+    """The recipe is given and names a file or a shipped recipe: checked before torch is imported."""
+    from hrmzoo.shipped import find_recipe
+
+    if "recipe" not in named:
+        raise HrmzooError(f"no recipe given; run 'hrmzoo {command} {example}' (a shipped name, see 'hrmzoo recipes', or a YAML path)")
+    find_recipe(named["recipe"])
+
+
+def check_checkpoint_argument(named: dict[str, str], command: str) -> None:
+    """The checkpoint is given and exists (or names shipped weights): checked before torch is imported."""
+    if "ckpt" not in named:
+        raise HrmzooError(f"no checkpoint given; run 'hrmzoo {command} RUN_DIR' (a run directory or a .safetensors file; ckpt=RUN_DIR works too)")
+    value = named["ckpt"]
+    if value.startswith("pretrained:"):
+        from hrmzoo.hub import weights_path
+
+        weights_path(value)
+        return
+    try:
+        exists = Path(value).exists()
+    except (OSError, ValueError):
+        exists = False
+    if not exists:
+        raise HrmzooError(f"{value}: checkpoint not found; pass a run directory of 'hrmzoo train', a .safetensors file or pretrained:NAME")
+
+
 def resolve(named: dict[str, str], overrides: list[str], command: str) -> dict[str, Any]:
     """Model (loaded once, on its device), device, autocast dtype, data root and batch size for
     the commands that read a checkpoint (eval, sweep, halting, trace); sets torch's CPU threads

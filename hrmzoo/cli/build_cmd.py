@@ -97,17 +97,19 @@ def _level_rows(model, counts: dict[str, int]) -> list[str]:
 
 
 def run(args) -> int:
-    from hrmzoo.builder import build_model
-    from hrmzoo.checkpoint import save_model
+    from hrmzoo.cli.args import check_recipe_argument
 
     named, overrides = split_arguments(args.args, ("recipe",), "build", target="recipe")
-    if "recipe" not in named:
-        raise HrmzooError("no recipe given; run 'hrmzoo build hrm_sudoku' (a shipped name, see 'hrmzoo recipes', or a YAML path)")
+    check_recipe_argument(named, "build", "hrm_sudoku")  # before torch: a typo is reported at once
     from hrmzoo.paths import check_output_file
 
     # the output rule of every command, checked before the model is built
     out = check_output_file(args.out, "--out", force=args.force) if args.out is not None else None
     schedule = check_output_file(args.schedule, "--schedule", force=args.force) if args.schedule is not None else None
+
+    from hrmzoo.builder import build_model
+    from hrmzoo.checkpoint import save_model
+
     model = build_model(named["recipe"], overrides)
     print(describe(model))
     if out is not None:

@@ -40,13 +40,17 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from hrmzoo.cli.args import check_checkpoint_argument
+
+    named, overrides = split_arguments(args.args, KEYS, "eval", target="ckpt")
+    check_checkpoint_argument(named, "eval")  # before torch
+
     from hrmzoo.atomic import write_text_atomic
     from hrmzoo.evaluate import evaluate, format_activity, format_metrics
     from hrmzoo.errors import HrmzooError
     from hrmzoo.evaluate.arc import is_arc_split
     from hrmzoo.evaluate.arc_cli import evaluate_arc, finish_arc
 
-    named, overrides = split_arguments(args.args, KEYS, "eval", target="ckpt")
     ctx = resolve(named, overrides, "eval")
     model, ckpt, root, split = ctx["model"], ctx["ckpt"], ctx["root"], ctx["split"]
     out, trace = _outputs(named, ckpt)  # checked before the evaluation runs

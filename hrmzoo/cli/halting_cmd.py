@@ -51,11 +51,14 @@ def parse_thresholds(text: str | None) -> tuple[float, ...]:
 
 
 def run(args) -> int:
-    from hrmzoo.analysis.halting import analyze_halting, format_halting
-    from hrmzoo.analysis.plot import plot_halting
-    from hrmzoo.cli.args import COMMON_KEYS, split_arguments, positive_int, resolve
+    from hrmzoo.cli.args import COMMON_KEYS, check_checkpoint_argument, positive_int, resolve, split_arguments
 
     named, overrides = split_arguments(args.args, COMMON_KEYS + KEYS, "halting", target="ckpt")
+    check_checkpoint_argument(named, "halting")  # before torch
+
+    from hrmzoo.analysis.halting import analyze_halting, format_halting
+    from hrmzoo.analysis.plot import plot_halting
+
     ctx = resolve(named, overrides, "halting")
     try:
         noise = float(named.get("noise", "0.1"))

@@ -30,11 +30,14 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from hrmzoo.analysis.plot import plot_sweep
-    from hrmzoo.analysis.sweep import format_sweep, run_sweep
-    from hrmzoo.cli.args import COMMON_KEYS, split_arguments, int_list, resolve
+    from hrmzoo.cli.args import COMMON_KEYS, check_checkpoint_argument, int_list, resolve, split_arguments
 
     named, overrides = split_arguments(args.args, COMMON_KEYS + KEYS, "sweep", target="ckpt")
+    check_checkpoint_argument(named, "sweep")  # before torch
+
+    from hrmzoo.analysis.plot import plot_sweep
+    from hrmzoo.analysis.sweep import format_sweep, run_sweep
+
     ctx = resolve(named, overrides, "sweep")
     l_cycles = int_list(named, "l_cycles", [1, 2, 4, 8])
     segments = int_list(named, "segments", [1, 2, 4, 8, 16])

@@ -29,19 +29,21 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    import torch
-
-    from hrmzoo.analysis.trace import TraceError, dataset_kind, draw_trace, parse_puzzle_file, trace_example
-    from hrmzoo.cli.args import positive_int, resolve
-    from hrmzoo.cli.train_cmd import split_arguments
-    from hrmzoo.data.splits import open_split
+    from hrmzoo.cli.args import check_checkpoint_argument, positive_int, resolve, split_arguments
+    from hrmzoo.errors import HrmzooError
 
     items = list(args.args)
     if items and "=" not in items[0]:
         items[0] = f"ckpt={items[0]}"  # the run directory may come first, without ckpt=
     named, overrides = split_arguments(items, KEYS, "trace")
     if "index" in named and "puzzle" in named:
-        raise TraceError("give index=N or puzzle=FILE, not both")
+        raise HrmzooError("give index=N or puzzle=FILE, not both")
+    check_checkpoint_argument(named, "trace")  # before torch
+
+    import torch
+
+    from hrmzoo.analysis.trace import TraceError, dataset_kind, draw_trace, parse_puzzle_file, trace_example
+    from hrmzoo.data.splits import open_split
     named.setdefault("dtype", "float32")
     ctx = resolve(named, overrides, "trace")
     model, root, split, device = ctx["model"], ctx["root"], ctx["split"], ctx["device"]

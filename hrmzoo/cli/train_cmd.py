@@ -32,13 +32,20 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from hrmzoo.train.trainer import RECIPE_FILE, Trainer
+    from hrmzoo.shipped import find_recipe
 
     named, overrides = split_arguments(args.args, ("recipe", "resume", "data"), "train", target="recipe")
     resume = named.get("resume")
     recipe = named.get("recipe")
     if recipe is None and resume is None:
         raise HrmzooError("no recipe given; run 'hrmzoo train tiny_sudoku4' (a shipped name or a YAML path; or resume=RUN_DIR)")
+    if recipe is not None:
+        find_recipe(recipe)  # before torch: a typo is reported at once
+    if resume is not None and not Path(resume).is_dir():
+        raise HrmzooError(f"resume={resume}: no such run directory")
+
+    from hrmzoo.train.trainer import RECIPE_FILE, Trainer
+
     if recipe is None:
         recipe = str(Path(resume) / RECIPE_FILE)
         if not Path(recipe).is_file():

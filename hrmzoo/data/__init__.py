@@ -15,11 +15,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from hrmzoo.data.config import ArcData, DataConfig, MazeData, MixData, PathData, SudokuData
-from hrmzoo.data.errors import DataError
-from hrmzoo.data.format import IGNORE_LABEL_ID, PAD_ID
-
+# every public name is loaded on first use: `hrmzoo data --help` and `hrmzoo solve`'s puzzle
+# checks import one generator module (numpy) without pydantic's schemas or torch
 _LAZY = {
+    "ArcData": "hrmzoo.data.config",
+    "DataConfig": "hrmzoo.data.config",
+    "MazeData": "hrmzoo.data.config",
+    "MixData": "hrmzoo.data.config",
+    "PathData": "hrmzoo.data.config",
+    "SudokuData": "hrmzoo.data.config",
+    "DataError": "hrmzoo.data.errors",
+    "IGNORE_LABEL_ID": "hrmzoo.data.format",
+    "PAD_ID": "hrmzoo.data.format",
     "PuzzleDataset": "hrmzoo.data.dataset",
     "PuzzleIterableDataset": "hrmzoo.data.dataset",
     "collate_examples": "hrmzoo.data.dataset",
@@ -40,7 +47,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'hrmzoo.data' has no attribute {name!r}")
 
 
-__all__ = [
-    "ArcData", "DataConfig", "DataError", "IGNORE_LABEL_ID", "MazeData", "MixData", "PAD_ID", "PathData", "SudokuData",
-    *_LAZY,
-]
+__all__ = sorted(_LAZY)

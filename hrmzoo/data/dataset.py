@@ -117,7 +117,7 @@ class PuzzleDataset(Dataset):
         split: `"train"` or `"test"`.
         task_id: Add this `task_id` to every item (mixtures always carry theirs).
 
-    Example:
+    Examples:
         >>> ds = PuzzleDataset("data/sudoku", "train")            # doctest: +SKIP
         >>> loader = DataLoader(ds, batch_size=64, collate_fn=collate_examples)  # doctest: +SKIP
     """

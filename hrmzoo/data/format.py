@@ -103,7 +103,7 @@ class SplitArrays:
 class SplitBuilder:
     """Accumulates groups of puzzles of examples, then emits `SplitArrays`.
 
-    Example:
+    Examples:
         >>> b = SplitBuilder(seq_len=4)
         >>> b.add_group([(0, [(np.ones(4), np.ones(4))])])
         >>> b.build().num_examples

@@ -84,7 +84,7 @@ class StreamingSplitWriter:
         seq_len: Tokens per example.
         vocab_size: Decides the token dtype (`uint8` when it fits, as the original).
 
-    Example:
+    Examples:
         >>> w = StreamingSplitWriter(tmp / "train", seq_len=4, vocab_size=3)  # doctest: +SKIP
         >>> w.add_group([(1, [(np.ones(4), np.ones(4))])])                    # doctest: +SKIP
         >>> w.close(num_puzzle_identifiers=2)                                  # doctest: +SKIP

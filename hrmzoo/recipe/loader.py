@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,38 +23,15 @@ from hrmzoo.recipe.migrate import migrate_tree
 from hrmzoo.recipe.overrides import apply_overrides, parse_override
 from hrmzoo.recipe.safe_yaml import MAX_YAML_DEPTH, MAX_YAML_NODES, load_yaml  # noqa: F401  (re-exported)
 from hrmzoo.recipe.schema import COMPONENT_SLOTS, RecipeBase, recipe_class
+from hrmzoo.shipped import RECIPES_DIR, find_recipe, shipped_recipes  # noqa: F401  (re-exported)
 
-# Shipped recipes are package data (hrmzoo/recipes/*.yaml), so a wheel or a non-editable
-# install finds them too; a checkout's top-level recipes/ is a symlink to this folder.
-# str() of the resource is a real directory for every install pip makes (not a zip import).
-RECIPES_DIR = Path(str(resources.files("hrmzoo") / "recipes"))
 MAX_EXTENDS_DEPTH = 16
 MAX_RECIPE_BYTES = 1 << 20
 
 
-def shipped_recipes() -> list[str]:
-    """Names of the recipes shipped in the package (`hrmzoo/recipes/`)."""
-    return registry.natural_sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
-
-
 def resolve_recipe_path(source: str | Path, relative_to: Path | None = None) -> Path:
     """A recipe path, or a shipped recipe name (`hrm_sudoku`), to an existing file."""
-    text = str(source)
-    if "\0" in text:
-        raise RecipeError(f"recipe {text!r}: the name holds a null byte")
-    candidates = [Path(text)]
-    if relative_to is not None:
-        candidates.insert(0, relative_to / text)
-    if not text.endswith((".yaml", ".yml")):
-        candidates.append(RECIPES_DIR / f"{text}.yaml")
-    candidates.append(RECIPES_DIR / Path(text).name)
-    for c in candidates:
-        if c.is_file():
-            return c
-    names = shipped_recipes()
-    close = difflib.get_close_matches(Path(text).stem, names, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else f" (shipped: {', '.join(names)})"
-    raise RecipeError(f"recipe '{text}' not found: no such file and no shipped recipe of that name{hint}")
+    return find_recipe(source, relative_to)
 
 
 class _Doc:

@@ -15,7 +15,7 @@ def lr_factor(step: int, total: int, warmup: int = 0, kind: str = "constant", mi
         kind: `constant` or `cosine` after warmup.
         min_ratio: the cosine schedule's floor.
 
-    Example:
+    Examples:
         >>> lr_factor(0, 100, warmup=10)
         0.1
         >>> lr_factor(99, 100, kind="cosine") < 0.01

@@ -1,0 +1,73 @@
+"""The weights shipped in the package (hrmzoo/weights): cards complete and true to their files."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+import hrmzoo
+from hrmzoo.hub import CARD_FIELDS, WEIGHTS_DIR, available, card
+
+SHIPPED = available()
+
+
+def test_every_file_has_its_card_and_the_wheel_stays_small():
+    files = sorted(WEIGHTS_DIR.glob("*.safetensors"))
+    assert files and {f.stem for f in files} == set(SHIPPED)
+    assert {p.stem for p in WEIGHTS_DIR.glob("*.json")} == set(SHIPPED)
+    assert sum(f.stat().st_size for f in files) <= 5 * 2**20  # the issue's wheel-growth limit
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_card_is_complete_and_its_sha256_matches_the_file(name):
+    c = card(name)
+    missing = [f for f in CARD_FIELDS if c.get(f) in (None, "", [], {})]
+    assert not missing, f"{name}.json lacks {missing}"
+    path = WEIGHTS_DIR / f"{name}.safetensors"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == c["sha256"] and path.stat().st_size == c["file_bytes"]
+    acc = c["accuracy"]
+    assert acc["segments"] == [1, 2, 4, 8, 16]
+    assert all(0 <= acc[mode][str(k)] <= 100 for mode in ("fixed", "adaptive") for k in acc["segments"])
+    assert c["machine"]["cpu"] and c["reproduce"][0].startswith("python benchmarks/time_compare.py")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_pretrained_loads_and_runs_a_batch(name):
+    import torch
+
+    model = hrmzoo.pretrained(name)
+    also = hrmzoo.load_model(f"pretrained:{name}")
+    assert model.recipe == also.recipe and model.recipe.name == card(name)["recipe_name"]
+    inputs = torch.ones(2, model.cfg.seq_len, dtype=torch.long)
+    with torch.no_grad():
+        out = model({"inputs": inputs}, None)
+    assert out.logits.shape[:2] == (2, model.cfg.seq_len) and torch.isfinite(out.logits).all()
+
+
+def test_an_unknown_name_lists_the_shipped_ones():
+    with pytest.raises(hrmzoo.HrmzooError, match="no pretrained model 'nope'; shipped: "):
+        hrmzoo.pretrained("nope")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_reaches_its_card_accuracy_on_its_test_split(name, tmp_path):
+    """Regenerates the card's dataset from its spec (the generator is seeded) and scores the file."""
+    import torch
+
+    from hrmzoo.analysis.compare import segment_scores
+    from hrmzoo.analysis.evalrun import dataset_batches
+    from hrmzoo.data.prepare import prepare_data
+
+    torch.set_num_threads(1)
+    c = card(name)
+    root = prepare_data(c["data"]["spec"], tmp_path / "data")
+    assert root.name == c["data"]["fingerprint"]
+    model = hrmzoo.pretrained(name, ["model.halting.max_segments=16", "model.halting.eval_mode=adaptive"])
+    scores = segment_scores(model, dataset_batches(root, "test", 256), [1, 2, 4, 8, 16], None)
+    assert scores["examples"] == c["test_examples"]
+    for mode in ("fixed", "adaptive"):
+        for k in map(str, c["accuracy"]["segments"]):
+            expected = c["accuracy"][mode][k]
+            assert abs(scores[mode][k] - expected) <= 1.0, f"{name} {mode} at {k} segments: {scores[mode][k]:.2f}% vs card {expected:.2f}%"
