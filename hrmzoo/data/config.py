@@ -130,18 +130,13 @@ class TomData(_Base):
 Range = tuple[int, int]
 
 
-def _check_range(name: str, v: Optional[Range]) -> None:
-    if v is not None and not (0 <= v[0] <= v[1]):
-        raise ValueError(f"{name} must be (min, max) with 0 <= min <= max, got {tuple(v)}")
-
-
 class LogicData(_Base):
     """Propositional Horn-rule closure (see `hrmzoo.data.logic`)."""
 
     type: Literal["logic"] = "logic"
     num_atoms: int = Field(16, ge=1, le=64, description="atoms per instance (answer positions)")
     num_rules: int = Field(16, ge=1, le=64, description="rule slots per instance (fixed layout)")
-    facts: int = Field(3, ge=1, description="at most this many facts")
+    facts: int = Field(3, description="at most this many facts (>= 1)")
     depth: Range = Field((1, 4), description="(min, max) forward-chaining rounds of train instances")
     test_depth: Optional[Range] = Field(None, description="(min, max) rounds of test instances; None: depth")
     distractors: Range = Field((2, 6), description="(min, max) rules that never fire")
@@ -155,8 +150,6 @@ class LogicData(_Base):
         from hrmzoo.data.errors import DataError
         from hrmzoo.data.logic import check_params
 
-        for name in ("depth", "test_depth", "distractors"):
-            _check_range(name, getattr(self, name))
         try:
             for d in (self.depth, self.test_depth or self.depth):
                 check_params(self.num_atoms, self.num_rules, self.facts, d, self.distractors)
