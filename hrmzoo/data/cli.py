@@ -106,6 +106,7 @@ def _parser() -> _Parser:
     fl = sub.add_parser("flow", help="generate min-cost flows on small supply networks (unique optimum; answer: flow per edge)")
     fl.add_argument("--nodes", type=int, nargs=2, metavar=("MIN", "MAX"), default=(5, 7), help="nodes of train networks")
     fl.add_argument("--test-nodes", type=int, nargs=2, metavar=("MIN", "MAX"), help="nodes of test networks (default: --nodes)")
+    fl.add_argument("--max-nodes", type=int, help="nodes the layout holds (default: the larger range's maximum)")
     fl.add_argument("--max-capacity", type=int, default=4)
     fl.add_argument("--max-cost", type=int, default=9)
     fl.add_argument("--max-supply", type=int, default=6)
@@ -146,7 +147,7 @@ def _config(args: argparse.Namespace):
                                  num_test=args.num_test, seed=args.seed))
     if args.kind == "flow":
         return parse_config(dict(type="flow", nodes=tuple(args.nodes), test_nodes=tuple(args.test_nodes) if args.test_nodes else None,
-                                 max_capacity=args.max_capacity, max_cost=args.max_cost, max_supply=args.max_supply,
+                                 max_nodes=args.max_nodes, max_capacity=args.max_capacity, max_cost=args.max_cost, max_supply=args.max_supply,
                                  num_train=args.num_train, num_test=args.num_test, seed=args.seed))
     sources, dirs = args.source or ["arc1"], list(args.dir or [])
     if sources.count("dir") != len(dirs):

@@ -189,6 +189,7 @@ class FlowData(_Base):
     type: Literal["flow"] = "flow"
     nodes: Range = Field((5, 7), description="(min, max) nodes of train networks")
     test_nodes: Optional[Range] = Field(None, description="(min, max) nodes of test networks; None: nodes")
+    max_nodes: Optional[int] = Field(None, description="nodes the layout holds (seq_len); None: the larger range's maximum")
     max_capacity: int = Field(4, ge=1, le=9)
     max_cost: int = Field(9, ge=1, le=9)
     max_supply: int = Field(6, ge=1, le=9)
@@ -202,7 +203,7 @@ class FlowData(_Base):
         from hrmzoo.data.flow import check_params
 
         try:
-            check_params(self.nodes, self.test_nodes or self.nodes, self.max_capacity, self.max_cost, self.max_supply)
+            check_params(self.nodes, self.test_nodes or self.nodes, self.max_capacity, self.max_cost, self.max_supply, self.max_nodes)
         except DataError as e:
             raise ValueError(str(e)) from None
         return self

@@ -22,7 +22,9 @@ b < 0, 0 transshipment; PAD past the network), then `max_edges` slots
 `[from, to, capacity, cost, ASK]` in random order (PAD past the network).
 The label of the fifth token of an edge slot is the flow (`NUM0 + f`);
 everything else is unsupervised. `nodes` and `test_nodes` set the network
-sizes of the two splits (larger test networks go beyond the training range).
+sizes of the two splits (larger test networks go beyond the training range);
+`max_nodes` fixes the layout, so builds with different test ranges share
+one layout (and, drawn from the same stream, the same train split).
 
 Splits: separate seeded streams; a test instance equal in content (balances
 and the set of edges, order ignored) to a train instance is drawn again.
@@ -59,18 +61,23 @@ def num_edges(n: int) -> int:
     return min(2 * n, n * (n - 1) // 2)
 
 
-def layout_nodes(nodes: Sequence[int], test_nodes: Sequence[int] | None) -> int:
-    return max(nodes[1], (test_nodes or nodes)[1])
+def layout_nodes(nodes: Sequence[int], test_nodes: Sequence[int] | None, max_nodes: int | None = None) -> int:
+    """Nodes the layout holds: `max_nodes`, or the larger of the two ranges' maxima."""
+    return max_nodes if max_nodes is not None else max(nodes[1], (test_nodes or nodes)[1])
 
 
 def seq_len(max_nodes: int) -> int:
     return max_nodes + SLOT * num_edges(max_nodes)
 
 
-def check_params(nodes: Sequence[int], test_nodes: Sequence[int], max_capacity: int, max_cost: int, max_supply: int) -> None:
+def check_params(nodes: Sequence[int], test_nodes: Sequence[int], max_capacity: int, max_cost: int, max_supply: int,
+                 max_nodes: int | None = None) -> None:
     for name, (lo, hi) in (("nodes", nodes), ("test_nodes", test_nodes)):
         if not (4 <= lo <= hi <= MAX_NODES):
             raise DataError(f"flow: {name} ({lo}, {hi}) must satisfy 4 <= min <= max <= {MAX_NODES}")
+    if max_nodes is not None and not (max(nodes[1], test_nodes[1]) <= max_nodes <= MAX_NODES):
+        raise DataError(f"flow: max_nodes {max_nodes} (the layout) must hold the largest network ({max(nodes[1], test_nodes[1])} nodes) "
+                        f"and be <= {MAX_NODES}; raise max_nodes or leave it unset")
     for name, v in (("max_capacity", max_capacity), ("max_cost", max_cost), ("max_supply", max_supply)):
         if not (1 <= v <= MAX_VALUE):
             raise DataError(f"flow: {name} {v} must be 1..{MAX_VALUE} (one number token each)")
@@ -284,6 +291,7 @@ def build_flow(
     *,
     nodes: Sequence[int] = (5, 7),
     test_nodes: Sequence[int] | None = None,
+    max_nodes: int | None = None,
     max_capacity: int = 4,
     max_cost: int = 9,
     max_supply: int = 6,
@@ -299,6 +307,8 @@ def build_flow(
         out: Dataset root.
         nodes: (min, max) nodes of train networks.
         test_nodes: (min, max) nodes of test networks; None: `nodes`.
+        max_nodes: Nodes the layout holds (fix it to share one layout between builds with different
+            test ranges); None: the larger range's maximum.
         max_capacity: Edge capacities are 1..max_capacity.
         max_cost: Edge costs are 1..max_cost.
         max_supply: Largest supply or demand of one node.
@@ -312,10 +322,10 @@ def build_flow(
         The dataset root.
     """
     test_nodes = tuple(test_nodes) if test_nodes is not None else tuple(nodes)
-    check_params(nodes, test_nodes, max_capacity, max_cost, max_supply)
+    check_params(nodes, test_nodes, max_capacity, max_cost, max_supply, max_nodes)
     if num_train < 0 or num_test < 0:
         raise DataError("flow: num_train and num_test must be >= 0")
-    size = layout_nodes(nodes, test_nodes)
+    size = layout_nodes(nodes, test_nodes, max_nodes)
     root = Path(out)
     seen: set[bytes] = set()
     common = dict(max_capacity=max_capacity, max_cost=max_cost, max_supply=max_supply, exclude=seen, progress=progress)
@@ -329,6 +339,6 @@ def build_flow(
                          vocab_size=VOCAB_SIZE, extras={"nodes": np.asarray([r[4] for r in rows], np.int32),
                                                         "cost": np.asarray([r[3] for r in rows], np.int32)})
     write_identifiers(root, [BLANK_IDENTIFIER])
-    write_build_info(root, "flow", spec or dict(nodes=list(nodes), test_nodes=list(test_nodes), max_capacity=max_capacity, max_cost=max_cost,
+    write_build_info(root, "flow", spec or dict(nodes=list(nodes), test_nodes=list(test_nodes), max_nodes=max_nodes, max_capacity=max_capacity, max_cost=max_cost,
                                                 max_supply=max_supply, num_train=num_train, num_test=num_test, seed=seed))
     return root

@@ -65,7 +65,7 @@ def build_into(cfg: Any, out: str | os.PathLike[str], *, progress: bool = False)
         return listfn.build_listfn(out, width=cfg.width, num_examples=cfg.num_examples, length=cfg.length, test_length=cfg.test_length,
                                    num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed, progress=progress, spec=spec)
     if isinstance(cfg, FlowData):
-        return flow.build_flow(out, nodes=cfg.nodes, test_nodes=cfg.test_nodes, max_capacity=cfg.max_capacity, max_cost=cfg.max_cost,
+        return flow.build_flow(out, nodes=cfg.nodes, test_nodes=cfg.test_nodes, max_nodes=cfg.max_nodes, max_capacity=cfg.max_capacity, max_cost=cfg.max_cost,
                                max_supply=cfg.max_supply, num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed, progress=progress, spec=spec)
     raise TypeError(f"not a generator spec: {type(cfg).__name__}")
 
@@ -163,7 +163,7 @@ def config_metadata(cfg: Any) -> dict[str, Any]:
     if isinstance(cfg, ListfnData):
         return {"vocab_size": listfn.VOCAB_SIZE, "seq_len": listfn.seq_len(cfg.width, cfg.num_examples), "num_puzzle_identifiers": 1, "num_tasks": 1}
     if isinstance(cfg, FlowData):
-        return {"vocab_size": flow.VOCAB_SIZE, "seq_len": flow.seq_len(flow.layout_nodes(cfg.nodes, cfg.test_nodes)), "num_puzzle_identifiers": 1, "num_tasks": 1}
+        return {"vocab_size": flow.VOCAB_SIZE, "seq_len": flow.seq_len(flow.layout_nodes(cfg.nodes, cfg.test_nodes, cfg.max_nodes)), "num_puzzle_identifiers": 1, "num_tasks": 1}
     if isinstance(cfg, ArcData):
         return {"vocab_size": arc.VOCAB_SIZE, "seq_len": arc.SEQ_LEN, "num_puzzle_identifiers": None, "num_tasks": 1}
     metas = [config_metadata(t.data) for t in cfg.tasks]

@@ -150,3 +150,15 @@ def test_render_shows_the_plan(built):
     d = load_split(built, "train")
     text = flow.render(np.asarray(d.sets[0].inputs[0]), np.asarray(d.sets[0].labels[0]), LAYOUT)
     assert text.startswith("supply: ") and "total cost:" in text
+
+
+def test_fixed_layout_shares_the_train_split_across_test_ranges(tmp_path):
+    """The beyond-range protocol trains once on the same instances: only the test split may change with test_nodes."""
+    a = flow.build_flow(tmp_path / "a", nodes=(5, 6), test_nodes=(5, 6), max_nodes=8, num_train=50, num_test=20, seed=3)
+    b = flow.build_flow(tmp_path / "b", nodes=(5, 6), test_nodes=(7, 8), max_nodes=8, num_train=50, num_test=20, seed=3)
+    assert (a / "train/all__inputs.npy").read_bytes() == (b / "train/all__inputs.npy").read_bytes()
+    assert (a / "train/all__labels.npy").read_bytes() == (b / "train/all__labels.npy").read_bytes()
+    assert set(np.load(b / "test/extra__nodes.npy")) == {7, 8}
+    with pytest.raises(DataError, match="max_nodes 7") as e:
+        flow.build_flow(tmp_path / "c", nodes=(5, 6), test_nodes=(7, 8), max_nodes=7, num_train=5, num_test=5)
+    assert "\n" not in str(e.value)

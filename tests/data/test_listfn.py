@@ -173,3 +173,13 @@ def test_render_shows_pairs(built):
     d = load_split(built, "train")
     text = listfn.render(np.asarray(d.sets[0].inputs[0]), np.asarray(d.sets[0].labels[0]), WIDTH, "rev")
     assert text.count("->") == EXAMPLES + 1 and "hidden program: rev" in text
+
+
+def test_train_split_does_not_depend_on_the_test_range(tmp_path):
+    """The beyond-range protocol trains once on the same instances: only the test split changes with test_length."""
+    a = listfn.build_listfn(tmp_path / "a", length=(1, 2), test_length=(2, 2), num_train=40, num_test=10, seed=3)
+    b = listfn.build_listfn(tmp_path / "b", length=(1, 2), test_length=(3, 3), num_train=40, num_test=10, seed=3)
+    for f in ("inputs", "labels"):
+        assert (a / f"train/all__{f}.npy").read_bytes() == (b / f"train/all__{f}.npy").read_bytes()
+    c = listfn.build_listfn(tmp_path / "c", length=(1, 2), test_length=(3, 3), num_train=10, num_test=10, seed=3)
+    assert (np.load(c / "train/all__inputs.npy") == np.load(a / "train/all__inputs.npy")[:10]).all()

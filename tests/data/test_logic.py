@@ -132,3 +132,14 @@ def test_render_reads_as_rules(built):
     d = load_split(built, "train")
     text = logic.render(np.asarray(d.sets[0].inputs[0]), np.asarray(d.sets[0].labels[0]), ATOMS)
     assert text.startswith("facts: ") and "->" in text and "true:" in text
+
+
+def test_train_split_does_not_depend_on_the_test_range(tmp_path):
+    """The beyond-range protocol trains once on the same instances: only the test split changes with test_depth."""
+    a = logic.build_logic(tmp_path / "a", num_train=50, num_test=20, num_aug=2, seed=3)
+    b = logic.build_logic(tmp_path / "b", num_train=50, num_test=20, num_aug=2, test_depth=(5, 8), seed=3)
+    for f in ("inputs", "labels"):
+        assert (a / f"train/all__{f}.npy").read_bytes() == (b / f"train/all__{f}.npy").read_bytes()
+    # fewer training instances are the first ones of the larger build
+    c = logic.build_logic(tmp_path / "c", num_train=10, num_test=20, num_aug=2, seed=3)
+    assert (np.load(c / "train/all__inputs.npy") == np.load(a / "train/all__inputs.npy")[:30]).all()
