@@ -15,10 +15,11 @@ instances whose demand cannot be met are drawn again. The generator's own
 solver is successive shortest paths (Bellman-Ford); the tests check every
 label against networkx instead.
 
-Layout (`seq_len = max_nodes + 5 * max_edges`, sized for the larger of the
-train and test node ranges so both splits share one layout): position i <
-`max_nodes` holds node i's balance (`BAL0 + 9 + b`: supply b > 0, demand
-b < 0, 0 transshipment; PAD past the network), then `max_edges` slots
+Layout (`seq_len = 2 * max_nodes + 5 * max_edges`, sized for the larger of
+the train and test node ranges so both splits share one layout): positions
+2i, 2i + 1 hold node i's name and balance (`NODE0 + i`, `BAL0 + 9 + b`:
+supply b > 0, demand b < 0, 0 transshipment; PAD past the network, so a
+model finds a node's balance by the name the edges use), then `max_edges` slots
 `[from, to, capacity, cost, ASK]` in random order (PAD past the network).
 The label of the fifth token of an edge slot is the flow (`NUM0 + f`);
 everything else is unsupervised. `nodes` and `test_nodes` set the network
@@ -67,7 +68,7 @@ def layout_nodes(nodes: Sequence[int], test_nodes: Sequence[int] | None, max_nod
 
 
 def seq_len(max_nodes: int) -> int:
-    return max_nodes + SLOT * num_edges(max_nodes)
+    return 2 * max_nodes + SLOT * num_edges(max_nodes)
 
 
 def check_params(nodes: Sequence[int], test_nodes: Sequence[int], max_capacity: int, max_cost: int, max_supply: int,
@@ -222,9 +223,9 @@ def encode(max_nodes: int, edges: Sequence[Edge], balance: Sequence[int], flow: 
     x = np.zeros(seq_len(max_nodes), dtype=np.uint8)
     y = np.zeros_like(x)
     for i, b in enumerate(balance):
-        x[i] = BAL0 + MAX_VALUE + b
+        x[2 * i:2 * i + 2] = (NODE0 + i, BAL0 + MAX_VALUE + b)
     for k, ((u, v, c, w), f) in enumerate(zip(edges, flow)):
-        p = max_nodes + SLOT * k
+        p = 2 * max_nodes + SLOT * k
         x[p:p + SLOT] = (NODE0 + u, NODE0 + v, NUM0 + c, NUM0 + w, ASK)
         y[p + SLOT - 1] = NUM0 + f
     return x, y
@@ -233,9 +234,9 @@ def encode(max_nodes: int, edges: Sequence[Edge], balance: Sequence[int], flow: 
 def decode(x: np.ndarray, max_nodes: int) -> tuple[list[Edge], list[int]]:
     """(edges, balance) of an input row."""
     x = np.asarray(x).reshape(-1)
-    balance = [int(t) - BAL0 - MAX_VALUE for t in x[:max_nodes] if t != PAD]
+    balance = [int(t) - BAL0 - MAX_VALUE for t in x[1:2 * max_nodes:2] if t != PAD]
     edges = []
-    for p in range(max_nodes, len(x), SLOT):
+    for p in range(2 * max_nodes, len(x), SLOT):
         if x[p] != PAD:
             u, v, c, w = (int(t) for t in x[p:p + 4])
             edges.append((u - NODE0, v - NODE0, c - NUM0, w - NUM0))
@@ -245,7 +246,7 @@ def decode(x: np.ndarray, max_nodes: int) -> tuple[list[Edge], list[int]]:
 def flows(y: np.ndarray, max_nodes: int, count: int) -> list[int]:
     """The flow per edge slot of a label row (first `count` slots)."""
     y = np.asarray(y).reshape(-1)
-    return [int(y[max_nodes + SLOT * k + SLOT - 1]) - NUM0 for k in range(count)]
+    return [int(y[2 * max_nodes + SLOT * k + SLOT - 1]) - NUM0 for k in range(count)]
 
 
 def render(x: np.ndarray, y: np.ndarray | None, max_nodes: int) -> str:

@@ -17,10 +17,11 @@ The recorded depth (`extra__depth.npy`) is the number of forward-chaining
 rounds the closure takes, computed from the finished instance (not from the
 construction). Rule order is shuffled.
 
-Layout (`seq_len = num_atoms + 3 * num_rules`): position i < num_atoms is
-atom i (`FACT` when given, `ASK` otherwise; label `YES`/`NO`); then
-`num_rules` slots of three tokens `[body1, body2 or NONE, head]` (atom i is
-`ATOM0 + i`; unused slots PAD; unsupervised).
+Layout (`seq_len = 2 * num_atoms + 3 * num_rules`): atom i's name and
+status at positions 2i, 2i + 1 (`ATOM0 + i`, then `FACT` when given, `ASK`
+otherwise; the label of the status position is `YES`/`NO`, so a model finds
+atom i's answer by its name, as the rules name it); then `num_rules` slots of
+three tokens `[body1, body2 or NONE, head]` (unused slots PAD; unsupervised).
 
 Splits: train and test are drawn from separate seeded streams; a test instance
 whose content (facts and the set of rules, order ignored) equals a train
@@ -57,7 +58,7 @@ def vocab_size(num_atoms: int) -> int:
 
 
 def seq_len(num_atoms: int, num_rules: int) -> int:
-    return num_atoms + 3 * num_rules
+    return 2 * num_atoms + 3 * num_rules
 
 
 def check_params(num_atoms: int, num_rules: int, facts: int, depth: Sequence[int], distractors: Sequence[int]) -> None:
@@ -141,12 +142,13 @@ def encode(num_atoms: int, num_rules: int, facts: Sequence[int], rules: Sequence
     """(input, label) token rows of one instance."""
     x = np.zeros(seq_len(num_atoms, num_rules), dtype=np.uint8)
     y = np.zeros_like(x)
-    x[:num_atoms] = ASK
-    x[list(facts)] = FACT
+    x[0:2 * num_atoms:2] = ATOM0 + np.arange(num_atoms)
+    x[1:2 * num_atoms:2] = ASK
+    x[[2 * a + 1 for a in facts]] = FACT
     truth, _ = closure(num_atoms, facts, rules)
-    y[:num_atoms] = np.where(truth, YES, NO)
+    y[1:2 * num_atoms:2] = np.where(truth, YES, NO)
     for i, (body, head) in enumerate(rules):
-        p = num_atoms + 3 * i
+        p = 2 * num_atoms + 3 * i
         x[p] = ATOM0 + body[0]
         x[p + 1] = ATOM0 + body[1] if len(body) > 1 else NONE
         x[p + 2] = ATOM0 + head
@@ -156,9 +158,9 @@ def encode(num_atoms: int, num_rules: int, facts: Sequence[int], rules: Sequence
 def decode(x: np.ndarray, num_atoms: int) -> tuple[list[int], list[Rule]]:
     """(facts, rules) of an input row (the inverse of `encode`)."""
     x = np.asarray(x).reshape(-1)
-    facts = [i for i in range(num_atoms) if x[i] == FACT]
+    facts = [i for i in range(num_atoms) if x[2 * i + 1] == FACT]
     rules: list[Rule] = []
-    for p in range(num_atoms, len(x), 3):
+    for p in range(2 * num_atoms, len(x), 3):
         if x[p] == PAD:
             continue
         body = (int(x[p]) - ATOM0,) if x[p + 1] == NONE else (int(x[p]) - ATOM0, int(x[p + 1]) - ATOM0)
@@ -177,8 +179,8 @@ def render(x: np.ndarray, y: np.ndarray | None, num_atoms: int) -> str:
     lines += [f"  {' & '.join(atom_name(b) for b in body)} -> {atom_name(h)}" for body, h in rules]
     if y is not None:
         y = np.asarray(y).reshape(-1)
-        lines.append("true:  " + " ".join(atom_name(i) for i in range(num_atoms) if y[i] == YES))
-        lines.append("false: " + " ".join(atom_name(i) for i in range(num_atoms) if y[i] == NO))
+        lines.append("true:  " + " ".join(atom_name(i) for i in range(num_atoms) if y[2 * i + 1] == YES))
+        lines.append("false: " + " ".join(atom_name(i) for i in range(num_atoms) if y[2 * i + 1] == NO))
     return "\n".join(lines)
 
 

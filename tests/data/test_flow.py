@@ -19,9 +19,11 @@ LAYOUT = 9  # nodes (5, 7) train, (8, 9) test: the layout holds 9 nodes and 18 e
 
 def read_instance(x: np.ndarray, y: np.ndarray, layout: int = LAYOUT):
     """The test's own reading of the layout: balances, then [from, to, capacity, cost, ASK] slots; the label's flows."""
-    balance = [int(t) - 28 - 9 for t in x[:layout] if t != 0]
+    names = [int(t) - 12 for t in x[0:2 * layout:2] if t != 0]
+    balance = [int(t) - 28 - 9 for t in x[1:2 * layout:2] if t != 0]
+    assert names == list(range(len(balance))) and (y[:2 * layout] == 0).all()
     edges, flows = [], []
-    for slot, lab in zip(x[layout:].reshape(-1, 5), y[layout:].reshape(-1, 5)):
+    for slot, lab in zip(x[2 * layout:].reshape(-1, 5), y[2 * layout:].reshape(-1, 5)):
         if slot[0] == 0:
             assert (slot == 0).all() and (lab == 0).all()
             continue
@@ -75,7 +77,7 @@ def test_every_label_is_the_networkx_optimum(built, split, lo, hi):
     d = load_split(built, split, check_values=True)
     xs, ys = np.asarray(d.sets[0].inputs), np.asarray(d.sets[0].labels)
     sizes, costs = np.load(built / split / "extra__nodes.npy"), np.load(built / split / "extra__cost.npy")
-    assert len(xs) == 1000 and d.seq_len == LAYOUT + 5 * 18 and d.vocab_size == 47
+    assert len(xs) == 1000 and d.seq_len == 2 * LAYOUT + 5 * 18 and d.vocab_size == 47
     for k, (x, y, n, c) in enumerate(zip(xs, ys, sizes, costs)):
         balance, edges, flows = read_instance(x, y)
         assert len(balance) == n and lo <= n <= hi and len(edges) == 2 * n
@@ -143,7 +145,7 @@ def test_recipe_spec_metadata_matches_the_build(tmp_path):
     cfg = dict(type="flow", nodes=[4, 5], test_nodes=[6, 6], num_train=10, num_test=10)
     d = load_split(prepare_data(cfg, tmp_path), "train")
     meta = config_metadata(cfg)
-    assert (meta["vocab_size"], meta["seq_len"]) == (d.vocab_size, d.seq_len) == (47, 6 + 5 * 12)
+    assert (meta["vocab_size"], meta["seq_len"]) == (d.vocab_size, d.seq_len) == (47, 12 + 5 * 12)
 
 
 def test_render_shows_the_plan(built):

@@ -18,10 +18,11 @@ ATOMS, RULES = 16, 16
 
 def read_instance(x: np.ndarray) -> tuple[set[int], list[tuple[frozenset, int]]]:
     """The test's own reading of the layout (not logic.decode): facts and (body, head) rules."""
-    facts = {i for i in range(ATOMS) if x[i] == 3}
-    assert all(x[i] in (3, 4) for i in range(ATOMS))
+    assert [int(t) - 6 for t in x[0:2 * ATOMS:2]] == list(range(ATOMS))  # atom names, in order
+    facts = {i for i in range(ATOMS) if x[2 * i + 1] == 3}
+    assert all(x[2 * i + 1] in (3, 4) for i in range(ATOMS))
     rules = []
-    for slot in x[ATOMS:].reshape(RULES, 3):
+    for slot in x[2 * ATOMS:].reshape(RULES, 3):
         if slot[0] == 0:
             assert (slot == 0).all()
             continue
@@ -52,12 +53,12 @@ def test_every_label_is_the_closure(built, split, lo, hi):
     d = load_split(built, split, check_values=True)
     xs, ys = np.asarray(d.sets[0].inputs), np.asarray(d.sets[0].labels)
     depths = np.load(built / split / "extra__depth.npy")
-    assert len(xs) == 1000 and d.seq_len == ATOMS + 3 * RULES and d.vocab_size == 6 + ATOMS
+    assert len(xs) == 1000 and d.seq_len == 2 * ATOMS + 3 * RULES and d.vocab_size == 6 + ATOMS
     for x, y, depth in zip(xs, ys, depths):
         facts, rules = read_instance(x)
         model, rounds = chain(facts, rules)
-        assert [int(v) for v in y[:ATOMS]] == [2 if i in model else 1 for i in range(ATOMS)]
-        assert (y[ATOMS:] == 0).all()  # rules are unsupervised
+        assert [int(v) for v in y[1:2 * ATOMS:2]] == [2 if i in model else 1 for i in range(ATOMS)]
+        assert (y[0:2 * ATOMS:2] == 0).all() and (y[2 * ATOMS:] == 0).all()  # names and rules are unsupervised
         assert rounds == depth and lo <= depth <= hi
     assert set(depths) == set(range(lo, hi + 1))  # the whole range is drawn
 
@@ -82,7 +83,7 @@ def test_atom_renaming_keeps_labels_exact(tmp_path):
     xs, ys = np.asarray(d.sets[0].inputs), np.asarray(d.sets[0].labels)
     for x, y in zip(xs, ys):
         model, _ = chain(*read_instance(x))
-        assert [int(v) for v in y[:ATOMS]] == [2 if i in model else 1 for i in range(ATOMS)]
+        assert [int(v) for v in y[1:2 * ATOMS:2]] == [2 if i in model else 1 for i in range(ATOMS)]
     assert len({x.tobytes() for x in xs}) == 120
 
 
@@ -125,7 +126,7 @@ def test_recipe_spec_metadata_matches_the_build(tmp_path):
     root = prepare_data(cfg, tmp_path)
     d = load_split(root, "train")
     meta = config_metadata(cfg)
-    assert (meta["vocab_size"], meta["seq_len"]) == (d.vocab_size, d.seq_len) == (18, 12 + 42)
+    assert (meta["vocab_size"], meta["seq_len"]) == (d.vocab_size, d.seq_len) == (18, 24 + 42)
 
 
 def test_render_reads_as_rules(built):
