@@ -2,8 +2,9 @@
 
 Layout (see `hrmzoo.data.format`) is the one the original HRM dataset
 builders write, so their datasets load unchanged. Generators: Sudoku
-(`sudoku`), Maze (`maze`), ARC
-(`arc`). Loaders: `PuzzleDataset` (map-style) and
+(`sudoku`), Maze (`maze`), ARC (`arc`), theory-of-mind grids (`tom`), and
+the tiny-data families Horn-rule closure (`logic`), list programs
+(`listfn`) and min-cost flow (`flow`). Loaders: `PuzzleDataset` (map-style) and
 `PuzzleIterableDataset` (seeded batches, sharded per rank). Recipes use
 `DataConfig` and `prepare_data`.
 

@@ -6,6 +6,9 @@ Examples::
     hrmzoo data maze --size 30 --min-path-len 110 --augment --out data/maze-hard
     hrmzoo data tom --kind belief --size 8 --num-agents 2 --out data/tom-belief
     hrmzoo data arc --source arc1 --num-aug 300 --out data/arc1
+    hrmzoo data logic --depth 1 4 --test-depth 5 8 --out data/logic
+    hrmzoo data listfn --length 1 2 --test-length 3 3 --out data/listfn
+    hrmzoo data flow --nodes 5 7 --test-nodes 8 10 --out data/flow
     hrmzoo data arc --source arc1 --source dir --dir ConceptARC/corpus --evaluation arc1 --num-aug 1000 --out data/arc1-concept
     hrmzoo data describe data/sudoku9
 """
@@ -79,6 +82,38 @@ def _parser() -> _Parser:
     a.add_argument("--max-tasks", type=int)
     common(a)
 
+    lg = sub.add_parser("logic", help="generate Horn-rule closures (facts and rules -> every atom's truth value)")
+    lg.add_argument("--num-atoms", type=int, default=16)
+    lg.add_argument("--num-rules", type=int, default=16, help="rule slots per instance (fixed layout)")
+    lg.add_argument("--facts", type=int, default=3, help="at most this many facts")
+    lg.add_argument("--depth", type=int, nargs=2, metavar=("MIN", "MAX"), default=(1, 4), help="forward-chaining rounds of train instances")
+    lg.add_argument("--test-depth", type=int, nargs=2, metavar=("MIN", "MAX"), help="rounds of test instances (default: --depth)")
+    lg.add_argument("--distractors", type=int, nargs=2, metavar=("MIN", "MAX"), default=(2, 6), help="rules that never fire")
+    lg.add_argument("--num-train", type=int, default=1000)
+    lg.add_argument("--num-test", type=int, default=1000)
+    lg.add_argument("--num-aug", type=int, default=0, help="atom-renamed variants per train instance")
+    common(lg)
+
+    lf = sub.add_parser("listfn", help="generate list programs shown by input/output examples (answer: the query's output)")
+    lf.add_argument("--width", type=int, default=6, help="slots per list")
+    lf.add_argument("--num-examples", type=int, default=3, help="input/output pairs shown")
+    lf.add_argument("--length", type=int, nargs=2, metavar=("MIN", "MAX"), default=(1, 3), help="program length of train functions")
+    lf.add_argument("--test-length", type=int, nargs=2, metavar=("MIN", "MAX"), help="program length of held-out test functions (default: --length)")
+    lf.add_argument("--num-train", type=int, default=1000)
+    lf.add_argument("--num-test", type=int, default=1000)
+    common(lf)
+
+    fl = sub.add_parser("flow", help="generate min-cost flows on small supply networks (unique optimum; answer: flow per edge)")
+    fl.add_argument("--nodes", type=int, nargs=2, metavar=("MIN", "MAX"), default=(5, 7), help="nodes of train networks")
+    fl.add_argument("--test-nodes", type=int, nargs=2, metavar=("MIN", "MAX"), help="nodes of test networks (default: --nodes)")
+    fl.add_argument("--max-nodes", type=int, help="nodes the layout holds (default: the larger range's maximum)")
+    fl.add_argument("--max-capacity", type=int, default=4)
+    fl.add_argument("--max-cost", type=int, default=9)
+    fl.add_argument("--max-supply", type=int, default=6)
+    fl.add_argument("--num-train", type=int, default=1000)
+    fl.add_argument("--num-test", type=int, default=1000)
+    common(fl)
+
     d = sub.add_parser("describe", help="print counts of a built dataset")
     d.add_argument("path")
     return p
@@ -102,6 +137,18 @@ def _config(args: argparse.Namespace):
     if args.kind == "tom":
         return parse_config(dict(type="tom", kind=args.question, size=args.size, num_agents=args.num_agents, wall_density=args.wall_density,
                                  view_radius=args.view_radius, max_goal_dist=args.max_goal_dist, num_train=args.num_train, num_test=args.num_test, seed=args.seed))
+    if args.kind == "logic":
+        return parse_config(dict(type="logic", num_atoms=args.num_atoms, num_rules=args.num_rules, facts=args.facts, depth=tuple(args.depth),
+                                 test_depth=tuple(args.test_depth) if args.test_depth else None, distractors=tuple(args.distractors),
+                                 num_train=args.num_train, num_test=args.num_test, num_aug=args.num_aug, seed=args.seed))
+    if args.kind == "listfn":
+        return parse_config(dict(type="listfn", width=args.width, num_examples=args.num_examples, length=tuple(args.length),
+                                 test_length=tuple(args.test_length) if args.test_length else None, num_train=args.num_train,
+                                 num_test=args.num_test, seed=args.seed))
+    if args.kind == "flow":
+        return parse_config(dict(type="flow", nodes=tuple(args.nodes), test_nodes=tuple(args.test_nodes) if args.test_nodes else None,
+                                 max_nodes=args.max_nodes, max_capacity=args.max_capacity, max_cost=args.max_cost, max_supply=args.max_supply,
+                                 num_train=args.num_train, num_test=args.num_test, seed=args.seed))
     sources, dirs = args.source or ["arc1"], list(args.dir or [])
     if sources.count("dir") != len(dirs):
         raise DataError(f"hrmzoo data arc: {sources.count('dir')} --source dir but {len(dirs)} --dir; give one --dir per --source dir")

@@ -7,6 +7,9 @@ Example recipe snippets::
     data: {type: arc, source: arc1, num_aug: 300}
     data: {type: arc, source: [arc1, {dir: ConceptARC/corpus}], evaluation: arc1, num_aug: 1000}
     data: {type: tom, kind: belief, size: 8, num_agents: 2, num_train: 2000}
+    data: {type: logic, num_atoms: 16, depth: [1, 4], test_depth: [5, 8]}
+    data: {type: listfn, length: [1, 2], test_length: [3, 3]}
+    data: {type: flow, nodes: [5, 7], test_nodes: [8, 10]}
     data: {type: path, path: data/sudoku-extreme-1k-aug-1000}
     data:
       type: mix
@@ -124,6 +127,88 @@ class TomData(_Base):
         return self
 
 
+Range = tuple[int, int]
+
+
+class LogicData(_Base):
+    """Propositional Horn-rule closure (see `hrmzoo.data.logic`)."""
+
+    type: Literal["logic"] = "logic"
+    num_atoms: int = Field(16, ge=1, le=64, description="atoms per instance (answer positions)")
+    num_rules: int = Field(16, ge=1, le=64, description="rule slots per instance (fixed layout)")
+    facts: int = Field(3, description="at most this many facts (>= 1)")
+    depth: Range = Field((1, 4), description="(min, max) forward-chaining rounds of train instances")
+    test_depth: Optional[Range] = Field(None, description="(min, max) rounds of test instances; None: depth")
+    distractors: Range = Field((2, 6), description="(min, max) rules that never fire")
+    num_train: Count = 1000
+    num_test: Count = 1000
+    num_aug: int = Field(0, ge=0, le=MAX_AUG, description="atom-renamed variants per train instance")
+    seed: Seed = 0
+
+    @model_validator(mode="after")
+    def _fits(self) -> "LogicData":
+        from hrmzoo.data.errors import DataError
+        from hrmzoo.data.logic import check_params
+
+        try:
+            for d in (self.depth, self.test_depth or self.depth):
+                check_params(self.num_atoms, self.num_rules, self.facts, d, self.distractors)
+        except DataError as e:
+            raise ValueError(str(e)) from None
+        _check_total(self.num_train, self.num_aug + 1)
+        return self
+
+
+class ListfnData(_Base):
+    """List-program induction from input/output examples (see `hrmzoo.data.listfn`)."""
+
+    type: Literal["listfn"] = "listfn"
+    width: int = Field(6, ge=4, le=12, description="slots per list")
+    num_examples: int = Field(3, ge=1, le=8, description="input/output pairs shown")
+    length: Range = Field((1, 3), description="(min, max) program length of train functions")
+    test_length: Optional[Range] = Field(None, description="(min, max) program length of the held-out test functions; None: length")
+    num_train: Count = 1000
+    num_test: Count = 1000
+    seed: Seed = 0
+
+    @model_validator(mode="after")
+    def _fits(self) -> "ListfnData":
+        from hrmzoo.data.errors import DataError
+        from hrmzoo.data.listfn import check_params
+
+        try:
+            check_params(self.width, self.num_examples, self.length, self.test_length or self.length)
+        except DataError as e:
+            raise ValueError(str(e)) from None
+        return self
+
+
+class FlowData(_Base):
+    """Min-cost flow on small supply networks, unique optimum (see `hrmzoo.data.flow`)."""
+
+    type: Literal["flow"] = "flow"
+    nodes: Range = Field((5, 7), description="(min, max) nodes of train networks")
+    test_nodes: Optional[Range] = Field(None, description="(min, max) nodes of test networks; None: nodes")
+    max_nodes: Optional[int] = Field(None, description="nodes the layout holds (seq_len); None: the larger range's maximum")
+    max_capacity: int = Field(4, ge=1, le=9)
+    max_cost: int = Field(9, ge=1, le=9)
+    max_supply: int = Field(6, ge=1, le=9)
+    num_train: Count = 1000
+    num_test: Count = 1000
+    seed: Seed = 0
+
+    @model_validator(mode="after")
+    def _fits(self) -> "FlowData":
+        from hrmzoo.data.errors import DataError
+        from hrmzoo.data.flow import check_params
+
+        try:
+            check_params(self.nodes, self.test_nodes or self.nodes, self.max_capacity, self.max_cost, self.max_supply, self.max_nodes)
+        except DataError as e:
+            raise ValueError(str(e)) from None
+        return self
+
+
 class ArcData(_Base):
     """ARC-AGI tasks (see `hrmzoo.data.arc`).
 
@@ -160,7 +245,7 @@ class ArcData(_Base):
         return self
 
 
-LeafDataConfig = Annotated[Union[PathData, SudokuData, MazeData, TomData, ArcData], Field(discriminator="type")]
+LeafDataConfig = Annotated[Union[PathData, SudokuData, MazeData, TomData, ArcData, LogicData, ListfnData, FlowData], Field(discriminator="type")]
 
 
 class MixTaskConfig(_Base):
@@ -185,7 +270,7 @@ class MixData(_Base):
         return v
 
 
-DataConfig = Annotated[Union[PathData, SudokuData, MazeData, TomData, ArcData, MixData], Field(discriminator="type")]
+DataConfig = Annotated[Union[PathData, SudokuData, MazeData, TomData, ArcData, LogicData, ListfnData, FlowData, MixData], Field(discriminator="type")]
 
 
-__all__ = ["PathData", "SudokuData", "MazeData", "TomData", "ArcDirSource", "ArcData", "MixTaskConfig", "MixData", "DataConfig", "LeafDataConfig"]
+__all__ = ["PathData", "SudokuData", "MazeData", "TomData", "ArcDirSource", "ArcData", "LogicData", "ListfnData", "FlowData", "MixTaskConfig", "MixData", "DataConfig", "LeafDataConfig"]

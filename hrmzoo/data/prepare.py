@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from hrmzoo.data import arc, maze, sudoku, tom
-from hrmzoo.data.config import ArcData, DataConfig, MazeData, MixData, PathData, SudokuData, TomData
+from hrmzoo.data import arc, flow, listfn, logic, maze, sudoku, tom
+from hrmzoo.data.config import ArcData, DataConfig, FlowData, ListfnData, LogicData, MazeData, MixData, PathData, SudokuData, TomData
 from hrmzoo.data.errors import DataError
 from hrmzoo.data.format import FORMAT_VERSION, SPLITS, read_build_info
 from hrmzoo.data.mix import is_mix, mix_metadata, read_mix, write_mix
@@ -24,7 +24,7 @@ _ADAPTER: TypeAdapter = TypeAdapter(DataConfig)
 
 def parse_config(cfg: Any) -> Any:
     """Validate a dict (or pass through a model) as `DataConfig`."""
-    if isinstance(cfg, (PathData, SudokuData, MazeData, TomData, ArcData, MixData)):
+    if isinstance(cfg, (PathData, SudokuData, MazeData, TomData, ArcData, LogicData, ListfnData, FlowData, MixData)):
         return cfg
     try:
         return _ADAPTER.validate_python(cfg)
@@ -57,6 +57,16 @@ def build_into(cfg: Any, out: str | os.PathLike[str], *, progress: bool = False)
         return arc.build_arc(out, source=source, directory=cfg.dir, evaluation=cfg.evaluation, num_aug=cfg.num_aug,
                              eval_demos_in_train=cfg.eval_demos_in_train, translate=cfg.translate, max_tasks=cfg.max_tasks,
                              seed=cfg.seed, progress=progress, spec=spec)
+    if isinstance(cfg, LogicData):
+        return logic.build_logic(out, num_atoms=cfg.num_atoms, num_rules=cfg.num_rules, facts=cfg.facts, depth=cfg.depth, test_depth=cfg.test_depth,
+                                 distractors=cfg.distractors, num_train=cfg.num_train, num_test=cfg.num_test, num_aug=cfg.num_aug,
+                                 seed=cfg.seed, progress=progress, spec=spec)
+    if isinstance(cfg, ListfnData):
+        return listfn.build_listfn(out, width=cfg.width, num_examples=cfg.num_examples, length=cfg.length, test_length=cfg.test_length,
+                                   num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed, progress=progress, spec=spec)
+    if isinstance(cfg, FlowData):
+        return flow.build_flow(out, nodes=cfg.nodes, test_nodes=cfg.test_nodes, max_nodes=cfg.max_nodes, max_capacity=cfg.max_capacity, max_cost=cfg.max_cost,
+                               max_supply=cfg.max_supply, num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed, progress=progress, spec=spec)
     raise TypeError(f"not a generator spec: {type(cfg).__name__}")
 
 
@@ -148,6 +158,12 @@ def config_metadata(cfg: Any) -> dict[str, Any]:
         return {"vocab_size": maze.VOCAB_SIZE, "seq_len": cfg.size ** 2, "num_puzzle_identifiers": 1, "num_tasks": 1}
     if isinstance(cfg, TomData):
         return {"vocab_size": tom.VOCAB_SIZE, "seq_len": tom.seq_len(cfg.size), "num_puzzle_identifiers": 1, "num_tasks": 1}
+    if isinstance(cfg, LogicData):
+        return {"vocab_size": logic.vocab_size(cfg.num_atoms), "seq_len": logic.seq_len(cfg.num_atoms, cfg.num_rules), "num_puzzle_identifiers": 1, "num_tasks": 1}
+    if isinstance(cfg, ListfnData):
+        return {"vocab_size": listfn.VOCAB_SIZE, "seq_len": listfn.seq_len(cfg.width, cfg.num_examples), "num_puzzle_identifiers": 1, "num_tasks": 1}
+    if isinstance(cfg, FlowData):
+        return {"vocab_size": flow.VOCAB_SIZE, "seq_len": flow.seq_len(flow.layout_nodes(cfg.nodes, cfg.test_nodes, cfg.max_nodes)), "num_puzzle_identifiers": 1, "num_tasks": 1}
     if isinstance(cfg, ArcData):
         return {"vocab_size": arc.VOCAB_SIZE, "seq_len": arc.SEQ_LEN, "num_puzzle_identifiers": None, "num_tasks": 1}
     metas = [config_metadata(t.data) for t in cfg.tasks]

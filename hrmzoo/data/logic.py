@@ -1,0 +1,290 @@
+"""Seeded propositional Horn-logic instances (a theorem-proving fragment).
+
+An instance is a set of *facts* and *rules* `a & b -> c` (or `a -> c`) over
+`num_atoms` atoms; the answer is every atom's truth value under the closure
+(the least model, reached by forward chaining), so it is unique.
+
+Construction, per instance (`depth` d drawn from the split's range):
+
+- facts: 1..`facts` atoms, level 0;
+- levels 1..d: one or two new atoms per level, each the head of one rule whose
+  body holds an atom of the level below (and, usually, a second atom of any
+  lower level), so the closure needs exactly d rounds of forward chaining;
+- distractors: rules with at least one body atom that stays false, so they
+  never fire (their head may be any atom, true or false).
+
+The recorded depth (`extra__depth.npy`) is the number of forward-chaining
+rounds the closure takes, computed from the finished instance (not from the
+construction). Rule order is shuffled.
+
+Layout (`seq_len = 2 * num_atoms + 3 * num_rules`): atom i's name and
+status at positions 2i, 2i + 1 (`ATOM0 + i`, then `FACT` when given, `ASK`
+otherwise; the label of the status position is `YES`/`NO`, so a model finds
+atom i's answer by its name, as the rules name it); then `num_rules` slots of
+three tokens `[body1, body2 or NONE, head]` (unused slots PAD; unsupervised).
+
+Splits: train and test are drawn from separate seeded streams; a test instance
+whose content (facts and the set of rules, order ignored) equals a train
+instance or one of its augmented variants is drawn again. `test_depth` sets
+the test split's depth range (beyond the training range when higher; the
+layout is fixed by `num_rules`, so it must hold the deeper instances too).
+
+Augmentation (`num_aug`, train only): atom renaming (a permutation of the
+atom ids applied to facts, rules and answer) with the rules reshuffled; the
+closure commutes with renaming, so the labels stay exact.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from hrmzoo.data.errors import DataError
+from hrmzoo.data.format import BLANK_IDENTIFIER, write_build_info, write_flat_split, write_identifiers
+from hrmzoo.data.progress import Progress
+
+PAD, NO, YES, FACT, ASK, NONE = 0, 1, 2, 3, 4, 5
+ATOM0 = 6
+MAX_ATOMS = 64
+
+Rule = tuple[tuple[int, ...], int]  # (body atoms, head)
+
+
+def vocab_size(num_atoms: int) -> int:
+    return ATOM0 + num_atoms
+
+
+def seq_len(num_atoms: int, num_rules: int) -> int:
+    return 2 * num_atoms + 3 * num_rules
+
+
+def check_params(num_atoms: int, num_rules: int, facts: int, depth: Sequence[int], distractors: Sequence[int]) -> None:
+    """Raise a one-line DataError when no instance with these parameters exists."""
+    lo, hi = depth
+    if not (1 <= lo <= hi):
+        raise DataError(f"logic: depth ({lo}, {hi}) must satisfy 1 <= min <= max")
+    if not (0 <= distractors[0] <= distractors[1]):
+        raise DataError(f"logic: distractors {tuple(distractors)} must satisfy 0 <= min <= max")
+    if not (1 <= num_atoms <= MAX_ATOMS):
+        raise DataError(f"logic: num_atoms {num_atoms} must be 1..{MAX_ATOMS}")
+    need_atoms = 1 + hi + (1 if distractors[1] > 0 else 0)
+    if num_atoms < need_atoms:
+        raise DataError(f"logic: depth {hi} with a fact{' and a false atom for distractors' if distractors[1] else ''} needs num_atoms >= {need_atoms} "
+                        f"(got {num_atoms}); raise num_atoms or lower the depth")
+    if facts < 1:
+        raise DataError(f"logic: facts {facts} must be >= 1 (the closure of no facts is empty)")
+    if num_rules < hi + distractors[1]:
+        raise DataError(f"logic: depth {hi} + {distractors[1]} distractors needs num_rules >= {hi + distractors[1]} rule slots (got {num_rules}); "
+                        "raise num_rules or lower depth/distractors")
+
+
+def closure(num_atoms: int, facts: Sequence[int], rules: Sequence[Rule]) -> tuple[np.ndarray, int]:
+    """Forward chaining in rounds: (truth [num_atoms] bool, rounds until nothing new)."""
+    truth = np.zeros(num_atoms, dtype=bool)
+    truth[list(facts)] = True
+    rounds = 0
+    while True:
+        new = [h for body, h in rules if not truth[h] and all(truth[b] for b in body)]
+        if not new:
+            return truth, rounds
+        truth[new] = True
+        rounds += 1
+
+
+def make_instance(rng: np.random.Generator, num_atoms: int, num_rules: int, max_facts: int, depth: int,
+                  distractors: int) -> tuple[list[int], list[Rule]]:
+    """One instance of exactly `depth` rounds: (facts, rules) in atom ids."""
+    order = [int(a) for a in rng.permutation(num_atoms)]
+    room = num_atoms - depth - (1 if distractors else 0)  # atoms left for facts and second atoms per level
+    n_facts = int(rng.integers(1, min(max_facts, room) + 1))
+    levels = [order[:n_facts]]
+    used = n_facts
+    spare_atoms = room - n_facts
+    spare_slots = num_rules - depth - distractors
+    rules: list[Rule] = []
+    for _ in range(depth):
+        width = 2 if (spare_atoms > 0 and spare_slots > 0 and rng.random() < 0.4) else 1
+        spare_atoms -= width - 1
+        spare_slots -= width - 1
+        below = [a for lv in levels for a in lv]
+        level = order[used:used + width]
+        used += width
+        for head in level:
+            first = levels[-1][int(rng.integers(len(levels[-1]))) ]
+            others = [a for a in below if a != first]
+            if others and rng.random() < 0.7:
+                body: tuple[int, ...] = (first, others[int(rng.integers(len(others)))])
+            else:
+                body = (first,)
+            rules.append((body, head))
+        levels.append(level)
+    false_atoms = order[used:]
+    for _ in range(distractors):
+        blocker = false_atoms[int(rng.integers(len(false_atoms)))]
+        rest = [a for a in range(num_atoms) if a != blocker]
+        body = (blocker,) if rng.random() < 0.3 else (blocker, rest[int(rng.integers(len(rest)))])
+        heads = [a for a in range(num_atoms) if a not in body]
+        rules.append((body, heads[int(rng.integers(len(heads)))]))
+    rules = [rules[int(i)] for i in rng.permutation(len(rules))]
+    return sorted(levels[0]), rules
+
+
+def canonical_key(facts: Sequence[int], rules: Sequence[Rule]) -> bytes:
+    """Content of an instance with rule order and body order ignored (the split's de-duplication key)."""
+    body_rules = sorted((tuple(sorted(b)), h) for b, h in rules)
+    return repr((tuple(sorted(facts)), body_rules)).encode()
+
+
+def encode(num_atoms: int, num_rules: int, facts: Sequence[int], rules: Sequence[Rule]) -> tuple[np.ndarray, np.ndarray]:
+    """(input, label) token rows of one instance."""
+    x = np.zeros(seq_len(num_atoms, num_rules), dtype=np.uint8)
+    y = np.zeros_like(x)
+    x[0:2 * num_atoms:2] = ATOM0 + np.arange(num_atoms)
+    x[1:2 * num_atoms:2] = ASK
+    x[[2 * a + 1 for a in facts]] = FACT
+    truth, _ = closure(num_atoms, facts, rules)
+    y[1:2 * num_atoms:2] = np.where(truth, YES, NO)
+    for i, (body, head) in enumerate(rules):
+        p = 2 * num_atoms + 3 * i
+        x[p] = ATOM0 + body[0]
+        x[p + 1] = ATOM0 + body[1] if len(body) > 1 else NONE
+        x[p + 2] = ATOM0 + head
+    return x, y
+
+
+def decode(x: np.ndarray, num_atoms: int) -> tuple[list[int], list[Rule]]:
+    """(facts, rules) of an input row (the inverse of `encode`)."""
+    x = np.asarray(x).reshape(-1)
+    facts = [i for i in range(num_atoms) if x[2 * i + 1] == FACT]
+    rules: list[Rule] = []
+    for p in range(2 * num_atoms, len(x), 3):
+        if x[p] == PAD:
+            continue
+        body = (int(x[p]) - ATOM0,) if x[p + 1] == NONE else (int(x[p]) - ATOM0, int(x[p + 1]) - ATOM0)
+        rules.append((body, int(x[p + 2]) - ATOM0))
+    return facts, rules
+
+
+def atom_name(i: int) -> str:
+    return "abcdefghijklmnopqrstuvwxyz"[i] if i < 26 else f"x{i}"
+
+
+def render(x: np.ndarray, y: np.ndarray | None, num_atoms: int) -> str:
+    """An instance as a person reads it: facts, rules, and (given labels) the closure."""
+    facts, rules = decode(x, num_atoms)
+    lines = ["facts: " + ", ".join(atom_name(a) for a in facts), "rules:"]
+    lines += [f"  {' & '.join(atom_name(b) for b in body)} -> {atom_name(h)}" for body, h in rules]
+    if y is not None:
+        y = np.asarray(y).reshape(-1)
+        lines.append("true:  " + " ".join(atom_name(i) for i in range(num_atoms) if y[2 * i + 1] == YES))
+        lines.append("false: " + " ".join(atom_name(i) for i in range(num_atoms) if y[2 * i + 1] == NO))
+    return "\n".join(lines)
+
+
+def _rename(rng: np.random.Generator, num_atoms: int, facts: Sequence[int], rules: Sequence[Rule]) -> tuple[list[int], list[Rule]]:
+    perm = [int(a) for a in rng.permutation(num_atoms)]
+    new_rules = [(tuple(perm[b] for b in body), perm[h]) for body, h in rules]
+    new_rules = [new_rules[int(i)] for i in rng.permutation(len(new_rules))]
+    return sorted(perm[a] for a in facts), new_rules
+
+
+def generate_split(rng: np.random.Generator, count: int, *, num_atoms: int, num_rules: int, facts: int, depth: Sequence[int],
+                   distractors: Sequence[int], exclude: set[bytes], label: str, progress: bool = False) -> list[tuple[list[int], list[Rule], int]]:
+    """`count` distinct instances not in `exclude` (whose keys it adds): (facts, rules, depth)."""
+    out = []
+    bar = Progress(label, count, progress)
+    misses = 0
+    while len(out) < count:
+        d = int(rng.integers(depth[0], depth[1] + 1))
+        m = int(rng.integers(distractors[0], distractors[1] + 1))
+        f, rules = make_instance(rng, num_atoms, num_rules, facts, d, m)
+        key = canonical_key(f, rules)
+        if key in exclude:
+            misses += 1
+            if misses > 1000 + 10 * count:
+                raise DataError(f"logic: could only find {len(out)} distinct instances (asked for {count}); ask for fewer or raise num_atoms")
+            continue
+        exclude.add(key)
+        _, rounds = closure(num_atoms, f, rules)
+        if rounds != d:  # the construction promises exactly d rounds; a failure here is a bug, not bad luck
+            raise AssertionError(f"logic generator built depth {rounds}, wanted {d}")
+        out.append((f, rules, rounds))
+        bar.update(len(out))
+    bar.close()
+    return out
+
+
+def build_logic(
+    out: str | os.PathLike[str],
+    *,
+    num_atoms: int = 16,
+    num_rules: int = 16,
+    facts: int = 3,
+    depth: Sequence[int] = (1, 4),
+    test_depth: Sequence[int] | None = None,
+    distractors: Sequence[int] = (2, 6),
+    num_train: int = 1000,
+    num_test: int = 1000,
+    num_aug: int = 0,
+    seed: int = 0,
+    progress: bool = False,
+    spec: dict | None = None,
+) -> Path:
+    """Generate a Horn-logic dataset and write it in the HRM layout.
+
+    Args:
+        out: Dataset root.
+        num_atoms: Atoms per instance (answer positions).
+        num_rules: Rule slots per instance (fixed layout; unused slots are PAD).
+        facts: At most this many facts (at least 1).
+        depth: (min, max) forward-chaining rounds of train instances.
+        test_depth: (min, max) rounds of test instances; None: `depth`.
+        distractors: (min, max) rules that never fire.
+        num_train: Train instances (groups).
+        num_test: Test instances.
+        num_aug: Atom-renamed variants per train instance.
+        seed: Seed; same arguments -> byte-identical files.
+        progress: Progress line on stderr.
+        spec: Recorded in `build.json`.
+
+    Returns:
+        The dataset root.
+    """
+    test_depth = tuple(test_depth) if test_depth is not None else tuple(depth)
+    for d in (depth, test_depth):
+        check_params(num_atoms, num_rules, facts, d, distractors)
+    if num_train < 0 or num_test < 0 or num_aug < 0:
+        raise DataError("logic: num_train, num_test and num_aug must be >= 0")
+    root = Path(out)
+    seen: set[bytes] = set()
+    common = dict(num_atoms=num_atoms, num_rules=num_rules, facts=facts, distractors=distractors, progress=progress)
+    train = generate_split(np.random.default_rng([seed, 0]), num_train, depth=depth, exclude=seen, label="logic train", **common)
+    aug_rng = np.random.default_rng([seed, 2])
+    rows: dict[str, tuple[list, list, list, list]] = {"train": ([], [], [], []), "test": ([], [], [], [])}
+    for f, rules, d in train:
+        variants = [(f, rules)] + [_rename(aug_rng, num_atoms, f, rules) for _ in range(num_aug)]
+        for vf, vr in variants:
+            seen.add(canonical_key(vf, vr))  # no test instance equals any train variant
+            x, y = encode(num_atoms, num_rules, vf, vr)
+            rows["train"][0].append(x)
+            rows["train"][1].append(y)
+        rows["train"][2].append(len(variants))
+        rows["train"][3].append(d)
+    test = generate_split(np.random.default_rng([seed, 1]), num_test, depth=test_depth, exclude=seen, label="logic test", **common)
+    for f, rules, d in test:
+        x, y = encode(num_atoms, num_rules, f, rules)
+        rows["test"][0].append(x)
+        rows["test"][1].append(y)
+        rows["test"][2].append(1)
+        rows["test"][3].append(d)
+    for split, (xs, ys, sizes, depths) in rows.items():
+        write_flat_split(root / split, xs, ys, np.asarray(sizes, np.int64), seq_len=seq_len(num_atoms, num_rules),
+                         vocab_size=vocab_size(num_atoms), extras={"depth": np.asarray(depths, np.int32)})
+    write_identifiers(root, [BLANK_IDENTIFIER])
+    write_build_info(root, "logic", spec or dict(num_atoms=num_atoms, num_rules=num_rules, facts=facts, depth=list(depth),
+                                                 test_depth=list(test_depth), distractors=list(distractors), num_train=num_train,
+                                                 num_test=num_test, num_aug=num_aug, seed=seed))
+    return root
