@@ -5,7 +5,7 @@ CPU time of a one-thread run is not (much), and one-thread CPU-minutes
 approximate one-thread wall-minutes on an idle machine. This wrapper runs
 `hrmzoo compare` in-process with the same arguments and adds, per run: steps,
 training wall and CPU seconds, `/proc/loadavg` at start and end, and the CPU's
-AVX2 / AVX-512 BF16 flags. It writes `measure.json` next to `compare.json`.
+AVX2 / AVX-512 BF16 / AMX flags. It writes `measure.json` next to `compare.json`.
 
 Examples:
     python benchmarks/time_compare.py cpu_sudoku6 "seeds=[0]" threads=1 out=runs/cpu_sudoku6
@@ -24,7 +24,7 @@ import torch
 from hrmzoo.analysis import compare
 from hrmzoo.train.trainer import Trainer
 
-CPU_FLAGS = ("avx2", "avx512_bf16")
+CPU_FLAGS = ("avx2", "avx512_bf16", "amx_bf16", "amx_tile")
 
 
 def loadavg() -> str:

@@ -16,7 +16,10 @@ Options: `split=test`, `batch_size=N`, `limit=N` (first N examples),
 `trace=FILE` (save the activity table as JSON), `samples=true` (per-sample
 records in the report). ARC: `scoring=task|output` (headline rule; both are
 reported), `export=DIR` (predictions for the original notebook), `state=DIR`
-(finished chunks kept until done, so an interrupted evaluation resumes). Other `a.b=v` arguments override the recipe, e.g.
+(finished chunks kept until done, so an interrupted evaluation resumes). `by=NAME` breaks exact
+accuracy down by a rating the generator stored per puzzle (`extra__NAME.npy`: Sudoku `backtracks`
+or `givens`, maze `path_len`), `buckets=[0,1,2,4,8]` sets the buckets' lower edges
+(`hrmzoo.evaluate.buckets`). Other `a.b=v` arguments override the recipe, e.g.
 `model.halting.eval_mode=adaptive`.
 """
 
@@ -29,7 +32,7 @@ from hrmzoo.cli.args import positive_int, resolve, split_arguments
 from hrmzoo.cli.text import description
 
 KEYS = ("ckpt", "data", "split", "batch_size", "limit", "max_segments", "device", "dtype", "threads", "out", "trace", "samples",
-        "scoring", "export", "state", "force")
+        "scoring", "export", "state", "force", "by", "buckets")
 
 
 def add_parser(sub) -> None:
@@ -56,6 +59,16 @@ def run(args) -> int:
     out, trace = _outputs(named, ckpt)  # checked before the evaluation runs
 
     arc = is_arc_split(root, split)
+    ratings = edges = None
+    if "by" in named or "buckets" in named:
+        from hrmzoo.evaluate.buckets import example_ratings, parse_edges
+
+        if "by" not in named:
+            raise HrmzooError("buckets= needs by=NAME (a rating stored per puzzle, e.g. by=backtracks or by=path_len)")
+        if arc:
+            raise HrmzooError(f"by={named['by']}: ARC splits have no per-puzzle ratings; drop by=")
+        ratings = example_ratings(root, split, named["by"])  # before the evaluation: a typo fails at once
+        edges = parse_edges(named["buckets"]) if "buckets" in named else None
     want_samples = named.get("samples", "false").lower() in ("1", "true", "yes")
     if arc:
         result, arc_meta, arc_state = evaluate_arc(ctx, named, overrides, positive_int(named, "max_segments"))
@@ -70,6 +83,12 @@ def run(args) -> int:
         report["arc"] = finish_arc(ctx, named, result, arc_meta, arc_state)
         if want_samples:
             report["samples"].pop("predictions", None)
+    if ratings is not None:
+        from hrmzoo.evaluate.buckets import by_bucket, format_buckets
+
+        rows = by_bucket(result.samples, ratings, edges)
+        print(format_buckets(named["by"], rows))
+        report["by"] = {"name": named["by"], "buckets": rows}
     if result.activity:
         print(format_activity(result.activity))
         if trace is not None:

@@ -17,6 +17,16 @@ How puzzles are made (all vectorised over a chunk of boards):
    exactly one, equal to the grid it was made from. The solver's number of dead
    ends is recorded as the hardness (`extra__backtracks.npy`, per group).
 
+The hardness rating: after naked and hidden singles, the search splits the cell
+with the fewest candidates into "its lowest digit" and "any other digit". Its
+complete tree (find the solution, prove there is no second) has one dead end per
+branch point for a unique puzzle, so `backtracks` is also the number of guesses,
+and it does not depend on the order the tree is walked in. 0 means singles alone
+solve the puzzle; `min_backtracks=1` keeps only puzzles that need a guess (with
+`givens=(22, 27)`, about a third of random minimal-ish 9x9 puzzles; 1,000 such
+puzzles take about 4 CPU-seconds). `tests/data/test_sudoku_hard.py` recomputes it
+with an independent solver.
+
 Splits never share a puzzle: boards are de-duplicated across both splits up to
 the augmentation group (exactly, by a canonical form, for 4x4 and 6x6; for 9x9
 by the puzzle itself, the chance of two random 9x9 puzzles being equivalent
@@ -49,6 +59,13 @@ PAD, BLANK, DIGIT0 = 0, 1, 2
 CHUNK = 1024
 #: Branch points a uniqueness check may spend before the removal is refused.
 CHECK_GUESSES = 48
+#: Chunks in a row without a single kept puzzle after which a request is declared impossible
+#: (e.g. 9x9 with fewer than 17 givens, or so many givens that singles always finish while
+#: `min_backtracks` asks for a guess): fail in seconds rather than after `max_rounds`.
+FUTILE_ROUNDS = 20
+
+#: Fewest givens of a unique-solution puzzle (9x9: 17, McGuire et al. 2012, exhaustive search).
+MIN_UNIQUE_GIVENS: dict[int, int] = {9: 17}
 
 DEFAULT_GIVENS: dict[int, tuple[int, int]] = {4: (4, 8), 6: (8, 18), 9: (17, 30)}
 
@@ -300,6 +317,9 @@ def generate_puzzles(
     lo, hi = givens if givens is not None else DEFAULT_GIVENS[n]
     if not (0 <= lo <= hi <= n * n):
         raise DataError(f"givens range ({lo}, {hi}) is invalid for {n}x{n}; use 0 <= min <= max <= {n * n}")
+    if hi < MIN_UNIQUE_GIVENS.get(n, 0):
+        raise DataError(f"no {n}x{n} puzzle with givens in [{lo}, {hi}] has a unique solution; a {n}x{n} puzzle needs at least "
+                        f"{MIN_UNIQUE_GIVENS[n]} givens: raise the givens max")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     maps = spatial_maps(n) if n <= 6 else None
     seen: set[bytes] = set()
@@ -309,9 +329,14 @@ def generate_puzzles(
     # Small requests use small chunks (a function of the arguments only, so
     # results stay reproducible); about a fifth of boards miss the givens range.
     chunk = int(min(CHUNK, max(32, count + count // 4)))
-    for _ in range(max_rounds):
+    for rounds in range(max_rounds):
         if have >= count:
             break
+        if have == 0 and rounds >= FUTILE_ROUNDS:
+            raise DataError(
+                f"no {n}x{n} puzzle with givens in [{lo}, {hi}] and min_backtracks={min_backtracks} among {rounds * chunk} generated boards; "
+                f"widen the givens range (9x9 needs at least 17; about 22-27 for puzzles that need a guess) or lower min_backtracks"
+            )
         sol = random_solutions(chunk, n, rng)
         puz = remove_givens(sol, n, (lo, hi), rng)
         ng = (puz > 0).sum(axis=1)

@@ -23,10 +23,13 @@ class TrainConfig(BaseModel):
     Attributes:
         seed: seeds model init, data order and exploration.
         device: `auto` picks CUDA when present, else CPU; or `cpu`, `cuda`, `cuda:1`.
-        dtype: `auto` is bf16 autocast on CUDA and float32 on CPU; `bfloat16`
-            autocasts on any device (on a CPU it pays only where bf16 matmuls outrun
-            fp32 ones, e.g. with AMX; with AVX-512 BF16 alone the tiny config ran at
-            0.72-0.74x the fp32 step rate, `benchmarks/RESULTS.md`); `float32` never autocasts.
+        dtype: `auto` is bf16 autocast on CUDA; on a CPU it times a few training steps
+            of the run's model in both dtypes at the start and takes bf16 only when it is
+            at least 5% faster (with AMX `cpu_sudoku9` stepped 1.5-1.6x faster in bf16; with
+            AVX-512 BF16 alone the tiny config ran at 0.72-0.74x the fp32 rate,
+            `benchmarks/RESULTS.md`), caching the choice per machine and model in
+            `~/.cache/hrmzoo/dtype_auto.json` (`hrmzoo.precision_probe`); `bfloat16`
+            autocasts on any device; `float32` never autocasts.
         threads: CPU threads for torch (None: torch's default).
         batch_size: global batch (all ranks together); divisible by the world size.
         steps: optimizer steps (one per segment); ignored when `epochs` is set.

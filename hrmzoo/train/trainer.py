@@ -44,6 +44,7 @@ from hrmzoo.train.lock import LOCK_FILE, RunLock
 from hrmzoo.train.optim import build_optimizers
 from hrmzoo.train.runlog import MetricsLog, ProgressLine, format_duration, require_tensorboard
 from hrmzoo.train.schedule import lr_factor
+from hrmzoo.user_cache import use_persistent_compile_cache
 
 RECIPE_FILE = "recipe.yaml"
 RUN_FILE = "run.json"
@@ -132,6 +133,8 @@ class Trainer:
         check_parameters(self.recipe.model, f"recipe '{self.recipe.name}'")  # before allocating anything
         check_training_fits(self.recipe, device, self.dist.world, f"recipe '{self.recipe.name}'")
         self.model = build_model(self.recipe, device=device)
+        if cfg.compile:
+            use_persistent_compile_cache()  # the cold compile is paid once per machine and model, not per run
         self.forward_model = torch.compile(self.model) if cfg.compile else self.model
         self.optimizer, self.sparse = build_optimizers(self.model, cfg)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
@@ -145,6 +148,10 @@ class Trainer:
             self.ema.module.recipe = self.recipe
 
         self.local_batch = cfg.batch_size // max(1, self.dist.world)
+        self.dtype_choice = None
+        if cfg.dtype == "auto" and device.type == "cpu":
+            self.dtype_choice = self._choose_cpu_dtype()
+            self.amp_dtype = self.dtype_choice.autocast
         self.sampler = Sampler(len(self.train_data), cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world)
         self.total_steps = math.ceil(cfg.epochs * len(self.train_data) / cfg.batch_size) if cfg.epochs else cfg.steps
         self.generator = torch.Generator(device=device)
@@ -193,6 +200,21 @@ class Trainer:
             self.lock = None
 
     # ------------------------------------------------------------ set-up
+    def _choose_cpu_dtype(self):
+        """`train.dtype: auto` on a CPU: float32 or bf16 autocast by a cached measurement (`hrmzoo.precision_probe`)."""
+        from hrmzoo.precision_probe import choose_cpu_dtype
+
+        rows = np.arange(self.local_batch) % len(self.train_data)
+        batch = {k: v.to(self.device) for k, v in self.train_data.get_batch(rows).items()}
+        choice = choose_cpu_dtype(self.model, batch, self.recipe.model, self.cfg.batch_size)
+        if self.dist.enabled:  # every rank trains in rank 0's choice
+            holder = [choice]
+            torch.distributed.broadcast_object_list(holder, 0)
+            choice = holder[0]
+        if self.dist.is_main:
+            print(choice.describe(), file=sys.stderr)
+        return choice
+
     def _prepare_data(self) -> Path:
         # rank 0 builds (or finds) the cached dataset first; the others then find it
         root = prepare_dataset(self.recipe, self.cfg.data_cache, progress=self.cfg.progress) if self.dist.is_main else None

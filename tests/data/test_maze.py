@@ -81,3 +81,17 @@ def test_seeded(tmp_path, maze_root):
     for f in ("train/all__inputs.npy", "test/all__labels.npy", "train/dataset.json", "identifiers.json"):
         assert (maze_root / f).read_bytes() == (again / f).read_bytes()
     assert (maze_root / "train/all__inputs.npy").read_bytes() != (other / "train/all__inputs.npy").read_bytes()
+
+
+def test_hard_30x30_path_lengths_stored_match_bfs(tmp_path):
+    """Maze-Hard style: 30x30, shortest path >= 60 moves; the stored `extra__path_len` is re-computed by BFS."""
+    root = build_maze(tmp_path / "hard", size=30, num_train=6, num_test=5, min_path_len=60, augment=True, seed=2)
+    for split, groups in (("train", 6), ("test", 5)):
+        stored = np.load(root / split / "extra__path_len.npy")
+        data = load_split(root, split).sets[0]
+        assert stored.shape == (groups,) and (stored >= 60).all()
+        for g in range(groups):
+            first = int(data.puzzle_indices[int(data.group_indices[g])])  # the group's first example: the maze itself
+            x = np.asarray(data.inputs[first]).reshape(30, 30)
+            d, ways = shortest_paths(x, tuple(np.argwhere(x == START)[0]), tuple(np.argwhere(x == GOAL)[0]))
+            assert ways == 1 and d == stored[g]

@@ -13,7 +13,7 @@ import pytest
 from hrmzoo import load_recipe
 from hrmzoo.train import train
 
-CPU_RECIPES = ["cpu_sudoku6", "cpu_sudoku9", "cpu_maze15"]
+CPU_RECIPES = ["cpu_sudoku6", "cpu_sudoku9", "cpu_maze15", "cpu_sudoku_hard", "cpu_maze30"]
 
 #: Shrinks a recipe's data and batch so two steps run in about a second; the model stays as shipped.
 TINY_RUN = ["data.num_train=24", "data.num_test=8", "train.batch_size=8", "train.steps=2", "train.warmup_steps=1",
@@ -60,12 +60,31 @@ def test_cpu_maze15_paths_are_at_least_10_moves():
     assert lens.min() >= 10
 
 
+def test_cpu_sudoku_hard_every_puzzle_needs_a_guess():
+    from hrmzoo.data.sudoku import generate_puzzles
+
+    r = load_recipe("cpu_sudoku_hard")
+    assert r.data.size == 9 and r.model.seq_len == 81 and tuple(r.data.givens) == (22, 27) and r.data.min_backtracks == 1
+    s = generate_puzzles(30, 9, r.data.givens, seed=r.data.seed, min_backtracks=r.data.min_backtracks)
+    assert (s.backtracks >= 1).all() and 22 <= s.givens.min() and s.givens.max() <= 27
+
+
+def test_cpu_maze30_paths_are_at_least_60_moves():
+    from hrmzoo.data.maze import generate_mazes
+
+    r = load_recipe("cpu_maze30")
+    assert r.data.size == 30 and r.model.seq_len == 900 and r.data.min_path_len == 60
+    _, _, lens = generate_mazes(30, 30, r.data.min_path_len, seed=r.data.seed)
+    assert lens.min() >= 60
+
+
 def canonical_keys(name: str, inputs: np.ndarray) -> set[bytes]:
     """Keys equal for two inputs iff one is an augmentation of the other (the generators' own de-duplication keys)."""
-    if name == "cpu_maze15":
+    if load_recipe(name).data.type == "maze":
         from hrmzoo.data.maze import _canonical
 
-        return {_canonical(row.reshape(15, 15).astype(np.uint8)) for row in inputs}
+        side = int(round(inputs.shape[1] ** 0.5))
+        return {_canonical(row.reshape(side, side).astype(np.uint8)) for row in inputs}
     from hrmzoo.data.sudoku import canonical_key, from_tokens, spatial_maps
 
     n = int(round(inputs.shape[1] ** 0.5))
