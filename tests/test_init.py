@@ -1,9 +1,11 @@
-"""Initialisation matches the original HRM's ``trunc_normal_init_`` (models/common.py)."""
+"""Initialisation matches the original HRM's ``trunc_normal_init_`` (models/common.py), to float32
+rounding, and is the same bits on every CPU kernel (issue 25)."""
 
 from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from hrmzoo import build_model
@@ -78,8 +80,12 @@ def test_the_same_seed_gives_the_same_weights_on_every_cpu_kernel():
     for kernel in dict.fromkeys(kernels):
         env = {**os.environ, "ATEN_CPU_CAPABILITY": kernel}
         proc = subprocess.run([sys.executable, "-c", _DIGESTS], env=env, capture_output=True, text=True, timeout=300, check=True)
-        runs[kernel] = json.loads(proc.stdout.strip().splitlines()[-1])
-        assert runs[kernel].pop("capability").lower() == kernel, f"ATEN_CPU_CAPABILITY={kernel} was not honoured"
+        digests = json.loads(proc.stdout.strip().splitlines()[-1])
+        if digests.pop("capability").lower() == kernel:  # a kernel this torch cannot force is left out
+            runs[kernel] = digests
+    assert "default" in runs, "ATEN_CPU_CAPABILITY=default was not honoured"
+    if len(runs) == 1:
+        pytest.skip(f"this CPU runs only torch's default kernel ({native}): nothing to compare")
     reference = runs.pop("default")
     for kernel, digests in runs.items():
         differing = sorted(k for k in reference if digests[k] != reference[k])
