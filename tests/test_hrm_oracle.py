@@ -3,7 +3,9 @@
 weight dict, applied to a zoo model's weights in float64.
 
 Nothing here imports hrmzoo's blocks, couplings, embeddings or heads: only the
-weights are shared. What it states, with the original's formulas:
+weights are shared, under the original's key names, with the restatement in
+tests/original_forward.py (which tests/test_original_forward.py also runs against
+imported checkpoints). What it states, with the original's formulas:
 
 - input: ``sqrt(D) * [puzzle rows ; token vectors]``; with learned positions
   ``sqrt(D) * (e + pos) / sqrt(2)`` (the scale covers the prefix too);
@@ -18,110 +20,33 @@ weights are shared. What it states, with the original's formulas:
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
-import torch.nn.functional as F
 
 from hrmzoo import build_model
-
-EPS = 1e-5
-
-
-def rms(x):
-    return x * torch.rsqrt(x.square().mean(-1, keepdim=True) + EPS)
-
-
-def rope_tables(head_dim, seq_len, theta):
-    # computed in float32 as the original does, then used at the model's dtype
-    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
-    freqs = torch.outer(torch.arange(seq_len, dtype=torch.float32), inv_freq)
-    emb = torch.cat((freqs, freqs), dim=-1)
-    return emb.cos().double(), emb.sin().double()
-
-
-def rotate_half(x):
-    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2 :]
-    return torch.cat((-x2, x1), dim=-1)
-
-
-def attention(h, w_qkv, w_o, heads, cos_sin):
-    B, S, D = h.shape
-    d = D // heads
-    qkv = (h @ w_qkv.T).view(B, S, 3 * heads, d)
-    q, k, v = qkv[:, :, :heads], qkv[:, :, heads : 2 * heads], qkv[:, :, 2 * heads :]
-    if cos_sin is not None:
-        cos, sin = cos_sin
-        q = q * cos.unsqueeze(-2) + rotate_half(q) * sin.unsqueeze(-2)
-        k = k * cos.unsqueeze(-2) + rotate_half(k) * sin.unsqueeze(-2)
-    q, k, v = (t.transpose(1, 2) for t in (q, k, v))
-    att = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d), dim=-1)
-    return (att @ v).transpose(1, 2).reshape(B, S, D) @ w_o.T
-
-
-def swiglu(h, w_gate_up, w_down):
-    gate, up = (h @ w_gate_up.T).chunk(2, dim=-1)
-    return (F.silu(gate) * up) @ w_down.T
-
-
-def reasoning_module(w, level, layers, heads, h, injection, cos_sin):
-    h = h + injection
-    for i in range(layers):
-        p = f"{level}.{i}."
-        h = rms(h + attention(h, w[p + "qkv"], w[p + "o"], heads, cos_sin))
-        h = rms(h + swiglu(h, w[p + "gate_up"], w[p + "down"]))
-    return h
-
-
-def hrm_segment(w, cfg, inputs, puzzle_ids, z_H, z_L):
-    """One HRM segment from carried states: (new z_H, new z_L, logits, q_halt, q_continue)."""
-    D, P = cfg["hidden"], cfg["prefix"]
-    emb = w["embed_tokens"][inputs]
-    if P:
-        rows = w["puzzle_emb"][puzzle_ids]
-        rows = F.pad(rows, (0, P * D - rows.shape[-1]))
-        emb = torch.cat((rows.view(-1, P, D), emb), dim=-2)
-    if cfg["pos"] == "learned":
-        emb = (1 / math.sqrt(2)) * (emb + w["embed_pos"])
-    x = math.sqrt(D) * emb
-    cos_sin = rope_tables(D // cfg["heads"], x.shape[1], 10000.0) if cfg["pos"] == "rope" else None
-    L = lambda z_L, ctx: reasoning_module(w, "L", cfg["L_layers"], cfg["heads"], z_L, ctx, cos_sin)  # noqa: E731
-    H = lambda z_H, msg: reasoning_module(w, "H", cfg["H_layers"], cfg["heads"], z_H, msg, cos_sin)  # noqa: E731
-    with torch.no_grad():
-        for h_step in range(cfg["H_cycles"]):
-            for l_step in range(cfg["L_cycles"]):
-                if not (h_step == cfg["H_cycles"] - 1 and l_step == cfg["L_cycles"] - 1):
-                    z_L = L(z_L, z_H + x)
-            if h_step != cfg["H_cycles"] - 1:
-                z_H = H(z_H, z_L)
-    z_L = L(z_L, z_H + x)
-    z_H = H(z_H, z_L)
-    logits = (z_H @ w["lm_head"].T)[:, P:]
-    q = z_H[:, 0] @ w["q_head_w"].T + w["q_head_b"]
-    return z_H, z_L, logits, q[..., 0], q[..., 1]
+from tests.original_forward import hrm_segment
 
 
 def oracle_weights(model, cfg) -> dict[str, torch.Tensor]:
-    """The zoo's weights under the oracle's names (the same tensors, so gradients land on them)."""
+    """The zoo's weights under the original's names (the same tensors, so gradients land on them)."""
     sd = dict(model.named_parameters())
     w = {
-        "embed_tokens": sd["embedding.tokens.weight"],
-        "lm_head": sd["head.proj.weight"],
-        "q_head_w": sd["halting.head.weight"],
-        "q_head_b": sd["halting.head.bias"],
+        "embed_tokens.embedding_weight": sd["embedding.tokens.weight"],
+        "lm_head.weight": sd["head.proj.weight"],
+        "q_head.weight": sd["halting.head.weight"],
+        "q_head.bias": sd["halting.head.bias"],
     }
     if "embedding.puzzle_emb" in sd:
-        w["puzzle_emb"] = sd["embedding.puzzle_emb"]
+        w["puzzle_emb.weights"] = sd["embedding.puzzle_emb"]
     if "embedding.positions" in sd:
-        w["embed_pos"] = sd["embedding.positions"]
+        w["embed_pos.embedding_weight"] = sd["embedding.positions"]
     for level, block, n in (("L", "l_block", cfg["L_layers"]), ("H", "h_block", cfg["H_layers"])):
         for i in range(n):
-            p = f"{block}.layers.{i}."
-            w[f"{level}.{i}.qkv"] = sd[p + "attn.qkv.weight"]
-            w[f"{level}.{i}.o"] = sd[p + "attn.proj.weight"]
-            w[f"{level}.{i}.gate_up"] = sd[p + "mlp.fc1.weight"]
-            w[f"{level}.{i}.down"] = sd[p + "mlp.fc2.weight"]
+            p, o = f"{block}.layers.{i}.", f"{level}_level.layers.{i}."
+            w[o + "self_attn.qkv_proj.weight"] = sd[p + "attn.qkv.weight"]
+            w[o + "self_attn.o_proj.weight"] = sd[p + "attn.proj.weight"]
+            w[o + "mlp.gate_up_proj.weight"] = sd[p + "mlp.fc1.weight"]
+            w[o + "mlp.down_proj.weight"] = sd[p + "mlp.fc2.weight"]
     return w
 
 

@@ -1,9 +1,11 @@
-"""Initialisation matches the original HRM's ``trunc_normal_init_`` (models/common.py)."""
+"""Initialisation matches the original HRM's ``trunc_normal_init_`` (models/common.py), to float32
+rounding, and is the same bits on every CPU kernel (issue 25)."""
 
 from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from hrmzoo import build_model
@@ -47,3 +49,44 @@ def test_states_embeddings_and_linears_start_at_the_originals_std():
     assert abs(float(model.embedding.positions.detach().std()) * math.sqrt(D) - 1.0) < 0.02
     lin = lecun_init_(torch.nn.Linear(1024, 1024))
     assert abs(float(lin.weight.detach().std()) * math.sqrt(1024) - 1.0) < 0.01
+
+
+_DIGESTS = """
+import hashlib, json, torch
+from hrmzoo import build_model
+from hrmzoo.layers import trunc_normal_init_
+def d(t):
+    return hashlib.sha256(t.detach().contiguous().view(torch.uint8).numpy().tobytes()).hexdigest()
+torch.manual_seed(0)
+out = {"capability": torch.backends.cpu.get_cpu_capability(), "trunc_normal": d(trunc_normal_init_(torch.empty(512, 256), std=0.3))}
+for recipe in ("tiny_sudoku4", "trm_sudoku"):
+    out.update({f"{recipe}:{k}": d(v) for k, v in build_model(recipe, ["model.hidden_size=64"], seed=7).state_dict().items()})
+print(json.dumps(out))
+"""
+
+
+def test_the_same_seed_gives_the_same_weights_on_every_cpu_kernel():
+    """Issue 25: torch's float32 erfinv (and its uniform, fused multiply-add or not) round
+    differently per CPU kernel, so the weights were not the same on another CPU. Each
+    kernel this CPU can run is forced with ATEN_CPU_CAPABILITY in its own process."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    native = torch.backends.cpu.get_cpu_capability()
+    kernels = ["default", native.lower()] + (["avx2"] if native == "AVX512" else [])
+    runs = {}
+    for kernel in dict.fromkeys(kernels):
+        env = {**os.environ, "ATEN_CPU_CAPABILITY": kernel}
+        proc = subprocess.run([sys.executable, "-c", _DIGESTS], env=env, capture_output=True, text=True, timeout=300, check=True)
+        digests = json.loads(proc.stdout.strip().splitlines()[-1])
+        if digests.pop("capability").lower() == kernel:  # a kernel this torch cannot force is left out
+            runs[kernel] = digests
+    assert "default" in runs, "ATEN_CPU_CAPABILITY=default was not honoured"
+    if len(runs) == 1:
+        pytest.skip(f"this CPU runs only torch's default kernel ({native}): nothing to compare")
+    reference = runs.pop("default")
+    for kernel, digests in runs.items():
+        differing = sorted(k for k in reference if digests[k] != reference[k])
+        assert not differing, f"{kernel} vs default: {differing}"

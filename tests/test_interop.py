@@ -100,7 +100,7 @@ def test_hrm_import_names_what_is_missing(tmp_path):
 @pytest.mark.parametrize("block", ["mlp_mixer", "transformer"])
 @pytest.mark.parametrize("halting", ["trm", "q_learning"])
 def test_trm_import_reproduces_the_logits_exactly(tmp_path, block, halting):
-    blk = ("{type: mlp_mixer, num_layers: 2, expansion: 4.0, token_expansion: 2.0}" if block == "mlp_mixer"
+    blk = ("{type: mlp_mixer, num_layers: 2, expansion: 4.0, token_expansion: 2.0, token_norm: sequence}" if block == "mlp_mixer"
            else "{type: transformer, num_layers: 2, num_heads: 4, expansion: 4.0}")
     zoo = build_model("trm_sudoku", [
         "model.hidden_size=32", "model.seq_len=9", "model.num_puzzle_identifiers=3", "model.puzzle_emb_ndim=32",
@@ -117,6 +117,8 @@ def test_trm_import_reproduces_the_logits_exactly(tmp_path, block, halting):
     imported = import_trm(ckpt, config, {"seq_len": 9})
     assert imported.cfg.l_block.type == block and imported.cfg.halting.type == halting
     assert imported.cfg.gradient.type == "last_cycle"
+    if block == "mlp_mixer":  # TRM's mlp_t normalisation (tests/test_original_forward.py checks its function)
+        assert imported.cfg.l_block.token_norm == "sequence"
     b = {**batch(zoo), "puzzle_identifiers": torch.tensor([0, 2, 1])}
     for got, want in zip(outputs(imported, b), outputs(zoo, b)):
         assert torch.equal(got, want)

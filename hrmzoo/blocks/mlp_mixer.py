@@ -4,10 +4,14 @@ For fixed small grids (Sudoku) TRM mixes tokens with a SwiGLU over the sequence
 axis ("mlp_t"); channels are then mixed by the usual SwiGLU. Post-norm, no bias.
 
 Where the token-mixing residual is normalised is a choice (`token_norm`): TRM normalises it
-over the sequence axis, while it is still transposed (`sequence`, what `hrmzoo import trm`
-and the TRM recipes use, so an imported checkpoint computes TRM's function); the zoo's
-earlier form normalises over the hidden axis (`hidden`, the default, which the CPU recipes
-were measured with: registry/results.md has both, seed-paired).
+over the sequence axis, while it is still transposed (`sequence`: `rms(x^T + mlp_t(x^T))^T`,
+what `hrmzoo import trm` builds and `trm_sudoku` uses, so an imported checkpoint computes
+TRM's function; tests/test_original_forward.py checks it against a restatement of TRM's code
+in float64); the zoo's earlier form normalises over the hidden axis (`hidden`:
+`rms(x + mlp_t(x^T)^T)`, the default, which the CPU recipes and the small TRM-recursion
+recipes `tiny_sudoku6_trm*` and `tiny_maze*` were measured with; for the CPU recipes
+registry/results.md has both, seed-paired). Both forms have the same weights; only the
+normalisation axis differs.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Import a checkpoint of the original TRM (SamsungSAILMontreal/TinyRecursiveModels).
 
 Mapped: `recursive_reasoning.trm` (TinyRecursiveReasoningModel_ACTV1) with
-attention layers or `mlp_t` (token MLP) layers, with `no_ACT_continue`
+attention layers or `mlp_t` (token MLP) layers (an `mlp_mixer` block with
+`token_norm: sequence`, TRM's normalisation), with `no_ACT_continue`
 true (one halt logit: the zoo's `trm` halting) or false (halt/continue
 Q-learning). Not mapped: the `trm_hier6`, `trm_singlez` and HRM-style
 variants of that repository (other state layouts).
@@ -34,8 +35,9 @@ def trm_recipe(tensors: dict, arch: dict[str, Any], origin: Any) -> dict[str, An
     token = tensors.get("L_level.layers.0.mlp_t.gate_up_proj.weight")
     eps = float(arch.get("rms_norm_eps", 1e-5))
     if token is not None:
+        # TRM's mlp_t normalises the token-mixing residual while transposed, over the sequence
         block = {"type": "mlp_mixer", "num_layers": layers, "expansion": expansion_of(gate_up, D),
-                 "token_expansion": expansion_of(token, seq_len + prefix), "norm_eps": eps}
+                 "token_expansion": expansion_of(token, seq_len + prefix), "norm_eps": eps, "token_norm": "sequence"}
     else:
         block = {"type": "transformer", "num_layers": layers, "num_heads": int(needed(arch, "num_heads", origin, "8")),
                  "expansion": expansion_of(gate_up, D), "norm_eps": eps}
