@@ -42,8 +42,8 @@ def list_recipes(pattern: str = "*") -> list[str]:
 
     Examples:
         >>> from hrmzoo import list_recipes
-        >>> list_recipes("cpu_*")
-        ['cpu_maze15', 'cpu_sudoku6', 'cpu_sudoku9']
+        >>> list_recipes("cpu_sudoku?")
+        ['cpu_sudoku6', 'cpu_sudoku9']
     """
     import fnmatch
 

@@ -378,9 +378,9 @@ def test_bench_startup_runs(capsys):
 
 
 def test_recipes_and_list_take_wildcards_and_say_when_nothing_matches(capsys):
-    assert main(["recipes", "cpu_*"]) == 0
+    assert main(["recipes", "cpu_sudoku?"]) == 0
     rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:] if not line[0].isspace()]
-    assert rows == ["cpu_maze15", "cpu_sudoku6", "cpu_sudoku9"]
+    assert rows == ["cpu_sudoku6", "cpu_sudoku9"]
     assert main(["recipes", "list", "*maze*"]) == 0
     assert "tiny_maze" in capsys.readouterr().out
     assert main(["recipes", "zz*"]) == 2
