@@ -92,7 +92,8 @@ def _measured_flops(device: torch.device, rows: int, hidden: int) -> float:
     import time
 
     rows, hidden = max(64, min(rows, 4096)), max(32, min(hidden, 1024))
-    a, b = torch.randn(rows, hidden), torch.randn(hidden, 2 * hidden)
+    gen = torch.Generator().manual_seed(0)  # not the global generator: the run's RNG state must not depend on this probe
+    a, b = torch.randn(rows, hidden, generator=gen), torch.randn(hidden, 2 * hidden, generator=gen)
     a @ b  # first call: allocation and kernel selection
     start, n = time.perf_counter(), 0
     while time.perf_counter() - start < 0.05:
@@ -118,7 +119,9 @@ def check_training_fits(recipe, device: torch.device, world: int = 1, what: str 
     """
     cfg = recipe.model
     try:
-        with torch.device("meta"):
+        # forked: building draws initial values from the global generator (even on meta), and the
+        # run's RNG state must not depend on whether this estimate ran
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
             model = ReasoningModel(cfg)
         updates, grad_updates = model.updates_per_segment()
     except (ValueError, TypeError, RuntimeError, NotImplementedError):
