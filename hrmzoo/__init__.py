@@ -33,7 +33,7 @@ _LAZY = {
     "build_model": "hrmzoo.builder",
     "load_model": "hrmzoo.checkpoint",
     "save_model": "hrmzoo.checkpoint",
-    "pretrained": "hrmzoo.hub",
+    "pretrained": "hrmzoo.checkpoint",
     "list_pretrained": "hrmzoo.hub",
     "solve": "hrmzoo.inference",
     "Solution": "hrmzoo.inference",
@@ -53,7 +53,8 @@ if TYPE_CHECKING:  # type checkers and IDEs see the real names
     from hrmzoo.builder import build_model
     from hrmzoo.checkpoint import load_model, save_model
     from hrmzoo.errors import HrmzooError
-    from hrmzoo.hub import list_pretrained, pretrained
+    from hrmzoo.checkpoint import pretrained
+    from hrmzoo.hub import list_pretrained
     from hrmzoo.inference import Solution, solve
     from hrmzoo.plugins import list_components
     from hrmzoo.recipe import load_recipe

@@ -34,11 +34,12 @@ class Layer:
 #: Lowest first. An import may go to the same layer or one listed before it.
 LAYERS: tuple[Layer, ...] = (
     Layer("foundation", ("hrmzoo", "hrmzoo.errors", "hrmzoo.paths", "hrmzoo.limits", "hrmzoo.seeding",
-                         "hrmzoo.generations", "hrmzoo.migrations", "hrmzoo.precision", "hrmzoo.annotations", "hrmzoo.architecture"),
+                         "hrmzoo.generations", "hrmzoo.migrations", "hrmzoo.precision", "hrmzoo.annotations", "hrmzoo.architecture",
+                         "hrmzoo.atomic", "hrmzoo.user_cache", "hrmzoo.shipped", "hrmzoo.hub"),
           "errors, safe paths, size limits, seeding, checkpoint generations and formats, autocast dtype, reading "
           "type annotations; "
           "the package's front door (`hrmzoo/__init__.py`) imports its public names lazily"),
-    Layer("data", ("hrmzoo.data",),
+    Layer("data", ("hrmzoo.data", "hrmzoo.tasks"),
           "datasets: the on-disk format, generators (Sudoku, Maze, ARC, ToM, mixtures), loaders and data access "
           "(`data/splits.py`); knows no model"),
     Layer("registry", ("hrmzoo.registry",),
@@ -56,8 +57,8 @@ LAYERS: tuple[Layer, ...] = (
           "section from `recipe/train_config.py`), safe YAML, overrides, loader"),
     Layer("builder", ("hrmzoo.builder", "hrmzoo.checkpoint"), "recipe -> model, and safetensors checkpoints"),
     Layer("interop", ("hrmzoo.interop",), "importing the reference HRM and TRM checkpoints"),
-    Layer("evaluate", ("hrmzoo.evaluate",), "metrics over a split, ARC voting and export"),
-    Layer("train", ("hrmzoo.train",), "the trainer, optimizers, schedules, run logs, training batches"),
+    Layer("evaluate", ("hrmzoo.evaluate", "hrmzoo.inference"), "metrics over a split, ARC voting and export"),
+    Layer("train", ("hrmzoo.train", "hrmzoo.precision_probe"), "the trainer, optimizers, schedules, run logs, training batches"),
     Layer("analysis", ("hrmzoo.analysis",), "comparisons, sweeps, halting and trace analysis, plots, schedule pictures"),
     Layer("catalog", ("hrmzoo.catalog",), "the generated catalogue (`registry/`, `hrmzoo catalog`, the docs' component pages)"),
     Layer("cli", ("hrmzoo.cli", "hrmzoo.__main__"), "the `hrmzoo` command"),

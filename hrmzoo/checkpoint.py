@@ -169,3 +169,20 @@ def load_weights(model, tensors: dict[str, torch.Tensor], origin: Any = "<weight
         if own[k].dtype != v.dtype and not allow_cast:
             raise CheckpointError(f"{origin}: '{k}' is {v.dtype} in the file but {own[k].dtype} in the model; loading would not be exact (pass allow_cast=True to convert)")
     model.load_state_dict(tensors, strict=True)
+
+
+def pretrained(name: str, overrides: list[str] | tuple[str, ...] = (), *, device: Any = None):
+    """The shipped model `name`, loaded (weights exact; overrides may change inference settings).
+
+    Args:
+        name: a shipped model (`hrmzoo.hub.available()`); also `hrmzoo.pretrained`, e.g. `"cpu_sudoku9"`.
+        overrides: `key=value` inference overrides, e.g. `["model.halting.eval_mode=adaptive"]`.
+        device: where to put it (default CPU).
+
+    Returns:
+        The ReasoningModel in eval mode, `model.recipe` set.
+    """
+    from hrmzoo.hub import weights_path
+
+    model = load_model(weights_path(name), overrides, device=device)
+    return model.eval()

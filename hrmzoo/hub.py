@@ -88,20 +88,3 @@ def headline(c: dict[str, Any]) -> str:
     fixed, adaptive = f"{acc['fixed'][budget]:.1f}% at {budget} segments", f"{acc['adaptive'][budget]:.1f}% adaptive"
     first, second = (adaptive, fixed) if halting.get("eval_mode") == "adaptive" else (fixed, adaptive)
     return f"{first} ({second}), exact on {c['test_examples']} test puzzles"
-
-
-def pretrained(name: str, overrides: list[str] | tuple[str, ...] = (), *, device: Any = None):
-    """The shipped model `name`, loaded (weights exact; overrides may change inference settings).
-
-    Args:
-        name: a shipped model (`hrmzoo.hub.available()`), e.g. `"cpu_sudoku9"`.
-        overrides: `key=value` inference overrides, e.g. `["model.halting.eval_mode=adaptive"]`.
-        device: where to put it (default CPU).
-
-    Returns:
-        The ReasoningModel in eval mode, `model.recipe` set.
-    """
-    from hrmzoo.checkpoint import load_model
-
-    model = load_model(weights_path(name), overrides, device=device)
-    return model.eval()
