@@ -51,7 +51,10 @@ RUN_FILE = "run.json"
 EVAL_FILE = "eval.json"
 METRICS_FILE = "metrics.jsonl"
 #: what `hrmzoo train` (and `hrmzoo eval`'s default report) put in a run directory; anything else is the user's
-RUN_ENTRIES = frozenset({RECIPE_FILE, RUN_FILE, EVAL_FILE, METRICS_FILE, "eval_report.json", gens.CHECKPOINTS, LOCK_FILE})
+# `hrmzoo compare` records what a run was asked to be before training starts it
+COMPARE_IDENTITY = "compare_identity.json"
+RUN_ENTRIES = frozenset({RECIPE_FILE, RUN_FILE, EVAL_FILE, METRICS_FILE, "eval_report.json", gens.CHECKPOINTS, LOCK_FILE,
+                         COMPARE_IDENTITY})
 
 
 class TrainingError(HrmzooError):
@@ -262,7 +265,7 @@ class Trainer:
             entries = sorted(p.name for p in path.iterdir()) if path.is_dir() else []
         except OSError as exc:
             raise HrmzooError(f"{path}: cannot read it ({exc.strerror}); choose another train.out_dir") from None
-        entries = [e for e in entries if e != LOCK_FILE]
+        entries = [e for e in entries if e not in (LOCK_FILE, COMPARE_IDENTITY)]  # written before a run starts
         if not entries:
             return
         if (path / st.STATE_JSON).exists() or gens.list_generations(path):

@@ -46,4 +46,5 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "checkpoint not found" in err and "\n" not in err
     assert main(["train", f"resume={tmp_path / 'nothing'}"]) == 2
-    assert "not a run directory" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip()
+    assert "no such run directory" in err and "\n" not in err
