@@ -18,9 +18,9 @@ import torch
 
 from hrmzoo import build_model
 from hrmzoo.analysis import compare
-from hrmzoo.builder import resolve_device
+from hrmzoo.recipe.build import resolve_device
 
-# PERFORMANCE.md's "tiny config": HRM, hidden 128, 4 heads, 2+2 layers, H=L=2, Sudoku 9x9, Q-learning halting.
+# benchmarks/METHOD.md's "tiny config": HRM, hidden 128, 4 heads, 2+2 layers, H=L=2, Sudoku 9x9, Q-learning halting.
 PRESETS: dict[str, tuple[str, list[str]]] = {
     "tiny": (
         "hrm_sudoku",
@@ -224,7 +224,7 @@ def time_training(model, device: torch.device, dtype: str, batch_size: int, step
         seconds per step (mean and each), per phase, block applications of one step, losses.
     """
     from hrmzoo.analysis.flops import BlockCallCounter
-    from hrmzoo.loop import new_carry, segment_step
+    from hrmzoo.model.segment_loop import new_carry, segment_step
 
     model.train()
     g = torch.Generator().manual_seed(seed)

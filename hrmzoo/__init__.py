@@ -30,41 +30,42 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it
 _LAZY = {
-    "build_model": "hrmzoo.builder",
-    "load_model": "hrmzoo.checkpoint",
-    "save_model": "hrmzoo.checkpoint",
-    "pretrained": "hrmzoo.checkpoint",
-    "list_pretrained": "hrmzoo.hub",
-    "solve": "hrmzoo.inference",
-    "Solution": "hrmzoo.inference",
-    "list_recipes": "hrmzoo.shipped",
+    "build_model": "hrmzoo.recipe.build",
+    "load_model": "hrmzoo.persistence.checkpoint",
+    "save_model": "hrmzoo.persistence.checkpoint",
+    "pretrained": "hrmzoo.persistence.checkpoint",
+    "list_pretrained": "hrmzoo.persistence.hub",
+    "solve": "hrmzoo.evaluate.inference",
+    "Solution": "hrmzoo.evaluate.inference",
+    "list_recipes": "hrmzoo.recipe.shipped",
     "HrmzooError": "hrmzoo.errors",
     "load_recipe": "hrmzoo.recipe",
-    "list_components": "hrmzoo.plugins",
+    "list_components": "hrmzoo.loading.plugins",
     "register": "hrmzoo.registry",
 }
-# the public submodules `dir(hrmzoo)` shows beside the functions
-_SUBMODULES = ("hub", "tasks")
+# the public submodules `dir(hrmzoo)` shows beside the functions: attribute -> module
+_SUBMODULES = {"hub": "hrmzoo.persistence.hub", "tasks": "hrmzoo.tasks"}
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # type checkers and IDEs see the real names
-    from hrmzoo import hub, tasks
-    from hrmzoo.builder import build_model
-    from hrmzoo.checkpoint import load_model, save_model
+    from hrmzoo import tasks
+    from hrmzoo.persistence import hub
+    from hrmzoo.recipe.build import build_model
+    from hrmzoo.persistence.checkpoint import load_model, save_model
     from hrmzoo.errors import HrmzooError
-    from hrmzoo.checkpoint import pretrained
-    from hrmzoo.hub import list_pretrained
-    from hrmzoo.inference import Solution, solve
-    from hrmzoo.plugins import list_components
+    from hrmzoo.persistence.checkpoint import pretrained
+    from hrmzoo.persistence.hub import list_pretrained
+    from hrmzoo.evaluate.inference import Solution, solve
+    from hrmzoo.loading.plugins import list_components
     from hrmzoo.recipe import load_recipe
     from hrmzoo.registry import register
-    from hrmzoo.shipped import list_recipes
+    from hrmzoo.recipe.shipped import list_recipes
 
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
-        return importlib.import_module(f"hrmzoo.{name}")
+        return importlib.import_module(_SUBMODULES[name])
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'hrmzoo' has no attribute '{name}'")

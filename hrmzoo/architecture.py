@@ -9,7 +9,7 @@ function-level import is allowed only to keep start-up light (torch stays out of
 `if TYPE_CHECKING:` are not run and are ignored.
 
 `tests/test_architecture.py` checks the rules; the docs' architecture page and
-its picture are generated from the same graph (`docs/hooks/architecture.py`).
+its picture are generated from the same graph (`docs/hooks/architecture_page.py`).
 Standard library only, so the docs build and the test read it without torch.
 """
 
@@ -33,12 +33,10 @@ class Layer:
 
 #: Lowest first. An import may go to the same layer or one listed before it.
 LAYERS: tuple[Layer, ...] = (
-    Layer("foundation", ("hrmzoo", "hrmzoo.errors", "hrmzoo.paths", "hrmzoo.limits", "hrmzoo.seeding",
-                         "hrmzoo.generations", "hrmzoo.migrations", "hrmzoo.precision", "hrmzoo.annotations", "hrmzoo.architecture",
-                         "hrmzoo.atomic", "hrmzoo.user_cache", "hrmzoo.shipped", "hrmzoo.hub"),
-          "errors, safe paths, size limits, seeding, checkpoint generations and formats, autocast dtype, reading "
-          "type annotations; "
-          "the package's front door (`hrmzoo/__init__.py`) imports its public names lazily"),
+    Layer("foundation", ("hrmzoo", "hrmzoo.errors", "hrmzoo.architecture", "hrmzoo.common"),
+          "the package's front door (`hrmzoo/__init__.py`, which imports its public names lazily), its errors and "
+          "this layer map; `common/`: safe paths, size limits, seeding, the autocast dtype, reading type "
+          "annotations, the user cache, the one fsync'ing atomic writer"),
     Layer("data", ("hrmzoo.data", "hrmzoo.tasks"),
           "datasets: the on-disk format, generators (Sudoku, Maze, ARC, ToM, mixtures), loaders and data access "
           "(`data/splits.py`); knows no model"),
@@ -48,17 +46,21 @@ LAYERS: tuple[Layer, ...] = (
     Layer("components", ("hrmzoo.blocks", "hrmzoo.injections", "hrmzoo.solvers", "hrmzoo.couplings",
                          "hrmzoo.gradients", "hrmzoo.halting", "hrmzoo.controllers", "hrmzoo.embeddings", "hrmzoo.heads"),
           "the registered components, one folder per kind; each registers itself when imported"),
-    Layer("loading", ("hrmzoo.builtins", "hrmzoo.plugins"),
+    Layer("loading", ("hrmzoo.loading",),
           "what fills the registry: hrmzoo's own plugin module (`builtins`) and the entry-point/`--import` loader"),
-    Layer("model", ("hrmzoo.model", "hrmzoo.loop", "hrmzoo.sizing", "hrmzoo.sizes"),
-          "the model assembled from components (the constructor contract in `sizes`), the deep-supervision segment loop, parameter counting"),
+    Layer("model", ("hrmzoo.model",),
+          "the model assembled from components (`model/__init__.py`; the sizes each component receives in "
+          "`model/wiring.py`), the deep-supervision segment loop, parameter counting"),
     Layer("recipe", ("hrmzoo.recipe",),
           "recipe schema (built from the registry, with the `data:` section from `data/config.py` and the `train:` "
-          "section from `recipe/train_config.py`), safe YAML, overrides, loader"),
-    Layer("builder", ("hrmzoo.builder", "hrmzoo.checkpoint"), "recipe -> model, and safetensors checkpoints"),
+          "section from `recipe/train_config.py`), safe YAML, overrides, older forms, the shipped recipes, the "
+          "loader, and `build.py`: recipe -> model"),
+    Layer("persistence", ("hrmzoo.persistence",),
+          "what is written to disk and read back: model checkpoints (safetensors), their generations, the numbered "
+          "weight format and its migrations, the trainer's state, the shipped weights (`hub`)"),
     Layer("interop", ("hrmzoo.interop",), "importing the reference HRM and TRM checkpoints"),
-    Layer("evaluate", ("hrmzoo.evaluate", "hrmzoo.inference"), "metrics over a split, ARC voting and export"),
-    Layer("train", ("hrmzoo.train", "hrmzoo.precision_probe"), "the trainer, optimizers, schedules, run logs, training batches"),
+    Layer("evaluate", ("hrmzoo.evaluate",), "metrics over a split, resumable evaluation, ARC voting and export, solving one puzzle"),
+    Layer("train", ("hrmzoo.train",), "the trainer, optimizers, schedules, run logs, training batches, the precision probe"),
     Layer("analysis", ("hrmzoo.analysis",), "comparisons, sweeps, halting and trace analysis, plots, schedule pictures"),
     Layer("catalog", ("hrmzoo.catalog",), "the generated catalogue (`registry/`, `hrmzoo catalog`, the docs' component pages)"),
     Layer("cli", ("hrmzoo.cli", "hrmzoo.__main__"), "the `hrmzoo` command"),

@@ -2,7 +2,7 @@
 
 A component is a class registered under a name with a pydantic config class::
 
-    @register("block", "transformer", config=TransformerBlockConfig)
+    @register("block", "transformer", config=TransformerBlockConfig, sizes=('hidden_size', 'seq_len', 'pos_encoding', 'rope_theta'))
     class TransformerBlock(nn.Module): ...
 
 The registry adds a `type: Literal["transformer"]` field to the config so that
@@ -10,7 +10,7 @@ recipes pick a component by `type` (a discriminated union).
 
 The registry is passive: it imports no component. Built-in and third-party
 components alike are registered by importing the module that defines them;
-`hrmzoo.plugins.load_components()` imports the built-ins (`hrmzoo.builtins`)
+`hrmzoo.loading.plugins.load_components()` imports the built-ins (`hrmzoo.loading.builtins`)
 and the `hrmzoo.components` entry-point group, and is called by whatever looks
 components up (building a model, validating a recipe, the catalogue, the CLI).
 """
@@ -57,6 +57,9 @@ class Entry:
     config: type[ComponentConfig]
     description: str
     module: str
+    #: the sizes the model passes to the constructor by keyword (`register(..., sizes=...)`); None: not
+    #: declared, so the builder reads them from the constructor's signature (the contract before issue 26)
+    sizes: tuple[str, ...] | None = None
 
 
 class Registry:
@@ -66,7 +69,8 @@ class Registry:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
 
-    def add(self, name: str, cls: type, config: type[ComponentConfig], description: str | None = None) -> Entry:
+    def add(self, name: str, cls: type, config: type[ComponentConfig], description: str | None = None,
+            sizes: tuple[str, ...] | None = None) -> Entry:
         if name in self._entries:
             other = self._entries[name]
             raise RegistryError(
@@ -84,7 +88,7 @@ class Registry:
         typed.__doc__ = config.__doc__
         doc_lines = (cls.__doc__ or "").strip().splitlines()
         desc = description or (doc_lines[0] if doc_lines else "")
-        entry = Entry(self.kind, name, cls, typed, desc, cls.__module__)
+        entry = Entry(self.kind, name, cls, typed, desc, cls.__module__, sizes)
         self._entries[name] = entry
         _bump()
         return entry
@@ -138,19 +142,31 @@ def unknown_message(kind: str, name: str, known: list[str]) -> str:
     hint = f"; did you mean '{close[0]}'?" if close else ""
     message = f"unknown {kind} '{name}'{hint} (registered: {', '.join(known) or 'none'})"
     if not known and kind in REGISTRIES:  # nothing loaded: a lookup before load_components()
-        message += "; components are registered when their modules are imported: call hrmzoo.plugins.load_components() first"
+        message += "; components are registered when their modules are imported: call hrmzoo.loading.plugins.load_components() first"
     elif not close and kind in REGISTRIES:  # maybe a component of a plugin that was not loaded
         message += f"; {PLUGIN_HINT}"
     return message
 
 
-def register(kind: str, name: str, *, config: type[ComponentConfig], description: str | None = None) -> Callable[[type], type]:
-    """Class decorator: register `cls` as `kind`/`name` with its config class."""
+def register(kind: str, name: str, *, config: type[ComponentConfig], description: str | None = None,
+             sizes: tuple[str, ...] | list[str] | None = None) -> Callable[[type], type]:
+    """Class decorator: register `cls` as `kind`/`name` with its config class.
+
+    `sizes` names the model sizes the constructor takes by keyword after its config
+    (`hidden_size`, `seq_len`...: the fields of `hrmzoo.model.wiring.ComponentSizes`,
+    plus `levels` for a coupling), so the builder calls `cls(cfg, hidden_size=..., ...)`
+    with exactly those, and a reader finds who passes what in one place. Left out, the
+    builder reads them from the constructor's signature instead.
+    """
     if kind not in REGISTRIES:
         raise RegistryError(unknown_message("component kind", kind, list(KINDS)))
+    if sizes is not None:
+        if isinstance(sizes, str) or not all(isinstance(n, str) and n.isidentifier() for n in sizes):
+            raise RegistryError(f"{kind} '{name}': sizes={sizes!r} must be a tuple of size names, e.g. sizes=('hidden_size', 'seq_len')")
+        sizes = tuple(sizes)
 
     def deco(cls: type) -> type:
-        entry = REGISTRIES[kind].add(name, cls, config, description)
+        entry = REGISTRIES[kind].add(name, cls, config, description, sizes)
         cls.registry_entry = entry
         return cls
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+
 import torch
 
 from hrmzoo import build_model
@@ -38,3 +41,24 @@ THREE_LEVELS = [
     "model.levels=[{name: L, block: {type: transformer, num_layers: 1, num_heads: 2, expansion: 2.0}}, {name: M, period: 2}, {name: H, period: 2}]",
     "model.coupling={type: levels, steps: 4}",
 ]
+
+
+TUNED_HEADS = "experiments.controllers.tuned_heads"  # the controllers experiment's plugin, as its recipes import it
+
+
+@contextlib.contextmanager
+def tuned_heads_plugin():
+    """The experiment plugin registered for the block, then unregistered (and forgotten, so a later
+    import registers it again): the catalogue test sees only what the zoo itself registers."""
+    import importlib
+
+    from hrmzoo.loading.plugins import import_plugins
+    from hrmzoo.registry import REGISTRIES
+
+    import_plugins([TUNED_HEADS], "tests")
+    try:
+        yield importlib.import_module(TUNED_HEADS)
+    finally:
+        for name in ("film_tuned", "quaternion_tuned"):
+            REGISTRIES["controller"].remove(name)
+        sys.modules.pop(TUNED_HEADS, None)

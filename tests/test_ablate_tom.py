@@ -1,7 +1,8 @@
-"""benchmarks/ablate_tom.py pieces on a tiny theory-of-mind mix: per-kind scoring, belief split, floors, activity."""
+"""experiments/controllers/ablate_tom.py pieces on a tiny theory-of-mind mix: per-kind scoring, belief split, floors, activity."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -11,9 +12,10 @@ import torch
 
 from hrmzoo import build_model
 from hrmzoo.data.prepare import prepare_data
+from tests.helpers import tuned_heads_plugin
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "experiments" / "controllers"))
 
 import ablate_tom  # noqa: E402
 
@@ -29,7 +31,7 @@ def mix_root(tmp_path_factory):
 
 def test_score_run_reports_every_kind_and_the_belief_split(mix_root):
     torch.manual_seed(0)
-    model = build_model(str(ROOT / "recipes" / "tom_quaternion.yaml"), seed=0)
+    model = build_model(str(ROOT / "experiments" / "controllers" / "tom_quaternion.yaml"), seed=0)
     out = ablate_tom.score_run(model, Path(mix_root), batch_size=7)
     exact = out["exact"]
     assert set(exact) == {*KINDS, "belief_true_belief", "belief_false_belief", "reality_true_belief", "reality_false_belief", "all"}
@@ -59,7 +61,7 @@ def test_belief_floor_follows_the_recorded_flag(mix_root):
 
 def test_score_run_counts_which_object_cells_the_belief_answers_mark(mix_root):
     torch.manual_seed(0)
-    model = build_model(str(ROOT / "recipes" / "tom_none.yaml"), seed=0)
+    model = build_model(str(ROOT / "experiments" / "controllers" / "tom_none.yaml"), seed=0)
     marks = ablate_tom.score_run(model, Path(mix_root), batch_size=7)["marks"]
     assert set(marks) == {"belief", "reality"}
     for m in marks.values():
@@ -96,14 +98,14 @@ def test_merge_runs_takes_the_named_recipes_and_lets_later_rows_replace_earlier(
     row = lambda seed, steps, **kw: {"seed": seed, "steps": steps, "exact": {"belief": float(seed)}, **kw}  # noqa: E731
     old_args = {"recipes": ["tom_none", "tom_film"], "seeds": [0, 1], "budget_s": 300.0, "steps": None, "threads": 1, "overrides": []}
     saved(tmp_path / "old", old_args, {"tom_none": [row(0, 1824), row(1, 2227)], "tom_film": [row(0, 2886)]})
-    new_cmd = "python benchmarks/ablate_tom.py --recipes tom_none --seeds 1 --steps 2000 --threads 1"
+    new_cmd = "python experiments/controllers/ablate_tom.py --recipes tom_none --seeds 1 --steps 2000 --threads 1"
     saved(tmp_path / "new", {**old_args, "steps": 2000}, {"tom_none": [row(1, 2000, budget="2000 steps", command=new_cmd)], "tom_film": [row(2, 2000)]})
 
     runs, mix_root = ablate_tom.merge_runs([f"{tmp_path / 'old'}=tom_none", str(tmp_path / "new")])
     assert mix_root == Path("/data/mix")
     assert list(runs) == ["tom_none", "tom_film"]  # the script's order; the old tom_film row was not asked for
     assert [(r["seed"], r["steps"], r["budget"]) for r in runs["tom_none"]] == [(0, 1824, "300 s"), (1, 2000, "2000 steps")]
-    assert runs["tom_none"][0]["command"] == "python benchmarks/ablate_tom.py --recipes tom_none --seeds 0 --budget-s 300 --threads 1"
+    assert runs["tom_none"][0]["command"] == "python experiments/controllers/ablate_tom.py --recipes tom_none --seeds 0 --budget-s 300 --threads 1"
     assert runs["tom_none"][1]["command"] == new_cmd
     assert [r["seed"] for r in runs["tom_film"]] == [2] and runs["tom_film"][0]["budget"] == "2000 steps"
 
@@ -116,9 +118,9 @@ def test_a_merged_report_writes_each_seeds_budget_and_command(mix_root, tmp_path
     exact = {k: 50.0 for k in KINDS}
     rows = [{"seed": 0, "steps": 1824, "budget": "300 s", "command": "cmd-a", "train_wall_s": 300.1, "params": 10, "exact": exact, "activity": {}},  # saved before loads were
             {"seed": 2, "steps": 2000, "budget": "2000 steps", "command": "cmd-b", "train_wall_s": 700.0, "load": [7.0, 8.25], "params": 10, "exact": exact, "activity": {}}]
-    args = argparse.Namespace(plot=None, results=str(tmp_path / "results.yaml"), hardware="test box", threads=1, steps=None, budget_s=240.0, seeds=[0, 2], overrides=[])
+    args = argparse.Namespace(plot=None, results=str(tmp_path), hardware="test box", threads=1, steps=None, budget_s=240.0, seeds=[0, 2], overrides=[])
     ablate_tom.report(args, {"tom_none": rows}, Path(mix_root))
-    out = yaml.safe_load((tmp_path / "results.yaml").read_text())["results"]
+    out = yaml.safe_load((tmp_path / "results_history.yaml").read_text())["results"]  # tom_none is an experiment recipe
     assert {r["metric"] for r in out} == {f"exact_accuracy/{k}" for k in KINDS}
     r = out[0]
     assert r["command"] == "cmd-a; cmd-b" and r["seeds"] == 2
@@ -130,8 +132,10 @@ def test_trace_controller_logs_activity_state_scale_and_logits(tmp_path):
     import trace_controller
 
     tiny = ["model.hidden_size=16", "model.l_block.num_layers=1", "model.h_block.num_layers=1", "train.batch_size=4",
-            "model.controller={type: quaternion, num_task_families: 1, head_width: 4, modulation_bound: 0.5}"]
-    rows = trace_controller.main(["tiny_sudoku4", "--steps", "3", "--every", "2", "--run-dir", str(tmp_path / "run"), *tiny])
+            "imports=[experiments.controllers.tuned_heads]",
+            "model.controller={type: quaternion_tuned, num_task_families: 1, head_width: 4, modulation_bound: 0.5}"]
+    with tuned_heads_plugin():
+        rows = trace_controller.main(["tiny_sudoku4", "--steps", "3", "--every", "2", "--run-dir", str(tmp_path / "run"), *tiny])
     assert [r["step"] for r in rows] == [1, 2]
     first, last = rows
     assert set(first["activity"]) == {"FF/l_step", "FE/l_context", "SF/h_message", "SE/h_step"}
@@ -139,3 +143,64 @@ def test_trace_controller_logs_activity_state_scale_and_logits(tmp_path):
     assert all(0.0 < v <= 0.5 for v in last["activity"].values())  # moved after one step, within the bound
     assert set(first["state_rms"]) == {"z_H", "z_L"} and first["logit_abs_mean"] > 0
     assert "loss/lm" in first["loss"] and "lr" not in first["loss"]
+
+
+@pytest.fixture
+def fake_compare_runs(monkeypatch, mix_root):
+    """`compare.train_or_reuse` replaced by a scorer call on one untrained model (no training): the harnesses
+    must reach it through `compare.paired_runs`; the calls, in order, with the spec each saw."""
+    import ablate_controller
+
+    from hrmzoo.analysis import compare
+
+    model = build_model(str(ROOT / "experiments" / "controllers" / "tom_none.yaml"), seed=0)
+    calls = []
+
+    def fake(recipe, seed, spec, log):
+        calls.append((Path(recipe).stem, seed, spec))
+        scores = spec.scorer.score(model, Path(mix_root))
+        return {"recipe": recipe, "seed": seed, "steps": 7, "wall_s": 1.5, "load": [0.5, 0.75], "params": model.num_parameters(),
+                "data": str(mix_root), **scores}
+
+    def no_trainer(*args, **kwargs):
+        raise AssertionError("the harness trained outside hrmzoo.analysis.compare's loop")
+
+    monkeypatch.setattr(compare, "train_or_reuse", fake)
+    for harness in (ablate_tom, ablate_controller):
+        monkeypatch.setattr(harness, "Trainer", no_trainer, raising=False)
+    return calls
+
+
+def test_ablate_tom_trains_and_scores_through_compares_loop(fake_compare_runs, tmp_path, capsys):
+    out = ablate_tom.main(["--recipes", "tom_none", "tom_quaternion", "--seeds", "0", "1", "--steps", "30", "--out", str(tmp_path),
+                           "--eval-batch-size", "7"])
+    # seed-major, every recipe of a seed before the next seed; the script's budget and scorer in compare's spec
+    assert [(r, s) for r, s, _ in fake_compare_runs] == [("tom_none", 0), ("tom_quaternion", 0), ("tom_none", 1), ("tom_quaternion", 1)]
+    spec = fake_compare_runs[0][2]
+    assert spec.steps == 30 and spec.budget is None and spec.interleave and spec.scorer.name == "tom_kinds"
+    rows = out["runs"]["tom_none"]
+    assert [r["seed"] for r in rows] == [0, 1] and rows[0]["steps"] == 7 and rows[0]["load"] == [0.5, 0.75]
+    assert set(rows[0]["exact"]) >= {*KINDS, "all"} and set(rows[0]["marks"]) == {"belief", "reality"}
+    assert rows[0]["command"].endswith("--recipes tom_none --seeds 0 --steps 30 --threads 1")
+    assert set(out["report"]) == {"tom_none", "tom_quaternion"}
+    saved = json.loads((tmp_path / "ablate_tom.json").read_text())
+    assert saved["runs"]["tom_quaternion"][1]["seed"] == 1
+    assert "| tom_none |" in capsys.readouterr().out
+
+
+def test_ablate_controller_trains_and_scores_through_compares_loop(fake_compare_runs, tmp_path, capsys):
+    import ablate_controller
+
+    out = ablate_controller.main(["--recipes", "tiny_quaternion_mix_none", "tiny_quaternion_mix", "--seeds", "0", "1",
+                                  "--out", str(tmp_path), "--eval-batch-size", "7", "train.steps=30"])
+    # recipe-major; pairing required with the controllers left out of the digest (checked by paired_runs before training)
+    assert [(r, s) for r, s, _ in fake_compare_runs] == [("tiny_quaternion_mix_none", 0), ("tiny_quaternion_mix_none", 1),
+                                                         ("tiny_quaternion_mix", 0), ("tiny_quaternion_mix", 1)]
+    spec = fake_compare_runs[0][2]
+    assert spec.require_paired and spec.pair_skip == ("controller",) and "train.steps=30" in spec.overrides
+    rows = out["runs"]["tiny_quaternion_mix"]
+    assert [r["seed"] for r in rows] == [0, 1] and rows[0]["wall_s"] == 1.5
+    assert set(rows[0]["exact"]) == {*KINDS, "all"} and set(rows[0]["token"]) == {*KINDS, "all"}
+    assert set(out["report"]["tiny_quaternion_mix"]) == {f"{m}_accuracy/{t}" for m in ("exact", "token") for t in (*KINDS, "all")}
+    text = capsys.readouterr().out
+    assert "seed 1: base weights paired across 2 recipes" in text and "| tiny_quaternion_mix |" in text

@@ -17,7 +17,7 @@ from hrmzoo.cli import main
 from hrmzoo.data.prepare import prepare_data
 from hrmzoo.evaluate import evaluate
 from hrmzoo.heads.lm import IGNORE_INDEX
-from hrmzoo.loop import new_carry, segment_step
+from hrmzoo.model.segment_loop import new_carry, segment_step
 from tests.helpers import TINY
 
 

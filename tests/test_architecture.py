@@ -69,8 +69,8 @@ def test_registry_imports_only_the_foundation(edges):
 def test_the_graph_is_big_enough_to_mean_something(edges):
     """Guards against a walker that silently finds nothing."""
     assert len(arch.modules()) > 100 and len(edges) > 400
-    assert any(e.source == "hrmzoo.cli.list_cmd" and e.target == "hrmzoo.plugins" and e.lazy for e in edges)
-    assert any(e.source == "hrmzoo.builtins" and e.target == "hrmzoo.blocks" and not e.lazy for e in edges)
+    assert any(e.source == "hrmzoo.cli.list_cmd" and e.target == "hrmzoo.loading.plugins" and e.lazy for e in edges)
+    assert any(e.source == "hrmzoo.loading.builtins" and e.target == "hrmzoo.blocks" and not e.lazy for e in edges)
 
 
 def test_walker_finds_planted_violations(tmp_path):
@@ -85,8 +85,9 @@ def test_walker_finds_planted_violations(tmp_path):
         "cli/helpers.py": "x = 1\n",
         "data/__init__.py": "",
         "data/a.py": "from hrmzoo.data import b\n",
-        "data/b.py": "import hrmzoo.data.a\nfrom hrmzoo.builder import build\n",
-        "builder.py": "build = 1\n",
+        "data/b.py": "import hrmzoo.data.a\nfrom hrmzoo.recipe.build import build\n",
+        "recipe/__init__.py": "",
+        "recipe/build.py": "build = 1\n",
     }
     for rel, text in files.items():
         (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -96,7 +97,7 @@ def test_walker_finds_planted_violations(tmp_path):
     assert ("hrmzoo.cli", "hrmzoo.cli.helpers", False) in pairs  # relative import resolved
     assert not any(e.source == "hrmzoo.errors" for e in found)  # TYPE_CHECKING ignored
     up = {(e.source, e.target, e.lazy) for e in arch.upward_imports(found)}
-    assert up == {("hrmzoo.registry", "hrmzoo.cli", True), ("hrmzoo.data.b", "hrmzoo.builder", False)}
+    assert up == {("hrmzoo.registry", "hrmzoo.cli", True), ("hrmzoo.data.b", "hrmzoo.recipe.build", False)}
     assert arch.import_cycles(found) == [["hrmzoo.data.a", "hrmzoo.data.b"]]
 
 

@@ -1,4 +1,4 @@
-"""benchmarks/bench_eval.py on a tiny checkpoint: both halting modes, with and without CPU row chunks."""
+"""benchmarks/speed/bench_eval.py on a tiny checkpoint: both halting modes, with and without CPU row chunks."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import torch
 
 from tests.helpers import TINY
 from hrmzoo import build_model
-from hrmzoo.checkpoint import save_model
+from hrmzoo.persistence.checkpoint import save_model
 from hrmzoo.data import prepare_data
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "speed"))
 
 import bench_eval  # noqa: E402
 

@@ -15,10 +15,11 @@ from tests.helpers import TINY, tiny_model
 from hrmzoo import build_model, list_components
 from hrmzoo.analysis.flops import BlockCallCounter, block_flops_per_token, segment_forward_flops, step_flops
 from hrmzoo.layers import RmsNorm, RotaryEmbedding1d, apply_rotary
-from hrmzoo.loop import new_carry, segment_step
+from hrmzoo.model.segment_loop import new_carry, segment_step
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCH))
+for folder in (BENCH, BENCH / "speed", BENCH / "hardware"):  # common.py; the speed benchmarks; the hardware probes
+    sys.path.insert(0, str(folder))
 
 import bench_flops  # noqa: E402
 import bench_memory  # noqa: E402

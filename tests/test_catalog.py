@@ -156,3 +156,41 @@ def test_results_yaml_must_hold_a_list(tmp_path):
     path.write_text(textwrap.dedent("results: {recipe: x}\n"))
     with pytest.raises(CatalogError, match="'results:' list"):
         load_results(path)
+
+
+def test_current_results_name_shipped_recipes_and_history_takes_the_rest(tmp_path):
+    """results.yaml: current rows of shipped recipes; results_history.yaml: superseded rows and experiment recipes."""
+    old = {**RESULT, "superseded": "re-measured"}
+    experiment = {**RESULT, "recipe": "tom_quaternion"}  # experiments/controllers/tom_quaternion.yaml
+    with pytest.raises(CatalogError, match=r"results\[0\] is superseded; move it to results_history.yaml"):
+        load_results(write_results(tmp_path / "results.yaml", [old]))
+    with pytest.raises(CatalogError, match=r"'tom_quaternion' is not a shipped recipe; .*an experiment recipe's rows go to results_history.yaml"):
+        load_results(write_results(tmp_path / "results.yaml", [experiment]))
+    assert len(load_results(write_results(tmp_path / "h.yaml", [old, experiment]), history=True)) == 2
+    with pytest.raises(CatalogError, match=r"'nowhere' is neither a shipped recipe nor one of experiments/"):
+        load_results(write_results(tmp_path / "h.yaml", [{**RESULT, "recipe": "nowhere"}]), history=True)
+    page = results_markdown(load_results(write_results(tmp_path / "h.yaml", [old]), history=True), history=True)
+    assert page.splitlines()[2] == "# Results history" and "[results.md](results.md)" in page
+    assert "[results_history.md](results_history.md)" in results_markdown(load_results(write_results(tmp_path / "results.yaml", [RESULT])))
+
+
+def test_record_results_is_the_one_writer(tmp_path):
+    """Shipped recipes' rows go to results.yaml, experiment recipes' to the history; a re-measurement
+    replaces in place, or with `supersede` keeps the old row, marked, in the history."""
+    from hrmzoo.catalog.record import record_results
+
+    (tmp_path / "results.yaml").write_text("# kept header\nresults: []\n")
+    assert record_results([RESULT, {**RESULT, "recipe": "tom_none"}], tmp_path) == [str(tmp_path / "results.yaml"), str(tmp_path / "results_history.yaml")]
+    assert (tmp_path / "results.yaml").read_text().startswith("# kept header\n")
+    record_results([{**RESULT, "value": 50.0}], tmp_path)  # in place
+    assert [r.value for r in load_results(tmp_path / "results.yaml")] == [50.0]
+    record_results([{**RESULT, "value": 60.0}], tmp_path, supersede="re-run with more steps")
+    assert [r.value for r in load_results(tmp_path / "results.yaml")] == [60.0]
+    history = load_results(tmp_path / "results_history.yaml", history=True)
+    assert [(r.recipe, r.value, r.superseded) for r in history] == [("tom_none", 41.25, ""), ("tiny_sudoku4", 50.0, "re-run with more steps")]
+    with pytest.raises(CatalogError, match=r"row 0: recipe 'nowhere' is neither shipped nor in experiments/"):
+        record_results([{**RESULT, "recipe": "nowhere"}], tmp_path)
+    with pytest.raises(CatalogError, match=r"row 0: value: "):
+        record_results([{**RESULT, "value": "high"}], tmp_path)
+    with pytest.raises(CatalogError, match=r"results folder '.*nowhere' does not exist; pass the repository's registry/"):
+        record_results([RESULT], tmp_path / "nowhere")  # one line, not the atomic writer's traceback

@@ -5,7 +5,7 @@ import torch
 from safetensors import safe_open
 
 from hrmzoo import load_model, save_model
-from hrmzoo.checkpoint import RECIPE_KEY
+from hrmzoo.persistence.checkpoint import RECIPE_KEY
 from hrmzoo.cli import main as cli_main
 from hrmzoo.errors import CheckpointError
 from tests.helpers import random_batch, tiny_model
@@ -77,7 +77,7 @@ def test_format_1_checkpoints_keep_their_embedding(tmp_path):
     import math
 
     from hrmzoo import build_model, load_model
-    from hrmzoo.checkpoint import FORMAT_KEY, RECIPE_KEY, atomic_save_tensors
+    from hrmzoo.persistence.checkpoint import FORMAT_KEY, RECIPE_KEY, atomic_save_tensors
 
     model = build_model("hrm_sudoku", ["model.hidden_size=32", "model.l_block.num_layers=1", "model.h_block.num_layers=1",
                                        "model.puzzle_emb_ndim=32", "model.num_puzzle_identifiers=3", "model.pos_encoding=learned"], seed=0)
@@ -94,3 +94,28 @@ def test_format_1_checkpoints_keep_their_embedding(tmp_path):
     loaded = load_model(path)
     with torch.no_grad():
         torch.testing.assert_close(loaded.embedding(inputs, pids), old, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("fmt, message", [
+    ("3", r"weight format 3 is newer than this hrmzoo's \(2\); upgrade hrmzoo to load it"),
+    ("two", r"weight format 'two' is not a number; the file was not written by hrmzoo"),
+    ("0", r"weight format 0 does not exist \(formats 1\.\.2\); the file is corrupt"),
+])
+def test_a_checkpoint_of_an_unknown_format_is_one_line(tmp_path, fmt, message):
+    """The format is a number with a migration for every older one; anything else is refused in one line."""
+    from hrmzoo import build_model, load_model
+    from hrmzoo.errors import CheckpointError
+    from hrmzoo.persistence.checkpoint import FORMAT_KEY, RECIPE_KEY, atomic_save_tensors
+
+    model = build_model("tiny_sudoku4", seed=0)
+    path = atomic_save_tensors(dict(model.state_dict()), tmp_path / "m.safetensors",
+                               {FORMAT_KEY: fmt, RECIPE_KEY: __import__("json").dumps(model.recipe.to_dict())})
+    with pytest.raises(CheckpointError, match=message) as info:
+        load_model(path)
+    assert "\n" not in str(info.value)
+
+
+def test_every_older_format_has_a_migration():
+    from hrmzoo.persistence.formats import FORMAT, MIGRATIONS, UNNUMBERED
+
+    assert sorted(MIGRATIONS) == list(range(UNNUMBERED, FORMAT))

@@ -360,18 +360,18 @@ def test_an_unexpected_error_is_one_line_with_a_hint(capsys, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("hrmzoo.builder.build_model", broken)
+    monkeypatch.setattr("hrmzoo.recipe.build.build_model", broken)
     assert main(["build", "tiny_sudoku4"]) == 1
     err = capsys.readouterr().err.strip()
     assert "RuntimeError: boom" in err and "--debug" in err and "\n" not in err
 
 
 def test_bench_startup_runs(capsys):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+    sys.path.insert(0, str(ROOT / "benchmarks" / "speed"))
     try:
         import bench_startup
     finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+        sys.path.remove(str(ROOT / "benchmarks" / "speed"))
     record = bench_startup.main(["--runs", "1", "--only", "python -c pass", "--only", "hrmzoo --help"])
     assert set(record["results"]) == {"python -c pass", "hrmzoo --help"}
     assert all(r["median_s"] > 0 for r in record["results"].values())
@@ -393,7 +393,7 @@ def test_recipes_and_list_take_wildcards_and_say_when_nothing_matches(capsys):
 
 
 def test_recipes_marks_the_recipes_with_shipped_weights(capsys):
-    from hrmzoo.hub import by_recipe
+    from hrmzoo.persistence.hub import by_recipe
 
     assert main(["recipes"]) == 0
     out = capsys.readouterr().out
@@ -404,7 +404,7 @@ def test_recipes_marks_the_recipes_with_shipped_weights(capsys):
 def test_stored_parameter_counts_are_used_only_while_the_recipes_are_unchanged(tmp_path, monkeypatch, capsys):
     import shutil
 
-    from hrmzoo import shipped
+    from hrmzoo.recipe import shipped
 
     assert shipped.read_index() is not None  # the committed index matches the committed recipes
     recipes = tmp_path / "recipes"

@@ -106,6 +106,23 @@ def test_init_is_lecun_normal_in_every_convolution():
         assert first.std().item() == pytest.approx(fan_in**-0.5, rel=0.1 if conv == "full" else 0.25)
 
 
+@pytest.mark.parametrize("shape", [(64, 64, 3, 3), (64, 1, 5, 5), (48, 64, 1, 1)])
+def test_convolution_init_is_timms_lecun_normal_bit_for_bit(shape):
+    """The block's own copy of timm's lecun_normal_ (so that building a model imports no timm):
+    the same draws from the same seed, the same bits, -0.0 and clipping included."""
+    from timm.layers import lecun_normal_
+
+    from hrmzoo.layers.init import float32_lecun_normal_
+
+    ours, theirs = torch.empty(shape), torch.empty(shape)
+    torch.manual_seed(5)
+    float32_lecun_normal_(ours)
+    after_ours = torch.rand(1)
+    torch.manual_seed(5)
+    lecun_normal_(theirs)
+    assert torch.equal(ours.view(torch.int32), theirs.view(torch.int32)) and torch.equal(after_ours, torch.rand(1))
+
+
 @pytest.mark.parametrize("multiple,inner", [(256, 256), (8, 64)])
 def test_swiglu_width_rounds_to_mlp_multiple(multiple, inner):
     """2/3 x 2.0 x 48 = 64, rounded up to 256 by HRM's rule, kept at 64 with a multiple of 8."""

@@ -45,7 +45,7 @@ def test_every_doctest_is_in_an_examples_section():
 
 
 def test_the_front_doors_have_examples():
-    assert {"hrmzoo", "hrmzoo.builder", "hrmzoo.hub", "hrmzoo.inference", "hrmzoo.shipped", "hrmzoo.tasks.sudoku"} <= set(WITH_EXAMPLES)
+    assert {"hrmzoo", "hrmzoo.recipe.build", "hrmzoo.persistence.hub", "hrmzoo.evaluate.inference", "hrmzoo.recipe.shipped", "hrmzoo.tasks.sudoku"} <= set(WITH_EXAMPLES)
 
 
 @pytest.mark.parametrize("module", WITH_EXAMPLES)

@@ -31,8 +31,8 @@ import torch
 import yaml
 
 from hrmzoo import registry
-from hrmzoo.annotations import union_members
-from hrmzoo.plugins import load_components
+from hrmzoo.common.annotations import union_members
+from hrmzoo.loading.plugins import load_components
 from hrmzoo.registry import ComponentConfig, register
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ import torch
 from hrmzoo import build_model, load_recipe, registry
 from hrmzoo.cli import main
 from hrmzoo.gradients import SolverNotConvergedWarning
-from hrmzoo.loop import new_carry, segment_step
+from hrmzoo.model.segment_loop import new_carry, segment_step
 from hrmzoo.recipe.loader import RECIPES_DIR
 from tests.test_solvers import one_thread  # noqa: F401  (autouse fixture)
 

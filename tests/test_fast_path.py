@@ -9,20 +9,23 @@ split): the loss curves of 50 steps agree within float tolerance.
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 
 from tests.helpers import random_batch, tiny_model
-from hrmzoo import loop
+from hrmzoo.model import segment_loop as loop
 from hrmzoo.analysis.flops import BlockCallCounter
 from hrmzoo.layers import RmsNorm, RotaryEmbedding1d, SwiGLU, apply_rotary, attention_kernel, fast_layers
+attention_module = importlib.import_module("hrmzoo.layers.attention")  # the package exports a function of that name
 from hrmzoo.layers.attention import chosen_kernel, math_attention
 from hrmzoo.layers.norm import RmsNormFunction
 from hrmzoo.layers.rope import rotate_halves
 from hrmzoo.layers.swiglu import plain_swiglu
-from hrmzoo.loop import new_carry, segment_step, target_halt_logits
+from hrmzoo.model.segment_loop import new_carry, segment_step, target_halt_logits
 
 
 def _qkv(B=3, H=2, S=7, Dh=8, dtype=torch.float64, grad=False, seed=0):
@@ -185,11 +188,20 @@ def test_math_attention_in_bf16_is_within_bf16_rounding_of_sdpa():
     assert err_math < 0.02 and err_math <= 2 * err_sdpa + 1e-3
 
 
+def test_reduced_precision_takes_the_plain_form_when_the_dispatch_is_forced_below_the_cpu(monkeypatch):
+    """ATEN_CPU_CAPABILITY=default on an AVX-512 CPU: torch's bf16 flash kernel raises (pack_vnni2)."""
+    q, k, v = _qkv(dtype=torch.bfloat16)
+    monkeypatch.setattr(attention_module, "dispatch_below_cpu", lambda: True)
+    with torch.no_grad():
+        assert chosen_kernel(q, k, v) == "math"
+    assert chosen_kernel(*(t.float() for t in (q, k, v))) == "sdpa"  # fp32 is unaffected
+
+
 def test_kernel_rule_and_override():
     q, k, v = _qkv(dtype=torch.bfloat16, grad=True)
     assert chosen_kernel(q, k, v) == "math"  # CPU, reduced precision, a backward will follow
-    with torch.no_grad():
-        assert chosen_kernel(q, k, v) == "sdpa"
+    with torch.no_grad():  # SDPA, unless the dispatch is forced to the portable level (where it fails)
+        assert chosen_kernel(q, k, v) == ("math" if attention_module.dispatch_below_cpu() else "sdpa")
     assert chosen_kernel(*(t.float() for t in (q, k, v))) == "sdpa"  # fp32: SDPA measured as fast
     with attention_kernel("sdpa"):
         assert chosen_kernel(q, k, v) == "sdpa"
@@ -282,7 +294,7 @@ def test_attention_benchmark_smoke(capsys):
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "speed"))
     import bench_attention
 
     rec = bench_attention.main(["--batch-size", "2", "--heads", "2", "--seq", "8", "--head-dim", "8", "--repeats", "1",
@@ -297,7 +309,7 @@ def test_chunk_benchmark_smoke(capsys):
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "speed"))
     import bench_chunks
 
     rec = bench_chunks.main(["--recipe", "tiny_sudoku4", "--batch-size", "4", "--threads", "1", "--rows", "4", "2", "--rounds", "1"])
@@ -309,7 +321,7 @@ def test_profile_step_smoke(capsys):
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "speed"))
     import profile_step
 
     from tests.helpers import TINY
@@ -331,7 +343,7 @@ def test_profile_step_compiled_places_fused_kernels(capsys):
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "speed"))
     import profile_step
 
     from tests.helpers import TINY
@@ -347,7 +359,7 @@ def test_flops_benchmark_reference_layers_flag(capsys):
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "speed"))
     import bench_flops
 
     from tests.helpers import TINY

@@ -1,4 +1,4 @@
-"""benchmarks/gpu_check.py: its CPU-runnable part (--dry-run), so the GPU run is ready to go.
+"""benchmarks/gpu/gpu_check.py: its CPU-runnable part (--dry-run), so the GPU run is ready to go.
 
 No GPU is needed: the dry run builds a tiny model on the CPU and goes through every
 stage (matmul peak, bf16 training steps, MFU, the loss-curve checks, the JSON record).
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu"
 sys.path.insert(0, str(BENCH))
 
 import gpu_check  # noqa: E402

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hrmzoo import registry
-from hrmzoo.loop import new_carry, segment_step
-from hrmzoo.sizes import ComponentSizes, construct
+from hrmzoo.model.segment_loop import new_carry, segment_step
+from hrmzoo.model.wiring import ComponentSizes, construct
 from tests.helpers import random_batch, tiny_model
 from tests.test_solvers import one_thread  # noqa: F401  (autouse fixture)
 

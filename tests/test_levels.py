@@ -15,14 +15,14 @@ from hrmzoo import build_model
 from hrmzoo.analysis.schedule_svg import recipe_schedule, schedule_svg, text_timeline
 from hrmzoo.blocks import BlockConfig
 from hrmzoo.blocks.transformer import TransformerBlock
-from hrmzoo.checkpoint import load_model, save_model
+from hrmzoo.persistence.checkpoint import load_model, save_model
 from hrmzoo.cli import main
-from hrmzoo.errors import RecipeError
-from hrmzoo.loop import new_carry, segment_step
+from hrmzoo.errors import RecipeError, RegistryError
+from hrmzoo.model.segment_loop import new_carry, segment_step
 from hrmzoo.recipe import load_recipe
 from hrmzoo.recipe.schema import recipe_class
 from hrmzoo.registry import REGISTRIES, register
-from hrmzoo.sizes import ComponentSizes, construct
+from hrmzoo.model.wiring import ComponentSizes, construct
 from tests.helpers import THREE_LEVELS, random_batch, tiny_model
 
 LEVELS_3 = "[{name: L, block: {type: transformer, num_layers: 1, num_heads: 2, expansion: 2.0}}, {name: M, period: 2}, {name: H, period: 2}]"
@@ -199,6 +199,53 @@ def test_construct_passes_what_a_constructor_names_and_serves_the_old_signature(
     finally:
         for name in ("asks_sizes", "old_style", "asks_unknown"):
             REGISTRIES["injection"].remove(name)
+
+
+def test_construct_passes_exactly_the_declared_sizes():
+    """`register(..., sizes=...)`: the builder passes those names and no others, whatever the
+    signature takes; a declared name the model does not provide is a one-line RecipeError."""
+    seen = {}
+    base = REGISTRIES["injection"].get("add").config.__base__
+
+    @register("injection", "declares_sizes", config=base, sizes=("hidden_size",))
+    class DeclaresSizes(nn.Module):
+        """Takes **kwargs, but declares one size: it gets that one."""
+
+        def __init__(self, cfg, **kwargs):
+            super().__init__()
+            seen["declared"] = kwargs
+
+    @register("injection", "declares_unknown", config=base, sizes=("hidden_size", "depth"))
+    class DeclaresUnknown(nn.Module):
+        """Declares a size nobody provides."""
+
+        def __init__(self, cfg, *, hidden_size, depth):
+            super().__init__()
+
+    try:
+        tiny_model("model.injection={type: declares_sizes}")
+        assert seen["declared"] == {"hidden_size": 32}
+        with pytest.raises(RecipeError, match=r"model\.l_injection: injection 'declares_unknown' .* declares sizes=\('hidden_size', 'depth'\), "
+                                              r"but the model provides no 'depth'; declare only names of: hidden_size, "):
+            tiny_model("model.injection={type: declares_unknown}")
+    finally:
+        for name in ("declares_sizes", "declares_unknown"):
+            REGISTRIES["injection"].remove(name)
+
+
+def test_every_built_in_declares_its_sizes():
+    """The built-ins say who receives what where they register (the signature fallback is for plugins)."""
+    from hrmzoo.loading.plugins import load_components
+
+    load_components()
+    undeclared = [f"{kind}/{e.name}" for kind, reg in REGISTRIES.items() for e in reg.entries()
+                  if e.module.startswith("hrmzoo.") and e.sizes is None]
+    assert not undeclared
+
+
+def test_register_refuses_malformed_sizes():
+    with pytest.raises(RegistryError, match=r"sizes='hidden_size' must be a tuple of size names"):
+        register("injection", "bad_sizes", config=REGISTRIES["injection"].get("add").config.__base__, sizes="hidden_size")
 
 
 def test_a_block_that_changes_the_shape_is_refused_at_build():

@@ -1,4 +1,4 @@
-"""benchmarks/predict_gpu_step.py: FLOPs of one counted step, scaled to the recipe's batch, over an assumed MFU."""
+"""benchmarks/gpu/predict_gpu_step.py: FLOPs of one counted step, scaled to the recipe's batch, over an assumed MFU."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "gpu"))
 
 
 def test_prediction_scales_with_batch_and_mfu():

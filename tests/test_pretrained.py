@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 import hrmzoo
-from hrmzoo.hub import CARD_FIELDS, WEIGHTS_DIR, available, card
+from hrmzoo.persistence.hub import CARD_FIELDS, WEIGHTS_DIR, available, card
 
 SHIPPED = available()
 
@@ -29,7 +29,7 @@ def test_card_is_complete_and_its_sha256_matches_the_file(name):
     acc = c["accuracy"]
     assert acc["segments"] == [1, 2, 4, 8, 16]
     assert all(0 <= acc[mode][str(k)] <= 100 for mode in ("fixed", "adaptive") for k in acc["segments"])
-    assert c["machine"]["cpu"] and c["reproduce"][0].startswith("python benchmarks/time_compare.py")
+    assert c["machine"]["cpu"] and c["reproduce"][0].startswith("python tools/time_compare.py")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -71,3 +71,30 @@ def test_shipped_model_reaches_its_card_accuracy_on_its_test_split(name, tmp_pat
         for k in map(str, c["accuracy"]["segments"]):
             expected = c["accuracy"][mode][k]
             assert abs(scores[mode][k] - expected) <= 1.0, f"{name} {mode} at {k} segments: {scores[mode][k]:.2f}% vs card {expected:.2f}%"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_the_recipe_of_the_same_name_builds_the_shipped_architecture(name):
+    """Training the recipe a card names gives the model its weights were trained as: a changed
+    component default (mlp_mixer's token_norm became `sequence`) must not silently change what a
+    shipped recipe builds while its weights, card and results rows say otherwise."""
+    from hrmzoo.recipe import load_recipe
+
+    shipped = hrmzoo.pretrained(name).recipe.model.model_dump()
+    assert load_recipe(card(name)["recipe_name"]).model.model_dump() == shipped
+
+
+def test_only_the_shipped_files_skip_the_parameter_count_before_building(tmp_path, monkeypatch):
+    """load_model counts a checkpoint recipe's parameters on the meta device before allocating
+    (a forged recipe must not ask for terabytes); the package's own weights skip it (trusted as
+    its code; the count imports torch's compiler, seconds of `hrmzoo solve`). A copy of the same
+    file elsewhere, or shipped weights with overrides, are counted as before."""
+    import shutil
+
+    monkeypatch.setenv("HRMZOO_LIMIT_PARAMETERS", "1000")  # below every shipped model
+    assert hrmzoo.load_model("pretrained:tiny_sudoku4").num_parameters() > 1000
+    copy = shutil.copy(WEIGHTS_DIR / "tiny_sudoku4.safetensors", tmp_path / "m.safetensors")
+    with pytest.raises(hrmzoo.HrmzooError, match="exceeds the limit 1000; set HRMZOO_LIMIT_PARAMETERS"):
+        hrmzoo.load_model(copy)
+    with pytest.raises(hrmzoo.HrmzooError, match="exceeds the limit 1000"):
+        hrmzoo.pretrained("tiny_sudoku4", ["model.halting.eval_mode=adaptive"])

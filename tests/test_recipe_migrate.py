@@ -6,7 +6,7 @@ import pytest
 
 from hrmzoo import build_model
 from hrmzoo.recipe import load_recipe
-from hrmzoo.recipe.migrate import RecipeMigrationWarning, migrate_tree
+from hrmzoo.recipe.old_forms import RecipeMigrationWarning, migrate_tree
 
 # hrm_sudoku_grad_implicit as it was written before the solver became a nested component
 OLD_IMPLICIT_RECIPE = """\

@@ -151,3 +151,20 @@ def test_error_in_overridden_key_names_the_override():
     with pytest.raises(RecipeError) as exc:
         load_recipe("tiny_sudoku4", ["model.gradient.type=one_stp"])
     assert str(exc.value).startswith("override 'model.gradient.type=one_stp'")
+
+
+EXPERIMENT_RECIPES = sorted((RECIPES_DIR.resolve().parents[1] / "experiments").glob("*/*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENT_RECIPES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_experiment_recipes_load(path):
+    """The experiment recipes (experiments/<name>/*.yaml) stay valid: `extends: NAME` finds a sibling
+    recipe of the experiment first, then a shipped one."""
+    recipe = load_recipe(str(path))
+    assert recipe.name == path.stem
+
+
+def test_extends_finds_a_sibling_recipe_before_a_shipped_one(tmp_path):
+    (tmp_path / "tiny_sudoku4.yaml").write_text("extends: hrm_sudoku\nname: tiny_sudoku4\ndescription: a sibling\n")
+    (tmp_path / "child.yaml").write_text("extends: tiny_sudoku4\nname: child\n")
+    assert load_recipe(str(tmp_path / "child.yaml")).description == "a sibling"

@@ -3,7 +3,8 @@ import textwrap
 
 import pytest
 
-from hrmzoo import list_components, plugins, registry
+from hrmzoo import list_components, registry
+from hrmzoo.loading import plugins
 from hrmzoo.errors import RegistryError
 from hrmzoo.registry import ComponentConfig, natural_sorted, register
 

@@ -61,7 +61,7 @@ def test_front_doors_load_the_builtins(code):
 
 
 def test_builtins_register_like_a_plugin():
-    """hrmzoo.builtins is an ordinary plugin module: importing it fills the registry."""
-    proc = _python("from hrmzoo import registry; import hrmzoo.builtins; print(len(registry.REGISTRIES['block'].names()) > 0)")
+    """hrmzoo.loading.builtins is an ordinary plugin module: importing it fills the registry."""
+    proc = _python("from hrmzoo import registry; import hrmzoo.loading.builtins; print(len(registry.REGISTRIES['block'].names()) > 0)")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "True"

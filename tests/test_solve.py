@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -107,3 +113,25 @@ def test_solve_draws_a_trace(tmp_path, capsys):
     out = tmp_path / "t.png"
     main(["solve", "sudoku", "1...........4..2", "--trace", str(out)])
     assert out.stat().st_size > 1000
+
+
+def test_solve_imports_nothing_heavy_beyond_torch():
+    """`hrmzoo solve` with the shipped weights (a Sudoku and a maze: MLP and convolution blocks)
+    imports neither timm nor torchvision (seconds: timm.layers imports torchvision) nor torch's
+    compiler stack (torch._dynamo and sympy, seconds more; torch's meta kernels import it) when
+    `import torch` alone does not: the < 5 s solve of issue 29 is torch's import plus well under a second."""
+    maze_text = maze.decode(_maze()[0])
+    code = textwrap.dedent(f"""
+        import sys
+        heavy = ("timm", "torchvision", "torch._dynamo", "sympy")
+        import torch
+        already = {{m for m in heavy if m in sys.modules}}
+        from hrmzoo.cli import main
+        assert main(["solve", "sudoku", "1...........4..2"]) in (0, 1)
+        assert main(["solve", "maze", {maze_text!r}]) in (0, 1)
+        print(sorted(m for m in heavy if m in sys.modules and m not in already))
+    """)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout[-2000:]

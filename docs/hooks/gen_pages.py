@@ -35,7 +35,7 @@ from typing import Any, Callable
 import yaml
 from pydantic import BaseModel
 
-from hrmzoo.annotations import models_in
+from hrmzoo.common.annotations import models_in
 from hrmzoo.catalog import markdown_cell
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,7 +118,7 @@ def field_table(model: type[BaseModel], skip: tuple[str, ...] = ("type",)) -> st
 
 def _registry():
     from hrmzoo import registry
-    from hrmzoo.plugins import load_components
+    from hrmzoo.loading.plugins import load_components
 
     load_components()  # the registry is passive: built-ins and plugins are imported here
     return registry
@@ -350,6 +350,31 @@ def results_page() -> str:
     return "\n".join(out)
 
 
+def results_history_page() -> str:
+    """registry/results_history.md: superseded measurements and those of experiment recipes."""
+    path = ROOT / "registry" / "results_history.md"
+    if not path.is_file():
+        return "# Results history\n\nNo `registry/results_history.md` in this checkout.\n"
+    # its link back to results.md resolves here too: both pages sit at the docs' root
+    return path.read_text()
+
+
+def experiments_page() -> str:
+    """Every experiment's page (`experiments/<name>/README.md`: question, protocol, command, verdict)."""
+    out = ["# Experiments", "",
+           "Questions the zoo was used to answer, each with its recipes, harness and verdict in "
+           "`experiments/<name>/` of the repository. Recipes that exist only for an experiment stay in its folder "
+           "and are not shipped (a shipped recipe has a measured figure a user should start from); some "
+           "experiments measure shipped recipes. Superseded measurements and those of experiment recipes are in the "
+           "[results history](results_history.md).", ""]
+    for readme in sorted((ROOT / "experiments").glob("*/README.md")):
+        # a README links docs' images from its own folder (`../../docs/assets/x.png`, right on GitHub);
+        # this page sits at the docs' root, where the same file is `assets/x.png`
+        text = readme.read_text().replace("](../../docs/", "](")
+        out += [f"## `experiments/{readme.parent.name}/`", "", _demote_headings(text).rstrip(), ""]
+    return "\n".join(out)
+
+
 def _demote_headings(text: str) -> str:
     """Shift the included file's headings below this page's `##` section."""
     out, fence = [], False
@@ -430,6 +455,8 @@ def page_builders() -> dict[str, Callable[[], str]]:
     pages["recipes/recipe.schema.json"] = recipe_schema_json
     pages["recipes/shipped.md"] = shipped_recipes_page
     pages["results.md"] = results_page
+    pages["results_history.md"] = results_history_page
+    pages["experiments.md"] = experiments_page
     pages["schedules.md"] = schedules_page
     for path, svg in schedule_svgs().items():
         pages[path] = functools.partial(str, svg)
@@ -474,7 +501,7 @@ def on_files(files, config):
 
 def on_serve(server, config, builder):
     """`mkdocs serve`: rebuild when the code or the recipes change."""
-    for rel in ("hrmzoo", "recipes", "registry", "benchmarks"):
+    for rel in ("hrmzoo", "recipes", "registry", "benchmarks", "experiments"):
         if (ROOT / rel).exists():
             server.watch(str(ROOT / rel))
     return server

@@ -1,6 +1,6 @@
 """Analyses of models: FLOPs, activation memory, inference-budget sweeps and halting behaviour.
 
-- `hrmzoo.analysis.flops`: model FLOPs of a step or a segment (PERFORMANCE.md's formula).
+- `hrmzoo.analysis.flops`: model FLOPs of a step or a segment (the formula of benchmarks/METHOD.md).
 - `hrmzoo.analysis.memory`: bytes saved for backward (saved-tensor hooks).
 - `hrmzoo.analysis.sweep`: `run_sweep` (`hrmzoo sweep`).
 - `hrmzoo.analysis.halting`: `analyze_halting` (`hrmzoo halting`).

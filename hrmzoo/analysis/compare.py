@@ -5,7 +5,7 @@ of wall clock with `train.time_budget`), *sequentially*: runs side by side
 would share the two cores and the memory bandwidth unevenly (the faster model
 would slow the other), so one run at a time with all threads is the fairer
 use of a small machine. The seed pairs starting weights across recipes: with
-seed-stable construction (`hrmzoo.seeding`) every component two recipes
+seed-stable construction (`hrmzoo.common.seeding`) every component two recipes
 share starts from the same weights, and the report says which recipes share
 their base weights.
 
@@ -24,16 +24,25 @@ a fresh directory `RECIPE-seedN-<hash>` named by the identity's digest, so a
 changed override never reuses, resumes or relabels another run. A finished
 run's files are never rewritten: evaluating it under other segment budgets
 writes another `compare_eval*.json` beside the first.
+
+The seed-paired train-and-score loop (`paired_runs`) is the one every comparison
+goes through: `hrmzoo compare` scores a run with `segment_scores`; the controller
+experiment's harnesses (`experiments/controllers/ablate_*.py`) pass their own
+`RunScorer` (per-task scores on a data mix, per question kind), ask for
+seed-major order (`interleave`) and for a refusal when the recipes' starts are
+not paired (`require_paired`), and record their rows with
+`hrmzoo.catalog.record.record_results`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from hrmzoo.errors import HrmzooError
 
@@ -42,6 +51,21 @@ RUN_DONE = "compare_eval.json"
 IDENTITY_FILE = "compare_identity.json"
 #: recipe keys that change how a run executes, not what it learns: not part of a run's identity
 IDENTITY_IGNORES = (("train", "threads"), ("train", "progress"), ("train", "final_eval"), ("train", "log_interval"))
+
+
+@dataclass(frozen=True)
+class RunScorer:
+    """How a trained run is scored instead of `segment_scores` (fixed/adaptive accuracy by segment budget).
+
+    Attributes:
+        name: names the evaluation file (`compare_eval-NAME-<key>.json`) and is recorded in it, so a
+            run scored one way is never reused as scored another way.
+        score: `score(model, data_root)` -> a JSON-able dict merged into the run's record; the model is
+            the run's saved weights (the EMA average when EMA is on) in eval mode, as the recipe runs it.
+    """
+
+    name: str
+    score: Callable[[Any, Path], dict[str, Any]]
 
 
 @dataclass
@@ -58,6 +82,17 @@ class CompareSpec:
         out: directory of the comparison (one run directory per recipe x seed).
         data: dataset directory for every run (None: each recipe's `data:` section).
         limit: evaluate on at most this many test examples.
+        threads: torch threads (`train.threads`) for every run.
+        scorer: score every run with this instead of `segment_scores` (None: segment budgets).
+        interleave: seed-major order (seed 0 of every recipe, then seed 1 ...), so drifting machine
+            load hits every recipe alike; False: every seed of one recipe, then the next recipe.
+        require_paired: refuse (before training) when the recipes' base weights differ for a seed.
+        pair_skip: the components left out of the base-weight digest (`base_digest`).
+        train: False: score finished runs only; a run not trained yet is an error.
+        results: record the table's rows in this catalogue folder (`registry/`) through
+            `hrmzoo.catalog.record.record_results` (the `hrmzoo compare` command does; see `results_rows`).
+        supersede: with `results`, keep the rows replaced, marked superseded with this reason.
+        hardware: where it ran, for the recorded rows (default: CPU architecture, threads, torch).
     """
 
     recipes: list[str]
@@ -70,6 +105,14 @@ class CompareSpec:
     data: str | None = None
     limit: int | None = None
     threads: int | None = None
+    scorer: RunScorer | None = None
+    interleave: bool = False
+    require_paired: bool = False
+    pair_skip: tuple[str, ...] = ("controller", "halting")
+    train: bool = True
+    results: str | None = None
+    supersede: str | None = None
+    hardware: str | None = None
 
 
 def run_name(recipe: str, seed: int) -> str:
@@ -91,7 +134,7 @@ def base_digest(recipe: str, overrides: list[str], seed: int, skip: tuple[str, .
     """A digest of the initial weights outside the components named in ``skip`` (by default
     the blocks, embedding, head and initial states): equal across recipes whose base
     architecture coincides (seed-paired starts)."""
-    from hrmzoo.builder import build_model
+    from hrmzoo.recipe.build import build_model
 
     model = build_model(recipe, overrides, seed=seed)
     h = hashlib.sha256()
@@ -206,26 +249,36 @@ def pick_run_dir(recipe: str, seed: int, spec: CompareSpec, identity: dict[str, 
 
 
 def _eval_file(spec: CompareSpec) -> str:
-    """`compare_eval.json` for the first evaluation settings a run is scored with, a suffixed name for others."""
+    """`compare_eval.json` for the first evaluation settings a run is scored with, a suffixed name for others
+    (and always for a `RunScorer`, whose name the file carries)."""
     key = hashlib.sha256(json.dumps([list(spec.segments), spec.limit]).encode()).hexdigest()[:8]
-    return f"compare_eval-{key}.json"
+    return f"compare_eval-{key}.json" if spec.scorer is None else f"compare_eval-{spec.scorer.name}-{key}.json"
 
 
 def _find_eval(run_dir: Path, spec: CompareSpec) -> dict[str, Any] | None:
+    scorer = None if spec.scorer is None else spec.scorer.name
     for name in (RUN_DONE, _eval_file(spec)):
         path = run_dir / name
         if path.is_file():
             record = json.loads(path.read_text())
-            if record.get("segments") == list(spec.segments) and record.get("limit") == spec.limit:
+            if record.get("segments") == list(spec.segments) and record.get("limit") == spec.limit and record.get("scorer") == scorer:
                 return record
     return None
+
+
+def _load_average() -> float | None:
+    """The 1-minute load average (a wall-clock budget is only as fair as the load is even); None where unknown."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def train_or_reuse(recipe: str, seed: int, spec: CompareSpec, log) -> dict[str, Any]:
     """Train one recipe x seed (or reuse a finished run of the same identity) and evaluate it at every budget."""
     from hrmzoo.analysis.evalrun import dataset_batches
-    from hrmzoo.checkpoint import load_model
-    from hrmzoo.generations import has_generations
+    from hrmzoo.persistence.checkpoint import load_model
+    from hrmzoo.persistence.generations import has_generations
     from hrmzoo.train.trainer import Trainer
 
     identity = run_identity(recipe, seed, spec)
@@ -235,10 +288,14 @@ def train_or_reuse(recipe: str, seed: int, spec: CompareSpec, log) -> dict[str, 
         log(f"{run_dir.name}: reusing the finished run (same resolved recipe and data)")
         return record
     finished = any(run_dir.glob("compare_eval*.json"))  # trained and scored under other settings: score again only
+    load = None
     if finished:
-        log(f"{run_dir.name}: finished; evaluating at segments {list(spec.segments)}")
+        how = f"evaluating at segments {list(spec.segments)}" if spec.scorer is None else f"scoring with {spec.scorer.name}"
+        log(f"{run_dir.name}: finished; {how}")
         data_root = Path(json.loads(next(run_dir.glob("compare_eval*.json")).read_text())["data"])
         steps = wall = None
+    elif not spec.train:
+        raise HrmzooError(f"compare: {run_dir} holds no finished run of this recipe, seed and settings; train it first (leave out the score-only option)")
     else:
         resume = has_generations(run_dir)
         if not resume and run_dir.exists() and any(run_dir.iterdir()):
@@ -250,22 +307,32 @@ def train_or_reuse(recipe: str, seed: int, spec: CompareSpec, log) -> dict[str, 
         (run_dir / IDENTITY_FILE).write_text(json.dumps(identity, indent=1))
         log(f"{run_dir.name}: {'resuming' if resume else 'training'}")
         # an interrupted run continues from its newest checkpoint to the same budget
+        load_before = _load_average()
         trainer = Trainer(recipe, run_overrides(spec, seed), run_dir=run_dir, data_root=spec.data, resume=resume)
         summary = trainer.run()
         steps, wall = summary.steps, round(summary.wall_s, 1)
         data_root = trainer.data_root
-    # the saved weights (the EMA average when EMA is on), allowed to run every segment budget;
-    # budgets past the recipe's max_segments measure inference-time scaling
-    model = load_model(run_dir, [f"model.halting.max_segments={max(spec.segments)}", "model.halting.eval_mode=adaptive"])
-    model.eval()
-    batches = dataset_batches(data_root, "test", 256, spec.limit)
-    scores = segment_scores(model, batches, list(spec.segments), spec.limit)
+        load_after = _load_average()
+        load = None if None in (load_before, load_after) else [load_before, load_after]  # before and after training
+    if spec.scorer is None:
+        # the saved weights (the EMA average when EMA is on), allowed to run every segment budget;
+        # budgets past the recipe's max_segments measure inference-time scaling
+        model = load_model(run_dir, [f"model.halting.max_segments={max(spec.segments)}", "model.halting.eval_mode=adaptive"])
+        model.eval()
+        batches = dataset_batches(data_root, "test", 256, spec.limit)
+        scores = segment_scores(model, batches, list(spec.segments), spec.limit)
+    else:
+        model = load_model(run_dir)
+        model.eval()
+        scores = {"scorer": spec.scorer.name, **spec.scorer.score(model, Path(data_root))}
     if steps is None:
         first = json.loads(next(run_dir.glob("compare_eval*.json")).read_text())
-        steps, wall = first.get("steps"), first.get("wall_s")
+        steps, wall, load = first.get("steps"), first.get("wall_s"), first.get("load")
     record = {"recipe": recipe, "seed": seed, "run_dir": str(run_dir), "identity": identity["digest"], "steps": steps, "wall_s": wall,
-              "params": model.num_parameters(), "segments": list(spec.segments), "limit": spec.limit, "data": str(data_root), **scores}
-    done = run_dir / (_eval_file(spec) if finished else RUN_DONE)
+              "load": load, "params": model.num_parameters(), "segments": list(spec.segments), "limit": spec.limit, "data": str(data_root),
+              **scores}
+    # RUN_DONE is the first segment-budget evaluation's file; every other one (and a RunScorer's) has its own name
+    done = run_dir / (RUN_DONE if not finished and spec.scorer is None else _eval_file(spec))
     done.write_text(json.dumps(record, indent=1))
     return record
 
@@ -282,7 +349,7 @@ def summarise(values: list[float]) -> dict[str, float | None]:
 def check_spec(spec: CompareSpec) -> None:
     """The mistakes found without training (or importing torch): no recipe, a recipe that does not
     exist or is named twice, no seed or a repeated one."""
-    from hrmzoo.shipped import find_recipe
+    from hrmzoo.recipe.shipped import find_recipe
 
     if not spec.recipes:
         raise HrmzooError("compare: name at least one recipe")
@@ -298,26 +365,45 @@ def check_spec(spec: CompareSpec) -> None:
         find_recipe(recipe)
 
 
-def run_compare(spec: CompareSpec, log=print) -> dict[str, Any]:
-    """Train and evaluate every recipe x seed; write `compare.json`, the table and the plot."""
+def paired_runs(spec: CompareSpec, log=print) -> tuple[dict[int, list[list[str]]], dict[str, list[dict[str, Any]]]]:
+    """The seed-paired loop of every comparison: check the spec, find which recipes share their base
+    weights per seed, then train (or reuse) and score every recipe x seed in the spec's order.
+
+    Returns:
+        (pairing: seed -> groups of recipe stems that start from the same base weights,
+         runs: recipe -> one record per seed, in `spec.seeds` order).
+
+    Raises:
+        HrmzooError: a bad spec, or with `require_paired` recipes whose starts differ (before any training).
+    """
     import torch
 
     check_spec(spec)
     if spec.threads is not None:
         torch.set_num_threads(spec.threads)
-    out = Path(spec.out)
-    out.mkdir(parents=True, exist_ok=True)
+    Path(spec.out).mkdir(parents=True, exist_ok=True)
     pairing = {}
     for seed in spec.seeds:
-        digests = {r: base_digest(r, run_overrides(spec, seed), seed) for r in spec.recipes}
+        digests = {r: base_digest(r, run_overrides(spec, seed), seed, skip=spec.pair_skip) for r in spec.recipes}
         groups: dict[str, list[str]] = {}
         for r, d in digests.items():
             groups.setdefault(d, []).append(Path(r).stem)
         pairing[seed] = [sorted(g) for g in groups.values()]
-    runs: dict[str, list[dict]] = {}
-    for recipe in spec.recipes:
-        for seed in spec.seeds:
-            runs.setdefault(recipe, []).append(train_or_reuse(recipe, seed, spec, log))
+        if spec.require_paired and len(groups) > 1:
+            raise HrmzooError(f"compare: seed {seed}: the recipes start from different base weights (outside "
+                              f"{', '.join(spec.pair_skip)}: {pairing[seed]}); the comparison would not be paired")
+    order = ([(r, s) for s in spec.seeds for r in spec.recipes] if spec.interleave
+             else [(r, s) for r in spec.recipes for s in spec.seeds])
+    runs: dict[str, list[dict]] = {r: [] for r in spec.recipes}
+    for recipe, seed in order:
+        runs[recipe].append(train_or_reuse(recipe, seed, spec, log))
+    return pairing, runs
+
+
+def run_compare(spec: CompareSpec, log=print) -> dict[str, Any]:
+    """Train and evaluate every recipe x seed; write `compare.json`, the table and the plot."""
+    pairing, runs = paired_runs(spec, log)
+    out = Path(spec.out)
     table = {}
     for recipe, rows in runs.items():
         table[recipe] = {mode: {str(k): summarise([r[mode][str(k)] for r in rows]) for k in spec.segments}
@@ -334,6 +420,42 @@ def run_compare(spec: CompareSpec, log=print) -> dict[str, Any]:
     except ImportError:
         log("compare: matplotlib is not installed; skipped compare.png (pip install 'hrmzoo[plot]')")
     return report
+
+
+def compare_command(spec: CompareSpec) -> str:
+    """The `hrmzoo compare` command line that measures this spec (recorded beside each result)."""
+    import shlex
+
+    items = [*spec.recipes, f"seeds={json.dumps(list(spec.seeds), separators=(',', ':'))}"]
+    items += [f"{k}={v}" for k, v in (("steps", spec.steps), ("budget", spec.budget), ("data", spec.data), ("limit", spec.limit),
+                                       ("threads", spec.threads)) if v is not None]
+    items += [f"segments={json.dumps(list(spec.segments), separators=(',', ':'))}", *spec.overrides]
+    return "hrmzoo compare " + " ".join(shlex.quote(i) for i in items)
+
+
+def results_rows(report: dict[str, Any], spec: CompareSpec, *, hardware: str, date: str) -> list[dict[str, Any]]:
+    """The catalogue rows of a comparison (the fields of `hrmzoo.catalog.Result`): per recipe, exact accuracy
+    at each segment budget, fixed and adaptive, as mean and sample std over seeds."""
+    rows = []
+    for recipe, modes in report["table"].items():
+        runs = report["runs"][recipe]
+        steps = sorted({r["steps"] for r in runs})
+        budget = f"{steps[0]} steps per seed" if len(steps) == 1 else f"{'/'.join(str(r['steps']) for r in runs)} steps by seed"
+        if spec.budget is not None:
+            budget += f" (wall-clock budget {spec.budget:g} min per run)"
+        paired = next((g for g in report["paired_base_weights"].get(str(runs[0]["seed"]), []) if Path(recipe).stem in g), [])
+        others = [g for g in paired if g != Path(recipe).stem]
+        notes = (f"{budget}; seeds {', '.join(str(r['seed']) for r in runs)}; {runs[0]['params']:,} params"
+                 + (f"; seed-paired base weights with {', '.join(others)}" if others else ""))
+        limit = f", first {spec.limit}" if spec.limit is not None else ""
+        dataset = f"test split of {Path(runs[0]['data']).name} ({runs[0]['examples']} examples{limit})"
+        for mode, cells in modes.items():
+            for k, cell in cells.items():
+                rows.append({"recipe": Path(recipe).stem, "metric": f"exact_accuracy/{mode}@{k}seg", "value": round(cell["mean"], 2),
+                             "std": None if cell["std"] is None else round(cell["std"], 2), "seeds": len(runs), "unit": "%",
+                             "dataset": dataset, "command": compare_command(spec), "hardware": hardware, "date": date,
+                             "notes": f"{notes}; min-max over seeds {cell['min']:.1f}-{cell['max']:.1f}"})
+    return rows
 
 
 def _cell(s: dict[str, float | None]) -> str:
@@ -396,9 +518,10 @@ def parse_list(value: str, key: str) -> list[int]:
 
 
 def spec_from_args(items: Iterable[str]) -> CompareSpec:
-    """`RECIPE ... [seeds=[..]] [steps=N | budget=MIN] [segments=[..]] [out=DIR] [data=DIR] [limit=N] [key=value ...]`."""
+    """`RECIPE ... [seeds=[..]] [steps=N | budget=MIN] [segments=[..]] [out=DIR] [data=DIR] [limit=N] [threads=N]
+    [results=DIR [supersede=WHY] [hardware=TEXT]] [key=value ...]`."""
     recipes, overrides, named = [], [], {}
-    own = {"seeds", "steps", "budget", "segments", "out", "data", "limit", "threads"}
+    own = {"seeds", "steps", "budget", "segments", "out", "data", "limit", "threads", "results", "supersede", "hardware"}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
@@ -430,4 +553,7 @@ def spec_from_args(items: Iterable[str]) -> CompareSpec:
     if "out" in named:
         spec.out = Path(named["out"])
     spec.data = named.get("data")
+    spec.results, spec.supersede, spec.hardware = named.get("results"), named.get("supersede"), named.get("hardware")
+    if spec.supersede is not None and spec.results is None:
+        raise HrmzooError("compare: supersede= names why recorded rows are replaced; it needs results=DIR (e.g. results=registry)")
     return spec

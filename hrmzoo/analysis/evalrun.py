@@ -29,7 +29,7 @@ def inner_cycles_override(model_recipe, value: int) -> str:
 
 def load_for_eval(ckpt: str | Path, overrides: Iterable[str] = (), device: Any = None):
     """The checkpoint's model (weights exact) with inference-time overrides, on `device`."""
-    from hrmzoo.checkpoint import load_model
+    from hrmzoo.persistence.checkpoint import load_model
 
     model = load_model(ckpt, list(overrides))
     return model.to(device) if device is not None else model

@@ -1,4 +1,4 @@
-"""Model FLOPs of a segment, counted the way PERFORMANCE.md defines them.
+"""Model FLOPs of a segment, counted the way benchmarks/METHOD.md defines them.
 
 Per token and per layer application a layer costs `2 x (its parameters)` plus,
 for attention, `2 x 2 x S x hidden` for the scores and the weighted sum. A
@@ -67,7 +67,7 @@ class BlockCallCounter:
     """Context manager counting every forward of the model's blocks and whether grad was on.
 
     With `batch_size`, a call on fewer rows (a no-grad forward run in chunks of the
-    batch, as `hrmzoo.loop.target_halt_logits` does on the CPU) counts as that
+    batch, as `hrmzoo.model.segment_loop.target_halt_logits` does on the CPU) counts as that
     fraction of an application, so the count stays "applications over the whole batch".
 
     Examples:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+import numpy as np
 import torch
 
 from hrmzoo.analysis.evalrun import dataset_batches, load_for_eval, per_segment_records
@@ -148,20 +149,45 @@ def corrupt_givens(batch: dict[str, torch.Tensor], fraction: float, generator: t
 
 @dataclass
 class HaltingReport:
-    """Clean and noisy halting statistics of one checkpoint."""
+    """Clean, noisy and stress-split halting statistics of one checkpoint."""
 
     clean: dict[str, Any]
     noisy: dict[str, Any] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    stress: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"info": self.info, "clean": self.clean, "noisy": self.noisy}
+        return {"info": self.info, "clean": self.clean, "noisy": self.noisy, "stress": self.stress}
+
+    def runs(self) -> list[tuple[str, dict[str, Any]]]:
+        """(name, stats) of every evaluation the report holds, clean first."""
+        out = [("clean", self.clean)]
+        if self.noisy:
+            out.append((f"noise {self.info['noise']:g}", self.noisy))
+        if self.stress:
+            out.append(("stress", self.stress))
+        return out
+
+
+def _stats(records, bins, thresholds, ratings=None, edges=None, solvable=None) -> dict[str, Any]:
+    """`halting_stats` plus the selective-prediction figures, buckets and unsolvable-input rates."""
+    from hrmzoo.analysis.halting_risk import segments_by_bucket, selective_stats, unsolvable_stats
+
+    stats = halting_stats(records, bins, thresholds)
+    if stats["has_halting_head"]:
+        stats.update(selective_stats(records))
+    if ratings is not None:
+        stats["segments_by_bucket"] = segments_by_bucket(records["halt_step"], records["exact"], ratings, edges)
+    if solvable is not None:
+        stats["unsolvable_inputs"] = unsolvable_stats(records["halt_confidence_per_segment"], records["halt_step"], solvable)
+    return stats
 
 
 def analyze_halting(ckpt, data: Any, *, noise: float = 0.1, overrides: Iterable[str] = (), split: str = "test",
                     batch_size: int = 256, limit: int | None = None, max_segments: int | None = None, device=None,
                     autocast_dtype: torch.dtype | None = None, seed: int = 0, bins: int = 10,
-                    thresholds: Iterable[float] = THRESHOLDS) -> HaltingReport:
+                    thresholds: Iterable[float] = THRESHOLDS, by: str | None = None, buckets=None,
+                    stress_unsolvable: float | None = None, stress_corrupt: float = 0.0) -> HaltingReport:
     """Run the halting analysis on clean inputs and on inputs with a `noise` fraction of givens corrupted.
 
     Args:
@@ -171,7 +197,14 @@ def analyze_halting(ckpt, data: Any, *, noise: float = 0.1, overrides: Iterable[
         max_segments: segment budget (default: the checkpoint's `max_segments`).
         seed: seeds the corruption.
         thresholds: halt confidences tabulated in `threshold_tradeoff`, each in (0, 1).
+        by: a per-puzzle rating stored beside the split (`hrmzoo.evaluate.buckets`): mean
+            segments per bucket of it (`buckets`: lower edges). Needs `data` to be a dataset root.
+        stress_unsolvable: share of the inputs made unsolvable for the stress split
+            (`hrmzoo.data.stress`; None: 0.5 where the task has a rule (Sudoku, maze), else none).
+        stress_corrupt: share of the stress split's inputs with corrupted givens.
     """
+    from hrmzoo.data.stress import UNSOLVABLE_TASKS, StressConfig, stress_batch
+
     if not 0 <= noise <= 1:
         raise HrmzooError(f"noise={noise}: a fraction of givens in [0, 1]")
     thresholds = tuple(thresholds)
@@ -182,27 +215,57 @@ def analyze_halting(ckpt, data: Any, *, noise: float = 0.1, overrides: Iterable[
     if max_segments is not None:
         extra.append(f"model.halting.max_segments={max_segments}")
     model = load_for_eval(ckpt, [*overrides, *extra], device)
-    if getattr(model.halting.cfg, "eval_halt_threshold", None) is not None:
+    threshold = getattr(model.halting.cfg, "eval_halt_threshold", None)
+    rule = "the policy's own rule"
+    if threshold == "auto" and model.halting.fitted_threshold is not None:
+        # fitted on held-out training data when the run trained: the run's own rule, kept
+        rule = f"confidence > {model.halting.fitted_threshold:g} (eval_halt_threshold: auto, fitted in training)"
+    elif threshold is not None:
         # "exact at halt" is the policy's own rule; thresholds are what the trade-off table is for
         model.halting.cfg = model.halting.cfg.model_copy(update={"eval_halt_threshold": None})
     budget = model.halting.max_segments
     batches = dataset_batches(data, split, batch_size, limit) if not isinstance(data, list) else data
+    ratings = None
+    if by is not None:
+        from hrmzoo.evaluate.buckets import example_ratings
+
+        if isinstance(data, list):
+            raise HrmzooError(f"by={by}: needs a dataset directory (data=DIR), whose split stores the ratings")
+        ratings = example_ratings(data, split, by)
     common = dict(segments=budget, batch_size=batch_size, autocast_dtype=autocast_dtype)
-    clean = halting_stats(per_segment_records(model, batches, **common), bins, thresholds)
+    clean = _stats(per_segment_records(model, batches, **common), bins, thresholds, ratings, buckets)
     noisy = None
     if noise > 0:
         g = torch.Generator().manual_seed(seed)
         corrupted = [corrupt_givens(b, noise, g) for b in batches]
-        noisy = halting_stats(per_segment_records(model, corrupted, **common), bins, thresholds)
-    info = {"checkpoint": str(ckpt), "halting": model.cfg.halting.type, "max_segments": budget, "noise": noise, "seed": seed}
-    return HaltingReport(clean, noisy, info)
+        noisy = _stats(per_segment_records(model, corrupted, **common), bins, thresholds, ratings, buckets)
+    recipe = getattr(model, "recipe", None)
+    task = recipe.data.type if recipe is not None and recipe.data is not None else "path"
+    if stress_unsolvable is None:
+        stress_unsolvable = 0.5 if task in UNSOLVABLE_TASKS else 0.0
+    stress = None
+    if stress_unsolvable > 0 or stress_corrupt > 0:
+        cfg = StressConfig(unsolvable=stress_unsolvable, corrupt=stress_corrupt, seed=seed)
+        from hrmzoo.data.stress import check_task
+
+        check_task(cfg, task)
+        stressed, start = [], 0
+        for b in batches:
+            n = b["inputs"].shape[0]
+            stressed.append(stress_batch(b, np.arange(start, start + n), cfg, task))
+            start += n
+        solvable = torch.cat([b["solvable"] for b in stressed])
+        stress = _stats(per_segment_records(model, stressed, **common), bins, thresholds, ratings, buckets, solvable)
+    info = {"checkpoint": str(ckpt), "halting": model.cfg.halting.type, "max_segments": budget, "noise": noise, "seed": seed,
+            "rule": rule, "by": by, "stress": {"unsolvable": stress_unsolvable, "corrupt": stress_corrupt, "task": task}}
+    return HaltingReport(clean, noisy, info, stress)
 
 
 def format_halting(report: HaltingReport) -> str:
     """Text tables: halt-step distribution and accuracy, calibration, early stops and overthinking."""
-    runs = [("clean", report.clean)] + ([(f"noise {report.info['noise']:g}", report.noisy)] if report.noisy else [])
+    runs = report.runs()
     S = report.info["max_segments"]
-    lines = [f"halting: {report.info['halting']}, budget {S} segments, adaptive halting"]
+    lines = [f"halting: {report.info['halting']}, budget {S} segments, adaptive halting ({report.info.get('rule', 'the policy rule')})"]
     head = f"{'halt step':>10} | " + " | ".join(f"{name:>22}" for name, _ in runs)
     lines += [head, f"{'':>10} | " + " | ".join(f"{'samples':>10} {'exact %':>11}" for _ in runs), "-" * len(head)]
     for s in range(1, S + 1):
@@ -234,6 +297,28 @@ def format_halting(report: HaltingReport) -> str:
             cells = [f"{100 * st['threshold_tradeoff'][i]['exact']:.2f}% / {st['threshold_tradeoff'][i]['mean_segments']:.2f}" for _, st in runs]
             lines.append(f"{'  confidence > ' + format(row['threshold'], 'g'):<{width}}" + "".join(f"{c:>24}" for c in cells))
         lines.append("(evaluate at one with model.halting.eval_halt_threshold=T; the policy's own rule is 'exact at halt' above)")
+        lines.append("")
+        def num(v, fmt):
+            return "-" if v is None else format(v, fmt)
+        lines.append(f"{'AUROC right vs wrong at halt':<{width}}" + "".join(f"{num(st.get('auroc_at_halt'), '.4f'):>16}" for _, st in runs))
+        lines.append(f"{'AUROC all segments':<{width}}" + "".join(f"{num(st.get('auroc_all_segments'), '.4f'):>16}" for _, st in runs))
+        lines.append(f"{'AURC (risk-coverage area)':<{width}}" + "".join(f"{num(st['risk_coverage']['aurc'], '.4f'):>16}" for _, st in runs))
+        for cov in (0.5, 0.8, 0.9, 1.0):
+            cells = []
+            for _, st in runs:
+                rc = st["risk_coverage"]
+                i = min(range(len(rc["coverage"])), key=lambda j: abs(rc["coverage"][j] - cov)) if rc["coverage"] else None
+                cell = "-" if i is None else f"{100 * rc['accuracy'][i]:.2f}%"
+                cells.append(f"{cell:>16}")
+            lines.append(f"{f'  exact, top {100 * cov:g}% by conf.':<{width}}" + "".join(cells))
+        un = (report.stress or {}).get("unsolvable_inputs")
+        if un and un.get("unsolvable"):
+            lines.append(f"unsolvable inputs (stress split, {un['unsolvable']}): confident halt (> 0.9 at some segment) "
+                         f"{100 * un['confident_halt']:.2f}%, unsure (ran to the budget) {100 * un['unsure']:.2f}%")
     else:
         lines.append("no halting head: calibration not applicable")
+    if report.clean.get("segments_by_bucket"):
+        lines.append("")
+        lines.append(f"mean segments by {report.info.get('by')}: " + "   ".join(
+            f"{r['bucket']}: {r['mean_segments']:.2f} ({100 * r['exact']:.1f}% exact, n={r['n']})" for r in report.clean["segments_by_bucket"]))
     return "\n".join(lines)

@@ -47,15 +47,19 @@ def plot_sweep(result, path: str | Path) -> Path | None:
 
 
 def plot_halting(report, path: str | Path) -> Path | None:
-    """Four panels: halt-step histogram, accuracy by halt step, reliability diagram, and the
-    halt-threshold trade-off (exact accuracy against mean segments), clean and noisy."""
+    """Eight panels. Top: halt-step histogram, accuracy by halt step, reliability diagram, and the
+    halt-threshold trade-off (exact accuracy against mean segments). Bottom: risk-coverage,
+    ROC of the halt confidence for right vs wrong (AUROC in the legend), mean segments per
+    difficulty bucket, and what the model does on unsolvable inputs. Clean, noisy and stress split."""
     plt = _pyplot()
     if plt is None:
         return None
-    runs = [("clean", report.clean)] + ([(f"noise {report.info['noise']:g}", report.noisy)] if report.noisy else [])
+    runs = report.runs()
     S = report.info["max_segments"]
     steps = list(range(1, S + 1))
-    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
+    fig, grid = plt.subplots(2, 4, figsize=(17, 7.8))
+    axes = list(grid[0])
+    _selective_panels(report, runs, list(grid[1]))
     width = 0.8 / len(runs)
     for i, (name, st) in enumerate(runs):
         xs = [s + (i - (len(runs) - 1) / 2) * width for s in steps]
@@ -82,12 +86,48 @@ def plot_halting(report, path: str | Path) -> Path | None:
     if not report.clean.get("has_halting_head"):
         axes[2].text(0.5, 0.5, "no halting head", ha="center")
         axes[3].text(S / 2, 50, "no halting head", ha="center")
-    for ax in axes:
+    for ax in list(grid.flat):
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     fig.tight_layout()
     return _save(fig, plt, path)
+
+
+def _selective_panels(report, runs, axes) -> None:
+    """The bottom row of `plot_halting`: risk-coverage, ROC, segments by difficulty, unsolvable inputs."""
+    for name, st in runs:
+        rc = st.get("risk_coverage")
+        if rc and rc["coverage"]:
+            axes[0].plot([100 * c for c in rc["coverage"]], [100 * a for a in rc["accuracy"]], "o-", ms=3,
+                         label=f"{name} (AURC {rc['aurc']:.3f})")
+        roc = st.get("roc_at_halt")
+        if roc:
+            auc = st.get("auroc_at_halt")
+            axes[1].plot(roc["fpr"], roc["tpr"], "-", label=f"{name} (AUROC {'-' if auc is None else format(auc, '.3f')})")
+        rows = st.get("segments_by_bucket")
+        if rows:
+            axes[2].plot(range(len(rows)), [r["mean_segments"] for r in rows], "o-", label=name)
+            axes[2].set_xticks(range(len(rows)), [r["bucket"] for r in rows], fontsize=7)
+    axes[0].set(xlabel="coverage: most confident answers kept (%)", ylabel="exact accuracy of those (%)", title="risk-coverage (at halt)")
+    axes[1].plot([0, 1], [0, 1], ":", color="grey")
+    axes[1].set(xlabel="false positive rate (wrong answers over t)", ylabel="true positive rate (right over t)",
+                title="halt confidence: right vs wrong", xlim=(0, 1), ylim=(0, 1))
+    by = report.info.get("by")
+    axes[2].set(xlabel=f"difficulty bucket ({by})" if by else "difficulty bucket", ylabel="mean segments", title="segments by difficulty")
+    if not by:
+        axes[2].text(0.5, 0.5, "pass by=givens (or by=path_len)", ha="center", transform=axes[2].transAxes, fontsize=8)
+    un = (report.stress or {}).get("unsolvable_inputs") or {}
+    if un.get("unsolvable"):
+        names = ["confident halt\n(> 0.9)", "unsure\n(to the budget)"]
+        vals = [100 * un["confident_halt"], 100 * un["unsure"]]
+        bars = axes[3].bar(names, vals, color=["tab:red", "tab:green"])
+        for b, v in zip(bars, vals):
+            axes[3].annotate(f"{v:.1f}%", (b.get_x() + b.get_width() / 2, v), ha="center", xytext=(0, 3), textcoords="offset points", fontsize=8)
+        axes[3].set(ylim=(0, 105), ylabel=f"share of {un['unsolvable']} unsolvable inputs (%)")
+    else:
+        axes[3].text(0.5, 0.5, "no stress split", ha="center", transform=axes[3].transAxes)
+    axes[3].set(title="unsolvable inputs (stress split)")
 
 
 def _save(fig, plt, path) -> Path:

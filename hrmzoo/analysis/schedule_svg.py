@@ -403,7 +403,7 @@ def write_schedule_svg(model, path: str | Path) -> Path:
     path = Path(path)
     text = schedule_svg(segment_schedule(model))
     try:
-        from hrmzoo.atomic import write_text_atomic
+        from hrmzoo.common.atomic import write_text_atomic
 
         path.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path, text)

@@ -123,7 +123,7 @@ def parse_puzzle_file(path: str | Path, kind: str, seq_len: int) -> np.ndarray:
 def trace_example(model, batch: dict[str, torch.Tensor], *, kind: str = "grid", title: str = "", segments: int | None = None) -> Trace:
     """Run `model` on a one-example `batch` for `segments` (default its budget) and record each segment."""
     from hrmzoo.evaluate.core import halt_confidence
-    from hrmzoo.loop import score
+    from hrmzoo.model.segment_loop import score
 
     model.eval()
     T = segments or model.halting.max_segments

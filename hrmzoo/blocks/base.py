@@ -22,7 +22,7 @@ class Block(nn.Module):
     """A stack of layers: the network of one level (L, H, or any level of `model.levels`).
 
     Subclasses are built as `Block(cfg, hidden_size=..., seq_len=..., ...)`,
-    asking by keyword for the sizes they need (see `hrmzoo.sizes`), and map a
+    asking by keyword for the sizes they need (see `hrmzoo.model.wiring`), and map a
     tensor [B, S, D] to one of the same shape (S includes the puzzle prefix).
     The model checks the shape when it is built and refuses a block that
     changes it.

@@ -23,12 +23,12 @@ from typing import Literal
 
 import torch
 from pydantic import Field, field_validator
-from timm.layers import lecun_normal_
 from torch import nn
 
 from hrmzoo.blocks.base import Block, BlockConfig, swiglu_inner
 from hrmzoo.errors import RecipeError
 from hrmzoo.layers import RmsNorm, SwiGLU, lecun_init_
+from hrmzoo.layers.init import float32_lecun_normal_
 from hrmzoo.registry import register
 
 
@@ -104,7 +104,7 @@ class ConvLayer(nn.Module):
         return self.norm2(x + self.mlp(x))
 
 
-@register("block", "conv", config=ConvBlockConfig)
+@register("block", "conv", config=ConvBlockConfig, sizes=('hidden_size', 'seq_len', 'num_prefix'))
 class ConvBlock(Block):
     """k x k convolution over a square grid of cells, then a channel SwiGLU (post-norm): a local block for mazes."""
 
@@ -118,7 +118,7 @@ class ConvBlock(Block):
         lecun_init_(self)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                lecun_normal_(m.weight)  # std 1/sqrt(fan_in), fan_in = in_channels/groups x k x k, as the Linears
+                float32_lecun_normal_(m.weight)  # timm's lecun_normal_: std 1/sqrt(fan_in), fan_in = in_channels/groups x k x k, as the Linears
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:

@@ -75,7 +75,7 @@ class TransformerLayer(nn.Module):
         return self.norm2(x + self.mlp(x))
 
 
-@register("block", "transformer", config=TransformerBlockConfig)
+@register("block", "transformer", config=TransformerBlockConfig, sizes=('hidden_size', 'seq_len', 'pos_encoding', 'rope_theta'))
 class TransformerBlock(Block):
     """Post-norm transformer (attention + SwiGLU + RMSNorm), HRM's L- and H-block."""
 

@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         debug = debug or debug_flag
         command = _command_word(argv) or command
         if imports:
-            from hrmzoo.plugins import import_plugins
+            from hrmzoo.loading.plugins import import_plugins
 
             import_plugins(imports, "--import")
         module = importlib.import_module(COMMANDS[command][0]) if command in COMMANDS else None

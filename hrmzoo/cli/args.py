@@ -110,7 +110,7 @@ def positive_int(named: dict[str, str], key: str) -> int | None:
 
 def check_recipe_argument(named: dict[str, str], command: str, example: str) -> None:
     """The recipe is given and names a file or a shipped recipe: checked before torch is imported."""
-    from hrmzoo.shipped import find_recipe
+    from hrmzoo.recipe.shipped import find_recipe
 
     if "recipe" not in named:
         raise HrmzooError(f"no recipe given; run 'hrmzoo {command} {example}' (a shipped name, see 'hrmzoo recipes', or a YAML path)")
@@ -123,7 +123,7 @@ def check_checkpoint_argument(named: dict[str, str], command: str) -> None:
         raise HrmzooError(f"no checkpoint given; run 'hrmzoo {command} RUN_DIR' (a run directory or a .safetensors file; ckpt=RUN_DIR works too)")
     value = named["ckpt"]
     if value.startswith("pretrained:"):
-        from hrmzoo.hub import weights_path
+        from hrmzoo.persistence.hub import weights_path
 
         weights_path(value)
         return
@@ -139,10 +139,10 @@ def resolve(named: dict[str, str], overrides: list[str], command: str) -> dict[s
     """Model (loaded once, on its device), device, autocast dtype, data root and batch size for
     the commands that read a checkpoint (eval, sweep, halting, trace); sets torch's CPU threads
     (`threads=`, else the recipe's `train.threads`)."""
-    from hrmzoo.builder import resolve_device
-    from hrmzoo.checkpoint import load_model
+    from hrmzoo.recipe.build import resolve_device
+    from hrmzoo.persistence.checkpoint import load_model
     from hrmzoo.data.splits import check_compatible, prepare_dataset, split_metadata
-    from hrmzoo.precision import autocast_dtype
+    from hrmzoo.common.precision import autocast_dtype
 
     if "ckpt" not in named:
         raise HrmzooError(f"no checkpoint given; run 'hrmzoo {command} RUN_DIR' (a run directory or a .safetensors file; ckpt=RUN_DIR works too)")

@@ -101,14 +101,14 @@ def run(args) -> int:
 
     named, overrides = split_arguments(args.args, ("recipe",), "build", target="recipe")
     check_recipe_argument(named, "build", "hrm_sudoku")  # before torch: a typo is reported at once
-    from hrmzoo.paths import check_output_file
+    from hrmzoo.common.paths import check_output_file
 
     # the output rule of every command, checked before the model is built
     out = check_output_file(args.out, "--out", force=args.force) if args.out is not None else None
     schedule = check_output_file(args.schedule, "--schedule", force=args.force) if args.schedule is not None else None
 
-    from hrmzoo.builder import build_model
-    from hrmzoo.checkpoint import save_model
+    from hrmzoo.recipe.build import build_model
+    from hrmzoo.persistence.checkpoint import save_model
 
     model = build_model(named["recipe"], overrides)
     print(describe(model))

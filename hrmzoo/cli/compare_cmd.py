@@ -7,7 +7,11 @@ compare.png. A finished run is reused (an interrupted one resumed) only when its
 fully resolved recipe and dataset equal the requested ones: a changed override
 trains in a fresh directory RECIPE-seedN-<hash>, and a finished run's files are
 never rewritten. Other key=value pairs are overrides applied to every recipe;
-each recipe is named once.
+each recipe is named once. With results=DIR (the repository's registry/) the
+table's rows (exact_accuracy/{fixed,adaptive}@Kseg per recipe) are recorded by
+hrmzoo.catalog.record.record_results, the one writer of measured rows;
+supersede=WHY keeps the rows they replace in the history, hardware=TEXT says
+where it ran.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("compare", help="train recipes x seeds under one budget and compare accuracy by segment budget",
                        description=__doc__.splitlines()[0].strip("`"))
     p.add_argument("items", nargs="+", metavar="RECIPE_OR_KEY=VALUE",
-                   help="recipes, then seeds=, steps=, budget= (minutes), segments=, out=, data=, limit=, threads=, or overrides")
+                   help="recipes, then seeds=, steps=, budget= (minutes), segments=, out=, data=, limit=, threads=, "
+                        "results= (with supersede=, hardware=), or overrides")
     p.set_defaults(run=run)
 
 
@@ -26,7 +31,44 @@ def run(args) -> int:
 
     spec = spec_from_args(args.items)
     check_spec(spec)  # before torch: a typo is reported at once
+    if spec.results is not None:
+        _check_recordable(spec)  # before training: rows of a recipe the catalogue does not keep would be refused after it
     report = run_compare(spec)
     print(format_table(report))
     print(f"wrote {spec.out / 'compare.json'}, {spec.out / 'compare.md'}, {spec.out / 'compare.png'}")
+    if spec.results is not None:
+        _record(report, spec)
     return 0
+
+
+def _check_recordable(spec) -> None:
+    from pathlib import Path
+
+    from hrmzoo.catalog import experiment_recipes
+    from hrmzoo.errors import HrmzooError
+    from hrmzoo.recipe.shipped import shipped_recipes
+
+    if not Path(spec.results).is_dir():
+        raise HrmzooError(f"compare: results={spec.results} is not a folder; name the catalogue folder (results=registry)")
+    kept = set(shipped_recipes()) | experiment_recipes()
+    for recipe in spec.recipes:
+        if Path(recipe).stem not in kept:
+            raise HrmzooError(f"compare: results={spec.results}: recipe '{Path(recipe).stem}' is neither shipped nor in experiments/; "
+                              "the catalogue keeps results for those only (leave out results=)")
+
+
+def _record(report, spec) -> None:
+    import datetime
+    import platform
+    from pathlib import Path
+
+    import torch
+
+    from hrmzoo.analysis.compare import results_rows
+    from hrmzoo.catalog.record import record_results
+
+    hardware = spec.hardware or (f"CPU {platform.machine()} ({torch.get_num_threads()} torch thread(s)), "
+                                 f"torch {torch.__version__.split('+')[0]}")
+    rows = results_rows(report, spec, hardware=hardware, date=datetime.date.today().isoformat())
+    changed = record_results(rows, Path(spec.results), supersede=spec.supersede)
+    print(f"recorded {len(rows)} rows: updated {', '.join(changed) or 'nothing'}; now run `hrmzoo catalog`")

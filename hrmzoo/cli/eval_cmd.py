@@ -21,6 +21,11 @@ accuracy down by a rating the generator stored per puzzle (`extra__NAME.npy`: Su
 or `givens`, maze `path_len`), `buckets=[0,1,2,4,8]` sets the buckets' lower edges
 (`hrmzoo.evaluate.buckets`). Other `a.b=v` arguments override the recipe, e.g.
 `model.halting.eval_mode=adaptive`.
+
+"unsure" is the share of samples whose halting head did not want to stop where the answer
+was taken (they ran to the budget): no confident answer, what an unsolvable input should
+get. A run trained with `model.halting.eval_halt_threshold: auto` is evaluated at the value
+fitted on its held-out training examples; the value and its rule are printed and reported.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ def run(args) -> int:
     named, overrides = split_arguments(args.args, KEYS, "eval", target="ckpt")
     check_checkpoint_argument(named, "eval")  # before torch
 
-    from hrmzoo.atomic import write_text_atomic
+    from hrmzoo.common.atomic import write_text_atomic
     from hrmzoo.evaluate import evaluate, format_activity, format_metrics
     from hrmzoo.errors import HrmzooError
     from hrmzoo.evaluate.arc import is_arc_split
@@ -79,6 +84,10 @@ def run(args) -> int:
         raise HrmzooError(f"{root / split}: the split has no examples to evaluate; rebuild the dataset or choose another split")
     print(f"{ckpt} on {root} [{split}]: {format_metrics(result.metrics)}")
     report = {"checkpoint": str(ckpt), "data": str(root), "split": split, "overrides": overrides, **result.to_dict(with_samples=want_samples)}
+    fitted = _fitted_threshold(model, ckpt)
+    if fitted is not None:
+        print(fitted[0])
+        report["halt_threshold"] = fitted[1]
     if arc:
         report["arc"] = finish_arc(ctx, named, result, arc_meta, arc_state)
         if want_samples:
@@ -101,11 +110,30 @@ def run(args) -> int:
     return 0
 
 
+def _fitted_threshold(model, ckpt: Path) -> tuple[str, dict] | None:
+    """The line and record of an `eval_halt_threshold: auto` run: the value used and the rule that chose it."""
+    if getattr(model.halting.cfg, "eval_halt_threshold", None) != "auto" or model.halting.fitted_threshold is None:
+        return None
+    from hrmzoo.persistence.checkpoint import model_file
+    from hrmzoo.halting.threshold import fitted_dir, read_fitted
+
+    folder = fitted_dir(model_file(ckpt))
+    record = read_fitted(folder) if folder is not None else None
+    if record is None:
+        return None
+    held = record.get("held_out", {})
+    line = (f"halt threshold: auto = {record['threshold']:g}, fitted on {held.get('examples', '?')} training examples held out of "
+            f"training (not the test split) at budget {record.get('budget')}: held-out exact {100 * record['exact']:.2f}% at "
+            f"{record['mean_segments']:.2f} mean segments vs {100 * record['full_budget_exact']:.2f}% at the full budget; "
+            f"rule: {record['rule'].split('; candidates')[0]}")
+    return line, {k: v for k, v in record.items() if k != "table"}
+
+
 def _outputs(named: dict[str, str], ckpt: Path) -> tuple[Path, Path | None]:
-    """The report and trace paths under the output rule of every command (`hrmzoo.paths.check_output_file`);
+    """The report and trace paths under the output rule of every command (`hrmzoo.common.paths.check_output_file`);
     the default report beside the checkpoint is hrmzoo's own file and is replaced, but a
     read-only run directory is said to be one, with the way around it."""
-    from hrmzoo.paths import PathError, check_output_file, check_writable
+    from hrmzoo.common.paths import PathError, check_output_file, check_writable
 
     force = named.get("force", "false").lower() in ("1", "true", "yes")
     trace = check_output_file(named["trace"], "trace=", force=force, flag="force=true") if "trace" in named else None

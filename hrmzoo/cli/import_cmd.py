@@ -37,7 +37,7 @@ def parse_fields(items: list[str]) -> dict:
 
 
 def run(args) -> int:
-    from hrmzoo.checkpoint import save_model
+    from hrmzoo.persistence.checkpoint import save_model
     from hrmzoo.interop import import_hrm, import_trm
 
     load = import_hrm if args.kind == "hrm" else import_trm

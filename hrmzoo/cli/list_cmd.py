@@ -46,7 +46,8 @@ def run(args) -> int:
             named[key] = bare.pop(0)
     if bare:
         raise HrmzooError(f"'{bare[0]}': too many arguments; 'hrmzoo list [KIND] [PATTERN]'")
-    from hrmzoo import plugins, registry
+    from hrmzoo import registry
+    from hrmzoo.loading import plugins
     found = plugins.list_components(named.get("kind"), named.get("pattern", "*"))
     if not any(found.values()):
         where = f"{named['kind']} " if "kind" in named else ""

@@ -79,8 +79,8 @@ def list_recipes(with_params: bool, pattern: str = "*") -> int:
     """The table of shipped recipes matching `pattern`; fast: no torch, no pydantic while the stored index is current."""
     import fnmatch
 
-    from hrmzoo.hub import by_recipe, card, headline
-    from hrmzoo.shipped import read_index, shipped_recipes
+    from hrmzoo.persistence.hub import by_recipe, card, headline
+    from hrmzoo.recipe.shipped import read_index, shipped_recipes
 
     names = [n for n in shipped_recipes() if fnmatch.fnmatchcase(n, pattern)]
     if not names:
@@ -146,8 +146,8 @@ def copy(name: str, out: Path, force: bool) -> int:
     target = out / source.name if out.is_dir() else out
     if target.suffix not in (".yaml", ".yml"):
         raise HrmzooError(f"{target}: a recipe file ends in .yaml")
-    from hrmzoo.atomic import write_atomic
-    from hrmzoo.paths import check_output_file
+    from hrmzoo.common.atomic import write_atomic
+    from hrmzoo.common.paths import check_output_file
 
     check_output_file(target, "PATH", force=force)  # the output rule of every command
     write_atomic(target, lambda tmp: shutil.copyfile(source, tmp))

@@ -101,8 +101,8 @@ def run(args) -> int:
 
     import torch
 
-    from hrmzoo.builder import resolve_device
-    from hrmzoo.inference import load_solver_model, solve
+    from hrmzoo.recipe.build import resolve_device
+    from hrmzoo.evaluate.inference import load_solver_model, solve
 
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)

@@ -32,7 +32,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from hrmzoo.shipped import find_recipe
+    from hrmzoo.recipe.shipped import find_recipe
 
     named, overrides = split_arguments(args.args, ("recipe", "resume", "data"), "train", target="recipe")
     resume = named.get("resume")

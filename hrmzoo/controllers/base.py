@@ -137,7 +137,7 @@ class Controller(nn.Module):
 
     A controller is built as `Controller(cfg, **sizes)`, asking by keyword for
     what it needs (`hidden_size`, `state_keys`, `output_key`, `hook_points`;
-    see `hrmzoo.sizes`), and owns its parameters; the per-segment work happens
+    see `hrmzoo.model.wiring`), and owns its parameters; the per-segment work happens
     in the context it returns.
 
     Attributes:

@@ -39,9 +39,6 @@ class FilmConfig(HeadControllerConfig):
         num_task_families: rows of the perspective table (`task_id` in the batch).
         head_width: hidden width of the head and of a perspective row.
         use_perspective: condition the head on the task family's row as well as the state.
-        modulation_bound: None (unbounded) or b: gamma and beta become `b * tanh(raw / b)`
-            (see `HeadControllerConfig`).
-        preserve_rms: rescale the head's output to the RMS of the value it modulates.
     """
 
     point: str = Field("h_message", pattern=HOOK_PATTERN)
@@ -50,7 +47,7 @@ class FilmConfig(HeadControllerConfig):
     use_perspective: bool = True
 
 
-@register("controller", "film", config=FilmConfig)
+@register("controller", "film", config=FilmConfig, sizes=('hidden_size', 'state_keys', 'output_key'))
 class FilmController(HeadController):
     """One FiLM head on one hook point, conditioned on pooled state and the task family."""
 
@@ -66,7 +63,5 @@ class FilmController(HeadController):
             width=cfg.head_width,
             perspective="given" if cfg.use_perspective else None,
             framing_weight=0.0,
-            bound=cfg.modulation_bound,
-            preserve_rms=cfg.preserve_rms,
-            penalty=cfg.modulation_penalty,
+            head_class=self.head_class,
         )

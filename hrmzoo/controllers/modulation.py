@@ -10,16 +10,13 @@ zero-initialised, so the modulation is exactly the identity at initialisation:
   on an update (delta = 0 at init; written so that delta = 0 returns `value`
   bit for bit, which `old + (1 + delta) * (value - old)` would not).
 
-With a `bound` b (`modulation_bound` in the film and quaternion configs)
-each raw output r becomes `b * tanh(r / b)`: the same modulation near the
-identity (slope 1 at 0, still exactly the identity at initialisation), but
-|gamma|, |beta|, |delta| < b however far training pushes the last layer, so a
-head can at most rescale a state by (1 +- b) and shift it by b per channel.
-Unbounded (None, the default) keeps the plain affine outputs; at lr 3e-3 on
-the theory-of-mind grids those grew to |modulation| 8-12 at SF and SE and the
-model collapsed to its all-`NO` answer (docs/guides/tom.md). A softer
-alternative, `modulation_penalty` w, leaves the outputs affine and adds
-`w * mean(modulation^2)` to the training loss.
+Heads are unbounded affine maps. Bounding them (`b * tanh(raw / b)`), keeping the
+modulated value's RMS, a squared-modulation penalty and a slower learning rate for
+the heads were tried on the theory-of-mind grids and measured no better than a
+controller-free model (`experiments/controllers/README.md`); they live in that
+experiment's plugin (`experiments/controllers/tuned_heads.py`), which builds its
+heads through `HeadController.build`'s `head_class` and adds its loss through
+`HeadContext.on_modulation`.
 
 *Empathy* heads also receive a *perspective*: a row of a learned task-family
 table (`batch["task_id"]`), added to the head's hidden layer. With
@@ -38,13 +35,11 @@ non-zero gradient, so after one optimizer step the whole head learns.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from pydantic import Field
 
 from hrmzoo.controllers.base import ControlContext, Controller, ControllerConfig, ControllerError
 from hrmzoo.layers import lecun_init_, trunc_normal_init_
@@ -56,36 +51,7 @@ def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
 
 
 class HeadControllerConfig(ControllerConfig):
-    """Fields every head-based controller (film, quaternion) shares.
-
-    Attributes:
-        modulation_bound: None (default): each head's gamma, beta (film) and
-            delta (gate) are its last layer's outputs, unbounded. A number b:
-            each becomes `b * tanh(output / b)`, so |modulation| < b (a state is
-            scaled by at most 1 +- b and shifted by at most b per channel);
-            near the identity, and exactly at initialisation, nothing changes.
-        preserve_rms: film heads rescale their output, per position, to the
-            RMS over channels of the value they modulate: a head re-weights
-            channels and turns the state, but cannot grow or shrink it (with the
-            blocks' post-norm the state stays at RMS 1 whatever the head does).
-            Exact identity at initialisation (the rescale factor is x / x = 1).
-            Gate heads (FF) are unaffected.
-        modulation_penalty: 0 (default): none. A weight w > 0 adds
-            `w * mean(modulation^2)` to the training loss (`loss/modulation`),
-            averaged over every head application that carries gradient: a soft
-            alternative to `modulation_bound` that keeps the heads small
-            without a saturating clip (at the bound `tanh` is flat and passes
-            almost no gradient back).
-    """
-
-    modulation_bound: Optional[float] = Field(None, gt=0)
-    preserve_rms: bool = False
-    modulation_penalty: float = Field(0.0, ge=0)
-
-
-def _rms(x: torch.Tensor) -> torch.Tensor:
-    """Root mean square over the last (channel) axis, kept: [..., 1]."""
-    return x.pow(2).mean(dim=-1, keepdim=True).sqrt()
+    """Fields every head-based controller (film, quaternion) shares (none beyond `type` today)."""
 
 
 @dataclass(frozen=True)
@@ -103,12 +69,9 @@ class HeadSpec:
 class ModulationHead(nn.Module):
     """Pooled state (+ perspective) -> per-channel modulation of one hook point's value."""
 
-    def __init__(self, spec: HeadSpec, in_dim: int, hidden_size: int, width: int, bound: float | None = None,
-                 preserve_rms: bool = False):
+    def __init__(self, spec: HeadSpec, in_dim: int, hidden_size: int, width: int):
         super().__init__()
         self.spec = spec
-        self.bound = bound
-        self.preserve_rms = preserve_rms
         self.inp = lecun_init_(nn.Linear(in_dim, width))
         self.out = nn.Linear(width, hidden_size * (2 if spec.kind == "film" else 1))
         nn.init.zeros_(self.out.weight)
@@ -117,8 +80,6 @@ class ModulationHead(nn.Module):
     def modulation(self, pooled: torch.Tensor, perspective: torch.Tensor | None) -> torch.Tensor:
         """[B, in_dim] (+ [B, width]) -> [B, D] (gate) or [B, 2D] (film: gamma, beta).
 
-        Each entry lies in (-bound, bound) when the head has a bound.
-
         Args:
             pooled: the pooled state from `HeadController.pool`.
             perspective: the task family's row [B, width] for empathy heads, else None.
@@ -126,29 +87,18 @@ class ModulationHead(nn.Module):
         h = self.inp(pooled)
         if perspective is not None:
             h = h + perspective.to(h.dtype)
-        raw = self.out(F.silu(h))
-        if self.bound is None:
-            return raw
-        # a soft clip with slope 1 at 0: small modulations (and init, raw = 0) are unchanged
-        return self.bound * torch.tanh(raw / self.bound)
+        return self.out(F.silu(h))
 
     def apply(self, value: torch.Tensor, old: torch.Tensor | None, mod: torch.Tensor) -> torch.Tensor:
         """Modulate `value` [B, S, D] by `mod` (one row per sample, broadcast over positions).
 
-        `film`: `value * (1 + gamma) + beta` (with `preserve_rms`, rescaled per position
-        to `value`'s RMS); `gate`: `value + delta * (value - old)`, which needs the
-        hook's `old` state (a `ControllerError` otherwise).
+        `film`: `value * (1 + gamma) + beta`; `gate`: `value + delta * (value - old)`,
+        which needs the hook's `old` state (a `ControllerError` otherwise).
         """
         m = mod.unsqueeze(1).to(value.dtype)  # one modulation per sample, broadcast over positions
         if self.spec.kind == "film":
             gamma, beta = m.chunk(2, dim=-1)
-            out = value * (1 + gamma) + beta
-            if self.preserve_rms:
-                # same expression for numerator and denominator: at the identity (out == value)
-                # the factor is exactly 1.0 and no bit changes; eps keeps an all-zero row finite
-                eps = torch.finfo(value.dtype).eps
-                out = out * ((_rms(value) + eps) / (_rms(out) + eps))
-            return out
+            return value * (1 + gamma) + beta
         if old is None:
             raise ControllerError(f"controller head {self.spec.name}: hook '{self.spec.point}' gives no 'old' state to gate; use a film head there")
         return value + m * (value - old)
@@ -162,9 +112,14 @@ class HeadController(Controller):
     done by the `HeadContext` that `context` returns.
     """
 
+    #: what builds each head (`build`'s default for `head_class`); a plugin's controller sets its own
+    head_class: Callable[..., ModulationHead] = ModulationHead
+    #: the per-segment context `context` returns (a plugin may subclass `HeadContext`); set below
+    context_class: type
+
     def build(self, specs: list[HeadSpec], *, hidden_size: int, state_keys: tuple[str, ...], output_key: str,
               num_task_families: int, width: int, perspective: str | None, framing_weight: float,
-              bound: float | None = None, preserve_rms: bool = False, penalty: float = 0.0) -> None:
+              head_class: Callable[..., ModulationHead] = ModulationHead) -> None:
         """Create the heads, the perspective table and the framing classifier (call from `__init__`).
 
         Args:
@@ -178,9 +133,8 @@ class HeadController(Controller):
             perspective: `"given"` (row `task_id`), `"inferred"` (framing
                 softmax over rows) or None (no empathy conditioning at all).
             framing_weight: weight of the framing loss (0: no framing classifier).
-            bound: every head's modulation bound (`HeadControllerConfig.modulation_bound`), None: unbounded.
-            preserve_rms: film heads keep the RMS of what they modulate (`HeadControllerConfig.preserve_rms`).
-            penalty: weight of the squared-modulation loss (`HeadControllerConfig.modulation_penalty`).
+            head_class: what builds each head, `head_class(spec, in_dim, hidden_size, width)`
+                (a plugin's variant of `ModulationHead`; the default is the plain head).
         """
         self.state_keys: tuple[str, ...] = tuple(state_keys)
         self.h_key: str = output_key
@@ -188,10 +142,7 @@ class HeadController(Controller):
         self.num_task_families = num_task_families
         self.perspective_mode = perspective
         in_dim = self.hidden_size * max(1, len(self.state_keys))
-        self.modulation_bound = bound
-        self.preserve_rms = preserve_rms
-        self.modulation_penalty = penalty
-        self.heads = nn.ModuleDict({s.name: ModulationHead(s, in_dim, self.hidden_size, width, bound, preserve_rms) for s in specs})
+        self.heads = nn.ModuleDict({s.name: head_class(s, in_dim, self.hidden_size, width) for s in specs})
         self.hook_points = tuple(dict.fromkeys(s.point for s in specs))
         self._at: dict[str, list[ModulationHead]] = {}
         for head in self.heads.values():
@@ -224,7 +175,7 @@ class HeadController(Controller):
 
     def context(self, batch: dict[str, Any], x: torch.Tensor) -> ControlContext:
         """A `HeadContext` that runs these heads at their hook points for one segment."""
-        return HeadContext(self, batch, x)
+        return self.context_class(self, batch, x)
 
     # ------------------------------------------------------------------ report
     def head_parameters(self) -> dict[str, int]:
@@ -248,12 +199,6 @@ class HeadController(Controller):
         if self.framing is not None:
             n = sum(p.numel() for p in self.framing.parameters())
             lines.append(f"framing classifier: pooled {self.h_key} -> task family ({n:,} params), loss weight {self.framing_weight} at every h_step")
-        if self.modulation_bound is not None:
-            lines.append(f"modulation bound: every gamma, beta, delta = {self.modulation_bound:g} * tanh(raw / {self.modulation_bound:g})")
-        if self.preserve_rms:
-            lines.append("film heads keep the RMS (per position) of the value they modulate")
-        if self.modulation_penalty > 0:
-            lines.append(f"modulation penalty: {self.modulation_penalty:g} * mean(modulation^2) over the head applications, added to the loss")
         return lines
 
 
@@ -275,7 +220,6 @@ class HeadContext(ControlContext):
             if ctl.table is not None and ctl.perspective_mode == "given":
                 self.given = ctl.table(tid)
         self._framing_terms: list[torch.Tensor] = []
-        self._penalty_terms: list[torch.Tensor] = []
 
     def perspective(self, state: dict | None, value: torch.Tensor) -> torch.Tensor | None:
         """The perspective row [B, width] for an empathy head: the given task's row, or
@@ -301,21 +245,18 @@ class HeadContext(ControlContext):
                 persp = self.perspective(state, value) if head.spec.empathy else None
                 mod = head.modulation(pooled, persp)
                 self.record(f"{head.spec.name}/{point}", mod.abs().mean())
-                if self.ctl.modulation_penalty > 0:
-                    self._add_penalty(mod)
+                self.on_modulation(head, mod)
                 value = head.apply(value, old, mod)
         if point == "h_step" and self.ctl.framing_weight > 0:
             self._add_framing(unframed)
         return value
 
+    def on_modulation(self, head: ModulationHead, mod: torch.Tensor) -> None:
+        """Called with every head application's modulation; a plugin's context adds a loss on it here."""
+
     def reset_losses(self) -> None:
         super().reset_losses()
         self._framing_terms.clear()
-        self._penalty_terms.clear()
-
-    def _add_penalty(self, mod: torch.Tensor) -> None:
-        self._penalty_terms.append(_at_least_float32(mod).pow(2).mean())
-        self.aux_losses["modulation"] = self.ctl.modulation_penalty * _mean_with_grad(self._penalty_terms)
 
     def _add_framing(self, z_h: torch.Tensor) -> None:
         ce = F.cross_entropy(_at_least_float32(self.ctl.frame_logits(z_h)), self.tid)
@@ -327,3 +268,6 @@ def _mean_with_grad(terms: list[torch.Tensor]) -> torch.Tensor:
     """Mean of the loss terms that carry gradient (all of them when none does, e.g. at
     evaluation): a term from a no-grad step would only dilute the gradient."""
     return torch.stack([t for t in terms if t.requires_grad] or terms).mean()
+
+
+HeadController.context_class = HeadContext

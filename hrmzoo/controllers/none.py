@@ -4,7 +4,7 @@ from hrmzoo.controllers.base import Controller, ControllerConfig
 from hrmzoo.registry import register
 
 
-@register("controller", "none", config=ControllerConfig)
+@register("controller", "none", config=ControllerConfig, sizes=())
 class NoController(Controller):
     """No controller: every hook returns its value unchanged."""
 

@@ -73,10 +73,6 @@ class QuaternionConfig(HeadControllerConfig):
         framing_weight: weight of the framing loss (cross-entropy of the task family
             from pooled H); skipped with one task family.
         heads: which quadrants to build (default all four).
-        modulation_bound: None (unbounded) or b: every head's gamma, beta, delta becomes
-            `b * tanh(raw / b)` (see `HeadControllerConfig`).
-        preserve_rms: the film heads (FE, SF, SE) rescale their output to the RMS of the
-            value they modulate; FF's gate is unaffected.
     """
 
     num_task_families: int = Field(1, ge=1)
@@ -93,7 +89,7 @@ class QuaternionConfig(HeadControllerConfig):
         return heads
 
 
-@register("controller", "quaternion", config=QuaternionConfig)
+@register("controller", "quaternion", config=QuaternionConfig, sizes=('hidden_size', 'state_keys', 'output_key'))
 class QuaternionController(HeadController):
     """Four heads (FF, FE, SF, SE) modulating L's step, L's context, H's message and H's step."""
 
@@ -109,7 +105,5 @@ class QuaternionController(HeadController):
             width=cfg.head_width,
             perspective=cfg.perspective,
             framing_weight=cfg.framing_weight,
-            bound=cfg.modulation_bound,
-            preserve_rms=cfg.preserve_rms,
-            penalty=cfg.modulation_penalty,
+            head_class=self.head_class,
         )

@@ -26,7 +26,7 @@ class FlatConfig(CouplingConfig):
     steps: int = Field(2, gt=0)
 
 
-@register("coupling", "flat", config=FlatConfig)
+@register("coupling", "flat", config=FlatConfig, sizes=('levels',))
 class FlatCoupling(Coupling):
     """z <- net(z + x), cycles x steps times; one state read by the heads.
 

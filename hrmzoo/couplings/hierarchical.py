@@ -32,7 +32,7 @@ class HierarchicalConfig(CouplingConfig):
     l_cycles: int = Field(2, gt=0)
 
 
-@register("coupling", "hierarchical", config=HierarchicalConfig)
+@register("coupling", "hierarchical", config=HierarchicalConfig, sizes=('levels',))
 class HierarchicalCoupling(Coupling):
     """z_L <- L(z_L + z_H + x) l_cycles times and z_H <- H(z_H + z_L), h_cycles times."""
 

@@ -49,7 +49,7 @@ def updates_per_slowest(periods: list[int]) -> list[int]:
     return out
 
 
-@register("coupling", "levels", config=LevelsConfig)
+@register("coupling", "levels", config=LevelsConfig, sizes=('levels',))
 class LevelsCoupling(Coupling):
     """`model.levels`, fastest first: level i updates after every `period` updates of level i-1."""
 

@@ -27,7 +27,7 @@ class RecursiveConfig(CouplingConfig):
     n_cycles: int = Field(6, gt=0)
 
 
-@register("coupling", "recursive", config=RecursiveConfig)
+@register("coupling", "recursive", config=RecursiveConfig, sizes=('levels',))
 class RecursiveCoupling(Coupling):
     """TRM: z <- net(z + x + y) n times, then y <- net(y + z); T rounds, one shared net.
 

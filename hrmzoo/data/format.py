@@ -307,7 +307,7 @@ def read_build_info(root: str | os.PathLike[str]) -> dict[str, Any] | None:
     p = Path(root) / BUILD_FILE
     if not p.is_file():
         return None
-    from hrmzoo.atomic import FileTooLarge, read_small
+    from hrmzoo.common.atomic import FileTooLarge, read_small
 
     try:
         out = json.loads(read_small(p, 1 << 20, BUILD_FILE).decode("utf-8"))

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from hrmzoo.data import arc, flow, listfn, logic, maze, sudoku, tom
-from hrmzoo.data.config import ArcData, DataConfig, FlowData, ListfnData, LogicData, MazeData, MixData, PathData, SudokuData, TomData
+from hrmzoo.data import arc, flow, listfn, logic, maze, sudoku, tom, tom_story
+from hrmzoo.data.config import ArcData, DataConfig, FlowData, ListfnData, LogicData, MazeData, MixData, PathData, SudokuData, TomData, TomStoryData
 from hrmzoo.data.errors import DataError
 from hrmzoo.data.format import FORMAT_VERSION, SPLITS, read_build_info
 from hrmzoo.data.mix import is_mix, mix_metadata, read_mix, write_mix
@@ -24,7 +24,7 @@ _ADAPTER: TypeAdapter = TypeAdapter(DataConfig)
 
 def parse_config(cfg: Any) -> Any:
     """Validate a dict (or pass through a model) as `DataConfig`."""
-    if isinstance(cfg, (PathData, SudokuData, MazeData, TomData, ArcData, LogicData, ListfnData, FlowData, MixData)):
+    if isinstance(cfg, (PathData, SudokuData, MazeData, TomData, TomStoryData, ArcData, LogicData, ListfnData, FlowData, MixData)):
         return cfg
     try:
         return _ADAPTER.validate_python(cfg)
@@ -52,6 +52,12 @@ def build_into(cfg: Any, out: str | os.PathLike[str], *, progress: bool = False)
     if isinstance(cfg, TomData):
         return tom.build_tom(out, kind=cfg.kind, size=cfg.size, num_agents=cfg.num_agents, wall_density=cfg.wall_density,
                              view_radius=cfg.view_radius, max_goal_dist=cfg.max_goal_dist, num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed, progress=progress, spec=spec)
+    if isinstance(cfg, TomStoryData):
+        return tom_story.build_tom_story(out, size=cfg.size, num_agents=cfg.num_agents, num_objects=cfg.num_objects, num_events=cfg.num_events,
+                                         wall_density=cfg.wall_density, view_radius=cfg.view_radius, second_order=cfg.second_order,
+                                         controls=cfg.controls, test_num_agents=cfg.test_num_agents, test_num_events=cfg.test_num_events,
+                                         held_out=cfg.held_out, event_slots=cfg.event_slots, num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed,
+                                         progress=progress, spec=spec)
     if isinstance(cfg, ArcData):
         source = cfg.source if isinstance(cfg.source, str) else [s if isinstance(s, str) else {"dir": s.dir} for s in cfg.source]
         return arc.build_arc(out, source=source, directory=cfg.dir, evaluation=cfg.evaluation, num_aug=cfg.num_aug,
@@ -158,6 +164,9 @@ def config_metadata(cfg: Any) -> dict[str, Any]:
         return {"vocab_size": maze.VOCAB_SIZE, "seq_len": cfg.size ** 2, "num_puzzle_identifiers": 1, "num_tasks": 1}
     if isinstance(cfg, TomData):
         return {"vocab_size": tom.VOCAB_SIZE, "seq_len": tom.seq_len(cfg.size), "num_puzzle_identifiers": 1, "num_tasks": 1}
+    if isinstance(cfg, TomStoryData):
+        max_events = tom_story.layout_events(cfg.num_events, cfg.test_num_events, cfg.event_slots)
+        return {"vocab_size": tom_story.VOCAB_SIZE, "seq_len": tom_story.seq_len(cfg.size, max_events), "num_puzzle_identifiers": 1, "num_tasks": 1}
     if isinstance(cfg, LogicData):
         return {"vocab_size": logic.vocab_size(cfg.num_atoms), "seq_len": logic.seq_len(cfg.num_atoms, cfg.num_rules), "num_puzzle_identifiers": 1, "num_tasks": 1}
     if isinstance(cfg, ListfnData):

@@ -104,7 +104,7 @@ def read_json(path: Path, what: str) -> Any:
     """Load a JSON file or raise a one-line `DataError`."""
     if not path.is_file():
         raise file_error(path, f"{what} is missing", FIX_REBUILD)
-    from hrmzoo.atomic import FileTooLarge, read_small
+    from hrmzoo.common.atomic import FileTooLarge, read_small
 
     try:
         return json.loads(read_small(path, JSON_LIMIT, what).decode("utf-8"))

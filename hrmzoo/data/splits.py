@@ -73,7 +73,7 @@ def prepare_dataset(recipe, cache_dir: str | Path | None = None, progress: bool 
         raise HrmzooError(f"recipe '{recipe.name}' has no data: section; add one (a path or a generator spec) or pass data=DIR")
     if cache_dir is None:
         return Path(prepare_data(recipe.data, progress=progress))
-    from hrmzoo.paths import check_output_dir
+    from hrmzoo.common.paths import check_output_dir
 
     # a cache directory is an output like --out: not empty, not /, not the working directory or above it
     return Path(prepare_data(recipe.data, check_output_dir(cache_dir, "train.data_cache"), progress=progress))

@@ -23,7 +23,7 @@ class EmbeddingConfig(ComponentConfig):
     scale_by_sqrt_hidden: bool = True
 
 
-@register("embedding", "token", config=EmbeddingConfig)
+@register("embedding", "token", config=EmbeddingConfig, sizes=('hidden_size', 'vocab_size', 'seq_len', 'num_prefix', 'pos_encoding', 'num_puzzle_identifiers', 'puzzle_emb_ndim'))
 class TokenEmbedding(nn.Module):
     """HRM's input embedding: sqrt(D) * [puzzle prefix ; tokens] (+ learned positions).
 
@@ -43,7 +43,7 @@ class TokenEmbedding(nn.Module):
 
     def __init__(self, cfg: EmbeddingConfig, *, hidden_size: int, vocab_size: int, seq_len: int, num_prefix: int = 0,
                  pos_encoding: str = "none", num_puzzle_identifiers: int = 0, puzzle_emb_ndim: int = 0):
-        """Args: `cfg`; the sizes (see `hrmzoo.sizes.ComponentSizes`): `seq_len` counts the prefix."""
+        """Args: `cfg`; the sizes (see `hrmzoo.model.wiring.ComponentSizes`): `seq_len` counts the prefix."""
         super().__init__()
         D = hidden_size
         self.hidden = D

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import torch
 
-from hrmzoo.loop import cpu_chunk_rows, score
+from hrmzoo.model.segment_loop import cpu_chunk_rows, score
 
 
 @dataclass
@@ -161,6 +161,8 @@ def evaluate(
                     model_calls += 1
                     n = sub["labels"].shape[0]
                     exact, token = score(out.logits.float(), sub["labels"])
+                    if "solvable" in sub:  # a stressed input with no answer is never right
+                        exact = exact & sub["solvable"]
                     steps = torch.full((n,), s, dtype=torch.long, device=device)
                     halt_now = policy.should_halt(out.halt_logits, steps, None, False) | (s >= budget)
                     wants = policy.eval_wants_halt(out.halt_logits)
@@ -192,7 +194,7 @@ def evaluate(
 
 def _cpu_chunks(model, batches: Iterator[dict[str, torch.Tensor]], device: torch.device) -> Iterator[dict[str, torch.Tensor]]:
     """On the CPU, each batch in row chunks of a measured fast size
-    (`hrmzoo.loop.cpu_chunk_rows`): samples do not interact, so the answers are
+    (`hrmzoo.model.segment_loop.cpu_chunk_rows`): samples do not interact, so the answers are
     the same (up to the matmul kernels' blocking), and the segments run faster."""
     cfg = getattr(model, "cfg", None)
     for batch in batches:
@@ -287,6 +289,8 @@ def _metrics(samples: dict[str, torch.Tensor], budget: int, policy) -> dict[str,
     m["mean_segments"] = float(samples["halt_step"].float().mean())
     if "halt_decision" in samples:
         m["halting_accuracy"] = float((samples["halt_decision"] == samples["exact"]).float().mean())
+        # the head did not want to halt where the answer was taken (it ran out of budget): no confident answer
+        m["unsure"] = float((~samples["halt_decision"].bool()).float().mean())
     ran = samples["segment_ran"].float()
     right = samples["exact_per_segment"].float()
     counts = ran.sum(0)
@@ -329,6 +333,8 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     ]
     if metrics.get("halting_accuracy") is not None:
         parts.append(f"halting accuracy {100 * metrics['halting_accuracy']:.2f}%")
+    if metrics.get("unsure") is not None:
+        parts.append(f"unsure {100 * metrics['unsure']:.2f}%")
     parts.append(f"{metrics['num_examples']} examples")
     return ", ".join(parts)
 

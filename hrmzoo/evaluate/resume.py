@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from hrmzoo.atomic import FileTooLarge, read_small, write_atomic, write_text_atomic
+from hrmzoo.common.atomic import FileTooLarge, read_small, write_atomic, write_text_atomic
 from hrmzoo.errors import HrmzooError
 from hrmzoo.evaluate.core import EvalResult, _metrics, evaluate
 

@@ -116,7 +116,7 @@ class _Packing:
         return {k: p.view(z.shape[0], *s) for k, p, s in zip(self.keys, parts, self.shapes)}
 
 
-@registry.register("gradient", "implicit", config=ImplicitConfig)
+@registry.register("gradient", "implicit", config=ImplicitConfig, sizes=())
 class ImplicitGradient(GradientEstimator):
     """Implicit function theorem at the fixed point of the last cycle (DEQ-style).
 
@@ -131,7 +131,7 @@ class ImplicitGradient(GradientEstimator):
     entry per hook call of the cycle), never the solver's iterates.
     """
 
-    def __init__(self, cfg: ImplicitConfig, model_cfg=None):
+    def __init__(self, cfg: ImplicitConfig):
         super().__init__()
         self.cfg = cfg
         self.solver, self.adjoint_solver = cfg.make_solvers()

@@ -9,7 +9,7 @@ from hrmzoo.gradients.base import GradientConfig, MaskedEstimator
 from hrmzoo.registry import register
 
 
-@register("gradient", "one_step", config=GradientConfig)
+@register("gradient", "one_step", config=GradientConfig, sizes=())
 class OneStepGradient(MaskedEstimator):
     """HRM's one-step gradient: one update per state, the one the output reads.
 
@@ -27,7 +27,7 @@ class OneStepGradient(MaskedEstimator):
         return rules.one_step_mask(updates, output_key)
 
 
-@register("gradient", "last_cycle", config=GradientConfig)
+@register("gradient", "last_cycle", config=GradientConfig, sizes=())
 class LastCycleGradient(MaskedEstimator):
     """TRM: every update of the last cycle that produces the output carries gradient.
 
@@ -57,7 +57,7 @@ class KStepConfig(GradientConfig):
     k: int = Field(2, gt=0)
 
 
-@register("gradient", "k_step", config=KStepConfig)
+@register("gradient", "k_step", config=KStepConfig, sizes=())
 class KStepGradient(MaskedEstimator):
     """The last k updates on which the output depends carry gradient (truncated BPTT).
 
@@ -92,7 +92,7 @@ class KStepGradient(MaskedEstimator):
         return f"raise model.gradient.k to {hi}"
 
 
-@register("gradient", "bptt", config=GradientConfig)
+@register("gradient", "bptt", config=GradientConfig, sizes=())
 class BPTTGradient(MaskedEstimator):
     """Full backprop through every update of the segment."""
 

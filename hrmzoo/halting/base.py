@@ -14,13 +14,18 @@ No policy ever runs a sample past `max_segments`.
 
 from __future__ import annotations
 
-from typing import Callable, Literal, Optional
+from typing import Annotated, Callable, Literal, Optional, Union
 
 import torch
 from pydantic import Field, model_validator
 from torch import nn
 
+from hrmzoo.errors import HrmzooError
+from hrmzoo.halting.calibration import calibration_loss, check_halt_loss
 from hrmzoo.registry import ComponentConfig
+
+#: `eval_halt_threshold`: a halt confidence in (0, 1), or `auto` (fitted on held-out training data)
+Threshold = Union[Annotated[float, Field(gt=0, lt=1)], Literal["auto"]]
 
 
 def at_least_float32(x: torch.Tensor) -> torch.Tensor:
@@ -61,20 +66,47 @@ class ExploringConfig(HaltingConfig):
             instead of the policy's own rule. Training is unchanged. A head
             that stops too early keeps running at a higher threshold;
             `hrmzoo halting RUN` tabulates accuracy and mean segments per
-            threshold from one pass.
+            threshold from one pass. `auto`: fitted at the end of training on
+            examples held out of the training split (never the test split) by
+            the rule of `hrmzoo.halting.threshold`; the value and the rule are
+            written to the run's `halt_threshold.json` and `hrmzoo eval` uses
+            and prints them.
+        auto_threshold_examples: with `eval_halt_threshold: auto`, how many
+            training examples (whole puzzles with their augmentations, from
+            the end of the train split) are held out of training to fit it.
+        auto_threshold_tolerance: with `auto`, the accuracy (a fraction: 0.002
+            is 0.2 points) the fitted threshold may give up against running
+            every held-out sample to max_segments.
+        halt_loss: the calibration loss on "the current answer is exactly
+            right" (`hrmzoo.halting.calibration`: `bce` (HRM/TRM, default),
+            `brier`, `focal`, `smoothed_bce`).
+        halt_loss_param: the loss's parameter (focal's gamma, default 2;
+            smoothed_bce's epsilon, default 0.1); None: its default.
     """
 
     exploration_prob: float = Field(0.1, ge=0, le=1)
     exploration: Literal["per_segment", "per_puzzle"] = "per_segment"
     loss_weight: float = Field(0.5, ge=0)
-    eval_halt_threshold: Optional[float] = Field(None, gt=0, lt=1)
+    eval_halt_threshold: Optional[Threshold] = None
+    auto_threshold_examples: int = Field(1000, gt=0)
+    auto_threshold_tolerance: float = Field(0.002, ge=0, lt=1)
+    halt_loss: str = "bce"
+    halt_loss_param: Optional[float] = None
 
     @model_validator(mode="after")
     def _threshold_needs_adaptive(self):
         if self.eval_halt_threshold is not None and self.eval_mode != "adaptive":
             raise ValueError("eval_halt_threshold applies to adaptive evaluation only; add model.halting.eval_mode=adaptive "
                              "(or drop the threshold)")
+        if self.halt_loss is not None:
+            check_halt_loss(self.halt_loss, self.halt_loss_param)
+        elif self.halt_loss_param is not None:
+            raise ValueError("model.halting.halt_loss_param is set but no halt_loss is; name one (e.g. halt_loss=focal)")
         return self
+
+    def calibration(self, logits: torch.Tensor, correct: torch.Tensor) -> torch.Tensor:
+        """Per-sample `halt_loss` of halt logits [B] against 'exactly right' [B] (unweighted)."""
+        return calibration_loss(self.halt_loss, logits, correct, self.halt_loss_param)
 
 
 class HaltingPolicy(nn.Module):
@@ -84,6 +116,8 @@ class HaltingPolicy(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.max_segments = cfg.max_segments
+        # `eval_halt_threshold: auto`'s value once fitted (`hrmzoo.halting.threshold`); not a weight
+        self.fitted_threshold: float | None = None
 
     def halt_logits(self, z: torch.Tensor) -> torch.Tensor | None:
         """The halting head's output from the output state `z` [B, S, D] (None: no head)."""
@@ -119,6 +153,11 @@ class HaltingPolicy(nn.Module):
         threshold = getattr(self.cfg, "eval_halt_threshold", None)
         if threshold is None or halt_logits is None or self.cfg.eval_mode != "adaptive":
             return self.wants_halt(halt_logits)
+        if threshold == "auto":
+            if self.fitted_threshold is None:
+                raise HrmzooError("model.halting.eval_halt_threshold=auto has no fitted value: evaluate a run directory of "
+                                  "'hrmzoo train' that wrote halt_threshold.json, or give a number (e.g. 0.99)")
+            threshold = self.fitted_threshold
         return self.halt_confidence(halt_logits) > threshold
 
     def train_wants_halt(self, halt_logits: torch.Tensor | None, generator: torch.Generator | None = None) -> torch.Tensor | None:

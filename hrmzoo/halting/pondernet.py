@@ -41,6 +41,7 @@ Mapping:
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 from pydantic import Field
@@ -62,6 +63,10 @@ class PonderNetConfig(ExploringConfig):
         exploration_prob: as for the other policies, but 0 by default: the
             sampled halting decisions already explore.
         loss_weight: weight of the reconstruction term.
+        halt_loss: None (default): PonderNet's own terms only. A calibration
+            loss name (`hrmzoo.halting.calibration`) adds `loss_weight` x that
+            loss of the hazard against "the answer is exactly right" as a
+            further term, so lambda_n also estimates the chance of being right.
     """
 
     prior_halt: float = Field(0.1, gt=0, lt=1)
@@ -69,6 +74,7 @@ class PonderNetConfig(ExploringConfig):
     continue_loss: float = Field(0.2, ge=0, le=1)
     exploration_prob: float = Field(0.0, ge=0, le=1)
     loss_weight: float = Field(1.0, ge=0)
+    halt_loss: Optional[str] = None
 
 
 def bernoulli_kl(logits: torch.Tensor, prior: float) -> torch.Tensor:
@@ -78,7 +84,7 @@ def bernoulli_kl(logits: torch.Tensor, prior: float) -> torch.Tensor:
     return p * (log_p - math.log(prior)) + (1 - p) * (log_q - math.log1p(-prior))
 
 
-@register("halting", "pondernet", config=PonderNetConfig)
+@register("halting", "pondernet", config=PonderNetConfig, sizes=('hidden_size',))
 class PonderNetHalting(HaltingPolicy):
     """PonderNet: a per-segment halting hazard, sampled in training, KL to a geometric prior.
 
@@ -111,7 +117,10 @@ class PonderNetHalting(HaltingPolicy):
         free = (steps < self.max_segments).to(lam.dtype)  # the last segment's halt is forced
         error = 1.0 - correct.to(lam.dtype)
         task = lam * error + (1 - lam) * self.cfg.continue_loss
-        return {
+        out = {
             "ponder_task": self.cfg.loss_weight * task * free,
             "ponder_kl": self.cfg.kl_weight * bernoulli_kl(logit, self.cfg.prior_halt) * free,
         }
+        if self.cfg.halt_loss is not None:
+            out["ponder_calibration"] = self.cfg.loss_weight * self.cfg.calibration(logit, correct)
+        return out

@@ -41,7 +41,7 @@ def sequence_ce(logits: torch.Tensor, labels: torch.Tensor, kind: str = "stablem
     return per_token.sum(-1) / valid.sum(-1).clamp_min(1)
 
 
-@register("head", "lm", config=LMHeadConfig)
+@register("head", "lm", config=LMHeadConfig, sizes=('hidden_size', 'vocab_size', 'num_prefix'))
 class LMHead(nn.Module):
     """Linear map from the output state to vocabulary logits (prefix positions dropped), no bias."""
 

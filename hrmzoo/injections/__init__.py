@@ -2,7 +2,7 @@
 
 An injection maps (state z, context c) -> the block's input. HRM adds them.
 Each level with its own block gets its own injection instance. An injection is
-built as `Injection(cfg, hidden_size=D)` (see `hrmzoo.sizes`).
+built as `Injection(cfg, hidden_size=D)` (see `hrmzoo.model.wiring`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Injection(nn.Module):
         raise NotImplementedError
 
 
-@register("injection", "add", config=InjectionConfig)
+@register("injection", "add", config=InjectionConfig, sizes=())
 class AddInjection(Injection):
     """z + context (HRM): no parameters."""
 
@@ -37,7 +37,7 @@ class AddInjection(Injection):
         return z + context
 
 
-@register("injection", "gated", config=InjectionConfig)
+@register("injection", "gated", config=InjectionConfig, sizes=('hidden_size',))
 class GatedInjection(Injection):
     """z + sigmoid(W [z; c]) * c: a learned per-channel gate on the context (0.5 at init)."""
 
@@ -52,7 +52,7 @@ class GatedInjection(Injection):
         return z + torch.sigmoid(self.gate(torch.cat([z, context], dim=-1))) * context
 
 
-@register("injection", "film", config=InjectionConfig)
+@register("injection", "film", config=InjectionConfig, sizes=('hidden_size',))
 class FiLMInjection(Injection):
     """FiLM: z * (1 + gamma(c)) + beta(c); gamma starts at zero so z passes unscaled."""
 
@@ -67,7 +67,7 @@ class FiLMInjection(Injection):
         return z * (1 + self.gamma(context)) + self.beta(context)
 
 
-@register("injection", "concat", config=InjectionConfig)
+@register("injection", "concat", config=InjectionConfig, sizes=('hidden_size',))
 class ConcatInjection(Injection):
     """W [z; c]: concatenate and project back to D."""
 

@@ -6,12 +6,12 @@ from typing import Any
 
 import torch
 
-from hrmzoo.checkpoint import load_weights
+from hrmzoo.persistence.checkpoint import load_weights
 from hrmzoo.errors import CheckpointError, HrmzooError
 
 
 def build_with_weights(recipe: dict[str, Any], tensors: dict[str, torch.Tensor | None], origin: Any):
-    from hrmzoo.builder import build_model
+    from hrmzoo.recipe.build import build_model
 
     missing = sorted(k for k, v in tensors.items() if v is None)
     if missing:

@@ -1,4 +1,4 @@
-"""Small building blocks shared by components (timm.layers supplies the rest)."""
+"""Small building blocks shared by components (none imports timm: `hrmzoo solve` starts without it)."""
 
 from hrmzoo.layers.attention import attention, attention_kernel
 from hrmzoo.layers.fastpath import fast_layers

@@ -6,8 +6,14 @@ reduced-precision call, its flash kernel's backward is slow at HRM's tiny head s
 in bf16 took 78 ms with SDPA and 21 ms with the plain `baddbmm` / `softmax` / `bmm`
 form. In fp32 (16 vs 18 ms) and without autograd (fp32 4.5 vs 4.5 ms, bf16 5.8 vs
 6.8 ms) SDPA is as fast or faster. So the CPU takes the plain form exactly for
-bf16/fp16 calls that a backward will follow; `benchmarks/bench_attention.py`
+bf16/fp16 calls that a backward will follow; `benchmarks/speed/bench_attention.py`
 re-measures the cases.
+
+A reduced-precision CPU call also takes the plain form whenever torch's kernel dispatch is
+forced below what the CPU has (`ATEN_CPU_CAPABILITY=default` on an AVX-512 machine, as CI runs
+part of the suite to stand in for another CPU): SDPA's flash kernel then fails with "pack_vnni2 is
+only supported when avx512 is supported" (torch 2.14.1, a no-grad bf16 call of HRM's shapes),
+because it reads the CPU's features, not the dispatch level.
 """
 
 from __future__ import annotations
@@ -42,7 +48,14 @@ def chosen_kernel(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> Literal[
         return forced
     records = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
     reduced = q.dtype in (torch.bfloat16, torch.float16)
-    return "math" if q.device.type == "cpu" and records and reduced else "sdpa"
+    if q.device.type == "cpu" and reduced and (records or dispatch_below_cpu()):
+        return "math"
+    return "sdpa"
+
+
+def dispatch_below_cpu() -> bool:
+    """True when torch's CPU kernels were forced to the portable level (see the module docstring)."""
+    return torch.backends.cpu.get_cpu_capability() == "DEFAULT"
 
 
 def math_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

@@ -120,3 +120,27 @@ def lecun_init_(module: nn.Module) -> nn.Module:
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
     return module
+
+
+def float32_lecun_normal_(tensor: torch.Tensor) -> torch.Tensor:
+    """timm's `lecun_normal_` (`variance_scaling_(mode='fan_in', distribution='truncated_normal')`),
+    op for op: a float32 uniform, `erfinv_`, scale, clip at +-2, times `1/sqrt(fan_in) / 0.8796`.
+
+    The convolution block's initialisation since it was written. Unlike `lecun_init_` its
+    bits follow the CPU kernel of `erfinv` (module docstring); it is reproduced here, rather
+    than imported, so that building a model does not import timm (which imports torchvision
+    and torch's compiler: seconds of `hrmzoo solve`'s start-up). tests/test_conv_block.py
+    compares it with timm's bit for bit.
+    """
+    fan_in, _ = nn.init._calculate_fan_in_and_fan_out(tensor)
+    std = math.sqrt(1.0 / fan_in) / _TRUNC2_STD
+    low = (1.0 + math.erf(-_CUT / math.sqrt(2.0))) / 2.0  # timm's norm_cdf(a), norm_cdf(b)
+    high = (1.0 + math.erf(_CUT / math.sqrt(2.0))) / 2.0
+    with torch.no_grad():
+        tensor.uniform_(2 * low - 1, 2 * high - 1)
+        tensor.erfinv_()
+        tensor.mul_(1.0 * math.sqrt(2.0))
+        tensor.add_(0.0)  # timm adds the mean (0) twice: -0.0 becomes +0.0, kept for identical bits
+        tensor.clamp_(min=-_CUT, max=_CUT)
+        tensor.mul_(std).add_(0.0)
+    return tensor

@@ -1,7 +1,10 @@
 """SwiGLU MLP (timm's `SwiGLUPacked`: `fc2(silu(a) * b)` with `a, b = fc1(x).chunk(2)`), fewer temporaries.
 
-The same module as timm's (same parameters, names, initialisation and values); only
-the elementwise middle is computed differently:
+The same module as timm's (same submodules built in the same order, so the same
+parameter names, initial draws and values; a test compares the two), written here
+rather than subclassed: `timm.layers` imports torchvision and torch's compiler,
+seconds of start-up that `hrmzoo solve` would pay for two Linears. Only the
+elementwise middle is computed differently:
 
 - without autograd (HRM's no-gradient cycles: most of a training step's forward work),
   `silu` and the product run in place in `fc1`'s output and `fc2` reads the first half
@@ -16,7 +19,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from timm.layers.mlp import GluMlp
 from torch import nn
 
 from hrmzoo.layers.fastpath import fused_backward_ok, inplace_ok
@@ -49,12 +51,26 @@ class SwiGLUProduct(torch.autograd.Function):
         return out
 
 
-class SwiGLU(GluMlp):
+class SwiGLU(nn.Module):
     """timm's `SwiGLUPacked(in_features, hidden_features, bias=...)` with the middle computed in
-    fewer passes; `hidden_features` is fc1's width (twice the inner width), as there."""
+    fewer passes; `hidden_features` is fc1's width (twice the inner width), as there.
+
+    The submodules are timm's `GluMlp`'s, created in its order (fc1, act, drop1, norm, fc2,
+    drop2): the Linears draw their default initialisation from the global generator in that
+    order, so a seed gives timm's values, and checkpoints keep timm's names."""
 
     def __init__(self, in_features: int, hidden_features: int, bias: bool = False):
-        super().__init__(in_features, hidden_features, act_layer=nn.SiLU, bias=bias, gate_last=False)
+        super().__init__()
+        if hidden_features % 2:
+            raise ValueError(f"SwiGLU: hidden_features {hidden_features} is fc1's width, two halves; it must be even")
+        self.chunk_dim = -1
+        self.gate_last = False  # silu on the first half, as SwiGLUPacked
+        self.fc1 = nn.Linear(in_features, hidden_features, bias=bias)
+        self.act = nn.SiLU()
+        self.drop1 = nn.Dropout(0.0)
+        self.norm = nn.Identity()
+        self.fc2 = nn.Linear(hidden_features // 2, in_features, bias=bias)
+        self.drop2 = nn.Dropout(0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.fc1(x)

@@ -15,15 +15,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from hrmzoo import registry
-from hrmzoo.atomic import FileTooLarge, read_small
-from hrmzoo.annotations import union_members
+from hrmzoo.common.atomic import FileTooLarge, read_small
+from hrmzoo.common.annotations import union_members
 from hrmzoo.errors import RecipeError
-from hrmzoo.plugins import import_plugins
-from hrmzoo.recipe.migrate import migrate_tree
+from hrmzoo.loading.plugins import import_plugins
+from hrmzoo.recipe.old_forms import migrate_tree
 from hrmzoo.recipe.overrides import apply_overrides, parse_override
 from hrmzoo.recipe.safe_yaml import MAX_YAML_DEPTH, MAX_YAML_NODES, load_yaml  # noqa: F401  (re-exported)
 from hrmzoo.recipe.schema import COMPONENT_SLOTS, RecipeBase, recipe_class
-from hrmzoo.shipped import RECIPES_DIR, find_recipe, shipped_recipes  # noqa: F401  (re-exported)
+from hrmzoo.recipe.shipped import RECIPES_DIR, find_recipe, shipped_recipes  # noqa: F401  (re-exported)
 
 MAX_EXTENDS_DEPTH = 16
 MAX_RECIPE_BYTES = 1 << 20
@@ -148,7 +148,7 @@ def load_recipe(source: Any, overrides: list[str] | tuple[str, ...] = ()) -> Rec
     else:
         raise RecipeError(f"cannot load a recipe from {type(source).__name__}; pass a path, a name, a dict or a Recipe")
     tree = apply_overrides(tree, overrides)
-    _import_plugins(tree, origin)
+    _import_plugins(tree, origin, lines)
     migrate_tree(tree, origin)
     for text in overrides:  # errors in overridden keys point at the override, not the file
         _, path, _ = parse_override(text)
@@ -158,12 +158,17 @@ def load_recipe(source: Any, overrides: list[str] | tuple[str, ...] = ()) -> Rec
     return validate_tree(tree, origin, lines)
 
 
-def _import_plugins(tree: dict, origin: str) -> None:
+def _import_plugins(tree: dict, origin: str, lines: dict | None = None) -> None:
     """The recipe's `imports:` register their components before the recipe is validated
-    (a value of the wrong type is left to validation, which names its line)."""
+    (a value of the wrong type is left to validation, which names its line). A relative `.py`
+    path is read from the folder of the file that wrote `imports:` (an extended recipe's own)."""
     modules = tree.get("imports")
     if isinstance(modules, list) and modules and all(isinstance(m, str) for m in modules):
-        base = Path(origin).parent if origin != "<recipe>" else None
+        written = (lines or {}).get(("imports",), (None, None))[0]
+        if isinstance(written, Path):
+            base = written.parent
+        else:
+            base = Path(origin).parent if origin != "<recipe>" else None
         import_plugins(modules, f"{origin}: imports", base)
 
 

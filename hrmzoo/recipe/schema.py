@@ -14,9 +14,10 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_serializer, model_validator
 
-from hrmzoo import limits, registry
-from hrmzoo.paths import PathError, check_name
-from hrmzoo.plugins import load_components
+from hrmzoo import registry
+from hrmzoo.common import limits
+from hrmzoo.common.paths import PathError, check_name
+from hrmzoo.loading.plugins import load_components
 
 # Model slot -> component kind. The order is the order in the printed tree.
 COMPONENT_SLOTS: dict[str, str] = {
@@ -225,7 +226,7 @@ class RecipeBase(BaseModel):
 
 
 def check_model_limits(cfg: BaseModel) -> None:
-    """Sizes against `hrmzoo.limits` before anything is allocated (raises ValueError)."""
+    """Sizes against `hrmzoo.common.limits` before anything is allocated (raises ValueError)."""
     try:
         limits.check("table_elements", cfg.hidden_size * (cfg.vocab_size + cfg.seq_len), "hidden_size x (vocab_size + seq_len)")
         limits.check("table_elements", cfg.num_puzzle_identifiers * cfg.puzzle_emb_ndim, "num_puzzle_identifiers x puzzle_emb_ndim")

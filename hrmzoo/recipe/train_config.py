@@ -11,7 +11,8 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hrmzoo import limits
+from hrmzoo.common import limits
+from hrmzoo.data.stress import StressConfig
 
 #: `train.optimizer` values; `hrmzoo.recipe.train_config.OPTIMIZER_NAMES` has one factory per name.
 OPTIMIZER_NAMES = ("adam_atan2", "adamw")
@@ -28,7 +29,7 @@ class TrainConfig(BaseModel):
             at least 5% faster (with AMX `cpu_sudoku9` stepped 1.5-1.6x faster in bf16; with
             AVX-512 BF16 alone the tiny config ran at 0.72-0.74x the fp32 rate,
             `benchmarks/RESULTS.md`), caching the choice per machine and model in
-            `~/.cache/hrmzoo/dtype_auto.json` (`hrmzoo.precision_probe`); `bfloat16`
+            `~/.cache/hrmzoo/dtype_auto.json` (`hrmzoo.train.precision_probe`); `bfloat16`
             autocasts on any device; `float32` never autocasts.
         threads: CPU threads for torch (None: torch's default).
         batch_size: global batch (all ranks together); divisible by the world size.
@@ -40,9 +41,6 @@ class TrainConfig(BaseModel):
         weight_decay: decoupled weight decay of the network.
         puzzle_emb_lr: learning rate of the per-puzzle embedding (sign-SGD).
         puzzle_emb_weight_decay: its decoupled weight decay (touched rows only).
-        controller_lr_scale: the controller's parameters (`model.controller`: its heads,
-            perspective rows and framing probe) learn at `lr * controller_lr_scale`
-            (their own parameter group; the schedule applies to both).
         warmup_steps: linear warmup from 0 to `lr`.
         schedule: after warmup, `constant` (HRM) or `cosine` decay to `min_lr_ratio * lr`.
         min_lr_ratio: floor of the cosine schedule, as a fraction of `lr`.
@@ -75,6 +73,10 @@ class TrainConfig(BaseModel):
         progress: show the single-line progress on stderr.
         tensorboard: also write the logged scalars as TensorBoard events in the run
             directory (needs `pip install 'hrmzoo[tb]'`).
+        stress: train under stress (`hrmzoo.data.stress`): shares of corrupted
+            (`corrupt`, `corrupt_cells`) and unsolvable (`unsolvable`) training
+            examples, e.g. `{corrupt: 0.1, unsolvable: 0.1}`; None: none. The
+            dataset files are not changed.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -92,7 +94,6 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(0.1, ge=0)
     puzzle_emb_lr: float = Field(1e-2, ge=0)
     puzzle_emb_weight_decay: float = Field(0.1, ge=0)
-    controller_lr_scale: float = Field(1.0, gt=0)
     warmup_steps: int = Field(0, ge=0)
     schedule: Literal["constant", "cosine"] = "constant"
     min_lr_ratio: float = Field(0.0, ge=0, le=1)
@@ -112,6 +113,7 @@ class TrainConfig(BaseModel):
     data_cache: Optional[str] = None
     progress: bool = True
     tensorboard: bool = False
+    stress: Optional[StressConfig] = None
 
     @field_validator("optimizer")
     @classmethod

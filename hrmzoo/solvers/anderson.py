@@ -24,7 +24,7 @@ class AndersonConfig(SolverConfig):
     regularization: float = Field(1e-6, ge=0)
 
 
-@register("solver", "anderson", config=AndersonConfig)
+@register("solver", "anderson", config=AndersonConfig, sizes=())
 class AndersonSolver(Solver):
     """Anderson acceleration: extrapolate from the last `memory` iterates by least squares.
 

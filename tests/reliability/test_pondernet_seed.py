@@ -13,9 +13,9 @@ from __future__ import annotations
 import torch
 from safetensors.torch import load_file
 
-from hrmzoo import generations as gens
+from hrmzoo.persistence import generations as gens
 from hrmzoo.cli import main
-from hrmzoo.train import state as st
+from hrmzoo.persistence import trainer_state as st
 from tests.reliability.conftest import TINY
 from tests.reliability.harness import assert_safe
 

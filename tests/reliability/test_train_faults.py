@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from hrmzoo import generations as gens
-from hrmzoo.checkpoint import load_model
+from hrmzoo.persistence import generations as gens
+from hrmzoo.persistence.checkpoint import load_model
 from hrmzoo.cli import main
 from hrmzoo.train.trainer import Trainer
 from tests.reliability.conftest import TINY

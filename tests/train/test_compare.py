@@ -145,3 +145,85 @@ def test_a_recipe_named_twice_is_an_error(tmp_path):
         run_compare(spec_from_args(["tiny_sudoku4", "tiny_sudoku4", "seeds=[0]", f"out={tmp_path}"]))
     with pytest.raises(HrmzooError, match="repeats a seed"):
         run_compare(spec_from_args(["tiny_sudoku4", "seeds=[0,0]", f"out={tmp_path}"]))
+
+
+def test_paired_runs_with_a_scorer_seed_major_reused_and_kept_apart_from_segment_scores(tmp_path, sudoku4, flat_recipe):
+    """The loop the controller harnesses share: their scorer, seed-major order, reuse by scorer name."""
+    from hrmzoo.analysis.compare import RUN_DONE, RunScorer, paired_runs
+
+    out = tmp_path / "cmp"
+    common = ["tiny_sudoku4", flat_recipe, "seeds=[0,1]", "steps=2", "segments=[1]", f"out={out}", f"data={sudoku4}", "threads=1", *FAST]
+    scored = []
+
+    def probe(model, root):
+        scored.append(Path(root))
+        return {"params_seen": model.num_parameters()}
+
+    spec = spec_from_args(common)
+    spec.scorer, spec.interleave = RunScorer("probe", probe), True
+    messages = []
+    pairing, runs = paired_runs(spec, log=messages.append)
+    assert messages == ["tiny_sudoku4-seed0: training", "tiny_h_then_l-seed0: training",
+                        "tiny_sudoku4-seed1: training", "tiny_h_then_l-seed1: training"]
+    assert all(len(groups) == 1 for groups in pairing.values()) and scored == [Path(sudoku4)] * 4
+    first = runs["tiny_sudoku4"][0]
+    assert first["scorer"] == "probe" and first["params_seen"] == first["params"] and first["steps"] == 2 and "fixed" not in first
+    run_dir = out / "tiny_sudoku4-seed0"
+    assert not (run_dir / RUN_DONE).exists() and len(list(run_dir.glob("compare_eval-probe-*.json"))) == 1
+
+    # the same scorer reuses every run; segment scores are another evaluation of the same runs (no training)
+    messages.clear()
+    assert paired_runs(spec, log=messages.append)[1] == runs and all("reusing" in m for m in messages) and len(scored) == 4
+    messages.clear()
+    report = run_compare(spec_from_args(common), log=messages.append)
+    assert messages[0] == "tiny_sudoku4-seed0: finished; evaluating at segments [1]" and len(messages) == 4
+    assert report["runs"]["tiny_sudoku4"][0]["steps"] == 2 and "scorer" not in report["runs"]["tiny_sudoku4"][0]
+
+    # score-only: a run never trained is an error, not a training
+    spec.seeds, spec.train = [5], False
+    with pytest.raises(HrmzooError, match="tiny_sudoku4-seed5 holds no finished run"):
+        paired_runs(spec, log=messages.append)
+    assert not (out / "tiny_sudoku4-seed5").exists()
+
+
+def test_required_pairing_refuses_unpaired_starts_before_training(tmp_path, sudoku4):
+    from hrmzoo.analysis.compare import paired_runs
+
+    wide = tmp_path / "tiny_wide.yaml"
+    wide.write_text("extends: tiny_sudoku4\nname: tiny_wide\nmodel:\n  hidden_size: 48\n")
+    spec = spec_from_args(["tiny_sudoku4", str(wide), "seeds=[0]", "steps=2", f"out={tmp_path / 'cmp'}", f"data={sudoku4}"])
+    spec.require_paired = True
+    with pytest.raises(HrmzooError, match="seed 0: the recipes start from different base weights"):
+        paired_runs(spec, log=lambda m: None)
+    assert not any((tmp_path / "cmp").iterdir())
+
+
+def test_compare_records_its_table_through_record_results(tmp_path, sudoku4, flat_recipe, capsys):
+    import shlex
+
+    import yaml
+
+    from hrmzoo.cli import main
+
+    reg = tmp_path / "reg"
+    reg.mkdir()
+    items = ["tiny_sudoku4", "seeds=[0,1]", "steps=2", "segments=[1,2]", f"out={tmp_path / 'cmp'}", f"data={sudoku4}", "threads=1", *FAST]
+    assert main(["compare", *items, f"results={reg}", "hardware=test box"]) == 0
+    rows = yaml.safe_load((reg / "results.yaml").read_text())["results"]  # tiny_sudoku4 is shipped
+    assert {r["metric"] for r in rows} == {f"exact_accuracy/{m}@{k}seg" for m in ("fixed", "adaptive") for k in (1, 2)}
+    report = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    row = next(r for r in rows if r["metric"] == "exact_accuracy/fixed@2seg")
+    cell = report["table"]["tiny_sudoku4"]["fixed"]["2"]
+    assert row["value"] == round(cell["mean"], 2) and row["seeds"] == 2 and row["hardware"] == "test box" and row["unit"] == "%"
+    assert row["notes"].startswith("2 steps per seed; seeds 0, 1;") and "recorded 4 rows" in capsys.readouterr().out
+    # the recorded command measures the same thing again
+    again = spec_from_args(shlex.split(row["command"])[2:])
+    mine = spec_from_args(items)
+    assert row["command"].startswith("hrmzoo compare tiny_sudoku4 ")
+    assert (again.recipes, again.seeds, again.steps, again.segments, again.data, again.threads, sorted(again.overrides)) == \
+           (mine.recipes, mine.seeds, mine.steps, mine.segments, mine.data, mine.threads, sorted(mine.overrides))
+
+    # a recipe the catalogue keeps no results for is refused before any training
+    assert main(["compare", flat_recipe, "seeds=[0]", "steps=2", f"out={tmp_path / 'other'}", f"data={sudoku4}", f"results={reg}"]) == 2
+    assert "'tiny_h_then_l' is neither shipped nor in experiments/" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()

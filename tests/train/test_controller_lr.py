@@ -1,6 +1,9 @@
-"""`train.controller_lr_scale`: the controller's parameters step at a scaled learning rate."""
+"""A controller's `lr_scale` (the controllers experiment's `quaternion_tuned`, formerly `train.controller_lr_scale`):
+its parameters step at a scaled learning rate."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,10 +12,13 @@ from hrmzoo import build_model
 from hrmzoo.recipe import load_recipe
 from hrmzoo.train.optim import build_optimizers
 
+EXPERIMENT = Path(__file__).resolve().parents[2] / "experiments" / "controllers"
+TOM_QUATERNION, TOM_NONE = str(EXPERIMENT / "tom_quaternion.yaml"), str(EXPERIMENT / "tom_none.yaml")
+
 
 def first_step_moves(scale: float, optimizer: str) -> tuple[torch.optim.Optimizer, dict[str, float], set[str]]:
     """Largest |change| / lr per parameter after one step with unit gradients (Adam's first step moves by ~lr * sign(g))."""
-    recipe = load_recipe("tom_quaternion", [f"train.controller_lr_scale={scale}", f"train.optimizer={optimizer}", "train.weight_decay=0.0"])
+    recipe = load_recipe(TOM_QUATERNION, [f"model.controller.lr_scale={scale}", f"train.optimizer={optimizer}", "train.weight_decay=0.0"])
     torch.manual_seed(0)
     model = build_model(recipe)
     opt, _ = build_optimizers(model, recipe.train)
@@ -46,24 +52,11 @@ def test_scale_one_keeps_a_single_group():
 
 
 def test_scale_must_be_positive():
-    with pytest.raises(Exception, match="controller_lr_scale"):
-        load_recipe("tom_quaternion", ["train.controller_lr_scale=0"])
+    with pytest.raises(Exception, match="lr_scale"):
+        load_recipe(TOM_QUATERNION, ["model.controller.lr_scale=0"])
 
 
-def test_scale_without_a_controller_warns_in_one_line():
-    recipe = load_recipe("tom_none", ["train.controller_lr_scale=0.1"])
-    model = build_model(recipe)
-    with pytest.warns(UserWarning, match=r"controller_lr_scale=0.1 has no effect.*\(none\)") as record:
-        opt, _ = build_optimizers(model, recipe.train)
-    assert len(record) == 1 and "\n" not in str(record[0].message)
-    assert len(opt.param_groups) == 1  # the scale is ignored, as the warning says
-
-
-def test_scale_with_a_controller_or_at_one_does_not_warn():
-    import warnings
-
-    for name, over in [("tom_quaternion", ["train.controller_lr_scale=0.1"]), ("tom_none", [])]:
-        recipe = load_recipe(name, over)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", UserWarning)
-            build_optimizers(build_model(recipe), recipe.train)
+def test_a_controller_without_a_scale_trains_in_one_group():
+    recipe = load_recipe(TOM_NONE)
+    opt, _ = build_optimizers(build_model(recipe), recipe.train)
+    assert len(opt.param_groups) == 1

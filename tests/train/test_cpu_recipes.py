@@ -111,7 +111,7 @@ def test_time_compare_records_cpu_time_beside_the_table(tmp_path, sudoku4):
 
     from tests.train.conftest import TINY
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
     import time_compare
 
     out = time_compare.main(["tiny_sudoku4", "seeds=[0]", "steps=2", "segments=[1,2]", "limit=8", "threads=1",

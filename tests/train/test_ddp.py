@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from hrmzoo.checkpoint import read_checkpoint
+from hrmzoo.persistence.checkpoint import read_checkpoint
 from hrmzoo.train.dist import DistContext
 from hrmzoo.train.trainer import Trainer
 from tests.train.conftest import TINY

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hrmzoo import build_model
-from hrmzoo import precision_probe as pp
+from hrmzoo.train import precision_probe as pp
 from hrmzoo.recipe import load_recipe
 from tests.train.conftest import TINY
 
@@ -98,7 +98,7 @@ def test_trainer_uses_the_choice_and_says_so(measuring, monkeypatch, tmp_path, s
 
 
 def test_compile_cache_goes_under_the_cache_dir(monkeypatch, tmp_path):
-    from hrmzoo.user_cache import cache_dir, use_persistent_compile_cache
+    from hrmzoo.common.user_cache import cache_dir, use_persistent_compile_cache
 
     monkeypatch.setenv("HRMZOO_CACHE_DIR", str(tmp_path / "c"))
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "recorded")  # so monkeypatch restores whatever was there

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hrmzoo.analysis.trace import TraceError, dataset_kind, draw_trace, parse_puzzle_file, trace_example
-from hrmzoo.checkpoint import load_model
+from hrmzoo.persistence.checkpoint import load_model
 from hrmzoo.cli import main
 from hrmzoo.data.splits import open_split
 from hrmzoo.train.trainer import Trainer

@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
-from hrmzoo import generations as gens
-from hrmzoo.checkpoint import load_model
+from hrmzoo.persistence import generations as gens
+from hrmzoo.persistence.checkpoint import load_model
 from hrmzoo.errors import CheckpointError, HrmzooError
-from hrmzoo.train import state as st
+from hrmzoo.persistence import trainer_state as st
 from hrmzoo.data.splits import DataMismatchError
 from hrmzoo.train.trainer import Trainer, TrainingError
 from tests.train.conftest import TINY
@@ -93,7 +93,7 @@ def test_interrupted_save_leaves_previous_checkpoint(tmp_path, sudoku4, monkeypa
 
     import safetensors.torch
 
-    import hrmzoo.checkpoint as ck
+    import hrmzoo.persistence.checkpoint as ck
 
     def crash(tensors, filename, metadata=None):
         with open(filename, "wb") as f:

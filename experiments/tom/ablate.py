@@ -1,0 +1,265 @@
+"""Theory of mind v2: train a recipe while measuring its empathy heads, score runs by question, and the floors.
+
+    python experiments/tom/ablate.py train experiments/tom/tom2_perspective.yaml --seed 0 --steps 300 --out runs/tom2/perspective-s0 --set data.num_train=5000
+    python experiments/tom/ablate.py score runs/tom2/none-s0 runs/tom2/perspective-s0 --plot docs/assets/tom2_activity.png
+    python experiments/tom/ablate.py floors experiments/tom/tom2_none.yaml --cnn-steps 600 --set data.num_train=5000
+
+`train` runs the project's `Trainer` step by step (the same optimizer, batches
+and schedule as `hrmzoo train`) and, every `--measure-every` steps, records
+for a controller run each head's mean |modulation|, the fraction of its hidden
+units where the SiLU is flat (|SiLU'| < 0.1), the gradient norm of each head's
+parameters and of the backbone blocks, and the perspective-target losses
+(`heads.jsonl` in the run directory); then it saves the run and scores it.
+
+`score` evaluates runs on their test split and breaks exact accuracy down by
+question kind, belief order, true vs false belief, second-order mechanism, and
+the pair score (both members of a true/false-belief pair right), with the
+controller's activity per head for each question kind and order (and a picture
+with `--plot`).
+
+`floors` scores the shortcut and partial rules of `tests/data/tom_story_solver.py`
+and a one-pass CNN (no recurrence, no controller) trained on the train split,
+with the same breakdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hrmzoo.persistence.checkpoint import load_model
+from hrmzoo.data import tom_story as T
+from hrmzoo.data.dataset import PuzzleDataset
+from hrmzoo.data.splits import prepare_dataset
+from hrmzoo.evaluate.core import evaluate
+from hrmzoo.recipe import load_recipe
+from hrmzoo.train.trainer import Trainer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "data"))
+import tom_story_solver as S  # noqa: E402  (the rules live beside the tests that bound them)
+
+GROUPS = ("first-order TB", "first-order FB", "second-order TB", "second-order FB", "reality", "memory")
+
+
+def _extras(split_dir: Path) -> dict[str, np.ndarray]:
+    return {name: np.load(split_dir / f"extra__{name}.npy") for name in T.EXTRAS}
+
+
+def group_of(kind: int, order: int, false_belief: int) -> str:
+    if kind == 1:
+        return "reality"
+    if kind == 2:
+        return "memory"
+    return f"{'first' if order == 1 else 'second'}-order {'FB' if false_belief else 'TB'}"
+
+
+def breakdown(right: np.ndarray, ex: dict[str, np.ndarray]) -> dict[str, float]:
+    """Exact accuracy (%) per group, belief overall, per mechanism, and pair scores (both belief members right)."""
+    out: dict[str, float] = {}
+    groups = np.asarray([group_of(k, o, f) for k, o, f in zip(ex["kind"], ex["order"], ex["false_belief"])])
+    for g in GROUPS:
+        if (groups == g).any():
+            out[g] = 100.0 * float(right[groups == g].mean())
+    belief = ex["kind"] == 0
+    out["belief"] = 100.0 * float(right[belief].mean())
+    for order in (1, 2):
+        rows = np.flatnonzero(belief & (ex["order"] == order))
+        pairs: dict[int, bool] = {}
+        for i in rows:
+            pairs[int(ex["pair"][i])] = pairs.get(int(ex["pair"][i]), True) and bool(right[i])
+        if pairs:
+            out[f"pair {'first' if order == 1 else 'second'}-order"] = 100.0 * float(np.mean(list(pairs.values())))
+    for m, name in enumerate(T.MECHANISMS[1:], start=1):
+        rows = belief & (ex["order"] == 2) & (ex["mechanism"] == m)
+        if rows.any():
+            out[f"second-order {name}"] = 100.0 * float(right[rows].mean())
+    out["all"] = 100.0 * float(right.mean())
+    return out
+
+
+# ---------------------------------------------------------------------------- train, measuring the heads
+def backbone_grad_norm(model) -> float:
+    grads = [p.grad.detach().float().norm() for name, p in model.named_parameters()
+             if p.grad is not None and not name.startswith("controller.")]
+    return float(torch.stack(grads).norm()) if grads else 0.0
+
+
+def train(args) -> None:
+    trainer = Trainer(args.recipe, [f"train.seed={args.seed}", f"train.steps={args.steps}", "train.dtype=float32", "train.threads=1",
+                                    *args.overrides], run_dir=args.out)
+    log = (trainer.run_dir / "heads.jsonl").open("w")
+    ctl = trainer.model.controller
+    t0 = time.process_time()
+    try:
+        while trainer.step < trainer.total_steps:
+            res = trainer.train_step()
+            if trainer.step % args.measure_every and trainer.step != trainer.total_steps:
+                continue
+            row = {"step": trainer.step, "loss": res.metrics["loss"], "exact": float(res.metrics["exact"]),
+                   "backbone_grad": backbone_grad_norm(trainer.model)}
+            row.update({k: float(v) for k, v in res.metrics.items() if k.startswith("loss/")})
+            if hasattr(ctl, "head_grad_norms"):
+                row.update({f"grad/{k}": v for k, v in ctl.head_grad_norms().items()})
+                for name, values in (res.output.diagnostics.get("trace") or {}).items():
+                    row[name] = float(torch.stack(values).float().mean())
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+            print(json.dumps(row), flush=True)
+        trainer.save()
+    finally:
+        log.close()
+        trainer.close()
+    print(f"trained {trainer.step} steps in {time.process_time() - t0:.0f} CPU-s; run dir {trainer.run_dir}")
+
+
+# ---------------------------------------------------------------------------- score runs
+def score_run(run_dir: Path, batch_size: int = 256) -> dict:
+    model = load_model(run_dir)
+    recipe = load_recipe(run_dir / "recipe.yaml")
+    root = prepare_dataset(recipe, recipe.train.data_cache, progress=False)
+    ex = _extras(root / "test")
+    data = PuzzleDataset(root, "test")
+    result = evaluate(model, data, batch_size=batch_size, run_all_segments=True)
+    right = result.samples["exact"].cpu().numpy().astype(bool)
+    out = {"run": str(run_dir), "recipe": recipe.name, "seed": recipe.train.seed, "exact": breakdown(right, ex), "activity": {}}
+    if not model.controller.hook_points:
+        return out
+    groups = np.asarray([group_of(k, o, f) for k, o, f in zip(ex["kind"], ex["order"], ex["false_belief"])])
+    for g in GROUPS:
+        idx = np.flatnonzero(groups == g)
+        if not len(idx):
+            continue
+        batches = [data.get_batch(idx[i:i + batch_size]) for i in range(0, len(idx), batch_size)]
+        res = evaluate(model, batches, batch_size=batch_size, run_all_segments=True)
+        out["activity"][g] = {name: a["mean"] for name, a in res.activity.items()}
+    return out
+
+
+def plot_activity(scores: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [s for s in scores if s["activity"]]
+    if not runs:
+        return
+    names = sorted({n for s in runs for g in s["activity"].values() for n in g})
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for s in runs:
+            ys = [s["activity"].get(g, {}).get(name, np.nan) for g in GROUPS]
+            ax.plot(range(len(GROUPS)), ys, marker="o", label=f"{s['recipe']} s{s['seed']}")
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks(range(len(GROUPS)), [g.replace("-order ", "\n") for g in GROUPS], fontsize=7)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def score(args) -> None:
+    scores = [score_run(Path(r)) for r in args.runs]
+    for s in scores:
+        print(json.dumps(s))
+    if args.plot:
+        plot_activity(scores, Path(args.plot))
+
+
+# ---------------------------------------------------------------------------- floors
+class OnePassCNN(torch.nn.Module):
+    """Embed the map tokens, add the header (flattened, one linear map) at every cell, a few 3x3 convolutions, one logit per cell."""
+
+    def __init__(self, header_len: int, size: int, width: int = 48, layers: int = 4):
+        super().__init__()
+        self.size, self.header_len = size, header_len
+        self.emb = torch.nn.Embedding(T.VOCAB_SIZE, width)
+        self.head_proj = torch.nn.Linear(header_len * 16, width)
+        self.head_emb = torch.nn.Embedding(T.VOCAB_SIZE, 16)
+        self.convs = torch.nn.ModuleList([torch.nn.Conv2d(width, width, 3, padding=1) for _ in range(layers)])
+        self.out = torch.nn.Conv2d(width, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        head, grid = x[:, : self.header_len], x[:, self.header_len:].reshape(-1, self.size, self.size)
+        h = self.emb(grid) + self.head_proj(self.head_emb(head).flatten(1))[:, None, None, :]
+        h = h.permute(0, 3, 1, 2)
+        for conv in self.convs:
+            h = h + torch.relu(conv(h))
+        return self.out(h).flatten(1)  # [B, n*n] logits of YES
+
+
+def cnn_floor(root: Path, size: int, steps: int, seed: int = 0) -> tuple[dict, int]:
+    torch.manual_seed(seed)
+    tr_x = torch.from_numpy(np.load(root / "train" / "all__inputs.npy").astype(np.int64))
+    tr_y = torch.from_numpy((np.load(root / "train" / "all__labels.npy")[:, -size * size:] == T.YES).astype(np.float32))
+    te_x = torch.from_numpy(np.load(root / "test" / "all__inputs.npy").astype(np.int64))
+    te_y = np.load(root / "test" / "all__labels.npy")[:, -size * size:] == T.YES
+    net = OnePassCNN(tr_x.shape[1] - size * size, size)
+    params = sum(p.numel() for p in net.parameters())
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=0.01)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        idx = torch.randint(len(tr_x), (64,), generator=g)
+        loss = torch.nn.functional.cross_entropy(net(tr_x[idx]), tr_y[idx].argmax(-1))  # one answer cell: a softmax over cells
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        pred = net(te_x).argmax(-1).numpy()
+    right = te_y[np.arange(len(te_y)), pred]
+    return breakdown(right, _extras(root / "test")), params
+
+
+def floors(args) -> None:
+    recipe = load_recipe(args.recipe, args.overrides)
+    root = prepare_dataset(recipe, recipe.train.data_cache, progress=False)
+    spec = recipe.data
+    n, slots = spec.size, T.layout_events(spec.num_events, spec.test_num_events, spec.event_slots)
+    x = np.load(root / "test" / "all__inputs.npy")
+    y = np.load(root / "test" / "all__labels.npy")
+    ex = _extras(root / "test")
+    parsed = [S.parse(row, n, slots) for row in x]
+    truth = [tuple(int(v) for v in np.argwhere(lab[-n * n:].reshape(n, n) == T.YES)[0]) for lab in y]
+    rules = dict(S.RULES)
+    rules.update(S.PARTIAL)
+    table = {}
+    belief = ex["kind"] == 0
+    for name, rule in rules.items():
+        # the rules answer belief questions only: their rows leave out the controls
+        right = np.asarray([bool(b) and tuple(rule(p, spec.view_radius)) == t for p, t, b in zip(parsed, truth, belief)])
+        table[name] = {k: v for k, v in breakdown(right, ex).items() if k not in ("reality", "memory", "all")}
+    t0 = time.process_time()
+    table["one-pass CNN"], params = cnn_floor(root, n, args.cnn_steps)
+    print(json.dumps({"dataset": str(root), "cnn_params": params, "cnn_steps": args.cnn_steps,
+                      "cnn_cpu_s": round(time.process_time() - t0), "floors": table}))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("recipe")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--steps", type=int, default=300)
+    t.add_argument("--measure-every", type=int, default=25)
+    t.add_argument("--out", required=True)
+    t.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE", help="recipe overrides, e.g. data.num_train=5000")
+    s = sub.add_parser("score")
+    s.add_argument("runs", nargs="+")
+    s.add_argument("--plot")
+    f = sub.add_parser("floors")
+    f.add_argument("recipe")
+    f.add_argument("--cnn-steps", type=int, default=600)
+    f.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE", help="recipe overrides, e.g. data.num_train=5000")
+    args = p.parse_args(argv)
+    {"train": train, "score": score, "floors": floors}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""The perspective controller: empathy heads that take agent k's view, per position, trained on k's view.
+
+The essay's empathy module is "a small specialized module trained on
+perspective/task framing (SE/FE), connected to H as a multi-head controller".
+The quaternion controller's empathy heads (issue 27's audit) were conditioned on
+the question kind, trained to predict it (a header token: the loss fell to 5e-5
+without learning anything), modulated every position of a sample alike, and
+sat at their tanh bound. This controller changes each of those, for the
+version-2 theory-of-mind benchmark (`hrmzoo.data.tom_story`, `data: {type: tom2}`):
+
+- **conditioned on the perspective, not the question**: the row of agent X
+  (the mind asked about; a "world" row for the control questions) plus the
+  row of Y for second-order questions, read from the question slot of the
+  input; and per position a marker of X's own cell and Y's cell on the map,
+  so a head knows *where* the perspective is, not only *whose* it is;
+- **per-position modulation**: each head is a two-layer MLP applied at every
+  position to that position's value (RMS-normalised) plus the perspective,
+  giving its own `gamma, beta` per position and channel (spatial FiLM:
+  `value * (1 + gamma) + beta`); zero-initialised last layer, so the model
+  is exactly the model without a controller at initialisation;
+- **no saturating bound**: the modulation is affine in the last layer (an
+  optional `modulation_penalty` keeps it small without flattening gradients);
+- **trained on perspective**: auxiliary targets that are not in the input,
+  read from the heads' hidden layers: SE (`h_step`) predicts, at every map
+  cell, which object X believes is there (`belief_map`); FE (`l_context`)
+  predicts, at every event slot, whether X is in the room after the event and
+  whether X saw it (`presence`, `witness`). The targets are recomputed from
+  each input by the benchmark's own replay (`tom_story.perspective_targets`),
+  as labels are, and never enter the model's input.
+
+Each call records, in the trace, the head's mean |modulation|
+(`"<head>/<point>"`, the project's activity convention) and the fraction of
+its hidden units where the SiLU is flat (|SiLU'| < 0.1, the analogue of the
+audit's tanh' < 0.1: `"<head>/<point>/flat"`); `head_grad_norms()` gives the
+gradient norm of each head's parameters after a backward pass, for
+`experiments/tom/heads.py`.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from hrmzoo.controllers.base import ControlContext, Controller, ControllerConfig, ControllerError
+from hrmzoo.data import tom_story
+from hrmzoo.layers import lecun_init_, trunc_normal_init_
+from hrmzoo.registry import register
+
+#: the empathy heads: name -> (hook point, what its hidden layer is trained to read out)
+HEADS = {"FE": ("l_context", "events"), "SE": ("h_step", "belief")}
+WORLD = tom_story.MAX_AGENTS  # the perspective row of a question with no agent (reality, memory)
+
+
+class PerspectiveConfig(ControllerConfig):
+    """Empathy heads conditioned on the asked agent, per position, with perspective targets.
+
+    Attributes:
+        size: the tom2 map side (`data.size`).
+        max_events: event slots of the tom2 layout (the larger of `num_events[1]` and `test_num_events[1]`).
+        view_radius: the benchmark's `view_radius` (the targets' replay uses it).
+        head_width: hidden width of each head (and of a perspective row).
+        heads: which heads to build: `FE` (L's context, every L step) and/or `SE` (H's new state).
+        target_weight: weight of the perspective-target loss (0: the heads are trained by the task loss only).
+        modulation_penalty: 0 (default) or w: adds `w * mean(modulation^2)` to the loss.
+    """
+
+    size: int = Field(8, ge=6, le=tom_story.MAX_SIZE)
+    max_events: int = Field(8, ge=1, le=32)
+    view_radius: Optional[int] = Field(None, ge=1)
+    head_width: int = Field(32, gt=0)
+    heads: tuple[str, ...] = ("FE", "SE")
+    target_weight: float = Field(0.1, ge=0)
+    modulation_penalty: float = Field(0.0, ge=0)
+
+
+def _silu_slope(h: torch.Tensor) -> torch.Tensor:
+    s = torch.sigmoid(h)
+    return s * (1 + h * (1 - s))
+
+
+class SpatialHead(nn.Module):
+    """value [B, S, D] (+ perspective [B, S, W]) -> per-position gamma, beta, and the hidden layer it read."""
+
+    def __init__(self, hidden_size: int, width: int, readout: int):
+        super().__init__()
+        self.inp = lecun_init_(nn.Linear(hidden_size, width))
+        self.out = nn.Linear(width, 2 * hidden_size)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+        self.readout = lecun_init_(nn.Linear(width, readout))
+
+    def forward(self, value: torch.Tensor, perspective: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.inp(F.rms_norm(value, (value.shape[-1],))) + perspective.to(value.dtype)
+        return self.out(F.silu(h)), h
+
+
+@functools.lru_cache(maxsize=1 << 16)  # an epoch revisits the same inputs; the replay is pure in them
+def _targets(tokens: bytes, size: int, max_events: int, radius: Optional[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    story, question = tom_story.decode(np.frombuffer(tokens, dtype=np.int64), size, max_events)
+    return tom_story.perspective_targets(story, question, max_events, radius)
+
+
+@register("controller", "perspective", config=PerspectiveConfig, sizes=("hidden_size", "input_len", "num_prefix"))
+class PerspectiveController(Controller):
+    """FE and SE as per-position FiLM heads, conditioned on agent X (and Y), trained on X's view."""
+
+    #: the inputs it reads: `hrmzoo.data.tom_story`'s layout (question slot, event slots, map)
+    input_layout = "tom2"
+
+    def __init__(self, cfg: PerspectiveConfig, *, hidden_size: int, input_len: int, num_prefix: int):
+        super().__init__()
+        bad = [h for h in cfg.heads if h not in HEADS]
+        if bad or not cfg.heads or len(set(cfg.heads)) != len(cfg.heads):
+            raise ControllerError(f"controller perspective: heads {list(cfg.heads)} must list FE and/or SE, each once")
+        want = tom_story.seq_len(cfg.size, cfg.max_events)
+        if input_len != want:
+            raise ControllerError(f"controller perspective: a tom2 input of size {cfg.size} with {cfg.max_events} event slots has {want} tokens, "
+                                  f"the model's seq_len is {input_len}; set model.controller.size/max_events to the data's")
+        self.cfg = cfg
+        self.num_prefix = num_prefix
+        self.header_len = tom_story.header_rows(cfg.size, cfg.max_events) * cfg.size
+        w = cfg.head_width
+        self.agent_row = nn.Embedding(tom_story.MAX_AGENTS + 1, w)  # X, or WORLD for the controls
+        self.other_row = nn.Embedding(tom_story.MAX_AGENTS + 1, w)  # Y, or WORLD for first order
+        self.marker = nn.Embedding(3, w)  # per position: 0 elsewhere, 1 X's cell, 2 Y's cell
+        for emb in (self.agent_row, self.other_row, self.marker):
+            trunc_normal_init_(emb.weight, std=1.0)
+        readout = {"events": 2, "belief": tom_story.MAX_OBJECTS + 1}
+        self.heads = nn.ModuleDict({name: SpatialHead(hidden_size, w, readout[HEADS[name][1]]) for name in cfg.heads})
+        self.hook_points = tuple(HEADS[name][0] for name in cfg.heads)
+        self._at = {HEADS[name][0]: name for name in cfg.heads}
+
+    def context(self, batch: dict[str, Any], x: torch.Tensor) -> ControlContext:
+        return PerspectiveContext(self, batch, x)
+
+    def head_grad_norms(self) -> dict[str, float]:
+        """Gradient norm of each head's parameters (and of the perspective rows) after a backward pass."""
+        out = {}
+        for name, mod in [*self.heads.items(), ("rows", nn.ModuleList([self.agent_row, self.other_row, self.marker]))]:
+            grads = [p.grad.detach().float().norm() for p in mod.parameters() if p.grad is not None]
+            out[name] = float(torch.stack(grads).norm()) if grads else 0.0
+        return out
+
+    def describe(self) -> list[str]:
+        lines = []
+        for name, head in self.heads.items():
+            point, reads = HEADS[name]
+            n = sum(p.numel() for p in head.parameters())
+            target = "X's belief map (object per map cell)" if reads == "belief" else "X's presence and sight per event slot"
+            lines.append(f"{name:<3} @{point:<10} per-position film on value + perspective  {n:>8,} params  target: {target}")
+        rows = sum(p.numel() for m in (self.agent_row, self.other_row, self.marker) for p in m.parameters())
+        lines.append(f"perspective: rows of agent X and Y (+ world) and X/Y cell markers ({rows:,} params), read from the input")
+        lines.append(f"target loss weight {self.cfg.target_weight:g}; unbounded modulation"
+                     + (f", penalty {self.cfg.modulation_penalty:g} * mean(modulation^2)" if self.cfg.modulation_penalty else ""))
+        return lines
+
+
+class PerspectiveContext(ControlContext):
+    """One segment: the perspective per position, the targets, and the heads at their hook points."""
+
+    def __init__(self, ctl: PerspectiveController, batch: dict[str, Any], x: torch.Tensor):
+        super().__init__(batch, x)
+        self.ctl = ctl
+        inputs = batch["inputs"]
+        cfg = ctl.cfg
+        if inputs.shape[1] != tom_story.seq_len(cfg.size, cfg.max_events):
+            raise ControllerError(f"controller perspective: batch inputs have {inputs.shape[1]} tokens, a tom2 input of size {cfg.size} "
+                                  f"with {cfg.max_events} event slots has {tom_story.seq_len(cfg.size, cfg.max_events)}")
+        names = inputs[:, 1:3].long() - tom_story.NAME0
+        valid = (names >= 0) & (names < tom_story.MAX_AGENTS)
+        rows = torch.where(valid, names, torch.full_like(names, WORLD))
+        grid = inputs[:, ctl.header_len:].long()
+        marker = torch.zeros_like(inputs, dtype=torch.long)
+        for slot, code in ((0, 1), (1, 2)):
+            own = valid[:, slot:slot + 1] & (grid == tom_story.AGENT0 + rows[:, slot:slot + 1])
+            marker[:, ctl.header_len:] = torch.where(own, torch.full_like(grid, code), marker[:, ctl.header_len:])
+        per_pos = ctl.agent_row(rows[:, 0])[:, None, :] + ctl.other_row(rows[:, 1])[:, None, :] + ctl.marker(marker)
+        if ctl.num_prefix:
+            per_pos = F.pad(per_pos, (0, 0, ctl.num_prefix, 0))
+        self.perspective = per_pos
+        self._loss_terms: dict[str, list[torch.Tensor]] = {}
+        # the targets only train: without gradient (evaluation) their replay would cost CPU for nothing
+        self._targets = self._read_targets(inputs) if cfg.target_weight > 0 and torch.is_grad_enabled() else None
+
+    def _read_targets(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        cfg = self.ctl.cfg
+        rows = [_targets(np.ascontiguousarray(r, dtype=np.int64).tobytes(), cfg.size, cfg.max_events, cfg.view_radius)
+                for r in inputs.detach().cpu().numpy()]
+        dev = inputs.device
+        return {"presence": torch.from_numpy(np.stack([r[0] for r in rows]).astype(np.int64)).to(dev),
+                "witness": torch.from_numpy(np.stack([r[1] for r in rows]).astype(np.int64)).to(dev),
+                "belief": torch.from_numpy(np.stack([r[2] for r in rows]).astype(np.int64)).to(dev)}
+
+    def hook(self, point, value, *, old=None, state=None):
+        name = self.ctl._at.get(point)
+        if name is None:
+            return value
+        head = self.ctl.heads[name]
+        mod, hidden = head(value, self.perspective)
+        self.record(f"{name}/{point}", mod.abs().mean())
+        self.record(f"{name}/{point}/flat", (_silu_slope(hidden.detach()).abs() < 0.1).float().mean())
+        gamma, beta = mod.to(value.dtype).chunk(2, dim=-1)
+        if self.ctl.cfg.modulation_penalty > 0:
+            self._add("modulation", self.ctl.cfg.modulation_penalty * mod.float().pow(2).mean())
+        if self._targets is not None:
+            self._add(f"perspective_{name}", self.ctl.cfg.target_weight * self._target_loss(name, head, hidden))
+        return value * (1 + gamma) + beta
+
+    def _target_loss(self, name: str, head: SpatialHead, hidden: torch.Tensor) -> torch.Tensor:
+        ctl, cfg = self.ctl, self.ctl.cfg
+        h = hidden[:, ctl.num_prefix:]  # token positions
+        if HEADS[name][1] == "belief":
+            logits = head.readout(h[:, ctl.header_len:]).float()
+            return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), self._targets["belief"].reshape(-1))
+        starts = tom_story.QUESTION_TOKENS + tom_story.EVENT_TOKENS * torch.arange(cfg.max_events, device=h.device)
+        logits = head.readout(h[:, starts]).float()  # [B, E, 2]: present after the event, saw it
+        terms = []
+        for k, key in enumerate(("presence", "witness")):
+            t = self._targets[key]
+            mask = t >= 0
+            if mask.any():
+                terms.append(F.binary_cross_entropy_with_logits(logits[..., k][mask], t[mask].float()))
+        return torch.stack(terms).mean() if terms else logits.sum() * 0
+
+    def _add(self, key: str, term: torch.Tensor) -> None:
+        terms = self._loss_terms.setdefault(key, [])
+        terms.append(term)
+        carried = [t for t in terms if t.requires_grad] or terms
+        self.aux_losses[key] = torch.stack(carried).mean()
+
+    def reset_losses(self) -> None:
+        super().reset_losses()
+        self._loss_terms.clear()

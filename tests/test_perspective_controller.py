@@ -1,0 +1,95 @@
+"""The perspective (empathy) controller: identity at init, conditioned on the asked agent and not the question,
+per-position modulation, perspective targets that carry gradient into both heads, and one-line errors."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hrmzoo import build_model
+from hrmzoo.controllers.perspective import _targets
+from hrmzoo.data import tom_story as T
+from hrmzoo.errors import HrmzooError
+
+RECIPE = str(Path(__file__).resolve().parents[1] / "experiments" / "tom" / "tom2_perspective.yaml")
+SMALL = ["model.hidden_size=16", "model.controller.head_width=8"]
+
+
+@pytest.fixture(scope="module")
+def batch():
+    d = T.generate_tom_story(3, 0, event_slots=12, seed=4)["train"]
+    return {"inputs": torch.from_numpy(d["inputs"].astype(np.int64)), "labels": torch.from_numpy(d["labels"].astype(np.int64)),
+            "puzzle_identifiers": torch.zeros(len(d["inputs"]), dtype=torch.long)}
+
+
+def _models(seed=0):
+    base = build_model(RECIPE, [*SMALL, "model.controller={type: none}"], seed=seed)
+    ctl = build_model(RECIPE, SMALL, seed=seed)
+    missing, unexpected = ctl.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("controller.") for k in missing)
+    return base, ctl
+
+
+def test_identity_at_init(batch):
+    base, ctl = _models()
+    a, b = base(batch), ctl(batch)
+    assert torch.equal(a.logits, b.logits)
+    assert set(b.aux_losses) == {"perspective_FE", "perspective_SE"} and all(torch.isfinite(v) for v in b.aux_losses.values())
+    with torch.no_grad():  # evaluation: the same answers as the base model evaluated, no target replay
+        c, base_eval = ctl(batch), base(batch)
+    # (compared no-grad to no-grad: with token_norm `sequence`, mlp_mixer's default, torch takes another
+    # rms_norm kernel without autograd, which rounds differently by ~1e-6)
+    assert torch.equal(c.logits, base_eval.logits) and not c.aux_losses
+
+
+def test_conditioned_on_the_agent_not_the_question(batch):
+    _, model = _models()
+    x = model.embedding(batch["inputs"])
+    ctx = model.controller.context(batch, x)
+    other_q = {**batch, "inputs": batch["inputs"].clone()}
+    other_q["inputs"][:, 0] = T.Q_MEMORY  # a different question about the same agent
+    assert torch.equal(model.controller.context(other_q, x).perspective, ctx.perspective)
+    belief = int(np.flatnonzero(batch["inputs"][:, 0].numpy() == T.Q_BELIEF)[0])
+    other_k = {**batch, "inputs": batch["inputs"].clone()}
+    k = int(other_k["inputs"][belief, 1]) - T.NAME0
+    other_k["inputs"][belief, 1] = T.NAME0 + (1 - k if k < 2 else 0)  # ask about another agent
+    assert not torch.equal(model.controller.context(other_k, x).perspective[belief], ctx.perspective[belief])
+
+
+def test_modulation_differs_per_position(batch):
+    _, model = _models()
+    with torch.no_grad():
+        for head in model.controller.heads.values():
+            head.out.weight.normal_(0, 0.1)
+    x = model.embedding(batch["inputs"])
+    ctx = model.controller.context(batch, x)
+    value = torch.randn_like(x)
+    out = ctx.hook("h_step", value, old=value, state={})
+    gamma_like = (out - value)[0]  # [S, D]
+    assert gamma_like.std(dim=0).mean() > 1e-3, "positions are modulated differently"
+    assert set(ctx.trace) == {"SE/h_step", "SE/h_step/flat"}
+    assert 0.0 <= float(ctx.trace["SE/h_step/flat"][0]) <= 1.0
+
+
+def test_targets_are_the_benchmark_replay_and_reach_both_heads(batch):
+    _, model = _models()
+    row = batch["inputs"][0].numpy().astype(np.int64)
+    story, question = T.decode(row, 8, 12)
+    want = T.perspective_targets(story, question, 12, None)
+    got = _targets(row.tobytes(), 8, 12, None)
+    assert all((a == b).all() for a, b in zip(want, got))
+    out = model(batch)
+    sum(out.aux_losses.values()).backward()
+    norms = model.controller.head_grad_norms()
+    assert norms["FE"] > 0 and norms["SE"] > 0 and norms["rows"] > 0, norms
+
+
+@pytest.mark.parametrize("override, words", [
+    ("model.controller.max_events=8", "set model.controller.size/max_events"),
+    ("model.controller.heads=[FF]", "FE and/or SE"),
+])
+def test_bad_config_is_one_line(override, words):
+    with pytest.raises(HrmzooError) as e:
+        build_model(RECIPE, [*SMALL, override])
+    assert "\n" not in str(e.value) and words in str(e.value)
