@@ -98,3 +98,18 @@ def test_only_the_shipped_files_skip_the_parameter_count_before_building(tmp_pat
         hrmzoo.load_model(copy)
     with pytest.raises(hrmzoo.HrmzooError, match="exceeds the limit 1000"):
         hrmzoo.pretrained("tiny_sudoku4", ["model.halting.eval_mode=adaptive"])
+
+
+def test_the_checkpoint_commands_take_shipped_weights_and_write_under_runs(tmp_path, monkeypatch):
+    import json
+
+    from hrmzoo.cli import main
+
+    monkeypatch.chdir(tmp_path)  # the dataset cache and the reports land here, never in the installed package
+    before = sorted(p.name for p in WEIGHTS_DIR.iterdir())
+    assert main(["eval", "pretrained:tiny_sudoku4", "limit=16", "threads=1"]) == 0
+    assert main(["trace", "pretrained:tiny_sudoku4", "threads=1"]) == 0
+    out = tmp_path / "runs" / "pretrained-tiny_sudoku4"
+    report = json.loads((out / "eval_report.json").read_text())
+    assert report["metrics"]["num_examples"] == 16 and (out / "trace_0.png").is_file()
+    assert sorted(p.name for p in WEIGHTS_DIR.iterdir()) == before

@@ -120,7 +120,7 @@ def check_recipe_argument(named: dict[str, str], command: str, example: str) -> 
 def check_checkpoint_argument(named: dict[str, str], command: str) -> None:
     """The checkpoint is given and exists (or names shipped weights): checked before torch is imported."""
     if "ckpt" not in named:
-        raise HrmzooError(f"no checkpoint given; run 'hrmzoo {command} RUN_DIR' (a run directory or a .safetensors file; ckpt=RUN_DIR works too)")
+        raise HrmzooError(f"no checkpoint given; run 'hrmzoo {command} RUN_DIR' (a run directory, a .safetensors file or pretrained:NAME; ckpt=RUN_DIR works too)")
     value = named["ckpt"]
     if value.startswith("pretrained:"):
         from hrmzoo.persistence.hub import weights_path
@@ -145,8 +145,15 @@ def resolve(named: dict[str, str], overrides: list[str], command: str) -> dict[s
     from hrmzoo.common.precision import autocast_dtype
 
     if "ckpt" not in named:
-        raise HrmzooError(f"no checkpoint given; run 'hrmzoo {command} RUN_DIR' (a run directory or a .safetensors file; ckpt=RUN_DIR works too)")
-    ckpt = Path(named["ckpt"])
+        raise HrmzooError(f"no checkpoint given; run 'hrmzoo {command} RUN_DIR' (a run directory, a .safetensors file or pretrained:NAME; ckpt=RUN_DIR works too)")
+    value = named["ckpt"]
+    shipped = value.startswith("pretrained:")
+    if shipped:  # the package's weights file; reports go under runs/, never into the installed package
+        from hrmzoo.persistence.hub import weights_path
+
+        ckpt = weights_path(value)
+    else:
+        ckpt = Path(value)
     threads = positive_int(named, "threads")
     model = load_model(ckpt, overrides)
     recipe = model.recipe
@@ -164,7 +171,12 @@ def resolve(named: dict[str, str], overrides: list[str], command: str) -> dict[s
     split = named.get("split", "test")
     root = Path(named["data"]) if "data" in named else prepare_dataset(recipe, recipe.train.data_cache)
     check_compatible(recipe.model, split_metadata(root, split), root)
-    out = Path(named["out"]) if "out" in named else (ckpt if ckpt.is_dir() else ckpt.parent)
+    if "out" in named:
+        out = Path(named["out"])
+    elif shipped:
+        out = Path("runs") / value.replace(":", "-")
+    else:
+        out = ckpt if ckpt.is_dir() else ckpt.parent
     return {
         "ckpt": ckpt,
         "model": model.to(device),

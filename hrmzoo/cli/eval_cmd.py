@@ -61,7 +61,7 @@ def run(args) -> int:
 
     ctx = resolve(named, overrides, "eval")
     model, ckpt, root, split = ctx["model"], ctx["ckpt"], ctx["root"], ctx["split"]
-    out, trace = _outputs(named, ckpt)  # checked before the evaluation runs
+    out, trace = _outputs(named, ckpt, ctx["out"])  # checked before the evaluation runs
 
     arc = is_arc_split(root, split)
     ratings = edges = None
@@ -129,7 +129,7 @@ def _fitted_threshold(model, ckpt: Path) -> tuple[str, dict] | None:
     return line, {k: v for k, v in record.items() if k != "table"}
 
 
-def _outputs(named: dict[str, str], ckpt: Path) -> tuple[Path, Path | None]:
+def _outputs(named: dict[str, str], ckpt: Path, folder: Path) -> tuple[Path, Path | None]:
     """The report and trace paths under the output rule of every command (`hrmzoo.common.paths.check_output_file`);
     the default report beside the checkpoint is hrmzoo's own file and is replaced, but a
     read-only run directory is said to be one, with the way around it."""
@@ -139,10 +139,11 @@ def _outputs(named: dict[str, str], ckpt: Path) -> tuple[Path, Path | None]:
     trace = check_output_file(named["trace"], "trace=", force=force, flag="force=true") if "trace" in named else None
     if "out" in named:
         return check_output_file(named["out"], "out=", force=force, flag="force=true"), trace
-    out = (ckpt if ckpt.is_dir() else ckpt.parent) / "eval_report.json"
+    out = folder / "eval_report.json"  # the run directory (runs/pretrained-NAME for shipped weights)
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         check_writable(out, "out=")
-    except PathError:
+    except (PathError, OSError):
         raise PathError(f"{out.parent}: cannot write the report there (read-only or no permission); nothing was changed, "
                         f"pass out=PATH (e.g. out=/tmp/eval_report.json) to write the report elsewhere") from None
     return out, trace

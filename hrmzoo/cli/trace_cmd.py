@@ -64,6 +64,7 @@ def run(args) -> int:
     batch = {k: v.to(device) for k, v in batch.items()}
     trace = trace_example(model, batch, kind=kind, title=title, segments=positive_int(named, "segments"))
     out = Path(named["out"]) if "out" in named else ctx["out"] / f"{stem}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)  # runs/pretrained-NAME for shipped weights
     draw_trace(trace, out)
     marks = ", ".join(f"{t + 1}: {n}" for t, n in enumerate(trace.changed))
     print(f"segments {trace.segments}; cells changed per segment {marks}"
