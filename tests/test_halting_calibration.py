@@ -289,3 +289,37 @@ def test_halting_cli_writes_the_new_panels(tmp_path):
     from PIL import Image
 
     assert Image.open(out / "halting.png").size[1] > 700  # two rows of panels
+
+
+# ------------------------------------------------------------------ mixed difficulty under stress
+MIXED = ("data={type: mix, tasks: [{name: easy, data: {type: sudoku, size: 4, num_train: 48, num_test: 16, givens: [10, 12], seed: 1}}, "
+         "{name: hard, data: {type: sudoku, size: 4, num_train: 48, num_test: 16, givens: [4, 6], seed: 2}}]}")
+
+
+def test_stress_task_reads_through_a_mixture_of_one_task():
+    from hrmzoo.data.stress import stress_task
+
+    assert stress_task(load_recipe("tiny_sudoku4", [MIXED]).data) == "sudoku"
+    assert stress_task(load_recipe("tiny_sudoku4").data) == "sudoku" and stress_task(None) == "path"
+    both = ("data={type: mix, tasks: [{name: s, data: {type: sudoku, size: 4, num_train: 8}}, "
+            "{name: m, data: {type: maze, size: 4, num_train: 8}}]}")
+    assert stress_task(load_recipe("tiny_sudoku4", [both]).data) == "mix"
+
+
+def test_mixed_difficulty_trains_under_stress_and_its_halting_is_analysed(tmp_path):
+    from hrmzoo.data.splits import open_split
+    from hrmzoo.train.trainer import Trainer
+
+    run = tmp_path / "run"
+    Trainer("tiny_sudoku4", [*TINY, MIXED, "model.halting.type=trm", "model.halting.max_segments=2", "train.steps=4",
+                             "train.batch_size=16", "train.warmup_steps=1", "train.dtype=float32", "train.threads=1",
+                             "train.progress=false", f"train.data_cache={tmp_path / 'cache'}",
+                             "train.stress={corrupt: 0.2, unsolvable: 0.3}"], run_dir=run).run()
+    recipe = load_recipe("tiny_sudoku4", [MIXED, "train.stress={unsolvable: 0.3}"])
+    view = training_split(recipe, open_split(next((tmp_path / "cache").iterdir()), "train"))
+    batch = view.get_batch(np.arange(len(view)))
+    assert 0 < int((~batch["solvable"]).sum()) < len(view)  # rows of both difficulties are made unsolvable
+    out = tmp_path / "halting"
+    assert main(["halting", str(run), "noise=0", "threads=1", f"out={out}"]) == 0
+    stress = json.loads((out / "halting.json").read_text())["stress"]
+    assert stress["unsolvable_inputs"]["unsolvable"] > 0

@@ -203,7 +203,7 @@ def analyze_halting(ckpt, data: Any, *, noise: float = 0.1, overrides: Iterable[
             (`hrmzoo.data.stress`; None: 0.5 where the task has a rule (Sudoku, maze), else none).
         stress_corrupt: share of the stress split's inputs with corrupted givens.
     """
-    from hrmzoo.data.stress import UNSOLVABLE_TASKS, StressConfig, stress_batch
+    from hrmzoo.data.stress import UNSOLVABLE_TASKS, StressConfig, stress_batch, stress_task
 
     if not 0 <= noise <= 1:
         raise HrmzooError(f"noise={noise}: a fraction of givens in [0, 1]")
@@ -240,7 +240,7 @@ def analyze_halting(ckpt, data: Any, *, noise: float = 0.1, overrides: Iterable[
         corrupted = [corrupt_givens(b, noise, g) for b in batches]
         noisy = _stats(per_segment_records(model, corrupted, **common), bins, thresholds, ratings, buckets)
     recipe = getattr(model, "recipe", None)
-    task = recipe.data.type if recipe is not None and recipe.data is not None else "path"
+    task = stress_task(recipe.data if recipe is not None else None)
     if stress_unsolvable is None:
         stress_unsolvable = 0.5 if task in UNSOLVABLE_TASKS else 0.0
     stress = None

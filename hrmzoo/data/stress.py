@@ -74,6 +74,18 @@ class StressConfig(BaseModel):
         return self.corrupt > 0 or self.unsolvable > 0
 
 
+def stress_task(data) -> str:
+    """The task whose rules stress data of this spec (`recipe.data`): its `type`; for a mixture
+    whose tasks are all of one type (the same puzzle at several difficulties: mixed difficulty)
+    that type; otherwise `mix` (no unsolvable rule), and `path` without a spec."""
+    if data is None:
+        return "path"
+    if data.type == "mix":
+        kinds = {task.data.type for task in data.tasks}
+        return kinds.pop() if len(kinds) == 1 else "mix"
+    return data.type
+
+
 def check_task(cfg: StressConfig, task: str) -> None:
     """A one-line error when `unsolvable` is asked of a task without a rule for it."""
     if cfg.unsolvable > 0 and task not in UNSOLVABLE_TASKS:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hrmzoo.data.stress import check_task, stress_batch
+from hrmzoo.data.stress import check_task, stress_batch, stress_task
 from hrmzoo.errors import HrmzooError
 
 
@@ -76,7 +76,7 @@ def training_split(recipe, dataset):
     if not auto and (stress is None or not stress.active):
         return dataset
     if stress is not None and stress.active:
-        check_task(stress, recipe.data.type if recipe.data is not None else "path")
+        check_task(stress, stress_task(recipe.data))
     keep = len(dataset)
     if auto:
         count = halting.auto_threshold_examples
@@ -84,7 +84,7 @@ def training_split(recipe, dataset):
             raise HrmzooError(f"model.halting.auto_threshold_examples={count} leaves nothing to train on "
                               f"({len(dataset)} training examples); lower it")
         keep = group_cut(dataset, count)
-    return TrainingView(dataset, keep, stress, recipe.data.type if recipe.data is not None else "path")
+    return TrainingView(dataset, keep, stress, stress_task(recipe.data))
 
 
 def fit_halt_threshold(trainer) -> dict[str, Any] | None:
