@@ -89,7 +89,8 @@ def rows_for(label: str, recipe: str, runs: list[Path], prior: dict | None, data
             notes += f" (seeds {', '.join(map(str, prior['seeds']))} measured earlier, as recorded then: {prior.get('source', 'see prior file')})"
         notes += f"; training {cpu} CPU-minutes for seeds {', '.join(map(str, seeds))} (process CPU time of hrmzoo train, user+sys, data generation included)"
         if thresholds:
-            notes += f"; fitted thresholds {', '.join(f'{t:.2f}' for t in thresholds)} (on the last 1,000 training examples, held out of training)"
+            notes += (f"; fitted thresholds {', '.join(f'{t:.2f}' for t in thresholds)} for seeds {', '.join(map(str, seeds))} "
+                      "(on the last 1,000 training examples, held out of training)")
         notes += f"; every number from the halting analysis of the saved (EMA) weights on the test split, budget = the {budget} trained segments"
         row = {"recipe": recipe, "metric": f"{LABELS[label].format(policy=policy)}: {text.format(budget=budget)}",
                "value": round(mean, digits), "std": round(std, digits), "seeds": len(values),
