@@ -25,7 +25,7 @@ import functools
 from typing import Optional
 
 import torch
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from hrmzoo.controllers.film import FilmConfig, FilmController
 from hrmzoo.controllers.modulation import HeadContext, ModulationHead, _at_least_float32, _mean_with_grad
@@ -42,20 +42,21 @@ _OPTIONS_DOC = """        modulation_bound: None (unbounded) or b: every modulat
 """
 
 
-class TunedFilmConfig(FilmConfig):
+class _TunedOptions(BaseModel):
+    """The four options both tuned controllers add (documented in `_OPTIONS_DOC`)."""
+
+    modulation_bound: Optional[float] = Field(None, gt=0)
+    preserve_rms: bool = False
+    modulation_penalty: float = Field(0.0, ge=0)
+    lr_scale: float = Field(1.0, gt=0)
+
+
+class TunedFilmConfig(FilmConfig, _TunedOptions):
     __doc__ = FilmConfig.__doc__.rstrip() + "\n" + _OPTIONS_DOC
-    modulation_bound: Optional[float] = Field(None, gt=0)
-    preserve_rms: bool = False
-    modulation_penalty: float = Field(0.0, ge=0)
-    lr_scale: float = Field(1.0, gt=0)
 
 
-class TunedQuaternionConfig(QuaternionConfig):
+class TunedQuaternionConfig(QuaternionConfig, _TunedOptions):
     __doc__ = QuaternionConfig.__doc__.rstrip() + "\n" + _OPTIONS_DOC
-    modulation_bound: Optional[float] = Field(None, gt=0)
-    preserve_rms: bool = False
-    modulation_penalty: float = Field(0.0, ge=0)
-    lr_scale: float = Field(1.0, gt=0)
 
 
 def _rms(x: torch.Tensor) -> torch.Tensor:
