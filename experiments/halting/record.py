@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from hrmzoo.catalog.record import record_results
+from hrmzoo.halting.threshold import read_fitted
 
 LABELS = {
     "before": "issue30 before ({policy}, bce, own rule)",
@@ -51,8 +52,8 @@ def per_run(run: Path) -> dict:
         "budget": report["info"]["max_segments"],
         "policy": report["info"]["halting"],
     }
-    threshold = run / "halt_threshold.json"
-    out["threshold"] = json.loads(threshold.read_text()).get("threshold") if threshold.is_file() else None
+    fitted = read_fitted(run)
+    out["threshold"] = fitted["threshold"] if fitted else None
     timing = run.with_name(run.name + ".train.time")
     if timing.is_file():
         user, sys_ = re.findall(r"([\d.]+) (?:user|sys)", timing.read_text())[:2]
