@@ -73,6 +73,13 @@ class TrainConfig(BaseModel):
         progress: show the single-line progress on stderr.
         tensorboard: also write the logged scalars as TensorBoard events in the run
             directory (needs `pip install 'hrmzoo[tb]'`).
+        init_from: start from trained weights instead of a random initialisation (a warm
+            start: fine-tuning, or a curriculum from an easier task): a run directory, a
+            `.safetensors` checkpoint or `pretrained:NAME`. Every tensor's name and shape
+            must match this recipe's model (a conv network is the same at any grid size, so
+            15x15 maze weights start a 30x30 run); the optimizer, schedule and step count
+            start fresh, the EMA starts from these weights. A resume ignores it (the run's
+            own checkpoint wins). None: random initialisation.
         stress: train under stress (`hrmzoo.data.stress`): shares of corrupted
             (`corrupt`, `corrupt_cells`) and unsolvable (`unsolvable`) training
             examples, e.g. `{corrupt: 0.1, unsolvable: 0.1}`; None: none. The
@@ -113,6 +120,7 @@ class TrainConfig(BaseModel):
     data_cache: Optional[str] = None
     progress: bool = True
     tensorboard: bool = False
+    init_from: Optional[str] = Field(None, min_length=1)
     stress: Optional[StressConfig] = None
 
     @field_validator("optimizer")

@@ -199,6 +199,8 @@ class Trainer:
         self.run_id = self._run_identity(resume)
         if resume:
             self.load(self.run_dir)
+        elif self.cfg.init_from is not None:
+            self._warm_start(self.cfg.init_from)
         self.log = MetricsLog(self.run_dir, enabled=self.dist.is_main, tensorboard=self.cfg.tensorboard)
         try:
             self.log.drop_after(self.step)  # a restart or a resume replays what was logged after its step
@@ -207,6 +209,25 @@ class Trainer:
         except OSError as exc:
             raise TrainingError(f"{describe_os_error(exc)} before training started; nothing was trained, "
                                 f"{self._kept()}; {os_error_fix(exc)}, then run the same command again") from None
+
+    def _warm_start(self, source: str) -> None:
+        """`train.init_from`: copy trained weights into the model (and its EMA) before step 0."""
+        from hrmzoo.persistence.checkpoint import FORMAT_KEY, embedded_recipe, model_file
+        from hrmzoo.persistence.formats import migrate_weights
+
+        where = f"train.init_from={source}"
+        try:
+            path = model_file(source)
+            tensors, meta = read_checkpoint(path)
+            tensors = migrate_weights(tensors, meta.get(FORMAT_KEY), embedded_recipe(meta, path), path)
+            load_weights(self.model, tensors, path)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{where}: {exc}; a warm start needs a checkpoint of the same network "
+                                  f"(same tensor names and shapes), or drop train.init_from") from None
+        if self.ema is not None:  # the average starts where training starts
+            self.ema.module.load_state_dict(self.model.state_dict())
+        if self.dist.is_main:
+            print(f"hrmzoo: warm start from {path} ({len(tensors)} tensors)", file=sys.stderr)
 
     @staticmethod
     def _never_saved(path: Path) -> bool:

@@ -192,3 +192,63 @@ def test_ema_runs_report_live_and_averaged_weights(tmp_path, sudoku4, capsys):
     assert report["live_weights"]["metrics"]["exact_accuracy"] == summary.test_live.metrics["exact_accuracy"]
     kinds = {json.loads(line)["kind"] for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()}
     assert {"eval", "eval_live"} <= kinds
+
+
+def test_init_from_starts_from_the_checkpoint_weights(tmp_path, sudoku4):
+    """train.init_from: step 0's weights (live and EMA) are the source checkpoint's saved weights,
+    the optimizer and step count start fresh, and the warm run trains on from there."""
+    train(tmp_path / "src", sudoku4, ["train.steps=4"])
+    saved = load_model(tmp_path / "src").state_dict()
+    warm = Trainer("tiny_sudoku4", [*STATEFUL, "train.steps=3", f"train.init_from={tmp_path / 'src'}"],
+                   run_dir=tmp_path / "warm", data_root=sudoku4)
+    assert warm.step == 0
+    for name, value in saved.items():
+        assert torch.equal(warm.model.state_dict()[name], value), name
+        assert torch.equal(warm.ema.module.state_dict()[name], value), name
+    cold = Trainer("tiny_sudoku4", [*STATEFUL, "train.steps=3"], run_dir=tmp_path / "cold", data_root=sudoku4)
+    assert not all(torch.equal(cold.model.state_dict()[k], v) for k, v in saved.items())
+    cold.close()
+    warm.run()
+    assert warm.step == 3
+    assert load_model(tmp_path / "warm").recipe.train.init_from == str(tmp_path / "src")  # the run says where it started
+
+
+def test_init_from_pretrained_and_a_file(tmp_path, sudoku4):
+    """`pretrained:NAME` and a .safetensors file are accepted as sources (the shipped tiny_sudoku4 weights)."""
+    from hrmzoo.persistence.hub import weights_path
+
+    shipped = load_model(weights_path("tiny_sudoku4")).state_dict()
+    for source in ("pretrained:tiny_sudoku4", str(weights_path("tiny_sudoku4"))):
+        trainer = Trainer("tiny_sudoku4", ["train.progress=false", "train.final_eval=false", "train.steps=1", f"train.init_from={source}"],
+                          run_dir=tmp_path / source.replace(":", "_").replace("/", "_"), data_root=sudoku4)
+        assert all(torch.equal(trainer.model.state_dict()[k], v) for k, v in shipped.items())
+        trainer.close()
+
+
+@pytest.mark.parametrize("source, says", [
+    ("missing", "checkpoint not found"),
+    ("pretrained:no_such_model", "no pretrained model 'no_such_model'"),
+    ("other_shape", "has shape"),
+])
+def test_init_from_refuses_clearly(tmp_path, sudoku4, source, says):
+    if source == "other_shape":
+        train(tmp_path / "other_shape", sudoku4, ["train.steps=1", "model.hidden_size=16"])
+        source = str(tmp_path / "other_shape")
+    elif source == "missing":
+        source = str(tmp_path / "missing")
+    with pytest.raises(CheckpointError) as err:
+        Trainer("tiny_sudoku4", [*STATEFUL, "train.steps=1", f"train.init_from={source}"], run_dir=tmp_path / "run", data_root=sudoku4)
+    message = str(err.value)
+    assert message.startswith(f"train.init_from={source}: ") and says in message and "\n" not in message
+
+
+def test_resume_ignores_init_from(tmp_path, sudoku4):
+    """A resumed warm-started run continues from its own checkpoint, even when the source is gone."""
+    import shutil
+
+    train(tmp_path / "src", sudoku4, ["train.steps=2"])
+    warm = [f"train.init_from={tmp_path / 'src'}"]
+    train(tmp_path / "run", sudoku4, [*warm, "train.steps=2"])
+    shutil.rmtree(tmp_path / "src")
+    resumed = train(tmp_path / "run", sudoku4, [*warm, "train.steps=4"], resume=True)
+    assert resumed.step == 4
