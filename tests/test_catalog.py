@@ -194,3 +194,21 @@ def test_record_results_is_the_one_writer(tmp_path):
         record_results([{**RESULT, "value": "high"}], tmp_path)
     with pytest.raises(CatalogError, match=r"results folder '.*nowhere' does not exist; pass the repository's registry/"):
         record_results([RESULT], tmp_path / "nowhere")  # one line, not the atomic writer's traceback
+
+
+def test_retire_results_moves_rows_to_the_history_marked(tmp_path):
+    """A row with no same-metric successor (a smoke figure) leaves results.yaml for the history, with its reason;
+    an unknown key retires nothing."""
+    from hrmzoo.catalog.record import record_results, retire_results
+
+    (tmp_path / "results.yaml").write_text("# kept header\nresults: []\n")
+    smoke = {**RESULT, "metric": "SMOKE exact_accuracy"}
+    record_results([RESULT, smoke], tmp_path)
+    with pytest.raises(CatalogError, match=r"no current row \(tiny_sudoku4, nope\)"):
+        retire_results([("tiny_sudoku4", "SMOKE exact_accuracy"), ("tiny_sudoku4", "nope")], "measured", tmp_path)
+    assert len(load_results(tmp_path / "results.yaml")) == 2  # nothing half-done
+    retire_results([("tiny_sudoku4", "SMOKE exact_accuracy")], "the 3-seed measurement replaces it", tmp_path)
+    assert [r.metric for r in load_results(tmp_path / "results.yaml")] == [RESULT["metric"]]
+    assert (tmp_path / "results.yaml").read_text().startswith("# kept header\n")
+    history = load_results(tmp_path / "results_history.yaml", history=True)
+    assert [(r.metric, r.superseded) for r in history] == [("SMOKE exact_accuracy", "the 3-seed measurement replaces it")]

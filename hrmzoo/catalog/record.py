@@ -81,3 +81,32 @@ def record_results(rows: list[dict[str, Any]], directory: str | Path = REGISTRY_
             _write(path, header, kept)
             changed.append(str(path))
     return changed
+
+
+def retire_results(keys: list[tuple[str, str]], reason: str, directory: str | Path = REGISTRY_DIR) -> list[str]:
+    """Move current rows to the history, marked superseded with `reason`, without a replacement row
+    of the same metric (e.g. a smoke figure that a full measurement under other metric names replaces).
+
+    Args:
+        keys: (recipe, metric) of each current row to retire; every one must exist.
+        reason: why, kept in the row's `superseded` field.
+        directory: the folder of `results.yaml` and `results_history.yaml`.
+
+    Raises:
+        CatalogError: the folder does not exist, the reason is empty, or a key names no current row.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CatalogError(f"results folder '{directory}' does not exist; pass the repository's registry/")
+    if not reason.strip():
+        raise CatalogError("retire_results: give the reason the rows are retired (it is kept with them)")
+    current_path, history_path = directory / RESULTS_SOURCE, directory / HISTORY_SOURCE
+    (head, current), (hist_head, history) = _read(current_path), _read(history_path)
+    for recipe, metric in keys:
+        at = next((j for j, r in enumerate(current) if (r.get("recipe"), r.get("metric")) == (recipe, metric)), None)
+        if at is None:
+            raise CatalogError(f"no current row ({recipe}, {metric}) in {current_path}; nothing was retired")
+        history.append({**current.pop(at), "superseded": reason})
+    _write(current_path, head, current)
+    _write(history_path, hist_head, history)
+    return [str(current_path), str(history_path)]
