@@ -2,6 +2,7 @@
 
     python experiments/hard_tasks/curve.py RUN [RUN ...] --data DIR [--limit 1000] [--segments 16]
         [--json OUT.json] [--svg OUT.svg]
+    python experiments/hard_tasks/curve.py A.json B.json --svg OUT.svg     # redraw saved curves, several runs
 
 Each RUN is a run directory of `tools/time_compare.py` (its checkpoints/step-N generations are the
 points; the recipes of issue 32 save one every 1,000 steps or so). The x axis is CPU-minutes: the
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -77,7 +77,7 @@ def curve(run: Path, data: Path, limit: int | None, top: int, with_start: bool =
 
 
 def draw(curves: list[dict], path: Path, top: int) -> None:
-    """One line per run at the top budget (solid) and at 8 segments (dotted); the warm start's cost dashed."""
+    """One line per run at the top budget (solid) and at half of it (dotted); the warm start's cost dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -87,7 +87,7 @@ def draw(curves: list[dict], path: Path, top: int) -> None:
     for i, c in enumerate(curves):
         name = Path(c["run"]).name
         xs = [c["source_cpu_min"]] + [p["total_cpu_min"] for p in c["points"]]
-        for key, style in ((str(top), "o-"), ("8", "s:")):
+        for key, style in ((str(top), "o-"), (str(top // 2), "s:")):
             start = [c["start"]["fixed"][key]] if c.get("start") else []
             ax.plot(xs[-len(start) - len(c["points"]):], start + [p["fixed"][key] for p in c["points"]], style, color=f"C{i}",
                     label=f"{name}, every example {key} segments")
@@ -106,25 +106,32 @@ def draw(curves: list[dict], path: Path, top: int) -> None:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path)
-    p.add_argument("--data", type=Path, required=True, help="the dataset directory the runs trained on (its test split)")
+    p.add_argument("--data", type=Path, help="the dataset directory the runs trained on (its test split)")
     p.add_argument("--limit", type=int, default=None, help="first N test examples (default: all)")
     p.add_argument("--segments", type=int, default=16)
     p.add_argument("--json", type=Path)
     p.add_argument("--svg", type=Path)
     a = p.parse_args(argv)
-    curves = [curve(r, a.data, a.limit, a.segments) for r in a.runs]
+    if all(r.suffix == ".json" for r in a.runs):  # saved curves (--json files): redraw, no evaluation
+        saved = [json.loads(r.read_text()) for r in a.runs]
+        curves, a.segments = [c for s in saved for c in s["curves"]], saved[0]["segments"]
+    elif a.data is None:
+        sys.exit("curve.py: --data DIR is needed to evaluate run directories")
+    else:
+        curves = [curve(r, a.data, a.limit, a.segments) for r in a.runs]
     if a.json:
         a.json.write_text(json.dumps({"limit": a.limit, "segments": a.segments, "curves": curves}, indent=1))
     if a.svg:
         draw(curves, a.svg, a.segments)
-    steps = sorted({p["step"] for c in curves for p in c["points"]})
-    print(f"| step | CPU-min (total) | exact % at {a.segments} segments, mean over {len(curves)} run(s) | at 4 |")
-    print("|---:|---:|---:|---:|")
-    for s in steps:
-        pts = [p for c in curves for p in c["points"] if p["step"] == s]
-        print(f"| {s} | {statistics.fmean(p['total_cpu_min'] for p in pts):.1f} | "
-              f"{statistics.fmean(p['fixed'][str(a.segments)] for p in pts):.1f} | {statistics.fmean(p['fixed']['4'] for p in pts):.1f} |")
-
+    keys = [k for k in ("4", "8", str(a.segments)) if k in curves[0]["points"][0]["fixed"]]
+    for c in curves:
+        print(f"\n{Path(c['run']).name} (start: {c['source']}):")
+        print("| step | CPU-min in all | " + " | ".join(f"exact % at {k} seg" for k in keys) + " |")
+        print("|---:|---:|" + "---:|" * len(keys))
+        if c.get("start"):
+            print(f"| 0 | {c['source_cpu_min']:.1f} | " + " | ".join(f"{c['start']['fixed'][k]:.1f}" for k in keys) + " |")
+        for pt in c["points"]:
+            print(f"| {pt['step']} | {pt['total_cpu_min']:.1f} | " + " | ".join(f"{pt['fixed'][k]:.1f}" for k in keys) + " |")
 
 if __name__ == "__main__":
     main()

@@ -44,6 +44,10 @@ def test_curve_scores_every_checkpoint_and_adds_the_warm_start_cost(tmp_path, su
     assert [p["total_cpu_min"] for p in c["points"]] == pytest.approx([1.0 + source, 2.0 + source], abs=0.01)
     assert set(c["points"][0]["fixed"]) == {"1", "2", "4"} and c["start"] is not None  # the shipped weights scored too
     assert c["start"]["fixed"]["4"] >= 50.0  # the shipped tiny_sudoku4 model solves most 4x4 puzzles before any step here
+    saved = tmp_path / "curve.json"
+    curve_tool.main([str(run), "--data", str(sudoku4), "--limit", "8", "--segments", "4", "--json", str(saved)])
+    curve_tool.main([str(saved), str(saved), "--svg", str(tmp_path / "curve.svg")])  # redrawn from saved curves, no evaluation
+    assert (tmp_path / "curve.svg").read_text().lstrip().startswith("<?xml")
 
 
 def test_curve_refuses_a_run_without_its_cpu_time(tmp_path, sudoku4):
