@@ -109,9 +109,13 @@ def main(argv=None) -> None:
     p.add_argument("--data", type=Path, help="the dataset directory the runs trained on (its test split)")
     p.add_argument("--limit", type=int, default=None, help="first N test examples (default: all)")
     p.add_argument("--segments", type=int, default=16)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: runs beside training runs)")
     p.add_argument("--json", type=Path)
     p.add_argument("--svg", type=Path)
     a = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(a.threads)
     if all(r.suffix == ".json" for r in a.runs):  # saved curves (--json files): redraw, no evaluation
         saved = [json.loads(r.read_text()) for r in a.runs]
         curves, a.segments = [c for s in saved for c in s["curves"]], saved[0]["segments"]
