@@ -66,10 +66,10 @@ def curve(run: Path, data: Path, limit: int | None, top: int, with_start: bool =
         p["total_cpu_min"] = round(p["train_cpu_min"] + prior / 60, 2)
     start = None
     if model.recipe.train.init_from is not None and with_start:  # the source weights on this task, before any step here
-        from hrmzoo.persistence.checkpoint import read_checkpoint, load_weights
+        from hrmzoo.persistence.checkpoint import load_weights, read_weights
 
-        tensors, _ = read_checkpoint(model.recipe.train.init_from)
-        load_weights(model, tensors, model.recipe.train.init_from)
+        tensors, source = read_weights(model.recipe.train.init_from)
+        load_weights(model, tensors, source)
         start = segment_scores(model, dataset_batches(data, "test", 256, limit), budgets, limit)
         print(f"{run.name} start ({what}): fixed {start['fixed']}", flush=True)
     return {"run": str(run), "source": what, "source_cpu_min": round(prior / 60, 2),

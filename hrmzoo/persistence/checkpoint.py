@@ -110,6 +110,14 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     return tensors, meta
 
 
+def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], Path]:
+    """A checkpoint's tensors migrated to the current format, for loading into a model built
+    elsewhere (a warm start), and the model file they came from; a one-line CheckpointError."""
+    path = model_file(path)
+    tensors, meta = read_checkpoint(path)
+    return migrate_weights(tensors, meta.get(FORMAT_KEY), embedded_recipe(meta, path), path), path
+
+
 def embedded_recipe(meta: dict[str, str], origin: Any) -> dict:
     """The resolved recipe a checkpoint carries. It must be self-contained: an
     `extends` key would make loading read another file, so it is refused."""

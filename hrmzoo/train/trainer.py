@@ -212,14 +212,11 @@ class Trainer:
 
     def _warm_start(self, source: str) -> None:
         """`train.init_from`: copy trained weights into the model (and its EMA) before step 0."""
-        from hrmzoo.persistence.checkpoint import FORMAT_KEY, embedded_recipe, model_file
-        from hrmzoo.persistence.formats import migrate_weights
+        from hrmzoo.persistence.checkpoint import read_weights
 
         where = f"train.init_from={source}"
         try:
-            path = model_file(source)
-            tensors, meta = read_checkpoint(path)
-            tensors = migrate_weights(tensors, meta.get(FORMAT_KEY), embedded_recipe(meta, path), path)
+            tensors, path = read_weights(source)
             load_weights(self.model, tensors, path)
         except CheckpointError as exc:
             raise CheckpointError(f"{where}: {exc}; a warm start needs a checkpoint of the same network "
