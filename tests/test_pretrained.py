@@ -113,3 +113,18 @@ def test_the_checkpoint_commands_take_shipped_weights_and_write_under_runs(tmp_p
     report = json.loads((out / "eval_report.json").read_text())
     assert report["metrics"]["num_examples"] == 16 and (out / "trace_0.png").is_file()
     assert sorted(p.name for p in WEIGHTS_DIR.iterdir()) == before
+
+
+def test_eval_says_when_max_segments_is_capped_and_how_to_go_further(tmp_path, monkeypatch, capsys):
+    import json
+
+    from hrmzoo.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", "pretrained:tiny_sudoku4", "limit=8", "threads=1", "max_segments=64", "out=a.json"]) == 0
+    err = capsys.readouterr().err
+    budget = json.loads((tmp_path / "a.json").read_text())["metrics"]["max_segments"]
+    assert budget < 64 and "model.halting.max_segments=64" in err and f"budget of {budget} segments" in err
+    assert main(["eval", "pretrained:tiny_sudoku4", "limit=8", "threads=1", "model.halting.max_segments=64", "out=b.json"]) == 0
+    assert "note: max_segments" not in capsys.readouterr().err
+    assert json.loads((tmp_path / "b.json").read_text())["metrics"]["max_segments"] == 64

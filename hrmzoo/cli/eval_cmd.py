@@ -31,6 +31,7 @@ fitted on its held-out training examples; the value and its rule are printed and
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from hrmzoo.cli.args import positive_int, resolve, split_arguments
@@ -75,6 +76,7 @@ def run(args) -> int:
         ratings = example_ratings(root, split, named["by"])  # before the evaluation: a typo fails at once
         edges = parse_edges(named["buckets"]) if "buckets" in named else None
     want_samples = named.get("samples", "false").lower() in ("1", "true", "yes")
+    _note_budget_cap(model, positive_int(named, "max_segments"))
     if arc:
         result, arc_meta, arc_state = evaluate_arc(ctx, named, overrides, positive_int(named, "max_segments"))
     else:
@@ -147,3 +149,11 @@ def _outputs(named: dict[str, str], ckpt: Path, folder: Path) -> tuple[Path, Pat
         raise PathError(f"{out.parent}: cannot write the report there (read-only or no permission); nothing was changed, "
                         f"pass out=PATH (e.g. out=/tmp/eval_report.json) to write the report elsewhere") from None
     return out, trace
+
+
+def _note_budget_cap(model, asked: int | None) -> None:
+    """`max_segments=N` only lowers the recipe's budget; say so when N asks for more (it was silently capped)."""
+    have = getattr(getattr(model, "halting", None), "max_segments", None)
+    if asked is not None and have is not None and asked > have:
+        print(f"note: max_segments={asked} is above the recipe's budget of {have} segments, so {have} run; "
+              f"to let the model iterate longer, pass model.halting.max_segments={asked}", file=sys.stderr)

@@ -177,6 +177,7 @@ class LogicData(_Base):
     num_train: Count = 1000
     num_test: Count = 1000
     num_aug: int = Field(0, ge=0, le=MAX_AUG, description="atom-renamed variants per train instance")
+    label_mentions: bool = Field(False, description="also label every atom-name token (names, rule mentions) with the atom's truth")
     seed: Seed = 0
 
     @model_validator(mode="after")

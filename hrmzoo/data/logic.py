@@ -23,6 +23,15 @@ otherwise; the label of the status position is `YES`/`NO`, so a model finds
 atom i's answer by its name, as the rules name it); then `num_rules` slots of
 three tokens `[body1, body2 or NONE, head]` (unused slots PAD; unsupervised).
 
+`label_mentions` also labels every token that names an atom (the name at 2i
+and each mention in a rule) with that atom's `YES`/`NO`: the same answer,
+shown wherever the atom is named. It adds no information to the input, only
+denser supervision: a rule's body tokens are told whether their atom holds,
+which is the first hop of a derivation (read the status an atom name points
+to) that the model otherwise finds only through the status answers, three
+attention hops later. An exact answer then needs every mention right too, a
+superset of the status answers.
+
 Splits: train and test are drawn from separate seeded streams; a test instance
 whose content (facts and the set of rules, order ignored) equals a train
 instance or one of its augmented variants is drawn again. `test_depth` sets
@@ -138,8 +147,9 @@ def canonical_key(facts: Sequence[int], rules: Sequence[Rule]) -> bytes:
     return repr((tuple(sorted(facts)), body_rules)).encode()
 
 
-def encode(num_atoms: int, num_rules: int, facts: Sequence[int], rules: Sequence[Rule]) -> tuple[np.ndarray, np.ndarray]:
-    """(input, label) token rows of one instance."""
+def encode(num_atoms: int, num_rules: int, facts: Sequence[int], rules: Sequence[Rule],
+           label_mentions: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(input, label) token rows of one instance; `label_mentions` labels every atom-name token too."""
     x = np.zeros(seq_len(num_atoms, num_rules), dtype=np.uint8)
     y = np.zeros_like(x)
     x[0:2 * num_atoms:2] = ATOM0 + np.arange(num_atoms)
@@ -152,6 +162,9 @@ def encode(num_atoms: int, num_rules: int, facts: Sequence[int], rules: Sequence
         x[p] = ATOM0 + body[0]
         x[p + 1] = ATOM0 + body[1] if len(body) > 1 else NONE
         x[p + 2] = ATOM0 + head
+    if label_mentions:
+        named = x >= ATOM0
+        y[named] = np.where(truth[x[named].astype(np.int64) - ATOM0], YES, NO)
     return x, y
 
 
@@ -229,6 +242,7 @@ def build_logic(
     num_train: int = 1000,
     num_test: int = 1000,
     num_aug: int = 0,
+    label_mentions: bool = False,
     seed: int = 0,
     progress: bool = False,
     spec: dict | None = None,
@@ -246,6 +260,7 @@ def build_logic(
         num_train: Train instances (groups).
         num_test: Test instances.
         num_aug: Atom-renamed variants per train instance.
+        label_mentions: Label every atom-name token (names and rule mentions) with the atom's truth too.
         seed: Seed; same arguments -> byte-identical files.
         progress: Progress line on stderr.
         spec: Recorded in `build.json`.
@@ -268,14 +283,14 @@ def build_logic(
         variants = [(f, rules)] + [_rename(aug_rng, num_atoms, f, rules) for _ in range(num_aug)]
         for vf, vr in variants:
             seen.add(canonical_key(vf, vr))  # no test instance equals any train variant
-            x, y = encode(num_atoms, num_rules, vf, vr)
+            x, y = encode(num_atoms, num_rules, vf, vr, label_mentions)
             rows["train"][0].append(x)
             rows["train"][1].append(y)
         rows["train"][2].append(len(variants))
         rows["train"][3].append(d)
     test = generate_split(np.random.default_rng([seed, 1]), num_test, depth=test_depth, exclude=seen, label="logic test", **common)
     for f, rules, d in test:
-        x, y = encode(num_atoms, num_rules, f, rules)
+        x, y = encode(num_atoms, num_rules, f, rules, label_mentions)
         rows["test"][0].append(x)
         rows["test"][1].append(y)
         rows["test"][2].append(1)
@@ -286,5 +301,5 @@ def build_logic(
     write_identifiers(root, [BLANK_IDENTIFIER])
     write_build_info(root, "logic", spec or dict(num_atoms=num_atoms, num_rules=num_rules, facts=facts, depth=list(depth),
                                                  test_depth=list(test_depth), distractors=list(distractors), num_train=num_train,
-                                                 num_test=num_test, num_aug=num_aug, seed=seed))
+                                                 num_test=num_test, num_aug=num_aug, label_mentions=label_mentions, seed=seed))
     return root

@@ -144,3 +144,24 @@ def test_train_split_does_not_depend_on_the_test_range(tmp_path):
     # fewer training instances are the first ones of the larger build
     c = logic.build_logic(tmp_path / "c", num_train=10, num_test=20, num_aug=2, seed=3)
     assert (np.load(c / "train/all__inputs.npy") == np.load(a / "train/all__inputs.npy")[:30]).all()
+
+
+def test_label_mentions_labels_every_atom_name_with_its_closure_value(tmp_path):
+    """label_mentions: the same answer at every token that names an atom; inputs and status labels unchanged."""
+    plain = logic.build_logic(tmp_path / "a", num_train=200, num_test=50, num_aug=1, seed=4)
+    dense = prepare_data(dict(type="logic", num_train=200, num_test=50, num_aug=1, seed=4, label_mentions=True), tmp_path / "cache")
+    for split in ("train", "test"):
+        xs = np.load(dense / f"{split}/all__inputs.npy")
+        ys = np.load(dense / f"{split}/all__labels.npy")
+        assert (xs == np.load(plain / f"{split}/all__inputs.npy")).all()
+        plain_ys = np.load(plain / f"{split}/all__labels.npy")
+        for x, y, y0 in zip(xs, ys, plain_ys):
+            model, _ = chain(*read_instance(x))
+            for p, t in enumerate(x):
+                if t >= 6:  # an atom's name, at 2i or in a rule slot
+                    assert y[p] == (2 if int(t) - 6 in model else 1), (split, p)
+                elif p % 2 == 1 and p < 2 * ATOMS:  # a status answer, as without mentions
+                    assert y[p] == y0[p] == (2 if p // 2 in model else 1)
+                else:  # NONE, PAD: unsupervised
+                    assert y[p] == 0
+    assert config_metadata(dict(type="logic", label_mentions=True))["seq_len"] == 2 * ATOMS + 3 * RULES
