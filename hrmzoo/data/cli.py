@@ -113,6 +113,8 @@ def _parser() -> _Parser:
     lf.add_argument("--test-length", type=int, nargs=2, metavar=("MIN", "MAX"), help="program length of held-out test functions (default: --length)")
     lf.add_argument("--num-train", type=int, default=1000)
     lf.add_argument("--num-test", type=int, default=1000)
+    lf.add_argument("--test-functions", choices=("heldout", "seen"), default="heldout",
+                    help="test programs: held-out compositions (default) or the train functions on new lists")
     common(lf)
 
     fl = sub.add_parser("flow", help="generate min-cost flows on small supply networks (unique optimum; answer: flow per edge)")
@@ -156,7 +158,7 @@ def _config(args: argparse.Namespace):
     if args.kind == "listfn":
         return parse_config(dict(type="listfn", width=args.width, num_examples=args.num_examples, length=tuple(args.length),
                                  test_length=tuple(args.test_length) if args.test_length else None, num_train=args.num_train,
-                                 num_test=args.num_test, seed=args.seed))
+                                 num_test=args.num_test, test_functions=args.test_functions, seed=args.seed))
     if args.kind == "flow":
         return parse_config(dict(type="flow", nodes=tuple(args.nodes), test_nodes=tuple(args.test_nodes) if args.test_nodes else None,
                                  max_nodes=args.max_nodes, max_capacity=args.max_capacity, max_cost=args.max_cost, max_supply=args.max_supply,

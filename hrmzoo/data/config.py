@@ -204,6 +204,7 @@ class ListfnData(_Base):
     test_length: Optional[Range] = Field(None, description="(min, max) program length of the held-out test functions; None: length")
     num_train: Count = 1000
     num_test: Count = 1000
+    test_functions: Literal["heldout", "seen"] = Field("heldout", description="test programs: held-out compositions, or train functions on new lists")
     seed: Seed = 0
 
     @model_validator(mode="after")
@@ -212,7 +213,7 @@ class ListfnData(_Base):
         from hrmzoo.data.listfn import check_params
 
         try:
-            check_params(self.width, self.num_examples, self.length, self.test_length or self.length)
+            check_params(self.width, self.num_examples, self.length, self.test_length or self.length, self.test_functions)
         except DataError as e:
             raise ValueError(str(e)) from None
         return self

@@ -29,6 +29,11 @@ function), the test split only from test functions, so no test program
 computes a function any training program computes. `length` and
 `test_length` set the function lengths of the two splits (test length >= 2).
 
+Seen functions (`test_functions: seen`): the test split draws from the *train*
+functions instead, on example and query lists no train instance shows; it
+measures whether the training functions themselves were learned, apart from
+composing them anew (the default, `heldout`).
+
 Layout (`seq_len = (2 * num_examples + 2) * width`): `num_examples` pairs
 `[input | output]` of `width` slots each, the query input, then `width` answer
 slots. A list fills its slots with `VAL0 + v` and then `END`; answer slots
@@ -136,7 +141,7 @@ def query_outputs(inputs: Sequence[Seq], outputs: Sequence[Seq], query: Seq) -> 
     return found
 
 
-def check_params(width: int, num_examples: int, length: Sequence[int], test_length: Sequence[int]) -> None:
+def check_params(width: int, num_examples: int, length: Sequence[int], test_length: Sequence[int], test_functions: str = "heldout") -> None:
     if not (MIN_WIDTH <= width <= MAX_WIDTH):
         raise DataError(f"listfn: width {width} must be {MIN_WIDTH}..{MAX_WIDTH} (list slots)")
     if not (1 <= num_examples <= 8):
@@ -144,7 +149,9 @@ def check_params(width: int, num_examples: int, length: Sequence[int], test_leng
     for name, (lo, hi) in (("length", length), ("test_length", test_length)):
         if not (1 <= lo <= hi <= MAX_PROGRAM_LEN):
             raise DataError(f"listfn: {name} ({lo}, {hi}) must satisfy 1 <= min <= max <= {MAX_PROGRAM_LEN}")
-    if test_length[1] < 2:
+    if test_functions not in ("heldout", "seen"):
+        raise DataError(f"listfn: test_functions '{test_functions}' must be 'heldout' (compositions never trained) or 'seen' (train functions, new lists)")
+    if test_functions == "heldout" and test_length[1] < 2:
         raise DataError(f"listfn: test_length {tuple(test_length)} holds only length-1 programs, which every training split sees; "
                         "use a test_length reaching 2 or more (held-out compositions)")
 
@@ -238,6 +245,7 @@ def build_listfn(
     test_length: Sequence[int] | None = None,
     num_train: int = 1000,
     num_test: int = 1000,
+    test_functions: str = "heldout",
     seed: int = 0,
     progress: bool = False,
     spec: dict | None = None,
@@ -252,6 +260,7 @@ def build_listfn(
         test_length: (min, max) function length of test programs (held-out functions only); None: `length`.
         num_train: Train instances.
         num_test: Test instances.
+        test_functions: `heldout` (functions no train program computes) or `seen` (train functions on new lists).
         seed: Seed; same arguments -> byte-identical files.
         progress: Progress line on stderr.
         spec: Recorded in `build.json`.
@@ -260,12 +269,16 @@ def build_listfn(
         The dataset root.
     """
     test_length = tuple(test_length) if test_length is not None else tuple(length)
-    check_params(width, num_examples, length, test_length)
+    check_params(width, num_examples, length, test_length, test_functions)
     if num_train < 0 or num_test < 0:
         raise DataError("listfn: num_train and num_test must be >= 0")
-    train_pool, test_pool = pool(length, heldout=False), pool(test_length, heldout=True)
+    train_pool = pool(length, heldout=False)
+    test_pool = pool(test_length, heldout=False) if test_functions == "seen" else pool(test_length, heldout=True)
+    if test_functions == "seen":  # a train function of a length the train split never draws is not "seen"
+        test_pool = [p for p in test_pool if p in set(train_pool)]
     if num_test and not test_pool:
-        raise DataError(f"listfn: no held-out function has a length in test_length {test_length}; widen test_length")
+        kind = "train" if test_functions == "seen" else "held-out"
+        raise DataError(f"listfn: no {kind} function has a length in test_length {test_length}; widen test_length")
     root = Path(out)
     seen: set[bytes] = set()
     common = dict(width=width, num_examples=num_examples, exclude=seen, progress=progress)
@@ -281,6 +294,6 @@ def build_listfn(
                                                         "length": np.asarray([len(p) for *_, p in rows], np.int32)})
     write_identifiers(root, [BLANK_IDENTIFIER])
     write_build_info(root, "listfn", spec or dict(width=width, num_examples=num_examples, length=list(length), test_length=list(test_length),
-                                                  num_train=num_train, num_test=num_test, seed=seed),
+                                                  num_train=num_train, num_test=num_test, test_functions=test_functions, seed=seed),
                      extra={"programs": [program_name(p) for p in functions()[0]]})
     return root

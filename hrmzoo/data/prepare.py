@@ -69,7 +69,8 @@ def build_into(cfg: Any, out: str | os.PathLike[str], *, progress: bool = False)
                                  label_mentions=cfg.label_mentions, seed=cfg.seed, progress=progress, spec=spec)
     if isinstance(cfg, ListfnData):
         return listfn.build_listfn(out, width=cfg.width, num_examples=cfg.num_examples, length=cfg.length, test_length=cfg.test_length,
-                                   num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed, progress=progress, spec=spec)
+                                   num_train=cfg.num_train, num_test=cfg.num_test, test_functions=cfg.test_functions, seed=cfg.seed,
+                                   progress=progress, spec=spec)
     if isinstance(cfg, FlowData):
         return flow.build_flow(out, nodes=cfg.nodes, test_nodes=cfg.test_nodes, max_nodes=cfg.max_nodes, max_capacity=cfg.max_capacity, max_cost=cfg.max_cost,
                                max_supply=cfg.max_supply, num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed, progress=progress, spec=spec)

@@ -183,3 +183,26 @@ def test_train_split_does_not_depend_on_the_test_range(tmp_path):
         assert (a / f"train/all__{f}.npy").read_bytes() == (b / f"train/all__{f}.npy").read_bytes()
     c = listfn.build_listfn(tmp_path / "c", length=(1, 2), test_length=(3, 3), num_train=10, num_test=10, seed=3)
     assert (np.load(c / "train/all__inputs.npy") == np.load(a / "train/all__inputs.npy")[:10]).all()
+
+
+def test_seen_functions_split_holds_train_functions_on_new_lists(tmp_path):
+    """test_functions=seen: every test program computes a train function; no instance is in both splits; labels re-derived."""
+    root = prepare_data(dict(type="listfn", width=WIDTH, num_examples=EXAMPLES, length=[1, 2], num_train=300, num_test=200,
+                             test_functions="seen", seed=5), tmp_path / "cache")
+    rng = random.Random(1)
+    probes = [[rng.randrange(10) for _ in range(rng.randrange(7))] for _ in range(300)]
+    fingerprint = lambda p: tuple(tuple(execute(p, q)) for q in probes)
+    train_progs, test_progs = programs_of(root, "train"), programs_of(root, "test")
+    assert {fingerprint(p) for p in test_progs} <= {fingerprint(p) for p in set(train_progs)}
+    train = {x.tobytes() for x in np.load(root / "train/all__inputs.npy")}
+    xs, ys = np.load(root / "test/all__inputs.npy"), np.load(root / "test/all__labels.npy")
+    assert len(xs) == 200 and not train & {x.tobytes() for x in xs}
+    for x, y, prog in zip(xs, ys, test_progs):
+        lists = read_lists(x)
+        answer = execute(prog, lists[-1])
+        assert all(execute(prog, i) == o for i, o in zip(lists[0:-1:2], lists[1:-1:2]))
+        assert [int(t) for t in y[-WIDTH:]] == [v + 3 for v in answer] + [2] * (WIDTH - len(answer))
+    # length-1 test functions are allowed here (they are seen), not with held-out compositions
+    listfn.build_listfn(tmp_path / "one", length=(1, 2), test_length=(1, 1), num_train=20, num_test=10, test_functions="seen", seed=1)
+    with pytest.raises(DataError, match="test_functions 'both'"):
+        listfn.build_listfn(tmp_path / "bad", num_train=5, num_test=5, test_functions="both")

@@ -1,0 +1,94 @@
+"""Turn per-seed logic runs (experiments/tiny_data/run_seed.sh) into catalogue rows: mean ± sample std over seeds.
+
+    python experiments/tiny_data/record.py RECIPE RUN_SEED0 RUN_SEED1 ... --command TEXT --hardware TEXT --date YYYY-MM-DD [--write]
+
+Each RUN is the run directory `run_seed.sh` wrote: `inrange.json` (the 16 status answers of the
+recipe's 1,000 test instances, every example run 16 segments, `exact_by_segment` holding budgets
+1..16), `beyond.json` (1,000 instances of depth 5-8, budgets 1..32) and `cpu_seconds`. Rows: exact
+in range at 1, 2, 4, 8, 16 segments and per depth at the recipe's own budget; beyond at 1, 4, 8, 32;
+CPU-minutes. Without `--write` the rows are printed, not recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import yaml
+
+from hrmzoo.catalog.record import record_results
+
+IN_RANGE = (1, 2, 4, 8, 16)
+BEYOND = (1, 4, 8, 32)
+DATASET = ("logic (Horn-rule closure, 16 atoms, 16 rule slots): 1,000 train instances of depth 1-4 with 7 atom-renamed variants "
+           "each, every atom mention labelled (label_mentions); scored on the 16 status answers of the 1,000 test instances "
+           "(depth 1-4; none shared with training) and of 1,000 instances of depth 5-8 (beyond the training range)")
+
+
+def per_seed(run: Path) -> dict:
+    missing = [f for f in ("inrange.json", "beyond.json", "cpu_seconds", "recipe.yaml") if not (run / f).is_file()]
+    if missing:
+        sys.exit(f"record.py: {run} lacks {', '.join(missing)}; run experiments/tiny_data/run_seed.sh for it")
+    recipe = yaml.safe_load((run / "recipe.yaml").read_text())
+    inrange, beyond = (json.loads((run / f).read_text()) for f in ("inrange.json", "beyond.json"))
+    return {"seed": recipe["train"]["seed"], "steps": recipe["train"]["steps"], "budget": recipe["model"]["halting"]["max_segments"],
+            "in": inrange["metrics"]["exact_by_segment"], "beyond": beyond["metrics"]["exact_by_segment"], "by": inrange["by"]["buckets"],
+            "cpu_min": float((run / "cpu_seconds").read_text()) / 60}
+
+
+def segments(k: int) -> str:
+    return "1 segment" if k == 1 else f"{k} segments"
+
+
+def stats(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def rows_for(recipe: str, seeds: list[dict], command: str, hardware: str, date: str) -> list[dict]:
+    if len({s["steps"] for s in seeds}) != 1 or len({s["budget"] for s in seeds}) != 1:
+        sys.exit("record.py: the runs differ in steps or segment budget; record like with like")
+    base = (f"seeds {', '.join(str(s['seed']) for s in seeds)}; {seeds[0]['steps']:,} steps per seed; "
+            f"trained with {seeds[0]['budget']} segments; saved (EMA) weights")
+    common = {"recipe": recipe, "dataset": DATASET, "command": command, "hardware": hardware, "date": date, "seeds": len(seeds)}
+    rows = []
+
+    def add(metric: str, values: list[float], unit: str, rule: str, digits: int = 2) -> None:
+        mean, std = stats(values)
+        rows.append({**common, "metric": metric, "value": round(mean, digits), "std": round(std, digits), "unit": unit,
+                     "notes": f"{rule}; per seed {', '.join(f'{v:.1f}' for v in values)}; {base}"})
+
+    for k in IN_RANGE:
+        add(f"exact_accuracy/depth 1-4@{k}seg", [100 * s["in"][k - 1] for s in seeds], "%", f"every example run {segments(k)}")
+    k = seeds[0]["budget"]
+    for i, bucket in enumerate(seeds[0]["by"]):
+        add(f"exact_accuracy/depth {bucket['bucket']}@{k}seg", [100 * s["by"][i]["exact_by_segment"][k - 1] for s in seeds], "%",
+            f"{bucket['n']} test instances of this depth, every example run {segments(k)}")
+    for k in BEYOND:
+        add(f"exact_accuracy/depth 5-8@{k}seg", [100 * s["beyond"][k - 1] for s in seeds], "%",
+            f"beyond the training depth; every example run {segments(k)}")
+    add("CPU-minutes to train, one thread", [s["cpu_min"] for s in seeds], "min",
+        "user + system time of the training process (dataset build and final evaluation included)", digits=1)
+    return rows
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("recipe")
+    p.add_argument("runs", nargs="+", type=Path)
+    for flag in ("--command", "--hardware", "--date"):
+        p.add_argument(flag, required=True)
+    p.add_argument("--write", action="store_true", help="record the rows in registry/ (default: print them)")
+    a = p.parse_args(argv)
+    rows = rows_for(a.recipe, [per_seed(r) for r in a.runs], a.command, a.hardware, a.date)
+    if not a.write:
+        for row in rows:
+            print(f"{row['metric']}: {row['value']} ± {row['std']} {row['unit']} ({row['seeds']} seeds) | {row['notes']}")
+        return
+    print("\n".join(record_results(rows)))
+
+
+if __name__ == "__main__":
+    main()
