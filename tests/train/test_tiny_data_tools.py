@@ -11,10 +11,17 @@ import yaml
 
 from hrmzoo.catalog import Result
 
-TOOL = Path(__file__).resolve().parents[2] / "experiments" / "tiny_data" / "record.py"
-_spec = importlib.util.spec_from_file_location("tiny_data_record", TOOL)
-record_tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(record_tool)
+TOOLS = Path(__file__).resolve().parents[2] / "experiments" / "tiny_data"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"tiny_data_{name}", TOOLS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+record_tool, plot_tool = _load("record"), _load("plot")
 
 
 def _run(root: Path, seed: int, inrange: float, beyond: float, cpu_s: float, steps: int = 5000) -> Path:
@@ -50,3 +57,17 @@ def test_runs_that_differ_in_steps_or_lack_files_are_refused(tmp_path):
     (a / "beyond.json").unlink()
     with pytest.raises(SystemExit, match="lacks beyond.json"):
         record_tool.per_seed(a)
+
+
+def test_plot_draws_means_per_budget_and_refuses_unevaluated_runs(tmp_path, capsys):
+    runs = [_run(tmp_path / "it", 0, 0.90, 0.40, 60.0), _run(tmp_path / "it", 1, 1.00, 0.50, 60.0)]
+    flat = _run(tmp_path / "flat", 0, 0.20, 0.25, 60.0)
+    svg = tmp_path / "budget.svg"
+    plot_tool.main([f"iter={runs[0]},{runs[1]}", f"flat={flat}", "--svg", str(svg)])
+    out = capsys.readouterr().out
+    assert svg.read_text().lstrip().startswith("<?xml") and "<svg" in svg.read_text()
+    assert "iter | in range | 47.5 | 95.0 | 95.0 | 95.0 | 95.0 |" in out  # budget 1 is half of the others in _run
+    assert "iter | beyond | 45.0 | 45.0 | 45.0 | 45.0 | 45.0 | 45.0" in out and "flat | beyond | 25.0" in out
+    (flat / "beyond.json").unlink()
+    with pytest.raises(SystemExit, match="no inrange.json/beyond.json"):
+        plot_tool.main([f"flat={flat}", "--svg", str(svg)])
