@@ -165,3 +165,43 @@ def test_label_mentions_labels_every_atom_name_with_its_closure_value(tmp_path):
                 else:  # NONE, PAD: unsupervised
                     assert y[p] == 0
     assert config_metadata(dict(type="logic", label_mentions=True))["seq_len"] == 2 * ATOMS + 3 * RULES
+
+
+def _shortcut_scores(root, split="test") -> dict[str, float]:
+    """Exact share of rules that never chain forward from the facts (the test's own statements of them)."""
+    d = load_split(root, split)
+    xs, ys = np.asarray(d.sets[0].inputs), np.asarray(d.sets[0].labels)
+    hits: dict[str, list[bool]] = {}
+    for x, y in zip(xs, ys):
+        facts, rules = read_instance(x)
+        truth = {i for i in range(ATOMS) if y[2 * i + 1] == 2}
+        heads = {h for _, h in rules}
+        guesses = {"facts only": set(facts), "fact or some rule's head": set(facts) | heads}
+        live = rules
+        for rounds in (1, 2, 3):  # prune rules with a body atom that is neither a fact nor a live rule's head
+            live_heads = {h for _, h in live}
+            live = [(b, h) for b, h in live if all(a in facts or a in live_heads for a in b)]
+            guesses[f"pruning x{rounds}"] = set(facts) | {h for _, h in live}
+        for name, guess in guesses.items():
+            hits.setdefault(name, []).append(guess == truth)
+    return {name: float(np.mean(v)) for name, v in hits.items()}
+
+
+def test_closed_distractors_leave_no_pruning_shortcut_and_keep_every_label_exact(tmp_path):
+    """Bound: each non-chaining rule is exact on <= 2% of a closed build (chance-level for a 16-bit answer is ~0);
+    the default build is where they were found (pruning x2: 97% exact), so the bound is checked against it too."""
+    closed = logic.build_logic(tmp_path / "c", num_train=300, num_test=1000, test_depth=(1, 8), closed_distractors=True, seed=6)
+    scores = _shortcut_scores(closed)
+    assert max(scores.values()) <= 0.02, scores
+    open_ = logic.build_logic(tmp_path / "o", num_train=300, num_test=1000, seed=6)
+    assert _shortcut_scores(open_)["pruning x2"] > 0.9  # the shortcut the option closes
+    d = load_split(closed, "test", check_values=True)
+    depths = np.load(closed / "test/extra__depth.npy")
+    for x, y, depth in zip(np.asarray(d.sets[0].inputs), np.asarray(d.sets[0].labels), depths):
+        facts, rules = read_instance(x)
+        model, rounds = chain(facts, rules)
+        assert [int(v) for v in y[1:2 * ATOMS:2]] == [2 if i in model else 1 for i in range(ATOMS)]
+        assert rounds == depth
+    assert set(depths) == set(range(1, 9))
+    with pytest.raises(DataError, match="at least 2 distractors"):
+        logic.build_logic(tmp_path / "x", num_train=5, num_test=5, distractors=(1, 3), closed_distractors=True)

@@ -6,6 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -21,7 +22,7 @@ def _load(name: str):
     return module
 
 
-record_tool, plot_tool = _load("record"), _load("plot")
+record_tool, plot_tool, sets_tool = _load("record"), _load("plot"), _load("eval_sets")
 
 
 def _run(root: Path, seed: int, inrange: float, beyond: float, cpu_s: float, steps: int = 5000) -> Path:
@@ -71,3 +72,19 @@ def test_plot_draws_means_per_budget_and_refuses_unevaluated_runs(tmp_path, caps
     (flat / "beyond.json").unlink()
     with pytest.raises(SystemExit, match="no inrange.json/beyond.json"):
         plot_tool.main([f"flat={flat}", "--svg", str(svg)])
+
+
+def test_eval_sets_are_the_recipes_instances_with_the_answers_alone(tmp_path):
+    """The status set holds the recipe's own train and test instances (mentions unlabelled); the deep set is depth 5-8."""
+    from hrmzoo.data.prepare import prepare_data
+    from hrmzoo.recipe import load_recipe
+
+    status, deep = sets_tool.eval_sets("cpu_logic", tmp_path / "sets")
+    assert sets_tool.eval_sets("cpu_logic", tmp_path / "sets") == (status, deep)  # built once, found again
+    trained = prepare_data(load_recipe("cpu_logic").data, tmp_path / "cache")
+    for split in ("train", "test"):
+        assert (np.load(status / f"{split}/all__inputs.npy") == np.load(trained / f"{split}/all__inputs.npy")).all()
+    labels = np.load(status / "test/all__labels.npy")
+    assert (labels[:, 0:32:2] == 0).all() and (labels[:, 32:] == 0).all() and (labels[:, 1:32:2] > 0).all()
+    assert set(np.load(deep / "test/extra__depth.npy")) == {5, 6, 7, 8}
+    assert (np.load(deep / "train/all__inputs.npy") == np.load(trained / "train/all__inputs.npy")).all()
