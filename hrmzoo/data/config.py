@@ -178,7 +178,7 @@ class LogicData(_Base):
     num_test: Count = 1000
     num_aug: int = Field(0, ge=0, le=MAX_AUG, description="atom-renamed variants per train instance")
     label_mentions: bool = Field(False, description="also label every atom-name token (names, rule mentions) with the atom's truth")
-    closed_distractors: bool = Field(False, description="chain the blocking atoms into a cycle of never-firing rules (no pruning shortcut)")
+    deep_distractors: bool = Field(False, description="chain the blocking atoms into a cycle of never-firing rules (no pruning shortcut)")
     seed: Seed = 0
 
     @model_validator(mode="after")
@@ -188,7 +188,7 @@ class LogicData(_Base):
 
         try:
             for d in (self.depth, self.test_depth or self.depth):
-                check_params(self.num_atoms, self.num_rules, self.facts, d, self.distractors, self.closed_distractors)
+                check_params(self.num_atoms, self.num_rules, self.facts, d, self.distractors, self.deep_distractors)
         except DataError as e:
             raise ValueError(str(e)) from None
         _check_total(self.num_train, self.num_aug + 1)

@@ -23,15 +23,16 @@ otherwise; the label of the status position is `YES`/`NO`, so a model finds
 atom i's answer by its name, as the rules name it); then `num_rules` slots of
 three tokens `[body1, body2 or NONE, head]` (unused slots PAD; unsupervised).
 
-`closed_distractors` closes a shortcut of the default build: there a
+`deep_distractors` closes a shortcut of the default build: there a
 distractor's blocking atom is usually the head of no rule, so "an atom holds
 when it is a fact or the head of a rule whose body atoms are each a fact or
 some rule's head" needs no chaining and is exact on 79% of depth-1-4 test
 instances (two rounds of that pruning: 97%, at every depth; measured on the
-`cpu_logic` build, experiments/tiny_data/README.md). Closed, the first
-distractors chain the blockers into a cycle (b0 -> b1 -> ... -> b0, never
-supported by a fact), so every blocker is some rule's head and only forward
-chaining from the facts tells that none of them holds.
+`cpu_logic` build, experiments/tiny_data/README.md). Deep, the distractors
+form a dead chain as long as the derivation (as far as the atoms allow: its
+root and up to `depth` dead atoms, each rule's other body atom true), so
+pruning needs as many rounds as forward chaining. (A first attempt, a cycle
+of blocking rules, left "atoms on a rule cycle are false" exact on 100%.)
 
 `label_mentions` also labels every token that names an atom (the name at 2i
 and each mention in a rule) with that atom's `YES`/`NO`: the same answer,
@@ -81,7 +82,7 @@ def seq_len(num_atoms: int, num_rules: int) -> int:
 
 
 def check_params(num_atoms: int, num_rules: int, facts: int, depth: Sequence[int], distractors: Sequence[int],
-                 closed_distractors: bool = False) -> None:
+                 deep_distractors: bool = False) -> None:
     """Raise a one-line DataError when no instance with these parameters exists."""
     lo, hi = depth
     if not (1 <= lo <= hi):
@@ -90,10 +91,9 @@ def check_params(num_atoms: int, num_rules: int, facts: int, depth: Sequence[int
         raise DataError(f"logic: distractors {tuple(distractors)} must satisfy 0 <= min <= max")
     if not (1 <= num_atoms <= MAX_ATOMS):
         raise DataError(f"logic: num_atoms {num_atoms} must be 1..{MAX_ATOMS}")
-    if closed_distractors and distractors[0] < 2:
-        raise DataError(f"logic: closed_distractors needs at least 2 distractors per instance (a cycle of blockers; got min {distractors[0]}); "
-                        "raise the distractors minimum")
-    blockers = (2 if closed_distractors else 1) if distractors[1] > 0 else 0
+    if deep_distractors and distractors[0] < 1:
+        raise DataError(f"logic: deep_distractors needs at least 1 distractor per instance (got min {distractors[0]}); raise the distractors minimum")
+    blockers = (2 if deep_distractors else 1) if distractors[1] > 0 else 0
     need_atoms = 1 + hi + blockers
     if num_atoms < need_atoms:
         raise DataError(f"logic: depth {hi} with a fact{f' and {blockers} false atom(s) for distractors' if blockers else ''} needs num_atoms >= {need_atoms} "
@@ -119,10 +119,14 @@ def closure(num_atoms: int, facts: Sequence[int], rules: Sequence[Rule]) -> tupl
 
 
 def make_instance(rng: np.random.Generator, num_atoms: int, num_rules: int, max_facts: int, depth: int,
-                  distractors: int, closed: bool = False) -> tuple[list[int], list[Rule]]:
+                  distractors: int, deep: bool = False) -> tuple[list[int], list[Rule]]:
     """One instance of exactly `depth` rounds: (facts, rules) in atom ids."""
     order = [int(a) for a in rng.permutation(num_atoms)]
-    reserve = (2 if closed else 1) if distractors else 0  # false atoms kept for the blockers
+    if deep:  # a dead chain as long as the derivation where the atoms allow: its root and `depth` dead atoms
+        distractors = max(distractors, min(depth, num_rules - depth))
+        reserve = max(2, min(depth + 1, num_atoms - depth - 1))
+    else:
+        reserve = 1 if distractors else 0  # false atoms kept for the blockers
     room = num_atoms - depth - reserve  # atoms left for facts and second atoms per level
     n_facts = int(rng.integers(1, min(max_facts, room) + 1))
     levels = [order[:n_facts]]
@@ -147,18 +151,20 @@ def make_instance(rng: np.random.Generator, num_atoms: int, num_rules: int, max_
             rules.append((body, head))
         levels.append(level)
     false_atoms = order[used:]
-    # closed: the first k distractors chain k blockers into a cycle (b0 -> b1 -> ... -> b0), so every
-    # blocker is the head of a rule too and only forward chaining from the facts tells that none fires
-    k = min(len(false_atoms), distractors) if closed else 0
-    cycle = false_atoms[:k] if closed else []
+    # deep: the first k distractors are a chain root -> d1 -> ... -> dk whose root no rule concludes, each
+    # rule's second body atom true, so telling the chain dead takes k + 1 rounds of pruning unsupported
+    # rules, as many as forward chaining takes to derive the true atoms; the rest hang off the chain
+    k = min(len(false_atoms) - 1, distractors, depth) if deep else 0
+    chain = false_atoms[:k + 1] if deep else []
     for i in range(distractors):
-        blocker = cycle[i] if i < k else false_atoms[int(rng.integers(len(false_atoms)))]
-        # a cycle rule's second body atom holds (a fact or a derived atom): nothing but the cycle blocks it
-        rest = order[:used] if i < k else [a for a in range(num_atoms) if a != blocker]
-        body = (blocker,) if rng.random() < 0.3 else (blocker, rest[int(rng.integers(len(rest)))])
         if i < k:
-            head = cycle[(i + 1) % k]
+            blocker, head = chain[i], chain[i + 1]
+            body = (blocker,) if rng.random() < 0.3 else (blocker, order[int(rng.integers(used))])
         else:
+            dead = chain if deep else false_atoms
+            blocker = dead[int(rng.integers(len(dead)))]
+            rest = [a for a in range(num_atoms) if a != blocker]
+            body = (blocker,) if rng.random() < 0.3 else (blocker, rest[int(rng.integers(len(rest)))])
             heads = [a for a in range(num_atoms) if a not in body]
             head = heads[int(rng.integers(len(heads)))]
         rules.append((body, head))
@@ -231,7 +237,7 @@ def _rename(rng: np.random.Generator, num_atoms: int, facts: Sequence[int], rule
 
 def generate_split(rng: np.random.Generator, count: int, *, num_atoms: int, num_rules: int, facts: int, depth: Sequence[int],
                    distractors: Sequence[int], exclude: set[bytes], label: str, progress: bool = False,
-                   closed_distractors: bool = False) -> list[tuple[list[int], list[Rule], int]]:
+                   deep_distractors: bool = False) -> list[tuple[list[int], list[Rule], int]]:
     """`count` distinct instances not in `exclude` (whose keys it adds): (facts, rules, depth)."""
     out = []
     bar = Progress(label, count, progress)
@@ -239,7 +245,7 @@ def generate_split(rng: np.random.Generator, count: int, *, num_atoms: int, num_
     while len(out) < count:
         d = int(rng.integers(depth[0], depth[1] + 1))
         m = int(rng.integers(distractors[0], distractors[1] + 1))
-        f, rules = make_instance(rng, num_atoms, num_rules, facts, d, m, closed_distractors)
+        f, rules = make_instance(rng, num_atoms, num_rules, facts, d, m, deep_distractors)
         key = canonical_key(f, rules)
         if key in exclude:
             misses += 1
@@ -269,7 +275,7 @@ def build_logic(
     num_test: int = 1000,
     num_aug: int = 0,
     label_mentions: bool = False,
-    closed_distractors: bool = False,
+    deep_distractors: bool = False,
     seed: int = 0,
     progress: bool = False,
     spec: dict | None = None,
@@ -288,7 +294,7 @@ def build_logic(
         num_test: Test instances.
         num_aug: Atom-renamed variants per train instance.
         label_mentions: Label every atom-name token (names and rule mentions) with the atom's truth too.
-        closed_distractors: Chain each instance's blockers into a cycle of never-firing rules (see the module doc).
+        deep_distractors: Chain each instance's blockers into a cycle of never-firing rules (see the module doc).
         seed: Seed; same arguments -> byte-identical files.
         progress: Progress line on stderr.
         spec: Recorded in `build.json`.
@@ -298,13 +304,13 @@ def build_logic(
     """
     test_depth = tuple(test_depth) if test_depth is not None else tuple(depth)
     for d in (depth, test_depth):
-        check_params(num_atoms, num_rules, facts, d, distractors, closed_distractors)
+        check_params(num_atoms, num_rules, facts, d, distractors, deep_distractors)
     if num_train < 0 or num_test < 0 or num_aug < 0:
         raise DataError("logic: num_train, num_test and num_aug must be >= 0")
     root = Path(out)
     seen: set[bytes] = set()
     common = dict(num_atoms=num_atoms, num_rules=num_rules, facts=facts, distractors=distractors, progress=progress,
-                  closed_distractors=closed_distractors)
+                  deep_distractors=deep_distractors)
     train = generate_split(np.random.default_rng([seed, 0]), num_train, depth=depth, exclude=seen, label="logic train", **common)
     aug_rng = np.random.default_rng([seed, 2])
     rows: dict[str, tuple[list, list, list, list]] = {"train": ([], [], [], []), "test": ([], [], [], [])}
@@ -331,5 +337,5 @@ def build_logic(
     write_build_info(root, "logic", spec or dict(num_atoms=num_atoms, num_rules=num_rules, facts=facts, depth=list(depth),
                                                  test_depth=list(test_depth), distractors=list(distractors), num_train=num_train,
                                                  num_test=num_test, num_aug=num_aug, label_mentions=label_mentions,
-                                                 closed_distractors=closed_distractors, seed=seed))
+                                                 deep_distractors=deep_distractors, seed=seed))
     return root
