@@ -104,7 +104,7 @@ def _parser() -> _Parser:
     lg.add_argument("--num-test", type=int, default=1000)
     lg.add_argument("--num-aug", type=int, default=0, help="atom-renamed variants per train instance")
     lg.add_argument("--label-mentions", action="store_true", help="also label every atom-name token (names, rule mentions) with the atom's truth")
-    lg.add_argument("--deep-distractors", action="store_true", help="chain the blocking atoms into a cycle of never-firing rules (no pruning shortcut)")
+    lg.add_argument("--deep-distractors", action="store_true", help="make the distractors a dead chain as deep as the derivation (no fixed-step pruning shortcut)")
     common(lg)
 
     lf = sub.add_parser("listfn", help="generate list programs shown by input/output examples (answer: the query's output)")

@@ -178,7 +178,7 @@ class LogicData(_Base):
     num_test: Count = 1000
     num_aug: int = Field(0, ge=0, le=MAX_AUG, description="atom-renamed variants per train instance")
     label_mentions: bool = Field(False, description="also label every atom-name token (names, rule mentions) with the atom's truth")
-    deep_distractors: bool = Field(False, description="chain the blocking atoms into a cycle of never-firing rules (no pruning shortcut)")
+    deep_distractors: bool = Field(False, description="make the distractors a dead chain as deep as the derivation (no fixed-step pruning shortcut)")
     seed: Seed = 0
 
     @model_validator(mode="after")

@@ -275,7 +275,8 @@ def build_listfn(
     train_pool = pool(length, heldout=False)
     test_pool = pool(test_length, heldout=False) if test_functions == "seen" else pool(test_length, heldout=True)
     if test_functions == "seen":  # a train function of a length the train split never draws is not "seen"
-        test_pool = [p for p in test_pool if p in set(train_pool)]
+        trained = set(train_pool)
+        test_pool = [p for p in test_pool if p in trained]
     if num_test and not test_pool:
         kind = "train" if test_functions == "seen" else "held-out"
         raise DataError(f"listfn: no {kind} function has a length in test_length {test_length}; widen test_length")

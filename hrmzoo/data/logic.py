@@ -294,7 +294,7 @@ def build_logic(
         num_test: Test instances.
         num_aug: Atom-renamed variants per train instance.
         label_mentions: Label every atom-name token (names and rule mentions) with the atom's truth too.
-        deep_distractors: Chain each instance's blockers into a cycle of never-firing rules (see the module doc).
+        deep_distractors: Make the distractors a dead chain as deep as the derivation (see the module doc).
         seed: Seed; same arguments -> byte-identical files.
         progress: Progress line on stderr.
         spec: Recorded in `build.json`.
