@@ -179,16 +179,18 @@ class LogicData(_Base):
     num_aug: int = Field(0, ge=0, le=MAX_AUG, description="atom-renamed variants per train instance")
     label_mentions: bool = Field(False, description="also label every atom-name token (names, rule mentions) with the atom's truth")
     deep_distractors: bool = Field(False, description="make the distractors a dead chain as deep as the derivation (no fixed-step pruning shortcut)")
+    train_keep_depth: Optional[Range] = Field(None, description="(min, max): write only the train instances of these depths (a curriculum stage on a subset of the same instances); None: all")
     seed: Seed = 0
 
     @model_validator(mode="after")
     def _fits(self) -> "LogicData":
         from hrmzoo.data.errors import DataError
-        from hrmzoo.data.logic import check_params
+        from hrmzoo.data.logic import check_keep_depth, check_params
 
         try:
             for d in (self.depth, self.test_depth or self.depth):
                 check_params(self.num_atoms, self.num_rules, self.facts, d, self.distractors, self.deep_distractors)
+            check_keep_depth(self.train_keep_depth, self.depth)
         except DataError as e:
             raise ValueError(str(e)) from None
         _check_total(self.num_train, self.num_aug + 1)

@@ -105,6 +105,17 @@ def check_params(num_atoms: int, num_rules: int, facts: int, depth: Sequence[int
                         "raise num_rules or lower depth/distractors")
 
 
+def check_keep_depth(keep: Sequence[int] | None, depth: Sequence[int]) -> tuple[int, int]:
+    """The train depths a build writes: `keep` within `depth`, or all of `depth`."""
+    if keep is None:
+        return int(depth[0]), int(depth[1])
+    lo, hi = keep
+    if not depth[0] <= lo <= hi <= depth[1]:
+        raise DataError(f"logic: train_keep_depth ({lo}, {hi}) must lie within depth ({depth[0]}, {depth[1]}) with min <= max; "
+                        "it selects a subset of the train instances")
+    return int(lo), int(hi)
+
+
 def closure(num_atoms: int, facts: Sequence[int], rules: Sequence[Rule]) -> tuple[np.ndarray, int]:
     """Forward chaining in rounds: (truth [num_atoms] bool, rounds until nothing new)."""
     truth = np.zeros(num_atoms, dtype=bool)
@@ -276,6 +287,7 @@ def build_logic(
     num_aug: int = 0,
     label_mentions: bool = False,
     deep_distractors: bool = False,
+    train_keep_depth: Sequence[int] | None = None,
     seed: int = 0,
     progress: bool = False,
     spec: dict | None = None,
@@ -295,6 +307,9 @@ def build_logic(
         num_aug: Atom-renamed variants per train instance.
         label_mentions: Label every atom-name token (names and rule mentions) with the atom's truth too.
         deep_distractors: Make the distractors a dead chain as deep as the derivation (see the module doc).
+        train_keep_depth: (min, max): write only the train instances of these depths (with their variants),
+            a curriculum stage on a subset of the very instances a full build draws; the test split
+            is unchanged. None: all of them.
         seed: Seed; same arguments -> byte-identical files.
         progress: Progress line on stderr.
         spec: Recorded in `build.json`.
@@ -307,6 +322,7 @@ def build_logic(
         check_params(num_atoms, num_rules, facts, d, distractors, deep_distractors)
     if num_train < 0 or num_test < 0 or num_aug < 0:
         raise DataError("logic: num_train, num_test and num_aug must be >= 0")
+    keep = check_keep_depth(train_keep_depth, depth)
     root = Path(out)
     seen: set[bytes] = set()
     common = dict(num_atoms=num_atoms, num_rules=num_rules, facts=facts, distractors=distractors, progress=progress,
@@ -318,11 +334,14 @@ def build_logic(
         variants = [(f, rules)] + [_rename(aug_rng, num_atoms, f, rules) for _ in range(num_aug)]
         for vf, vr in variants:
             seen.add(canonical_key(vf, vr))  # no test instance equals any train variant
+            if not keep[0] <= d <= keep[1]:
+                continue
             x, y = encode(num_atoms, num_rules, vf, vr, label_mentions)
             rows["train"][0].append(x)
             rows["train"][1].append(y)
-        rows["train"][2].append(len(variants))
-        rows["train"][3].append(d)
+        if keep[0] <= d <= keep[1]:
+            rows["train"][2].append(len(variants))
+            rows["train"][3].append(d)
     test = generate_split(np.random.default_rng([seed, 1]), num_test, depth=test_depth, exclude=seen, label="logic test", **common)
     for f, rules, d in test:
         x, y = encode(num_atoms, num_rules, f, rules, label_mentions)
@@ -337,5 +356,6 @@ def build_logic(
     write_build_info(root, "logic", spec or dict(num_atoms=num_atoms, num_rules=num_rules, facts=facts, depth=list(depth),
                                                  test_depth=list(test_depth), distractors=list(distractors), num_train=num_train,
                                                  num_test=num_test, num_aug=num_aug, label_mentions=label_mentions,
-                                                 deep_distractors=deep_distractors, seed=seed))
+                                                 deep_distractors=deep_distractors, seed=seed,
+                                                 **({"train_keep_depth": list(keep)} if train_keep_depth is not None else {})))
     return root

@@ -102,6 +102,7 @@ def test_same_seed_same_bytes(tmp_path):
     (dict(depth=(3, 2)), "1 <= min <= max"),
     (dict(test_depth=(0, 3)), "1 <= min <= max"),
     (dict(facts=0), "facts 0"),
+    (dict(depth=(1, 4), train_keep_depth=(2, 5)), "train_keep_depth"),
 ])
 def test_impossible_parameters_are_one_line(tmp_path, kwargs, match):
     with pytest.raises(DataError, match=match) as e:
@@ -144,6 +145,21 @@ def test_train_split_does_not_depend_on_the_test_range(tmp_path):
     # fewer training instances are the first ones of the larger build
     c = logic.build_logic(tmp_path / "c", num_train=10, num_test=20, num_aug=2, seed=3)
     assert (np.load(c / "train/all__inputs.npy") == np.load(a / "train/all__inputs.npy")[:30]).all()
+
+
+def test_train_keep_depth_writes_a_subset_of_the_same_instances(tmp_path):
+    """A curriculum stage: the train instances of the kept depths (all their variants), nothing else; test unchanged."""
+    kw = dict(num_train=120, num_test=40, num_aug=2, label_mentions=True, deep_distractors=True, seed=5)
+    full = logic.build_logic(tmp_path / "a", **kw)
+    part = logic.build_logic(tmp_path / "b", train_keep_depth=(1, 2), **kw)
+    for f in ("inputs", "labels"):
+        assert (full / f"test/all__{f}.npy").read_bytes() == (part / f"test/all__{f}.npy").read_bytes()
+    d_full, d_part = np.load(full / "train/extra__depth.npy"), np.load(part / "train/extra__depth.npy")
+    assert set(d_part) == {1, 2} and len(d_part) == int(np.isin(d_full, (1, 2)).sum()) < len(d_full)
+    # the rows are those of the full build's depth-1-2 instances, in order, each with its 3 variants
+    row_depth = np.repeat(d_full, 3)
+    for f in ("inputs", "labels"):
+        assert (np.load(part / f"train/all__{f}.npy") == np.load(full / f"train/all__{f}.npy")[np.isin(row_depth, (1, 2))]).all()
 
 
 def test_label_mentions_labels_every_atom_name_with_its_closure_value(tmp_path):
