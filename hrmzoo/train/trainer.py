@@ -112,6 +112,8 @@ class Trainer:
                  data_root: str | Path | None = None, resume: bool = False, dist: DistContext | None = None):
         self.recipe = load_recipe(recipe, overrides)
         self.cfg = self.recipe.train
+        if not resume:
+            self._check_init_from()  # before any data is built or run directory made
         self._setup_device(dist)  # threads, device, process group, autocast dtype
         self._open_data(data_root)  # the train and test splits, checked against the model
         self._build_model()  # checked on the meta device first, then built once; compile, EMA
@@ -209,6 +211,18 @@ class Trainer:
         except OSError as exc:
             raise TrainingError(f"{describe_os_error(exc)} before training started; nothing was trained, "
                                 f"{self._kept()}; {os_error_fix(exc)}, then run the same command again") from None
+
+    def _check_init_from(self) -> None:
+        """A warm start from a local path that is not there is a one-line error naming what to train first."""
+        source = self.cfg.init_from
+        if source is None or source.startswith("pretrained:") or Path(source).exists():
+            return
+        from hrmzoo.recipe.shipped import list_recipes
+
+        stage = f"{self.recipe.name}_warmup"
+        first = f"run 'hrmzoo train {stage}'" if stage in list_recipes() else "train the run it names"
+        raise CheckpointError(f"train.init_from={source}: no such run or checkpoint (from {Path.cwd()}); {first} first, "
+                              "point train.init_from at another run, or start from scratch with train.init_from=null")
 
     def _warm_start(self, source: str) -> None:
         """`train.init_from`: copy trained weights into the model (and its EMA) before step 0."""

@@ -226,7 +226,7 @@ def test_init_from_pretrained_and_a_file(tmp_path, sudoku4):
 
 
 @pytest.mark.parametrize("source, says", [
-    ("missing", "checkpoint not found"),
+    ("missing", "no such run or checkpoint"),
     ("pretrained:no_such_model", "no pretrained model 'no_such_model'"),
     ("other_shape", "has shape"),
 ])
@@ -240,6 +240,17 @@ def test_init_from_refuses_clearly(tmp_path, sudoku4, source, says):
         Trainer("tiny_sudoku4", [*STATEFUL, "train.steps=1", f"train.init_from={source}"], run_dir=tmp_path / "run", data_root=sudoku4)
     message = str(err.value)
     assert message.startswith(f"train.init_from={source}: ") and says in message and "\n" not in message
+    if says.startswith("no such"):  # refused before any data is built or the run directory is made
+        assert not (tmp_path / "run").exists()
+
+
+def test_a_missing_warm_up_run_names_the_recipe_to_train_first(tmp_path, monkeypatch):
+    """cpu_logic starts from its stage-1 run (cpu_logic_warmup): without it, one line says to train that first."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CheckpointError) as err:
+        Trainer("cpu_logic", ["train.progress=false"])
+    assert "run 'hrmzoo train cpu_logic_warmup' first" in str(err.value) and "\n" not in str(err.value)
+    assert not any(tmp_path.iterdir())  # no data built, no run directory
 
 
 def test_resume_ignores_init_from(tmp_path, sudoku4):
