@@ -105,7 +105,6 @@ def _parser() -> _Parser:
     lg.add_argument("--num-aug", type=int, default=0, help="atom-renamed variants per train instance")
     lg.add_argument("--label-mentions", action="store_true", help="also label every atom-name token (names, rule mentions) with the atom's truth")
     lg.add_argument("--deep-distractors", action="store_true", help="make the distractors a dead chain as deep as the derivation (no fixed-step pruning shortcut)")
-    lg.add_argument("--label-rules", action="store_true", help="label each rule's head token with whether the rule fires (its body holds)")
     lg.add_argument("--train-keep-depth", type=int, nargs=2, metavar=("MIN", "MAX"),
                     help="write only the train instances of these depths (a curriculum stage on a subset of the same instances)")
     common(lg)
@@ -158,7 +157,7 @@ def _config(args: argparse.Namespace):
         return parse_config(dict(type="logic", num_atoms=args.num_atoms, num_rules=args.num_rules, facts=args.facts, depth=tuple(args.depth),
                                  test_depth=tuple(args.test_depth) if args.test_depth else None, distractors=tuple(args.distractors),
                                  num_train=args.num_train, num_test=args.num_test, num_aug=args.num_aug,
-                                 label_mentions=args.label_mentions, deep_distractors=args.deep_distractors, label_rules=args.label_rules,
+                                 label_mentions=args.label_mentions, deep_distractors=args.deep_distractors,
                                  train_keep_depth=tuple(args.train_keep_depth) if args.train_keep_depth else None, seed=args.seed))
     if args.kind == "listfn":
         return parse_config(dict(type="listfn", width=args.width, num_examples=args.num_examples, length=tuple(args.length),

@@ -179,7 +179,6 @@ class LogicData(_Base):
     num_aug: int = Field(0, ge=0, le=MAX_AUG, description="atom-renamed variants per train instance")
     label_mentions: bool = Field(False, description="also label every atom-name token (names, rule mentions) with the atom's truth")
     deep_distractors: bool = Field(False, description="make the distractors a dead chain as deep as the derivation (no fixed-step pruning shortcut)")
-    label_rules: bool = Field(False, description="label each rule's head token with whether the rule fires (its body holds)")
     train_keep_depth: Optional[Range] = Field(None, description="(min, max): write only the train instances of these depths (a curriculum stage on a subset of the same instances); None: all")
     seed: Seed = 0
 

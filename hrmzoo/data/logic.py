@@ -43,12 +43,6 @@ to) that the model otherwise finds only through the status answers, three
 attention hops later. An exact answer then needs every mention right too, a
 superset of the status answers.
 
-`label_rules` labels each rule's head token with whether that rule fires
-(every body atom true in the closure) instead of the head atom's truth (which
-another rule may make true): the second hop of a derivation ("a rule fires when
-its body holds") then has a signal of its own too. Like `label_mentions` it
-changes no input and no status answer.
-
 Splits: train and test are drawn from separate seeded streams; a test instance
 whose content (facts and the set of rules, order ignored) equals a train
 instance or one of its augmented variants is drawn again. `test_depth` sets
@@ -196,9 +190,8 @@ def canonical_key(facts: Sequence[int], rules: Sequence[Rule]) -> bytes:
 
 
 def encode(num_atoms: int, num_rules: int, facts: Sequence[int], rules: Sequence[Rule],
-           label_mentions: bool = False, label_rules: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(input, label) token rows of one instance; `label_mentions` labels every atom-name token too,
-    `label_rules` each rule's head token with whether the rule fires (overriding its mention label)."""
+           label_mentions: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(input, label) token rows of one instance; `label_mentions` labels every atom-name token too."""
     x = np.zeros(seq_len(num_atoms, num_rules), dtype=np.uint8)
     y = np.zeros_like(x)
     x[0:2 * num_atoms:2] = ATOM0 + np.arange(num_atoms)
@@ -214,9 +207,6 @@ def encode(num_atoms: int, num_rules: int, facts: Sequence[int], rules: Sequence
     if label_mentions:
         named = x >= ATOM0
         y[named] = np.where(truth[x[named].astype(np.int64) - ATOM0], YES, NO)
-    if label_rules:
-        for i, (body, _) in enumerate(rules):
-            y[2 * num_atoms + 3 * i + 2] = YES if all(truth[a] for a in body) else NO
     return x, y
 
 
@@ -297,7 +287,6 @@ def build_logic(
     num_aug: int = 0,
     label_mentions: bool = False,
     deep_distractors: bool = False,
-    label_rules: bool = False,
     train_keep_depth: Sequence[int] | None = None,
     seed: int = 0,
     progress: bool = False,
@@ -318,7 +307,6 @@ def build_logic(
         num_aug: Atom-renamed variants per train instance.
         label_mentions: Label every atom-name token (names and rule mentions) with the atom's truth too.
         deep_distractors: Make the distractors a dead chain as deep as the derivation (see the module doc).
-        label_rules: Label each rule's head token with whether the rule fires (see the module doc).
         train_keep_depth: (min, max): write only the train instances of these depths (with their variants),
             a curriculum stage on a subset of the very instances a full build draws; the test split
             is unchanged. None: all of them.
@@ -348,7 +336,7 @@ def build_logic(
             seen.add(canonical_key(vf, vr))  # no test instance equals any train variant
             if not keep[0] <= d <= keep[1]:
                 continue
-            x, y = encode(num_atoms, num_rules, vf, vr, label_mentions, label_rules)
+            x, y = encode(num_atoms, num_rules, vf, vr, label_mentions)
             rows["train"][0].append(x)
             rows["train"][1].append(y)
         if keep[0] <= d <= keep[1]:
@@ -356,7 +344,7 @@ def build_logic(
             rows["train"][3].append(d)
     test = generate_split(np.random.default_rng([seed, 1]), num_test, depth=test_depth, exclude=seen, label="logic test", **common)
     for f, rules, d in test:
-        x, y = encode(num_atoms, num_rules, f, rules, label_mentions, label_rules)
+        x, y = encode(num_atoms, num_rules, f, rules, label_mentions)
         rows["test"][0].append(x)
         rows["test"][1].append(y)
         rows["test"][2].append(1)
@@ -369,6 +357,5 @@ def build_logic(
                                                  test_depth=list(test_depth), distractors=list(distractors), num_train=num_train,
                                                  num_test=num_test, num_aug=num_aug, label_mentions=label_mentions,
                                                  deep_distractors=deep_distractors, seed=seed,
-                                                 **({"label_rules": True} if label_rules else {}),
                                                  **({"train_keep_depth": list(keep)} if train_keep_depth is not None else {})))
     return root

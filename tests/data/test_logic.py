@@ -183,30 +183,6 @@ def test_label_mentions_labels_every_atom_name_with_its_closure_value(tmp_path):
     assert config_metadata(dict(type="logic", label_mentions=True))["seq_len"] == 2 * ATOMS + 3 * RULES
 
 
-def test_label_rules_labels_each_head_with_whether_its_rule_fires(tmp_path):
-    """label_rules: a rule's head token says whether the rule fires (body in the closure); the rest as label_mentions."""
-    mentions = logic.build_logic(tmp_path / "a", num_train=200, num_test=50, num_aug=1, label_mentions=True, deep_distractors=True, seed=4)
-    rules = prepare_data(dict(type="logic", num_train=200, num_test=50, num_aug=1, seed=4, label_mentions=True,
-                              deep_distractors=True, label_rules=True), tmp_path / "cache")
-    differ = 0
-    for split in ("train", "test"):
-        xs = np.load(rules / f"{split}/all__inputs.npy")
-        ys = np.load(rules / f"{split}/all__labels.npy")
-        assert (xs == np.load(mentions / f"{split}/all__inputs.npy")).all()
-        ym = np.load(mentions / f"{split}/all__labels.npy")
-        for x, y, y0 in zip(xs, ys, ym):
-            model, _ = chain(*read_instance(x))
-            heads = [2 * ATOMS + 3 * i + 2 for i in range(RULES) if x[2 * ATOMS + 3 * i] != 0]
-            for p in heads:
-                body = {int(t) - 6 for t in x[p - 2:p] if t >= 6}
-                assert y[p] == (2 if body <= model else 1), (split, p)
-                differ += int(y[p] != y0[p])
-            rest = np.ones(len(x), bool)
-            rest[heads] = False
-            assert (y[rest] == y0[rest]).all()
-    assert differ > 0  # some heads are true atoms through another rule: the labels say something new
-
-
 def _shortcut_hits(root, split="test") -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Per instance, whether each rule that does not chain forward from the facts is exact (the test's own statements)."""
     d = load_split(root, split)
