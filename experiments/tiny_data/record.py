@@ -24,7 +24,7 @@ from hrmzoo.catalog.record import record_results
 IN_RANGE = (1, 2, 4, 8, 16)
 BEYOND = (1, 4, 8, 32)
 DATASET = ("logic (Horn-rule closure, 16 atoms, 16 rule slots): 1,000 train instances of depth 1-4 with 7 atom-renamed variants "
-           "each, every atom mention labelled (label_mentions); scored on the 16 status answers of the 1,000 test instances "
+           "each, every atom mention labelled (label_mentions), distractors a dead chain as deep as the derivation (deep_distractors); scored on the 16 status answers of the 1,000 test instances "
            "(depth 1-4; none shared with training) and of 1,000 instances of depth 5-8 (beyond the training range)")
 
 
@@ -33,8 +33,13 @@ def per_seed(run: Path) -> dict:
     if missing:
         sys.exit(f"record.py: {run} lacks {', '.join(missing)}; run experiments/tiny_data/run_seed.sh for it")
     recipe = yaml.safe_load((run / "recipe.yaml").read_text())
+    warmup = run.with_name(run.name + "_warmup") / "recipe.yaml"  # run_seed.sh's stage 1, when the recipe has one
+    if recipe["train"].get("init_from") and not warmup.is_file():
+        sys.exit(f"record.py: {run} started from {recipe['train']['init_from']} but {warmup.parent} is not there; "
+                 "record runs of experiments/tiny_data/run_seed.sh, which trains the warm-up stage beside the run")
+    warm = yaml.safe_load(warmup.read_text())["train"]["steps"] if recipe["train"].get("init_from") else 0
     inrange, beyond = (json.loads((run / f).read_text()) for f in ("inrange.json", "beyond.json"))
-    return {"seed": recipe["train"]["seed"], "steps": recipe["train"]["steps"], "budget": recipe["model"]["halting"]["max_segments"],
+    return {"seed": recipe["train"]["seed"], "steps": (warm, recipe["train"]["steps"]), "budget": recipe["model"]["halting"]["max_segments"],
             "in": inrange["metrics"]["exact_by_segment"], "beyond": beyond["metrics"]["exact_by_segment"], "by": inrange["by"]["buckets"],
             "cpu_min": float((run / "cpu_seconds").read_text()) / 60}
 
@@ -50,7 +55,9 @@ def stats(values: list[float]) -> tuple[float, float]:
 def rows_for(recipe: str, seeds: list[dict], command: str, hardware: str, date: str) -> list[dict]:
     if len({s["steps"] for s in seeds}) != 1 or len({s["budget"] for s in seeds}) != 1:
         sys.exit("record.py: the runs differ in steps or segment budget; record like with like")
-    base = (f"seeds {', '.join(str(s['seed']) for s in seeds)}; {seeds[0]['steps']:,} steps per seed; "
+    warm, steps = seeds[0]["steps"]
+    schedule = f"{warm:,} warm-up steps on the depth-1 training instances, then {steps:,} on all" if warm else f"{steps:,} steps"
+    base = (f"seeds {', '.join(str(s['seed']) for s in seeds)}; {schedule} per seed; "
             f"trained with {seeds[0]['budget']} segments; saved (EMA) weights")
     common = {"recipe": recipe, "dataset": DATASET, "command": command, "hardware": hardware, "date": date, "seeds": len(seeds)}
     rows = []
@@ -70,7 +77,7 @@ def rows_for(recipe: str, seeds: list[dict], command: str, hardware: str, date: 
         add(f"exact_accuracy/depth 5-8@{k}seg", [100 * s["beyond"][k - 1] for s in seeds], "%",
             f"beyond the training depth; every example run {segments(k)}")
     add("CPU-minutes to train, one thread", [s["cpu_min"] for s in seeds], "min",
-        "user + system time of the training process (dataset build and final evaluation included)", digits=1)
+        "user + system time of the training processes, warm-up stage included (dataset build and final evaluation included)", digits=1)
     return rows
 
 

@@ -25,10 +25,14 @@ def _load(name: str):
 record_tool, plot_tool, sets_tool = _load("record"), _load("plot"), _load("eval_sets")
 
 
-def _run(root: Path, seed: int, inrange: float, beyond: float, cpu_s: float, steps: int = 5000) -> Path:
+def _run(root: Path, seed: int, inrange: float, beyond: float, cpu_s: float, steps: int = 3500, warmup: int | None = 1500) -> Path:
     run = root / f"seed{seed}"
     run.mkdir(parents=True)
-    (run / "recipe.yaml").write_text(yaml.safe_dump({"train": {"seed": seed, "steps": steps}, "model": {"halting": {"max_segments": 4}}}))
+    train = {"seed": seed, "steps": steps, **({"init_from": str(run) + "_warmup"} if warmup else {})}
+    (run / "recipe.yaml").write_text(yaml.safe_dump({"train": train, "model": {"halting": {"max_segments": 4}}}))
+    if warmup:  # run_seed.sh's stage 1 beside the run
+        (root / f"seed{seed}_warmup").mkdir()
+        (root / f"seed{seed}_warmup/recipe.yaml").write_text(yaml.safe_dump({"train": {"seed": seed, "steps": warmup}}))
     buckets = [{"bucket": str(d), "n": 250, "exact_by_segment": [inrange] * 16} for d in (1, 2, 3, 4)]
     (run / "inrange.json").write_text(json.dumps({"metrics": {"exact_by_segment": [inrange / 2] + [inrange] * 15}, "by": {"buckets": buckets}}))
     (run / "beyond.json").write_text(json.dumps({"metrics": {"exact_by_segment": [beyond] * 32}}))
@@ -47,6 +51,7 @@ def test_rows_are_means_and_sample_stds_over_seeds_and_valid_catalogue_rows(tmp_
     assert by["exact_accuracy/depth 3@4seg"]["value"] == pytest.approx(96.0)
     assert by["CPU-minutes to train, one thread"]["value"] == pytest.approx(21.0)
     assert all(r["seeds"] == 2 for r in rows) and "per seed 95.0, 97.0" in by["exact_accuracy/depth 1-4@4seg"]["notes"]
+    assert "1,500 warm-up steps on the depth-1 training instances, then 3,500 on all" in by["CPU-minutes to train, one thread"]["notes"]
     for row in rows:
         Result.model_validate(row)
 
@@ -55,6 +60,13 @@ def test_runs_that_differ_in_steps_or_lack_files_are_refused(tmp_path):
     a, b = _run(tmp_path, 0, 0.9, 0.4, 60.0), _run(tmp_path, 1, 0.9, 0.4, 60.0, steps=3000)
     with pytest.raises(SystemExit, match="differ in steps"):
         record_tool.rows_for("cpu_logic", [record_tool.per_seed(a), record_tool.per_seed(b)], "c", "h", "2026-12-06")
+    c = _run(tmp_path, 2, 0.9, 0.4, 60.0, warmup=None)  # from scratch: not like a curriculum run
+    with pytest.raises(SystemExit, match="differ in steps"):
+        record_tool.rows_for("cpu_logic", [record_tool.per_seed(a), record_tool.per_seed(c)], "c", "h", "2026-12-06")
+    import shutil
+    shutil.rmtree(tmp_path / "seed1_warmup")
+    with pytest.raises(SystemExit, match="seed1_warmup is not there"):
+        record_tool.per_seed(b)
     (a / "beyond.json").unlink()
     with pytest.raises(SystemExit, match="lacks beyond.json"):
         record_tool.per_seed(a)
