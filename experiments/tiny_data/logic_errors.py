@@ -22,18 +22,6 @@ from hrmzoo.data.reader import load_split
 from hrmzoo.evaluate.core import evaluate
 
 
-def levels(facts, rules) -> dict[int, int]:
-    """Atom -> the round that derives it (0 for facts); false atoms are absent."""
-    level, known, r = {a: 0 for a in facts}, set(facts), 0
-    while True:
-        new = {h for body, h in rules if set(body) <= known and h not in known}
-        if not new:
-            return level
-        r += 1
-        level.update({h: r for h in new})
-        known |= new
-
-
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run")
@@ -45,33 +33,24 @@ def main(argv=None) -> None:
     model = load_model(a.run)
     result = evaluate(model, a.data, max_segments=a.segments, keep_predictions=True, limit=a.limit)
     pred = result.samples["predictions"].numpy()
-    split = load_split(a.data, "test").sets[0]
-    xs, ys = np.asarray(split.inputs)[: len(pred)], np.asarray(split.labels)[: len(pred)]
+    split = load_split(a.data, "test")
+    n = split.vocab_size - logic.ATOM0  # atoms of the layout (vocab: the special tokens, then one per atom)
+    xs, ys = np.asarray(split.sets[0].inputs)[: len(pred)], np.asarray(split.sets[0].labels)[: len(pred)]
     err, total = Counter(), Counter()
     for x, y, yhat in zip(xs, ys, pred):
-        n = _num_atoms(x)
-        facts, rules = logic.decode(x, num_atoms=n)
-        level = levels(facts, rules)
+        level = logic.derivation_rounds(n, *logic.decode(x, num_atoms=n))
         for pos in np.flatnonzero((y == logic.YES) | (y == logic.NO)):
             if pos < 2 * n:
                 kind, atom = ("name" if pos % 2 == 0 else "status"), pos // 2
             else:
                 kind, atom = ("head" if (pos - 2 * n) % 3 == 2 else "body"), int(x[pos]) - logic.ATOM0
-            lv = level.get(atom)
-            key = (kind, "false" if lv is None else "fact" if lv == 0 else f"L{min(lv, 4)}")
+            lv = int(level[atom])
+            key = (kind, "false" if lv < 0 else "fact" if lv == 0 else f"L{min(lv, 4)}")
             total[key] += 1
             err[key] += int(yhat[pos] != y[pos])
     print(f"{a.run}: exact {100 * result.metrics['exact_accuracy']:.1f}% at {a.segments} segments, {len(pred)} test instances")
     for key in sorted(total):
         print(f"{key[0]:7s} {key[1]:6s} n={total[key]:6d}  error {100 * err[key] / total[key]:5.1f}%")
-
-
-def _num_atoms(x: np.ndarray) -> int:
-    """Atoms of the layout: the leading run of (name, status) pairs, names in order."""
-    n = 0
-    while 2 * n < len(x) and x[2 * n] == logic.ATOM0 + n:
-        n += 1
-    return n
 
 
 if __name__ == "__main__":

@@ -33,11 +33,13 @@ def per_seed(run: Path) -> dict:
     if missing:
         sys.exit(f"record.py: {run} lacks {', '.join(missing)}; run experiments/tiny_data/run_seed.sh for it")
     recipe = yaml.safe_load((run / "recipe.yaml").read_text())
-    warmup = run.with_name(run.name + "_warmup") / "recipe.yaml"  # run_seed.sh's stage 1, when the recipe has one
-    if recipe["train"].get("init_from") and not warmup.is_file():
-        sys.exit(f"record.py: {run} started from {recipe['train']['init_from']} but {warmup.parent} is not there; "
-                 "record runs of experiments/tiny_data/run_seed.sh, which trains the warm-up stage beside the run")
-    warm = yaml.safe_load(warmup.read_text())["train"]["steps"] if recipe["train"].get("init_from") else 0
+    warm, start = 0, recipe["train"].get("init_from")
+    if start:  # run_seed.sh's stage 1, trained beside the run
+        warmup = run.with_name(run.name + "_warmup") / "recipe.yaml"
+        if not warmup.is_file():
+            sys.exit(f"record.py: {run} started from {start} but {warmup.parent} is not there; "
+                     "record runs of experiments/tiny_data/run_seed.sh, which trains the warm-up stage beside the run")
+        warm = yaml.safe_load(warmup.read_text())["train"]["steps"]
     inrange, beyond = (json.loads((run / f).read_text()) for f in ("inrange.json", "beyond.json"))
     return {"seed": recipe["train"]["seed"], "steps": (warm, recipe["train"]["steps"]), "budget": recipe["model"]["halting"]["max_segments"],
             "in": inrange["metrics"]["exact_by_segment"], "beyond": beyond["metrics"]["exact_by_segment"], "by": inrange["by"]["buckets"],

@@ -116,17 +116,23 @@ def check_keep_depth(keep: Sequence[int] | None, depth: Sequence[int]) -> tuple[
     return int(lo), int(hi)
 
 
-def closure(num_atoms: int, facts: Sequence[int], rules: Sequence[Rule]) -> tuple[np.ndarray, int]:
-    """Forward chaining in rounds: (truth [num_atoms] bool, rounds until nothing new)."""
-    truth = np.zeros(num_atoms, dtype=bool)
-    truth[list(facts)] = True
+def derivation_rounds(num_atoms: int, facts: Sequence[int], rules: Sequence[Rule]) -> np.ndarray:
+    """Forward chaining in rounds: per atom, the round that derives it (0: a fact; -1: never true)."""
+    level = np.full(num_atoms, -1, dtype=np.int64)
+    level[list(facts)] = 0
     rounds = 0
     while True:
-        new = [h for body, h in rules if not truth[h] and all(truth[b] for b in body)]
+        new = [h for body, h in rules if level[h] < 0 and all(level[b] >= 0 for b in body)]
         if not new:
-            return truth, rounds
-        truth[new] = True
+            return level
         rounds += 1
+        level[new] = rounds
+
+
+def closure(num_atoms: int, facts: Sequence[int], rules: Sequence[Rule]) -> tuple[np.ndarray, int]:
+    """Forward chaining in rounds: (truth [num_atoms] bool, rounds until nothing new)."""
+    level = derivation_rounds(num_atoms, facts, rules)
+    return level >= 0, int(level.max(initial=0))
 
 
 def make_instance(rng: np.random.Generator, num_atoms: int, num_rules: int, max_facts: int, depth: int,
