@@ -41,8 +41,8 @@ from hrmzoo.evaluate.core import evaluate
 from hrmzoo.recipe import load_recipe
 from hrmzoo.train.trainer import Trainer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "data"))
-import tom_story_solver as S  # noqa: E402  (the rules live beside the tests that bound them)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: the rules live beside the tests that bound them
+from tests.data import tom_story_solver as S  # noqa: E402
 
 GROUPS = ("first-order TB", "first-order FB", "second-order TB", "second-order FB", "reality", "memory")
 
@@ -119,15 +119,22 @@ def train(args) -> None:
 
 
 # ---------------------------------------------------------------------------- score runs
-def score_run(run_dir: Path, batch_size: int = 256) -> dict:
+def score_run(run_dir: Path, batch_size: int = 256, data_overrides: tuple[str, ...] = ()) -> dict:
+    """Score a run on its recipe's test split, or on the test split of that data spec with `data_overrides`
+    (`data.test_num_agents=[4,4]`: a generalisation build; its stories are never in any train split)."""
     model = load_model(run_dir)
-    recipe = load_recipe(run_dir / "recipe.yaml")
+    recipe = load_recipe(run_dir / "recipe.yaml", list(data_overrides))
     root = prepare_dataset(recipe, recipe.train.data_cache, progress=False)
     ex = _extras(root / "test")
     data = PuzzleDataset(root, "test")
+    width = data.get_batch(np.arange(1))["inputs"].shape[1]
+    if width != model.cfg.seq_len:
+        raise SystemExit(f"{run_dir}: the test split's sequences are {width} tokens, the model reads {model.cfg.seq_len}; "
+                         "keep data.size and data.event_slots as the run was trained")
     result = evaluate(model, data, batch_size=batch_size, run_all_segments=True)
     right = result.samples["exact"].cpu().numpy().astype(bool)
-    out = {"run": str(run_dir), "recipe": recipe.name, "seed": recipe.train.seed, "exact": breakdown(right, ex), "activity": {}}
+    out = {"run": str(run_dir), "recipe": recipe.name, "seed": recipe.train.seed, "steps": recipe.train.steps,
+           "params": sum(p.numel() for p in model.parameters()), "data": list(data_overrides), "exact": breakdown(right, ex), "activity": {}}
     if not model.controller.hook_points:
         return out
     groups = np.asarray([group_of(k, o, f) for k, o, f in zip(ex["kind"], ex["order"], ex["false_belief"])])
@@ -165,11 +172,82 @@ def plot_activity(scores: list[dict], path: Path) -> None:
 
 
 def score(args) -> None:
-    scores = [score_run(Path(r)) for r in args.runs]
-    for s in scores:
-        print(json.dumps(s))
+    scores = []
+    for r in args.runs:
+        t0 = time.process_time()
+        scores.append(score_run(Path(r), data_overrides=tuple(args.data)))
+        scores[-1]["score_cpu_s"] = round(time.process_time() - t0, 1)
+        print(json.dumps(scores[-1]), flush=True)
+        if args.out:  # one line per run, appended as each finishes: a long scoring run keeps what it did
+            with open(args.out, "a", encoding="utf-8") as f:
+                f.write(json.dumps(scores[-1]) + "\n")
     if args.plot:
         plot_activity(scores, Path(args.plot))
+
+
+# ---------------------------------------------------------------------------- the protocol's table
+COLUMNS = ("first-order TB", "first-order FB", "second-order TB", "second-order FB", "belief",
+           "pair first-order", "pair second-order", "reality", "memory")
+
+
+def read_scores(paths: list[str]) -> dict[str, dict[int, dict]]:
+    """{recipe: {seed: score}} from `score --out` files; a later line of the same (recipe, seed) replaces an earlier one."""
+    runs: dict[str, dict[int, dict]] = {}
+    for path in paths:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                runs.setdefault(row["recipe"], {})[int(row["seed"])] = row
+    return runs
+
+
+def summarise(runs: dict[int, dict], success: tuple[str, float]) -> dict[str, dict]:
+    """Per column: mean, std (ddof 1), median over seeds, per-seed values; and the success rate (`success`: column, threshold)."""
+    seeds = sorted(runs)
+    out: dict[str, dict] = {}
+    for col in COLUMNS:
+        vals = np.asarray([runs[s]["exact"].get(col, np.nan) for s in seeds], float)
+        out[col] = {"mean": float(np.mean(vals)), "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0,
+                    "median": float(np.median(vals)), "values": vals.tolist()}
+    col, at = success
+    out["success"] = {"count": int(sum(runs[s]["exact"].get(col, 0.0) >= at for s in seeds)), "of": len(seeds)}
+    return out
+
+
+def paired(base: dict[int, dict], other: dict[int, dict]) -> dict[str, dict]:
+    """Seed-paired difference other - base per column over the seeds both have: mean, std, wins/ties/losses."""
+    seeds = sorted(set(base) & set(other))
+    out = {}
+    for col in COLUMNS:
+        d = np.asarray([other[s]["exact"].get(col, np.nan) - base[s]["exact"].get(col, np.nan) for s in seeds], float)
+        out[col] = {"mean": float(d.mean()), "std": float(d.std(ddof=1)) if len(d) > 1 else 0.0,
+                    "wins": int((d > 0).sum()), "ties": int((d == 0).sum()), "losses": int((d < 0).sum()), "seeds": seeds}
+    return out
+
+
+def table_markdown(runs: dict[str, dict[int, dict]], floors: dict | None, success: tuple[str, float], base: str | None) -> str:
+    head = "| model | seeds | " + " | ".join(COLUMNS) + f" | success ({success[0]} >= {success[1]:g}%) |"
+    lines = [head, "|" + "---|" * (len(COLUMNS) + 3)]
+    for name, by_seed in runs.items():
+        s = summarise(by_seed, success)
+        cells = [f"{s[c]['mean']:.1f} ± {s[c]['std']:.1f} (med {s[c]['median']:.1f})" for c in COLUMNS]
+        lines.append(f"| `{name}` | {len(by_seed)} | " + " | ".join(cells) + f" | {s['success']['count']}/{s['success']['of']} |")
+    for name, row in (floors or {}).items():
+        lines.append(f"| floor: {name} | - | " + " | ".join(f"{row[c]:.1f}" if c in row else "" for c in COLUMNS) + " | |")
+    if base is not None and base in runs:
+        for name, by_seed in runs.items():
+            if name == base:
+                continue
+            d = paired(runs[base], by_seed)
+            cells = [f"{d[c]['mean']:+.1f} ± {d[c]['std']:.1f} ({d[c]['wins']}/{d[c]['ties']}/{d[c]['losses']})" for c in COLUMNS]
+            lines.append(f"| `{name}` - `{base}`, seed-paired (wins/ties/losses) | {len(d[COLUMNS[0]]['seeds'])} | " + " | ".join(cells) + " | |")
+    return "\n".join(lines)
+
+
+def table(args) -> None:
+    runs = read_scores(args.scores)
+    floors = json.loads(Path(args.floors).read_text())["floors"] if args.floors else None
+    print(table_markdown(runs, floors, (args.success_column, args.success_at), args.base))
 
 
 # ---------------------------------------------------------------------------- floors
@@ -253,12 +331,21 @@ def main(argv: list[str] | None = None) -> None:
     s = sub.add_parser("score")
     s.add_argument("runs", nargs="+")
     s.add_argument("--plot")
+    s.add_argument("--out", help="append one JSON line per run to this file")
+    s.add_argument("--data", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="data overrides for a generalisation build, e.g. data.num_train=1 data.test_num_agents=[4,4]")
     f = sub.add_parser("floors")
     f.add_argument("recipe")
     f.add_argument("--cnn-steps", type=int, default=600)
     f.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE", help="recipe overrides, e.g. data.num_train=5000")
+    tb = sub.add_parser("table", help="the protocol's table from `score --out` files: mean ± std, median, success, seed-paired differences")
+    tb.add_argument("scores", nargs="+")
+    tb.add_argument("--floors", help="a file holding the JSON line `floors` prints")
+    tb.add_argument("--base", default="tom2_none", help="the baseline recipe of the seed-paired differences")
+    tb.add_argument("--success-column", default="belief", choices=COLUMNS)
+    tb.add_argument("--success-at", type=float, default=90.0)
     args = p.parse_args(argv)
-    {"train": train, "score": score, "floors": floors}[args.cmd](args)
+    {"train": train, "score": score, "floors": floors, "table": table}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,10 @@ class PerspectiveConfig(ControllerConfig):
         heads: which heads to build: `FE` (L's context, every L step) and/or `SE` (H's new state).
         target_weight: weight of the perspective-target loss (0: the heads are trained by the task loss only).
         modulation_penalty: 0 (default) or w: adds `w * mean(modulation^2)` to the loss.
+        keep_scale: rescale each modulated position to the RMS of the state it modulated (default), so the
+            blocks and the output head read a state on the scale they were built for however large the
+            modulation grows; False: `value * (1 + gamma) + beta` as it is (found to hold the model at the
+            task's prior: issue 27's runs, experiments/tom/README.md).
     """
 
     size: int = Field(8, ge=6, le=tom_story.MAX_SIZE)
@@ -77,6 +81,7 @@ class PerspectiveConfig(ControllerConfig):
     heads: tuple[str, ...] = ("FE", "SE")
     target_weight: float = Field(0.1, ge=0)
     modulation_penalty: float = Field(0.0, ge=0)
+    keep_scale: bool = True
 
 
 def _silu_slope(h: torch.Tensor) -> torch.Tensor:
@@ -210,7 +215,11 @@ class PerspectiveContext(ControlContext):
             self._add("modulation", self.ctl.cfg.modulation_penalty * mod.float().pow(2).mean())
         if self._targets is not None:
             self._add(f"perspective_{name}", self.ctl.cfg.target_weight * self._target_loss(name, head, hidden))
-        return value * (1 + gamma) + beta
+        out = value * (1 + gamma) + beta
+        if self.ctl.cfg.keep_scale:  # the direction is the head's, the size the backbone's
+            rms = lambda t: t.float().pow(2).mean(-1, keepdim=True).add(1e-6).sqrt()  # noqa: E731
+            out = out * (rms(value) / rms(out)).to(out.dtype)
+        return out
 
     def _target_loss(self, name: str, head: SpatialHead, hidden: torch.Tensor) -> torch.Tensor:
         ctl, cfg = self.ctl, self.ctl.cfg

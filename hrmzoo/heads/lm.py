@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pydantic import Field
+
+from hrmzoo.errors import RecipeError
 from hrmzoo.layers import lecun_init_
 from hrmzoo.registry import ComponentConfig, register
 
@@ -23,6 +26,12 @@ class LMHeadConfig(ComponentConfig):
     """
 
     loss: Literal["stablemax", "softmax"] = "stablemax"
+    answer_token: Optional[int] = Field(
+        None, ge=0,
+        description="None (default): per-token loss only. A token id (e.g. tom2's YES, 40): in each sequence whose label marks exactly one "
+                    "position with it, add cross-entropy over the supervised positions of that token's log-probability, so the one "
+                    "answer's gradient is not diluted by the N-1 others and 'that token nowhere' stops being a minimum; other sequences "
+                    "get the per-token loss only. Decoding is unchanged (per-token argmax).")
 
 
 def stablemax_log_softmax(logits: torch.Tensor) -> torch.Tensor:
@@ -41,6 +50,19 @@ def sequence_ce(logits: torch.Tensor, labels: torch.Tensor, kind: str = "stablem
     return per_token.sum(-1) / valid.sum(-1).clamp_min(1)
 
 
+def answer_position_ce(logits: torch.Tensor, labels: torch.Tensor, token: int, kind: str = "stablemax") -> torch.Tensor:
+    """Per-sequence loss [B]: where exactly one supervised position is labelled `token`, the cross-entropy of a softmax
+    over the supervised positions of log p(token) (which position holds the answer); 0 for other sequences."""
+    logp = stablemax_log_softmax(logits) if kind == "stablemax" else F.log_softmax(logits.double(), -1)
+    valid = labels != IGNORE_INDEX
+    is_answer = labels == token
+    single = valid.any(-1) & (is_answer.sum(-1) == 1)
+    score = logp[..., token].masked_fill(~valid, float("-inf"))
+    per_position = torch.log_softmax(score, -1)
+    picked = (per_position.masked_fill(~is_answer, 0.0)).sum(-1)
+    return torch.where(single, -picked, torch.zeros_like(picked))
+
+
 @register("head", "lm", config=LMHeadConfig, sizes=('hidden_size', 'vocab_size', 'num_prefix'))
 class LMHead(nn.Module):
     """Linear map from the output state to vocabulary logits (prefix positions dropped), no bias."""
@@ -48,6 +70,10 @@ class LMHead(nn.Module):
     def __init__(self, cfg: LMHeadConfig, *, hidden_size: int, vocab_size: int, num_prefix: int = 0):
         super().__init__()
         self.loss_kind = cfg.loss
+        self.answer_token = cfg.answer_token
+        if cfg.answer_token is not None and cfg.answer_token >= vocab_size:
+            raise RecipeError(f"head lm: answer_token {cfg.answer_token} is not a token of the vocabulary (0..{vocab_size - 1}); "
+                             "set model.head.answer_token to the answer's token id")
         self.prefix_len = num_prefix
         self.proj = lecun_init_(nn.Linear(hidden_size, vocab_size, bias=False))
 
@@ -55,5 +81,8 @@ class LMHead(nn.Module):
         return self.proj(z[:, self.prefix_len :])
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Per-sequence cross-entropy [B] in float64."""
-        return sequence_ce(logits, labels, self.loss_kind)
+        """Per-sequence cross-entropy [B] in float64 (plus the answer-position term with `answer_token`)."""
+        loss = sequence_ce(logits, labels, self.loss_kind)
+        if self.answer_token is not None:
+            loss = loss + answer_position_ce(logits, labels, self.answer_token, self.loss_kind)
+        return loss
