@@ -23,7 +23,7 @@ def run_dir(tmp_path_factory):
     from hrmzoo.train.trainer import Trainer
 
     tmp = tmp_path_factory.mktemp("tom2")
-    trainer = Trainer(str(ROOT / "experiments" / "tom" / "tom2_perspective.yaml"),
+    trainer = Trainer("tom2_perspective",
                       [*TINY, "train.steps=1", "train.warmup_steps=0", "train.dtype=float32", f"train.data_cache={tmp / 'cache'}"], run_dir=tmp / "run")
     trainer.train_step()
     trainer.save()
@@ -42,10 +42,10 @@ def test_score_run_breaks_down_by_group_and_pair_and_reads_generalisation_builds
         ablate.score_run(run_dir, data_overrides=("data.event_slots=16",))
 
 
-def _row(recipe, seed, value, **cols):
+def _row(recipe, seed, value, steps=100, **cols):
     exact = {c: value for c in ablate.COLUMNS}
     exact.update(cols)
-    return {"recipe": recipe, "seed": seed, "exact": exact}
+    return {"recipe": recipe, "seed": seed, "steps": steps, "exact": exact}
 
 
 def test_table_summarises_seeds_and_pairs_them(tmp_path):
@@ -66,3 +66,21 @@ def test_table_summarises_seeds_and_pairs_them(tmp_path):
     text = ablate.table_markdown(runs, {"reality": {"belief": 50.0}}, ("belief", 90.0), "tom2_none")
     assert "| `tom2_perspective` - `tom2_none`, seed-paired (wins/ties/losses) | 3 |" in text
     assert "| floor: reality | - |" in text and "1/3 |" in text
+
+
+def test_recorded_rows_carry_seeds_pairs_and_floors(tmp_path):
+    import yaml
+
+    runs = {"tom2_none": {0: _row("tom2_none", 0, 10.0, steps=5), 1: _row("tom2_none", 1, 30.0, steps=5)},
+            "tom2_perspective": {0: _row("tom2_perspective", 0, 20.0, steps=5), 1: _row("tom2_perspective", 1, 20.0, steps=5)}}
+    rows = ablate.result_rows(runs, {"cnn": {"belief": 26.9}}, "tom2_none", split="in range", dataset="d", command="c", hardware="h",
+                              date="2026-12-06")
+    from hrmzoo.catalog.record import record_results
+
+    record_results(rows, tmp_path)
+    got = {(r["recipe"], r["metric"]): r for r in yaml.safe_load((tmp_path / "results.yaml").read_text())["results"]}
+    r = got[("tom2_perspective", "exact_accuracy/in range belief")]
+    assert r["value"] == 20.0 and r["seeds"] == 2 and r["std"] == 0.0
+    assert "per seed 20.0, 20.0" in r["notes"] and "minus tom2_none, seed-paired: +0.0 ± 14.1 (1 better, 0 equal, 1 worse)" in r["notes"]
+    assert "best floor 26.9 (cnn)" in r["notes"] and "5 training steps" in r["notes"]
+    assert len(got) == 2 * len(ablate.COLUMNS)

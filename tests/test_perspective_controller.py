@@ -12,7 +12,7 @@ from hrmzoo.controllers.perspective import _targets
 from hrmzoo.data import tom_story as T
 from hrmzoo.errors import HrmzooError
 
-RECIPE = str(Path(__file__).resolve().parents[1] / "experiments" / "tom" / "tom2_perspective.yaml")
+RECIPE = "tom2_perspective"
 SMALL = ["model.hidden_size=16", "model.controller.head_width=8"]
 
 
@@ -70,6 +70,20 @@ def test_modulation_differs_per_position(batch):
     assert gamma_like.std(dim=0).mean() > 1e-3, "positions are modulated differently"
     assert set(ctx.trace) == {"SE/h_step", "SE/h_step/flat"}
     assert 0.0 <= float(ctx.trace["SE/h_step/flat"][0]) <= 1.0
+
+
+@pytest.mark.parametrize("keep_scale", [True, False])
+def test_keep_scale_holds_each_positions_rms_however_large_the_modulation(batch, keep_scale):
+    model = build_model(RECIPE, [*SMALL, f"model.controller.keep_scale={keep_scale}"], seed=0)
+    with torch.no_grad():
+        for head in model.controller.heads.values():
+            head.out.weight.normal_(0, 5.0)  # a modulation far larger than the state
+    x = model.embedding(batch["inputs"])
+    value = torch.randn_like(x)
+    out = model.controller.context(batch, x).hook("h_step", value, old=value, state={})
+    rms = lambda t: t.pow(2).mean(-1).sqrt()  # noqa: E731
+    assert not torch.allclose(out / rms(out)[..., None], value / rms(value)[..., None], atol=1e-2)  # the direction moved
+    assert torch.allclose(rms(out), rms(value), rtol=1e-4) == keep_scale
 
 
 def test_targets_are_the_benchmark_replay_and_reach_both_heads(batch):

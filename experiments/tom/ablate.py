@@ -1,8 +1,8 @@
 """Theory of mind v2: train a recipe while measuring its empathy heads, score runs by question, and the floors.
 
-    python experiments/tom/ablate.py train experiments/tom/tom2_perspective.yaml --seed 0 --steps 300 --out runs/tom2/perspective-s0 --set data.num_train=5000
+    python experiments/tom/ablate.py train recipes/tom2_perspective.yaml --seed 0 --steps 300 --out runs/tom2/perspective-s0 --set data.num_train=5000
     python experiments/tom/ablate.py score runs/tom2/none-s0 runs/tom2/perspective-s0 --plot docs/assets/tom2_activity.png
-    python experiments/tom/ablate.py floors experiments/tom/tom2_none.yaml --cnn-steps 600 --set data.num_train=5000
+    python experiments/tom/ablate.py floors recipes/tom2_none.yaml --cnn-steps 600 --set data.num_train=5000
 
 `train` runs the project's `Trainer` step by step (the same optimizer, batches
 and schedule as `hrmzoo train`) and, every `--measure-every` steps, records
@@ -244,10 +244,43 @@ def table_markdown(runs: dict[str, dict[int, dict]], floors: dict | None, succes
     return "\n".join(lines)
 
 
+def result_rows(runs: dict[str, dict[int, dict]], floors: dict | None, base: str | None, *, split: str, dataset: str,
+                command: str, hardware: str, date: str) -> list[dict]:
+    """Catalogue rows (`hrmzoo.catalog.Result`) per recipe and column: mean ± std over seeds, the per-seed values, the
+    median, the seed-paired difference to `base` and the best floor of that column in the notes."""
+    rows = []
+    for name, by_seed in runs.items():
+        s = summarise(by_seed, ("belief", 90.0))
+        d = paired(runs[base], by_seed) if base in runs and name != base else None
+        steps = sorted({int(r["steps"]) for r in by_seed.values()})
+        for col in COLUMNS:
+            notes = [f"{split}; per seed " + ", ".join(f"{v:.1f}" for v in s[col]["values"]),
+                     f"median {s[col]['median']:.1f}", "seeds " + ", ".join(str(k) for k in sorted(by_seed)),
+                     f"{'/'.join(map(str, steps))} training steps of batch 64, every segment run"]
+            if d is not None:
+                notes.append(f"minus {base}, seed-paired: {d[col]['mean']:+.1f} ± {d[col]['std']:.1f} "
+                             f"({d[col]['wins']} better, {d[col]['ties']} equal, {d[col]['losses']} worse)")
+            best = max(((f[col], f_name) for f_name, f in (floors or {}).items() if col in f), default=None)
+            if best is not None:
+                notes.append(f"best floor {best[0]:.1f} ({best[1]})")
+            rows.append({"recipe": name, "metric": f"exact_accuracy/{split} {col}", "value": round(s[col]["mean"], 2),
+                         "std": round(s[col]["std"], 2), "seeds": len(by_seed), "unit": "%", "dataset": dataset,
+                         "command": command, "hardware": hardware, "date": date, "notes": "; ".join(notes)})
+    return rows
+
+
 def table(args) -> None:
     runs = read_scores(args.scores)
     floors = json.loads(Path(args.floors).read_text())["floors"] if args.floors else None
+    if args.record:
+        from hrmzoo.catalog.record import record_results
+
+        rows = result_rows(runs, floors, args.base, split=args.split, dataset=args.dataset, command=args.command,
+                           hardware=args.hardware, date=args.date)
+        print("recorded in", ", ".join(record_results(rows, args.record)), "- run `hrmzoo catalog` next")
     print(table_markdown(runs, floors, (args.success_column, args.success_at), args.base))
+    if args.plot:
+        plot_activity([row for by_seed in runs.values() for _, row in sorted(by_seed.items())], Path(args.plot))
 
 
 # ---------------------------------------------------------------------------- floors
@@ -312,9 +345,10 @@ def floors(args) -> None:
         # the rules answer belief questions only: their rows leave out the controls
         right = np.asarray([bool(b) and tuple(rule(p, spec.view_radius)) == t for p, t, b in zip(parsed, truth, belief)])
         table[name] = {k: v for k, v in breakdown(right, ex).items() if k not in ("reality", "memory", "all")}
-    t0 = time.process_time()
-    table["one-pass CNN"], params = cnn_floor(root, n, args.cnn_steps)
-    print(json.dumps({"dataset": str(root), "cnn_params": params, "cnn_steps": args.cnn_steps,
+    t0, params = time.process_time(), None
+    if args.cnn_steps:  # 0: the rules only (a generalisation build, whose train split is not the models')
+        table["one-pass CNN"], params = cnn_floor(root, n, args.cnn_steps)
+    print(json.dumps({"dataset": str(root), "overrides": args.overrides, "cnn_params": params, "cnn_steps": args.cnn_steps,
                       "cnn_cpu_s": round(time.process_time() - t0), "floors": table}))
 
 
@@ -344,6 +378,13 @@ def main(argv: list[str] | None = None) -> None:
     tb.add_argument("--base", default="tom2_none", help="the baseline recipe of the seed-paired differences")
     tb.add_argument("--success-column", default="belief", choices=COLUMNS)
     tb.add_argument("--success-at", type=float, default=90.0)
+    tb.add_argument("--plot", help="draw each controller run's head activity per question group to this file")
+    tb.add_argument("--record", metavar="REGISTRY_DIR", help="write the rows into this folder's results.yaml (shipped recipes) / results_history.yaml")
+    tb.add_argument("--split", default="in range", help="the metric's prefix: what the scores were measured on")
+    tb.add_argument("--dataset", default="", help="--record: the data the scores were measured on")
+    tb.add_argument("--command", default="", help="--record: the commands that produced the scores")
+    tb.add_argument("--hardware", default="", help="--record: where they ran")
+    tb.add_argument("--date", default=time.strftime("%Y-%m-%d"), help="--record: when")
     args = p.parse_args(argv)
     {"train": train, "score": score, "floors": floors, "table": table}[args.cmd](args)
 

@@ -168,7 +168,8 @@ def _heads_at(controller) -> dict[str, list[str]]:
     if isinstance(heads, nn.ModuleDict):
         at: dict[str, list[str]] = {}
         for name, head in heads.items():
-            at.setdefault(head.spec.point, []).append(name)
+            point = head.spec.point if hasattr(head, "spec") else head.point  # quaternion heads carry a spec, perspective heads a point
+            at.setdefault(point, []).append(name)
         return at
     return {p: [type(controller).__name__] for p in getattr(controller, "hook_points", ())}
 
