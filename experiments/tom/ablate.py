@@ -172,6 +172,7 @@ def plot_activity(scores: list[dict], path: Path) -> None:
 
 
 def score(args) -> None:
+    torch.set_num_threads(args.threads)  # beside training runs, more threads than free cores stall on each other
     scores = []
     for r in args.runs:
         t0 = time.process_time()
@@ -366,6 +367,7 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("runs", nargs="+")
     s.add_argument("--plot")
     s.add_argument("--out", help="append one JSON line per run to this file")
+    s.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     s.add_argument("--data", nargs="+", default=[], metavar="KEY=VALUE",
                    help="data overrides for a generalisation build, e.g. data.num_train=1 data.test_num_agents=[4,4]")
     f = sub.add_parser("floors")
