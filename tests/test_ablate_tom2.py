@@ -73,14 +73,14 @@ def test_recorded_rows_carry_seeds_pairs_and_floors(tmp_path):
 
     runs = {"tom2_none": {0: _row("tom2_none", 0, 10.0, steps=5), 1: _row("tom2_none", 1, 30.0, steps=5)},
             "tom2_perspective": {0: _row("tom2_perspective", 0, 20.0, steps=5), 1: _row("tom2_perspective", 1, 20.0, steps=5)}}
-    rows = ablate.result_rows(runs, {"cnn": {"belief": 26.9}}, "tom2_none", split="in range", dataset="d", command="c", hardware="h",
+    rows = ablate.result_rows(runs, {"cnn": {"belief": 26.9}, "other_view_only": {"belief": 85.3}}, "tom2_none", split="in range", dataset="d", command="c", hardware="h",
                               date="2026-12-06")
     from hrmzoo.catalog.record import record_results
 
     record_results(rows, tmp_path)
     got = {(r["recipe"], r["metric"]): r for r in yaml.safe_load((tmp_path / "results.yaml").read_text())["results"]}
     r = got[("tom2_perspective", "exact_accuracy/in range belief")]
-    assert r["value"] == 20.0 and r["seeds"] == 2 and r["std"] == 0.0
+    assert r["value"] == 20.0 and r["seeds"] == 2 and r["std"] == 0.0 and "median 20.0" in r["notes"]
     assert "per seed 20.0, 20.0" in r["notes"] and "minus tom2_none, seed-paired: +0.0 ± 14.1 (1 better, 0 equal, 1 worse)" in r["notes"]
-    assert "best floor 26.9 (cnn)" in r["notes"] and "5 training steps" in r["notes"]
+    assert "best floor 26.9 (cnn)" in r["notes"] and "5 training steps" in r["notes"]  # a partial solver is no floor
     assert len(got) == 2 * len(ablate.COLUMNS)

@@ -231,7 +231,8 @@ def table_markdown(runs: dict[str, dict[int, dict]], floors: dict | None, succes
     lines = [head, "|" + "---|" * (len(COLUMNS) + 3)]
     for name, by_seed in runs.items():
         s = summarise(by_seed, success)
-        cells = [f"{s[c]['mean']:.1f} ± {s[c]['std']:.1f} (med {s[c]['median']:.1f})" for c in COLUMNS]
+        one = len(by_seed) == 1
+        cells = [f"{s[c]['mean']:.1f}" if one else f"{s[c]['mean']:.1f} ± {s[c]['std']:.1f} (med {s[c]['median']:.1f})" for c in COLUMNS]
         lines.append(f"| `{name}` | {len(by_seed)} | " + " | ".join(cells) + f" | {s['success']['count']}/{s['success']['of']} |")
     for name, row in (floors or {}).items():
         lines.append(f"| floor: {name} | - | " + " | ".join(f"{row[c]:.1f}" if c in row else "" for c in COLUMNS) + " | |")
@@ -240,13 +241,15 @@ def table_markdown(runs: dict[str, dict[int, dict]], floors: dict | None, succes
             if name == base:
                 continue
             d = paired(runs[base], by_seed)
-            cells = [f"{d[c]['mean']:+.1f} ± {d[c]['std']:.1f} ({d[c]['wins']}/{d[c]['ties']}/{d[c]['losses']})" for c in COLUMNS]
+            one = len(d[COLUMNS[0]]["seeds"]) == 1
+            cells = [f"{d[c]['mean']:+.1f}" if one else f"{d[c]['mean']:+.1f} ± {d[c]['std']:.1f} ({d[c]['wins']}/{d[c]['ties']}/{d[c]['losses']})"
+                     for c in COLUMNS]
             lines.append(f"| `{name}` - `{base}`, seed-paired (wins/ties/losses) | {len(d[COLUMNS[0]]['seeds'])} | " + " | ".join(cells) + " | |")
     return "\n".join(lines)
 
 
 def result_rows(runs: dict[str, dict[int, dict]], floors: dict | None, base: str | None, *, split: str, dataset: str,
-                command: str, hardware: str, date: str) -> list[dict]:
+                command: str, hardware: str, date: str, columns: tuple[str, ...] = COLUMNS) -> list[dict]:
     """Catalogue rows (`hrmzoo.catalog.Result`) per recipe and column: mean ± std over seeds, the per-seed values, the
     median, the seed-paired difference to `base` and the best floor of that column in the notes."""
     rows = []
@@ -254,18 +257,23 @@ def result_rows(runs: dict[str, dict[int, dict]], floors: dict | None, base: str
         s = summarise(by_seed, ("belief", 90.0))
         d = paired(runs[base], by_seed) if base in runs and name != base else None
         steps = sorted({int(r["steps"]) for r in by_seed.values()})
-        for col in COLUMNS:
-            notes = [f"{split}; per seed " + ", ".join(f"{v:.1f}" for v in s[col]["values"]),
-                     f"median {s[col]['median']:.1f}", "seeds " + ", ".join(str(k) for k in sorted(by_seed)),
-                     f"{'/'.join(map(str, steps))} training steps of batch 64, every segment run"]
+        for col in columns:
+            notes = [f"{split}; per seed " + ", ".join(f"{v:.1f}" for v in s[col]["values"])]
+            if len(by_seed) > 1:
+                notes.append(f"median {s[col]['median']:.1f}")
+            notes += ["seeds " + ", ".join(str(k) for k in sorted(by_seed)),
+                      f"{'/'.join(map(str, steps))} training steps of batch 64, every segment run"]
             if d is not None:
                 notes.append(f"minus {base}, seed-paired: {d[col]['mean']:+.1f} ± {d[col]['std']:.1f} "
                              f"({d[col]['wins']} better, {d[col]['ties']} equal, {d[col]['losses']} worse)")
-            best = max(((f[col], f_name) for f_name, f in (floors or {}).items() if col in f), default=None)
+            # floors: the shortcut rules and the CNN; the partial solvers (part of the perspective) are not floors
+            # (nor is the order-blind rule on first-order questions, where it is the full solver)
+            not_floor = set(S.PARTIAL) | ({"first_order_only"} if "first-order" in col else set())
+            best = max(((f[col], f_name) for f_name, f in (floors or {}).items() if col in f and f_name not in not_floor), default=None)
             if best is not None:
                 notes.append(f"best floor {best[0]:.1f} ({best[1]})")
             rows.append({"recipe": name, "metric": f"exact_accuracy/{split} {col}", "value": round(s[col]["mean"], 2),
-                         "std": round(s[col]["std"], 2), "seeds": len(by_seed), "unit": "%", "dataset": dataset,
+                         "std": round(s[col]["std"], 2) if len(by_seed) > 1 else None, "seeds": len(by_seed), "unit": "%", "dataset": dataset,
                          "command": command, "hardware": hardware, "date": date, "notes": "; ".join(notes)})
     return rows
 
@@ -277,7 +285,7 @@ def table(args) -> None:
         from hrmzoo.catalog.record import record_results
 
         rows = result_rows(runs, floors, args.base, split=args.split, dataset=args.dataset, command=args.command,
-                           hardware=args.hardware, date=args.date)
+                           hardware=args.hardware, date=args.date, columns=tuple(args.columns or COLUMNS))
         print("recorded in", ", ".join(record_results(rows, args.record)), "- run `hrmzoo catalog` next")
     print(table_markdown(runs, floors, (args.success_column, args.success_at), args.base))
     if args.plot:
@@ -387,6 +395,7 @@ def main(argv: list[str] | None = None) -> None:
     tb.add_argument("--command", default="", help="--record: the commands that produced the scores")
     tb.add_argument("--hardware", default="", help="--record: where they ran")
     tb.add_argument("--date", default=time.strftime("%Y-%m-%d"), help="--record: when")
+    tb.add_argument("--columns", nargs="+", choices=COLUMNS, help="--record: these columns only (default all)")
     args = p.parse_args(argv)
     {"train": train, "score": score, "floors": floors, "table": table}[args.cmd](args)
 
