@@ -45,7 +45,7 @@ def test_score_run_breaks_down_by_group_and_pair_and_reads_generalisation_builds
 def _row(recipe, seed, value, steps=100, **cols):
     exact = {c: value for c in ablate.COLUMNS}
     exact.update(cols)
-    return {"recipe": recipe, "seed": seed, "steps": steps, "exact": exact}
+    return {"recipe": recipe, "seed": seed, "steps": steps, "batch": 64, "exact": exact}
 
 
 def test_table_summarises_seeds_and_pairs_them(tmp_path):
@@ -82,5 +82,5 @@ def test_recorded_rows_carry_seeds_pairs_and_floors(tmp_path):
     r = got[("tom2_perspective", "exact_accuracy/in range belief")]
     assert r["value"] == 20.0 and r["seeds"] == 2 and r["std"] == 0.0 and "median 20.0" in r["notes"]
     assert "per seed 20.0, 20.0" in r["notes"] and "minus tom2_none, seed-paired: +0.0 ± 14.1 (1 better, 0 equal, 1 worse)" in r["notes"]
-    assert "best floor 26.9 (cnn)" in r["notes"] and "5 training steps" in r["notes"]  # a partial solver is no floor
+    assert "best floor 26.9 (cnn)" in r["notes"] and "5 training steps of batch 64" in r["notes"]  # a partial solver is no floor
     assert len(got) == 2 * len(ablate.COLUMNS)

@@ -1,8 +1,9 @@
 """Theory of mind v2: train a recipe while measuring its empathy heads, score runs by question, and the floors.
 
-    python experiments/tom/ablate.py train recipes/tom2_perspective.yaml --seed 0 --steps 300 --out runs/tom2/perspective-s0 --set data.num_train=5000
-    python experiments/tom/ablate.py score runs/tom2/none-s0 runs/tom2/perspective-s0 --plot docs/assets/tom2_activity.png
-    python experiments/tom/ablate.py floors recipes/tom2_none.yaml --cnn-steps 600 --set data.num_train=5000
+    python experiments/tom/ablate.py train tom2_perspective --seed 0 --out runs/tom2/perspective-s0
+    python experiments/tom/ablate.py score runs/tom2/none-s0 runs/tom2/perspective-s0 --out runs/tom2/scores.jsonl
+    python experiments/tom/ablate.py floors tom2_none --cnn-steps 600 > runs/tom2/floors.json
+    python experiments/tom/ablate.py table runs/tom2/scores.jsonl --floors runs/tom2/floors.json --plot runs/tom2/activity.png
 
 `train` runs the project's `Trainer` step by step (the same optimizer, batches
 and schedule as `hrmzoo train`) and, every `--measure-every` steps, records
@@ -16,6 +17,10 @@ question kind, belief order, true vs false belief, second-order mechanism, and
 the pair score (both members of a true/false-belief pair right), with the
 controller's activity per head for each question kind and order (and a picture
 with `--plot`).
+
+`table` reads the `score --out` files: per recipe mean ± std, median and success
+rate over the seeds, the floors beside them, seed-paired differences to the
+baseline; `--record registry/` writes the rows into the catalogue.
 
 `floors` scores the shortcut and partial rules of `tests/data/tom_story_solver.py`
 and a one-pass CNN (no recurrence, no controller) trained on the train split,
@@ -133,7 +138,7 @@ def score_run(run_dir: Path, batch_size: int = 256, data_overrides: tuple[str, .
                          "keep data.size and data.event_slots as the run was trained")
     result = evaluate(model, data, batch_size=batch_size, run_all_segments=True)
     right = result.samples["exact"].cpu().numpy().astype(bool)
-    out = {"run": str(run_dir), "recipe": recipe.name, "seed": recipe.train.seed, "steps": recipe.train.steps,
+    out = {"run": str(run_dir), "recipe": recipe.name, "seed": recipe.train.seed, "steps": recipe.train.steps, "batch": recipe.train.batch_size,
            "params": sum(p.numel() for p in model.parameters()), "data": list(data_overrides), "exact": breakdown(right, ex), "activity": {}}
     if not model.controller.hook_points:
         return out
@@ -262,7 +267,8 @@ def result_rows(runs: dict[str, dict[int, dict]], floors: dict | None, base: str
             if len(by_seed) > 1:
                 notes.append(f"median {s[col]['median']:.1f}")
             notes += ["seeds " + ", ".join(str(k) for k in sorted(by_seed)),
-                      f"{'/'.join(map(str, steps))} training steps of batch 64, every segment run"]
+                      f"{'/'.join(map(str, steps))} training steps of batch {'/'.join(sorted({str(r.get('batch', '?')) for r in by_seed.values()}))}, "
+                      "every segment run"]
             if d is not None:
                 notes.append(f"minus {base}, seed-paired: {d[col]['mean']:+.1f} ± {d[col]['std']:.1f} "
                              f"({d[col]['wins']} better, {d[col]['ties']} equal, {d[col]['losses']} worse)")

@@ -6,9 +6,8 @@ from typing import Literal, Optional
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from pydantic import Field
+from torch import nn
 
 from hrmzoo.errors import RecipeError
 from hrmzoo.layers import lecun_init_
@@ -23,6 +22,7 @@ class LMHeadConfig(ComponentConfig):
     Attributes:
         loss: `stablemax` (HRM/TRM: s(x) = x+1 for x >= 0, 1/(1-x) otherwise,
             computed in float64) or `softmax` cross-entropy.
+        answer_token: None, or the token that marks a one-position answer (its field description says more).
     """
 
     loss: Literal["stablemax", "softmax"] = "stablemax"
