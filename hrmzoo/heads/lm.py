@@ -41,19 +41,25 @@ def stablemax_log_softmax(logits: torch.Tensor) -> torch.Tensor:
     return torch.log(s / s.sum(-1, keepdim=True))
 
 
-def sequence_ce(logits: torch.Tensor, labels: torch.Tensor, kind: str = "stablemax") -> torch.Tensor:
-    """Per-sequence loss [B]: mean over supervised tokens (labels != IGNORE_INDEX)."""
-    logp = stablemax_log_softmax(logits) if kind == "stablemax" else F.log_softmax(logits.double(), -1)
+def log_probs(logits: torch.Tensor, kind: str = "stablemax") -> torch.Tensor:
+    """Per-token log-probabilities in float64 under `kind` (stablemax or softmax)."""
+    return stablemax_log_softmax(logits) if kind == "stablemax" else F.log_softmax(logits.double(), -1)
+
+
+def sequence_ce(logits: torch.Tensor, labels: torch.Tensor, kind: str = "stablemax", *, logp: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-sequence loss [B]: mean over supervised tokens (labels != IGNORE_INDEX); `logp`: `log_probs(logits, kind)` if already computed."""
+    logp = log_probs(logits, kind) if logp is None else logp
     valid = labels != IGNORE_INDEX
     picked = logp.gather(-1, labels.clamp_min(0).unsqueeze(-1)).squeeze(-1)
     per_token = torch.where(valid, -picked, torch.zeros_like(picked))
     return per_token.sum(-1) / valid.sum(-1).clamp_min(1)
 
 
-def answer_position_ce(logits: torch.Tensor, labels: torch.Tensor, token: int, kind: str = "stablemax") -> torch.Tensor:
+def answer_position_ce(logits: torch.Tensor, labels: torch.Tensor, token: int, kind: str = "stablemax", *,
+                       logp: torch.Tensor | None = None) -> torch.Tensor:
     """Per-sequence loss [B]: where exactly one supervised position is labelled `token`, the cross-entropy of a softmax
     over the supervised positions of log p(token) (which position holds the answer); 0 for other sequences."""
-    logp = stablemax_log_softmax(logits) if kind == "stablemax" else F.log_softmax(logits.double(), -1)
+    logp = log_probs(logits, kind) if logp is None else logp
     valid = labels != IGNORE_INDEX
     is_answer = labels == token
     single = valid.any(-1) & (is_answer.sum(-1) == 1)
@@ -82,7 +88,8 @@ class LMHead(nn.Module):
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Per-sequence cross-entropy [B] in float64 (plus the answer-position term with `answer_token`)."""
-        loss = sequence_ce(logits, labels, self.loss_kind)
+        logp = log_probs(logits, self.loss_kind)  # once: both terms read it
+        loss = sequence_ce(logits, labels, self.loss_kind, logp=logp)
         if self.answer_token is not None:
-            loss = loss + answer_position_ce(logits, labels, self.answer_token, self.loss_kind)
+            loss = loss + answer_position_ce(logits, labels, self.answer_token, self.loss_kind, logp=logp)
         return loss
