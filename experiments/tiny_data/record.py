@@ -6,7 +6,9 @@ Each RUN is the run directory `run_seed.sh` wrote: `inrange.json` (the 16 status
 recipe's 1,000 test instances, every example run 16 segments, `exact_by_segment` holding budgets
 1..16), `beyond.json` (1,000 instances of depth 5-8, budgets 1..32) and `cpu_seconds`. Rows: exact
 in range at 1, 2, 4, 8, 16 segments and per depth at the recipe's own budget; beyond at 1, 4, 8, 32;
-CPU-minutes. Without `--write` the rows are printed, not recorded.
+CPU-minutes. Runs trained on another training-set size (`run_seed.sh ... data.num_train=N`) get
+metrics named with it (`... (100 train)`), so the size grid's rows sit beside the 1,000 rows.
+Without `--write` the rows are printed, not recorded.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from hrmzoo.catalog.record import record_results
 
 IN_RANGE = (1, 2, 4, 8, 16)
 BEYOND = (1, 4, 8, 32)
-DATASET = ("logic (Horn-rule closure, 16 atoms, 16 rule slots): 1,000 train instances of depth 1-4 with 7 atom-renamed variants "
+DATASET = ("logic (Horn-rule closure, 16 atoms, 16 rule slots): {n:,} train instances of depth 1-4 with 7 atom-renamed variants "
            "each, every atom mention labelled (label_mentions), distractors a dead chain as deep as the derivation (deep_distractors); scored on the 16 status answers of the 1,000 test instances "
            "(depth 1-4; none shared with training) and of 1,000 instances of depth 5-8 (beyond the training range)")
 
@@ -42,6 +44,7 @@ def per_seed(run: Path) -> dict:
         warm = yaml.safe_load(warmup.read_text())["train"]["steps"]
     inrange, beyond = (json.loads((run / f).read_text()) for f in ("inrange.json", "beyond.json"))
     return {"seed": recipe["train"]["seed"], "steps": (warm, recipe["train"]["steps"]), "budget": recipe["model"]["halting"]["max_segments"],
+            "num_train": recipe["data"]["num_train"],
             "in": inrange["metrics"]["exact_by_segment"], "beyond": beyond["metrics"]["exact_by_segment"], "by": inrange["by"]["buckets"],
             "cpu_min": float((run / "cpu_seconds").read_text()) / 60}
 
@@ -55,18 +58,20 @@ def stats(values: list[float]) -> tuple[float, float]:
 
 
 def rows_for(recipe: str, seeds: list[dict], command: str, hardware: str, date: str) -> list[dict]:
-    if len({s["steps"] for s in seeds}) != 1 or len({s["budget"] for s in seeds}) != 1:
-        sys.exit("record.py: the runs differ in steps or segment budget; record like with like")
+    if len({s["steps"] for s in seeds}) != 1 or len({s["budget"] for s in seeds}) != 1 or len({s["num_train"] for s in seeds}) != 1:
+        sys.exit("record.py: the runs differ in steps, segment budget or training-set size; record like with like")
+    n = seeds[0]["num_train"]
+    size = "" if n == 1000 else f" ({n:,} train)"  # the 1,000 rows keep the names they were recorded under
     warm, steps = seeds[0]["steps"]
     schedule = f"{warm:,} warm-up steps on the depth-1 training instances, then {steps:,} on all" if warm else f"{steps:,} steps"
     base = (f"seeds {', '.join(str(s['seed']) for s in seeds)}; {schedule} per seed; "
             f"trained with {seeds[0]['budget']} segments; saved (EMA) weights")
-    common = {"recipe": recipe, "dataset": DATASET, "command": command, "hardware": hardware, "date": date, "seeds": len(seeds)}
+    common = {"recipe": recipe, "dataset": DATASET.format(n=n), "command": command, "hardware": hardware, "date": date, "seeds": len(seeds)}
     rows = []
 
     def add(metric: str, values: list[float], unit: str, rule: str, digits: int = 2) -> None:
         mean, std = stats(values)
-        rows.append({**common, "metric": metric, "value": round(mean, digits), "std": round(std, digits), "unit": unit,
+        rows.append({**common, "metric": metric + size, "value": round(mean, digits), "std": round(std, digits), "unit": unit,
                      "notes": f"{rule}; per seed {', '.join(f'{v:.1f}' for v in values)}; {base}"})
 
     for k in IN_RANGE:

@@ -25,11 +25,13 @@ def _load(name: str):
 record_tool, plot_tool, sets_tool = _load("record"), _load("plot"), _load("eval_sets")
 
 
-def _run(root: Path, seed: int, inrange: float, beyond: float, cpu_s: float, steps: int = 3500, warmup: int | None = 1500) -> Path:
+def _run(root: Path, seed: int, inrange: float, beyond: float, cpu_s: float, steps: int = 3500, warmup: int | None = 1500,
+         num_train: int = 1000) -> Path:
     run = root / f"seed{seed}"
     run.mkdir(parents=True)
     train = {"seed": seed, "steps": steps, **({"init_from": str(run) + "_warmup"} if warmup else {})}
-    (run / "recipe.yaml").write_text(yaml.safe_dump({"train": train, "model": {"halting": {"max_segments": 4}}}))
+    recipe = {"train": train, "model": {"halting": {"max_segments": 4}}, "data": {"num_train": num_train}}
+    (run / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     if warmup:  # run_seed.sh's stage 1 beside the run
         (root / f"seed{seed}_warmup").mkdir()
         (root / f"seed{seed}_warmup/recipe.yaml").write_text(yaml.safe_dump({"train": {"seed": seed, "steps": warmup}}))
@@ -72,6 +74,18 @@ def test_runs_that_differ_in_steps_or_lack_files_are_refused(tmp_path):
         record_tool.per_seed(a)
 
 
+def test_another_training_size_is_named_in_the_metrics_and_not_mixed_with_1000(tmp_path):
+    small = [_run(tmp_path / "s", seed, 0.5, 0.1, 60.0, num_train=100) for seed in (0, 1)]
+    rows = record_tool.rows_for("cpu_logic", [record_tool.per_seed(r) for r in small], "c", "h", "2026-12-06")
+    by = {r["metric"]: r for r in rows}
+    assert by["exact_accuracy/depth 1-4@4seg (100 train)"]["value"] == pytest.approx(50.0)
+    assert all(r["metric"].endswith(" (100 train)") for r in rows)
+    assert all(r["dataset"].startswith("logic (Horn-rule closure, 16 atoms, 16 rule slots): 100 train instances") for r in rows)
+    full = _run(tmp_path / "f", 2, 0.9, 0.4, 60.0)
+    with pytest.raises(SystemExit, match="training-set size"):
+        record_tool.rows_for("cpu_logic", [record_tool.per_seed(small[0]), record_tool.per_seed(full)], "c", "h", "2026-12-06")
+
+
 def test_plot_draws_means_per_budget_and_refuses_unevaluated_runs(tmp_path, capsys):
     runs = [_run(tmp_path / "it", 0, 0.90, 0.40, 60.0), _run(tmp_path / "it", 1, 1.00, 0.50, 60.0)]
     flat = _run(tmp_path / "flat", 0, 0.20, 0.25, 60.0)
@@ -100,3 +114,40 @@ def test_eval_sets_are_the_recipes_instances_with_the_answers_alone(tmp_path):
     assert (labels[:, 0:32:2] == 0).all() and (labels[:, 32:] == 0).all() and (labels[:, 1:32:2] > 0).all()
     assert set(np.load(deep / "test/extra__depth.npy")) == {5, 6, 7, 8}
     assert (np.load(deep / "train/all__inputs.npy") == np.load(trained / "train/all__inputs.npy")).all()
+
+
+def test_eval_sets_follow_overrides_of_the_training_data(tmp_path):
+    """`run_seed.sh ... data.num_train=100` scores the run on the data it trained on: the overrides reach the sets."""
+    status, _ = sets_tool.eval_sets("cpu_logic", tmp_path / "sets", ["data.num_train=100", "data.num_test=50"])
+    assert len(np.load(status / "train/all__inputs.npy")) == 100 * 8  # each instance with its 7 renamed variants
+    assert len(np.load(status / "test/all__inputs.npy")) == 50
+    assert status != sets_tool.eval_sets("cpu_logic", tmp_path / "sets", ["data.num_train=100", "data.num_test=40"])[0]
+
+
+def test_run_seed_passes_overrides_to_both_stages_and_the_evaluation(tmp_path):
+    """The shell script end to end on a 2-step recipe with a warm-up sibling: both stages and both scores see the overrides."""
+    import os
+    import subprocess
+    import sys
+
+    base = {"extends": "cpu_logic", "name": "t", "train": {"steps": 2, "warmup_steps": 0, "checkpoint_interval": 2, "log_interval": 1, "init_from": None},
+            "model": {"hidden_size": 16, "l_block": {"num_heads": 2}, "h_block": {"num_heads": 2}}}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(base))
+    (tmp_path / "t_warmup.yaml").write_text(yaml.safe_dump({"extends": str(tmp_path / "t.yaml"), "name": "t_warmup", "data": {"train_keep_depth": [1, 1]}}))
+    env = {**os.environ, "TINY_DATA": str(tmp_path / "sets"), "PYTHONPATH": str(TOOLS.parents[1])}
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    run = tmp_path / "run"
+    sizes = ["data.num_train=24", "data.num_test=16", "train.batch_size=8"]
+    proc = subprocess.run(["bash", str(TOOLS / "run_seed.sh"), str(tmp_path / "t.yaml"), "3", str(run), *sizes],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for stage in (run, tmp_path / "run_warmup"):
+        recipe = yaml.safe_load((stage / "recipe.yaml").read_text())
+        assert (recipe["data"]["num_train"], recipe["data"]["num_test"], recipe["train"]["seed"]) == (24, 16, 3)
+    assert yaml.safe_load((run / "recipe.yaml").read_text())["train"]["init_from"] == str(tmp_path / "run_warmup")
+    assert float((run / "cpu_seconds").read_text()) > 0
+    assert json.loads((run / "inrange.json").read_text())["metrics"]["exact_by_segment"]  # scored at every budget
+    assert sum(b["n"] for b in json.loads((run / "inrange.json").read_text())["by"]["buckets"]) == 16
+    bad = subprocess.run(["bash", str(TOOLS / "run_seed.sh"), str(tmp_path / "t.yaml"), "0"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "usage: run_seed.sh" in bad.stderr
