@@ -25,6 +25,14 @@ changed override never reuses, resumes or relabels another run. A finished
 run's files are never rewritten: evaluating it under other segment budgets
 writes another `compare_eval*.json` beside the first.
 
+A recipe that warm-starts from its own first stage (`train.init_from` set and a
+`_warmup` sibling: `cpu_logic` and `cpu_logic_warmup`, `x/r.yaml` and
+`x/r_warmup.yaml`; a depth curriculum) is trained as both stages per seed: the
+warm-up with the same seed and overrides and its own steps (`steps=` and
+`budget=` set the second stage only), then the recipe from it. The warm-up's
+identity is part of the recipe run's, so a changed first stage trains a new
+second stage too.
+
 The seed-paired train-and-score loop (`paired_runs`) is the one every comparison
 goes through: `hrmzoo compare` scores a run with `segment_scores`; the controller
 experiment's harnesses (`experiments/controllers/ablate_*.py`) pass their own
@@ -36,6 +44,7 @@ not paired (`require_paired`), and record their rows with
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -48,6 +57,7 @@ from hrmzoo.errors import HrmzooError
 
 DEFAULT_SEGMENTS = (1, 2, 4, 8, 16)
 RUN_DONE = "compare_eval.json"
+STAGE_DONE = "compare_stage.json"  # a finished warm-up stage (trained, not scored)
 IDENTITY_FILE = "compare_identity.json"
 #: recipe keys that change how a run executes, not what it learns: not part of a run's identity
 IDENTITY_IGNORES = (("train", "threads"), ("train", "progress"), ("train", "final_eval"), ("train", "log_interval"))
@@ -188,15 +198,19 @@ def data_fingerprint(recipe, data: str | None) -> str:
     return f"path:{root}:{digest}"
 
 
-def run_identity(recipe: str, seed: int, spec: CompareSpec) -> dict[str, Any]:
-    """The resolved recipe (execution-only keys removed), the data fingerprint, and their digest."""
+def run_identity(recipe: str, seed: int, spec: CompareSpec, warmup: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The resolved recipe (execution-only keys removed), the data fingerprint, the warm-up stage's
+    identity digest when it has one (`warmup_stage`), and their digest."""
     from hrmzoo.recipe import load_recipe
 
-    resolved = load_recipe(recipe, run_overrides(spec, seed))
+    extra = [] if warmup is None else [f"train.init_from={warmup['run_dir']}"]
+    resolved = load_recipe(recipe, [*run_overrides(spec, seed), *extra])
     body = resolved.to_dict()
     for section, key in IDENTITY_IGNORES:
         body.get(section, {}).pop(key, None)
     identity = {"recipe": body, "data": data_fingerprint(resolved, spec.data)}
+    if warmup is not None:
+        identity["warmup"] = warmup["digest"]
     identity["digest"] = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
     return identity
 
@@ -274,14 +288,79 @@ def _load_average() -> float | None:
         return None
 
 
-def train_or_reuse(recipe: str, seed: int, spec: CompareSpec, log) -> dict[str, Any]:
-    """Train one recipe x seed (or reuse a finished run of the same identity) and evaluate it at every budget."""
-    from hrmzoo.analysis.evalrun import dataset_batches
-    from hrmzoo.persistence.checkpoint import load_model
+def warmup_stage(recipe: str, overrides: list[str] | tuple[str, ...] = ()) -> str | None:
+    """The first stage a recipe starts from: its `_warmup` sibling (`cpu_logic` -> `cpu_logic_warmup`,
+    `x/r.yaml` -> `x/r_warmup.yaml`) when the recipe (with `overrides`) warm-starts from a local run
+    (`train.init_from`); None otherwise (no warm start, `pretrained:` weights, or no sibling)."""
+    from hrmzoo.errors import RecipeError
+    from hrmzoo.recipe import load_recipe
+    from hrmzoo.recipe.shipped import find_recipe
+
+    init = load_recipe(recipe, list(overrides)).train.init_from
+    if init is None or init.startswith("pretrained:"):
+        return None
+    text = str(recipe)
+    sibling = f"{text[: -len(Path(text).suffix)]}_warmup{Path(text).suffix}" if text.endswith((".yaml", ".yml")) else f"{text}_warmup"
+    try:
+        find_recipe(sibling)
+    except RecipeError:
+        return None
+    return sibling
+
+
+def _train(recipe: str, overrides: list[str], run_dir: Path, identity: dict[str, Any], spec: CompareSpec, log):
+    """Train (or resume, to the same budget) one run into `run_dir`, its identity recorded first."""
     from hrmzoo.persistence.generations import has_generations
     from hrmzoo.train.trainer import Trainer
 
-    identity = run_identity(recipe, seed, spec)
+    resume = has_generations(run_dir)
+    if not resume and run_dir.exists() and any(run_dir.iterdir()):
+        # stopped before its first checkpoint: start again for an equal budget
+        import shutil
+
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / IDENTITY_FILE).write_text(json.dumps(identity, indent=1))
+    log(f"{run_dir.name}: {'resuming' if resume else 'training'}")
+    trainer = Trainer(recipe, overrides, run_dir=run_dir, data_root=spec.data, resume=resume)
+    return trainer, trainer.run()
+
+
+def _warmup_for(recipe: str, seed: int, spec: CompareSpec) -> tuple[str, CompareSpec, dict[str, Any], Path] | None:
+    """The warm-up stage's recipe, spec (its own steps, no time budget), identity and run directory, or None."""
+    stage = warmup_stage(recipe, spec.overrides)
+    if stage is None:
+        return None
+    stage_spec = dataclasses.replace(spec, steps=None, budget=None)
+    identity = run_identity(stage, seed, stage_spec)
+    return stage, stage_spec, identity, pick_run_dir(stage, seed, stage_spec, identity)
+
+
+def train_warmup(stage: str, seed: int, spec: CompareSpec, identity: dict[str, Any], run_dir: Path, log) -> dict[str, Any]:
+    """Train (or reuse) a recipe's warm-up stage for one seed; its record (`STAGE_DONE`)."""
+    done = run_dir / STAGE_DONE
+    if done.is_file():
+        log(f"{run_dir.name}: reusing the finished warm-up stage")
+        return json.loads(done.read_text())
+    if not spec.train:
+        raise HrmzooError(f"compare: {run_dir} holds no finished warm-up stage for this seed and settings; train it first "
+                          "(leave out the score-only option)")
+    _, summary = _train(stage, run_overrides(spec, seed), run_dir, identity, spec, log)
+    record = {"recipe": stage, "run_dir": str(run_dir), "identity": identity["digest"], "steps": summary.steps,
+              "wall_s": round(summary.wall_s, 1)}
+    done.write_text(json.dumps(record, indent=1))
+    return record
+
+
+def train_or_reuse(recipe: str, seed: int, spec: CompareSpec, log) -> dict[str, Any]:
+    """Train one recipe x seed (after its warm-up stage, if it has one; or reuse a finished run of the
+    same identity) and evaluate it at every budget."""
+    from hrmzoo.analysis.evalrun import dataset_batches
+    from hrmzoo.persistence.checkpoint import load_model
+
+    warm = _warmup_for(recipe, seed, spec)
+    warm_ref = None if warm is None else {"run_dir": str(warm[3]), "digest": warm[2]["digest"]}
+    identity = run_identity(recipe, seed, spec, warm_ref)
     run_dir = pick_run_dir(recipe, seed, spec, identity)
     record = _find_eval(run_dir, spec)
     if record is not None:
@@ -297,19 +376,11 @@ def train_or_reuse(recipe: str, seed: int, spec: CompareSpec, log) -> dict[str, 
     elif not spec.train:
         raise HrmzooError(f"compare: {run_dir} holds no finished run of this recipe, seed and settings; train it first (leave out the score-only option)")
     else:
-        resume = has_generations(run_dir)
-        if not resume and run_dir.exists() and any(run_dir.iterdir()):
-            # stopped before its first checkpoint: start again for an equal budget
-            import shutil
-
-            shutil.rmtree(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / IDENTITY_FILE).write_text(json.dumps(identity, indent=1))
-        log(f"{run_dir.name}: {'resuming' if resume else 'training'}")
+        stage = None if warm is None else train_warmup(warm[0], seed, warm[1], warm[2], warm[3], log)
+        extra = [] if warm is None else [f"train.init_from={warm[3]}"]
         # an interrupted run continues from its newest checkpoint to the same budget
         load_before = _load_average()
-        trainer = Trainer(recipe, run_overrides(spec, seed), run_dir=run_dir, data_root=spec.data, resume=resume)
-        summary = trainer.run()
+        trainer, summary = _train(recipe, [*run_overrides(spec, seed), *extra], run_dir, identity, spec, log)
         steps, wall = summary.steps, round(summary.wall_s, 1)
         data_root = trainer.data_root
         load_after = _load_average()
@@ -327,9 +398,9 @@ def train_or_reuse(recipe: str, seed: int, spec: CompareSpec, log) -> dict[str, 
         scores = {"scorer": spec.scorer.name, **spec.scorer.score(model, Path(data_root))}
     if steps is None:
         first = json.loads(next(run_dir.glob("compare_eval*.json")).read_text())
-        steps, wall, load = first.get("steps"), first.get("wall_s"), first.get("load")
+        steps, wall, load, stage = first.get("steps"), first.get("wall_s"), first.get("load"), first.get("warmup")
     record = {"recipe": recipe, "seed": seed, "run_dir": str(run_dir), "identity": identity["digest"], "steps": steps, "wall_s": wall,
-              "load": load, "params": model.num_parameters(), "segments": list(spec.segments), "limit": spec.limit, "data": str(data_root),
+              "load": load, **({"warmup": stage} if stage else {}), "params": model.num_parameters(), "segments": list(spec.segments), "limit": spec.limit, "data": str(data_root),
               **scores}
     # RUN_DONE is the first segment-budget evaluation's file; every other one (and a RunScorer's) has its own name
     done = run_dir / (RUN_DONE if not finished and spec.scorer is None else _eval_file(spec))

@@ -6,7 +6,9 @@ and writes compare.json, compare.md (mean ± std and min-max over seeds) and
 compare.png. A finished run is reused (an interrupted one resumed) only when its
 fully resolved recipe and dataset equal the requested ones: a changed override
 trains in a fresh directory RECIPE-seedN-<hash>, and a finished run's files are
-never rewritten. Other key=value pairs are overrides applied to every recipe;
+never rewritten. A recipe with a warm-up stage (train.init_from and a _warmup
+sibling, e.g. cpu_logic) trains that stage first for each seed, with its own
+steps. Other key=value pairs are overrides applied to every recipe;
 each recipe is named once. With results=DIR (the repository's registry/) the
 table's rows (exact_accuracy/{fixed,adaptive}@Kseg per recipe) are recorded by
 hrmzoo.catalog.record.record_results, the one writer of measured rows;

@@ -227,3 +227,41 @@ def test_compare_records_its_table_through_record_results(tmp_path, sudoku4, fla
     assert main(["compare", flat_recipe, "seeds=[0]", "steps=2", f"out={tmp_path / 'other'}", f"data={sudoku4}", f"results={reg}"]) == 2
     assert "'tiny_h_then_l' is neither shipped nor in experiments/" in capsys.readouterr().err
     assert not (tmp_path / "other").exists()
+
+
+def test_a_recipe_with_a_warmup_stage_trains_both_stages_per_seed(tmp_path, sudoku4):
+    """A curriculum (`train.init_from` + a `_warmup` sibling) runs per seed: stage 1 with the seed and overrides and
+    its own steps, stage 2 from it; both reused; a changed stage 1 trains a new stage 2."""
+    import yaml
+
+    from hrmzoo.analysis.compare import STAGE_DONE, warmup_stage
+
+    stage2 = tmp_path / "cur.yaml"
+    stage2.write_text("extends: tiny_sudoku4\nname: cur\ntrain: {init_from: runs/cur_warmup}\n")
+    (tmp_path / "cur_warmup.yaml").write_text("extends: tiny_sudoku4\nname: cur_warmup\ntrain: {steps: 2, init_from: null}\n")
+    assert warmup_stage(str(stage2)) == str(tmp_path / "cur_warmup.yaml")
+    assert warmup_stage(str(stage2), ["train.init_from=null"]) is None and warmup_stage("tiny_sudoku4") is None
+    out = tmp_path / "cmp"
+    common = [str(stage2), "seeds=[0,1]", "segments=[1]", f"out={out}", f"data={sudoku4}", "threads=1", "steps=3", *FAST]
+    messages = []
+    report = run_compare(spec_from_args(common), log=messages.append)
+    for seed, run in enumerate(report["runs"][str(stage2)]):
+        first = out / f"cur_warmup-seed{seed}"
+        stage1 = yaml.safe_load((first / "recipe.yaml").read_text())["train"]
+        assert (stage1["seed"], stage1["steps"]) == (seed, 2)  # its own steps: steps= sets stage 2 only
+        assert json.loads((first / STAGE_DONE).read_text())["steps"] == 2
+        stage2_train = yaml.safe_load((Path(run["run_dir"]) / "recipe.yaml").read_text())["train"]
+        assert stage2_train["init_from"] == str(first) and run["steps"] == 3
+        assert run["warmup"]["run_dir"] == str(first) and run["warmup"]["steps"] == 2
+    assert [m.split(":")[0] for m in messages] == ["cur_warmup-seed0", "cur-seed0", "cur_warmup-seed1", "cur-seed1"]
+
+    messages.clear()
+    again = run_compare(spec_from_args(common), log=messages.append)
+    assert again["runs"] == report["runs"] and all("reusing" in m for m in messages) and len(messages) == 2
+
+    (tmp_path / "cur_warmup.yaml").write_text("extends: tiny_sudoku4\nname: cur_warmup\ntrain: {steps: 1, init_from: null}\n")
+    messages.clear()
+    changed = run_compare(spec_from_args([*common, "seeds=[0]"]), log=messages.append)
+    run = changed["runs"][str(stage2)][0]
+    assert run["warmup"]["steps"] == 1 and run["run_dir"] != report["runs"][str(stage2)][0]["run_dir"]
+    assert len(messages) == 2 and all("training" in m for m in messages)
