@@ -9,6 +9,7 @@ import pytest
 
 from hrmzoo.analysis.schedule_svg import recipe_schedule, schedule_svg, segment_schedule, text_timeline
 from hrmzoo.cli import main
+from hrmzoo.controllers.none import NoController
 from hrmzoo.couplings.base import Coupling, LevelSpec, Update
 from hrmzoo.gradients.masked import LastCycleGradient
 from hrmzoo.recipe import shipped_recipes
@@ -65,6 +66,10 @@ def test_reads_and_writes_are_probed():
 def test_controller_hook_points_are_shown():
     s = recipe_schedule("quaternion_4head")
     assert s.heads_at == {"l_step": ["FF"], "l_context": ["FE"], "h_message": ["SF"], "h_step": ["SE"]}
+    # every controller says where its heads act (the perspective heads once crashed the drawing)
+    assert recipe_schedule("tom2_perspective").heads_at == {"l_context": ["FE"], "h_step": ["SE"]}
+    assert recipe_schedule("tom2_perspective", ["model.controller.heads=[SE]"]).heads_at == {"h_step": ["SE"]}
+    assert recipe_schedule("tom2_none").heads_at == {}
     root = ET.fromstring(schedule_svg(s))
     heads = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "heads"]
     assert heads.count("FE FF") == 4 and heads.count("SF SE") == 2
@@ -97,7 +102,7 @@ def test_more_than_two_levels_need_no_changes():
         cfg=SimpleNamespace(coupling=SimpleNamespace(type="three"), gradient=SimpleNamespace(type="last_cycle"),
                             halting=SimpleNamespace(type="fixed"), controller=None),
         coupling=coupling, gradient=LastCycleGradient(None), halting=SimpleNamespace(max_segments=3),
-        controller=SimpleNamespace(), recipe=None)
+        controller=NoController(), recipe=None)
     s = segment_schedule(model)
     assert [(lv.tag, lv.keys, lv.count) for lv in s.levels] == [("C", ("c",), 2), ("B", ("b",), 4), ("A", ("a",), 8)]
     assert set(s.updates[2].reads) == {"a", "b", "c"}

@@ -163,17 +163,6 @@ def _probe(coupling, tags: list[list[str]]) -> list[tuple[tuple[str, ...], tuple
     return out
 
 
-def _heads_at(controller) -> dict[str, list[str]]:
-    heads = getattr(controller, "heads", None)
-    if isinstance(heads, nn.ModuleDict):
-        at: dict[str, list[str]] = {}
-        for name, head in heads.items():
-            point = head.spec.point if hasattr(head, "spec") else head.point  # quaternion heads carry a spec, perspective heads a point
-            at.setdefault(point, []).append(name)
-        return at
-    return {p: [type(controller).__name__] for p in getattr(controller, "hook_points", ())}
-
-
 def segment_schedule(model) -> SegmentSchedule:
     """Read a built model's segment loop (works on a meta-device model too)."""
     cfg = model.cfg
@@ -216,7 +205,7 @@ def segment_schedule(model) -> SegmentSchedule:
         output_key=model.coupling.output_key,
         updates=updates,
         levels=levels,
-        heads_at=_heads_at(model.controller),
+        heads_at=model.controller.heads_at(),
         notes=notes,
     )
 

@@ -147,6 +147,11 @@ class Controller(nn.Module):
 
     hook_points: tuple[str, ...] = ()
 
+    def heads_at(self) -> dict[str, list[str]]:
+        """Hook point -> the names of the heads acting there, for reports and diagrams. A controller
+        without named heads is one head per point, named by its class; controllers with heads override."""
+        return {point: [type(self).__name__] for point in self.hook_points}
+
     def context(self, batch: dict[str, Any], x: torch.Tensor) -> ControlContext:
         """A fresh context for one segment (the model calls it once per forward).
 

@@ -158,7 +158,11 @@ class HeadController(Controller):
         if self.framing_weight > 0 or perspective == "inferred":
             self.framing = lecun_init_(nn.Linear(self.hidden_size, num_task_families))
 
+    def heads_at(self) -> dict[str, list[str]]:
+        return {point: [head.spec.name for head in heads] for point, heads in self._at.items()}
+
     # ------------------------------------------------------------------ pieces
+
     def pool(self, state: dict | None, value: torch.Tensor) -> torch.Tensor:
         """Mean over positions of every state tensor (coupling order), RMS-normalised: [B, K*D]."""
         if state is None or not all(k in state for k in self.state_keys):

@@ -138,10 +138,11 @@ class PerspectiveController(Controller):
             trunc_normal_init_(emb.weight, std=1.0)
         readout = {"events": 2, "belief": tom_story.MAX_OBJECTS + 1}
         self.heads = nn.ModuleDict({name: SpatialHead(hidden_size, w, readout[HEADS[name][1]]) for name in cfg.heads})
-        for name, head in self.heads.items():
-            head.point = HEADS[name][0]  # where it acts (read by the schedule drawing)
         self.hook_points = tuple(HEADS[name][0] for name in cfg.heads)
         self._at = {HEADS[name][0]: name for name in cfg.heads}
+
+    def heads_at(self) -> dict[str, list[str]]:
+        return {point: [name] for point, name in self._at.items()}
 
     def context(self, batch: dict[str, Any], x: torch.Tensor) -> ControlContext:
         return PerspectiveContext(self, batch, x)
