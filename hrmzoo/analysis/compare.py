@@ -91,6 +91,9 @@ class CompareSpec:
         overrides: `key=value` applied to every recipe (same budget and data for all).
         out: directory of the comparison (one run directory per recipe x seed).
         data: dataset directory for every run (None: each recipe's `data:` section).
+        eval_data: score every run on this dataset directory's test split instead of its training
+            build's (the same instances labelled another way, or a split beyond the training range);
+            None: the training build's test split.
         limit: evaluate on at most this many test examples.
         threads: torch threads (`train.threads`) for every run.
         scorer: score every run with this instead of `segment_scores` (None: segment budgets).
@@ -113,6 +116,7 @@ class CompareSpec:
     overrides: list[str] = field(default_factory=list)
     out: Path = Path("runs/compare")
     data: str | None = None
+    eval_data: str | None = None
     limit: int | None = None
     threads: int | None = None
     scorer: RunScorer | None = None
@@ -262,10 +266,16 @@ def pick_run_dir(recipe: str, seed: int, spec: CompareSpec, identity: dict[str, 
                       f"(its {IDENTITY_FILE} differs); move it away or pass another out=")
 
 
+def _eval_identity(spec: CompareSpec) -> str | None:
+    """What `eval_data=` scores on (its directory and build record), None for the training build's test split."""
+    return None if spec.eval_data is None else data_fingerprint(None, spec.eval_data)
+
+
 def _eval_file(spec: CompareSpec) -> str:
     """`compare_eval.json` for the first evaluation settings a run is scored with, a suffixed name for others
     (and always for a `RunScorer`, whose name the file carries)."""
-    key = hashlib.sha256(json.dumps([list(spec.segments), spec.limit]).encode()).hexdigest()[:8]
+    material = [list(spec.segments), spec.limit] + ([_eval_identity(spec)] if spec.eval_data is not None else [])
+    key = hashlib.sha256(json.dumps(material).encode()).hexdigest()[:8]
     return f"compare_eval-{key}.json" if spec.scorer is None else f"compare_eval-{spec.scorer.name}-{key}.json"
 
 
@@ -275,7 +285,8 @@ def _find_eval(run_dir: Path, spec: CompareSpec) -> dict[str, Any] | None:
         path = run_dir / name
         if path.is_file():
             record = json.loads(path.read_text())
-            if record.get("segments") == list(spec.segments) and record.get("limit") == spec.limit and record.get("scorer") == scorer:
+            if (record.get("segments") == list(spec.segments) and record.get("limit") == spec.limit and record.get("scorer") == scorer
+                    and record.get("eval_data") == _eval_identity(spec)):
                 return record
     return None
 
@@ -385,25 +396,26 @@ def train_or_reuse(recipe: str, seed: int, spec: CompareSpec, log) -> dict[str, 
         data_root = trainer.data_root
         load_after = _load_average()
         load = None if None in (load_before, load_after) else [load_before, load_after]  # before and after training
+    eval_root = data_root if spec.eval_data is None else Path(spec.eval_data)
     if spec.scorer is None:
         # the saved weights (the EMA average when EMA is on), allowed to run every segment budget;
         # budgets past the recipe's max_segments measure inference-time scaling
         model = load_model(run_dir, [f"model.halting.max_segments={max(spec.segments)}", "model.halting.eval_mode=adaptive"])
         model.eval()
-        batches = dataset_batches(data_root, "test", 256, spec.limit)
+        batches = dataset_batches(eval_root, "test", 256, spec.limit)
         scores = segment_scores(model, batches, list(spec.segments), spec.limit)
     else:
         model = load_model(run_dir)
         model.eval()
-        scores = {"scorer": spec.scorer.name, **spec.scorer.score(model, Path(data_root))}
+        scores = {"scorer": spec.scorer.name, **spec.scorer.score(model, Path(eval_root))}
     if steps is None:
         first = json.loads(next(run_dir.glob("compare_eval*.json")).read_text())
         steps, wall, load, stage = first.get("steps"), first.get("wall_s"), first.get("load"), first.get("warmup")
     record = {"recipe": recipe, "seed": seed, "run_dir": str(run_dir), "identity": identity["digest"], "steps": steps, "wall_s": wall,
               "load": load, **({"warmup": stage} if stage else {}), "params": model.num_parameters(), "segments": list(spec.segments), "limit": spec.limit, "data": str(data_root),
-              **scores}
-    # RUN_DONE is the first segment-budget evaluation's file; every other one (and a RunScorer's) has its own name
-    done = run_dir / (RUN_DONE if not finished and spec.scorer is None else _eval_file(spec))
+              **({"eval_data": _eval_identity(spec), "eval_root": str(eval_root)} if spec.eval_data is not None else {}), **scores}
+    # RUN_DONE is the first evaluation's file on the training build; every other one (a RunScorer's, eval_data's) has its own name
+    done = run_dir / (RUN_DONE if not finished and spec.scorer is None and spec.eval_data is None else _eval_file(spec))
     done.write_text(json.dumps(record, indent=1))
     return record
 
@@ -434,6 +446,9 @@ def check_spec(spec: CompareSpec) -> None:
         raise HrmzooError(f"compare: seeds={spec.seeds} repeats a seed; list each seed once")
     for recipe in spec.recipes:
         find_recipe(recipe)
+    if spec.eval_data is not None and not (Path(spec.eval_data) / "test").is_dir():
+        raise HrmzooError(f"compare: eval_data={spec.eval_data}: no test split there (expected {Path(spec.eval_data) / 'test'}); "
+                          "name a dataset directory built by 'hrmzoo data' (or leave eval_data out to score on each run's own build)")
 
 
 def paired_runs(spec: CompareSpec, log=print) -> tuple[dict[int, list[list[str]]], dict[str, list[dict[str, Any]]]]:
@@ -498,7 +513,7 @@ def compare_command(spec: CompareSpec) -> str:
     import shlex
 
     items = [*spec.recipes, f"seeds={json.dumps(list(spec.seeds), separators=(',', ':'))}"]
-    items += [f"{k}={v}" for k, v in (("steps", spec.steps), ("budget", spec.budget), ("data", spec.data), ("limit", spec.limit),
+    items += [f"{k}={v}" for k, v in (("steps", spec.steps), ("budget", spec.budget), ("data", spec.data), ("eval_data", spec.eval_data), ("limit", spec.limit),
                                        ("threads", spec.threads)) if v is not None]
     items += [f"segments={json.dumps(list(spec.segments), separators=(',', ':'))}", *spec.overrides]
     return "hrmzoo compare " + " ".join(shlex.quote(i) for i in items)
@@ -519,7 +534,8 @@ def results_rows(report: dict[str, Any], spec: CompareSpec, *, hardware: str, da
         notes = (f"{budget}; seeds {', '.join(str(r['seed']) for r in runs)}; {runs[0]['params']:,} params"
                  + (f"; seed-paired base weights with {', '.join(others)}" if others else ""))
         limit = f", first {spec.limit}" if spec.limit is not None else ""
-        dataset = f"test split of {Path(runs[0]['data']).name} ({runs[0]['examples']} examples{limit})"
+        scored = runs[0].get("eval_root", runs[0]["data"])
+        dataset = f"test split of {Path(scored).name} ({runs[0]['examples']} examples{limit})"
         for mode, cells in modes.items():
             for k, cell in cells.items():
                 rows.append({"recipe": Path(recipe).stem, "metric": f"exact_accuracy/{mode}@{k}seg", "value": round(cell["mean"], 2),
@@ -589,10 +605,10 @@ def parse_list(value: str, key: str) -> list[int]:
 
 
 def spec_from_args(items: Iterable[str]) -> CompareSpec:
-    """`RECIPE ... [seeds=[..]] [steps=N | budget=MIN] [segments=[..]] [out=DIR] [data=DIR] [limit=N] [threads=N]
+    """`RECIPE ... [seeds=[..]] [steps=N | budget=MIN] [segments=[..]] [out=DIR] [data=DIR] [eval_data=DIR] [limit=N] [threads=N]
     [results=DIR [supersede=WHY] [hardware=TEXT]] [key=value ...]`."""
     recipes, overrides, named = [], [], {}
-    own = {"seeds", "steps", "budget", "segments", "out", "data", "limit", "threads", "results", "supersede", "hardware"}
+    own = {"seeds", "steps", "budget", "segments", "out", "data", "eval_data", "limit", "threads", "results", "supersede", "hardware"}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
@@ -623,7 +639,7 @@ def spec_from_args(items: Iterable[str]) -> CompareSpec:
             raise HrmzooError("compare: budget must be > 0 minutes")
     if "out" in named:
         spec.out = Path(named["out"])
-    spec.data = named.get("data")
+    spec.data, spec.eval_data = named.get("data"), named.get("eval_data")
     spec.results, spec.supersede, spec.hardware = named.get("results"), named.get("supersede"), named.get("hardware")
     if spec.supersede is not None and spec.results is None:
         raise HrmzooError("compare: supersede= names why recorded rows are replaced; it needs results=DIR (e.g. results=registry)")

@@ -1,4 +1,4 @@
-"""`hrmzoo compare RECIPE [RECIPE ...] [seeds=[0,1,2]] [steps=N | budget=MIN] [segments=[1,2,4,8,16]] [out=DIR] [key=value ...]`.
+"""`hrmzoo compare RECIPE [RECIPE ...] [seeds=[0,1,2]] [steps=N | budget=MIN] [segments=[1,2,4,8,16]] [out=DIR] [eval_data=DIR] [key=value ...]`.
 
 Trains every recipe once per seed under the same budget (sequentially), evaluates
 every run on the same test split at each segment budget (fixed and adaptive),
@@ -8,7 +8,10 @@ fully resolved recipe and dataset equal the requested ones: a changed override
 trains in a fresh directory RECIPE-seedN-<hash>, and a finished run's files are
 never rewritten. A recipe with a warm-up stage (train.init_from and a _warmup
 sibling, e.g. cpu_logic) trains that stage first for each seed, with its own
-steps. Other key=value pairs are overrides applied to every recipe;
+steps. eval_data=DIR scores every run on DIR's test split (e.g. the same instances
+with the answers alone labelled, or a split beyond the training range) instead of
+its training build's, in an evaluation file of its own, without retraining.
+Other key=value pairs are overrides applied to every recipe;
 each recipe is named once. With results=DIR (the repository's registry/) the
 table's rows (exact_accuracy/{fixed,adaptive}@Kseg per recipe) are recorded by
 hrmzoo.catalog.record.record_results, the one writer of measured rows;
@@ -23,7 +26,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("compare", help="train recipes x seeds under one budget and compare accuracy by segment budget",
                        description=__doc__.splitlines()[0].strip("`"))
     p.add_argument("items", nargs="+", metavar="RECIPE_OR_KEY=VALUE",
-                   help="recipes, then seeds=, steps=, budget= (minutes), segments=, out=, data=, limit=, threads=, "
+                   help="recipes, then seeds=, steps=, budget= (minutes), segments=, out=, data=, eval_data=, limit=, threads=, "
                         "results= (with supersede=, hardware=), or overrides")
     p.set_defaults(run=run)
 

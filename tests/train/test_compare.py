@@ -265,3 +265,27 @@ def test_a_recipe_with_a_warmup_stage_trains_both_stages_per_seed(tmp_path, sudo
     run = changed["runs"][str(stage2)][0]
     assert run["warmup"]["steps"] == 1 and run["run_dir"] != report["runs"][str(stage2)][0]["run_dir"]
     assert len(messages) == 2 and all("training" in m for m in messages)
+
+
+def test_eval_data_scores_on_another_build_without_retraining_or_mixing_scores(tmp_path, sudoku4):
+    """`eval_data=DIR` scores the same trained runs on DIR's test split, in a file of its own; a missing split is one line."""
+    from hrmzoo.analysis.compare import RUN_DONE, check_spec
+    from hrmzoo.data.sudoku import build_sudoku
+
+    other = build_sudoku(tmp_path / "other", size=4, num_train=4, num_test=24, seed=11)
+    out = tmp_path / "cmp"
+    common = ["tiny_sudoku4", "seeds=[0]", "segments=[1,2]", f"out={out}", f"data={sudoku4}", "threads=1", "steps=3", *FAST]
+    own = run_compare(spec_from_args(common), log=lambda m: None)["runs"]["tiny_sudoku4"][0]
+    run_dir = Path(own["run_dir"])
+    done = (run_dir / RUN_DONE).read_bytes()
+    messages = []
+    scored = run_compare(spec_from_args([*common, f"eval_data={other}"]), log=messages.append)["runs"]["tiny_sudoku4"][0]
+    assert messages == [f"{run_dir.name}: finished; evaluating at segments [1, 2]"]  # no training
+    assert own["examples"] == 16 and scored["examples"] == 24 and scored["eval_root"] == str(other)
+    assert (run_dir / RUN_DONE).read_bytes() == done and len(list(run_dir.glob("compare_eval*.json"))) == 2
+    messages.clear()
+    assert run_compare(spec_from_args([*common, f"eval_data={other}"]), log=messages.append)["runs"]["tiny_sudoku4"][0] == scored
+    assert "reusing" in messages[0]
+    assert run_compare(spec_from_args(common), log=lambda m: None)["runs"]["tiny_sudoku4"][0] == own  # each finds its own scores
+    with pytest.raises(HrmzooError, match=r"eval_data=.*no test split there"):
+        check_spec(spec_from_args(["tiny_sudoku4", f"eval_data={tmp_path / 'nowhere'}"]))
