@@ -107,6 +107,8 @@ def _parser() -> _Parser:
     lg.add_argument("--deep-distractors", action="store_true", help="make the distractors a dead chain as deep as the derivation (no fixed-step pruning shortcut)")
     lg.add_argument("--train-keep-depth", type=int, nargs=2, metavar=("MIN", "MAX"),
                     help="write only the train instances of these depths (a curriculum stage on a subset of the same instances)")
+    lg.add_argument("--train-label-rounds", type=int, metavar="K",
+                    help="label the train split with the truth after K forward-chaining rounds (a curriculum stage); test keeps the closure")
     common(lg)
 
     lf = sub.add_parser("listfn", help="generate list programs shown by input/output examples (answer: the query's output)")
@@ -158,7 +160,8 @@ def _config(args: argparse.Namespace):
                                  test_depth=tuple(args.test_depth) if args.test_depth else None, distractors=tuple(args.distractors),
                                  num_train=args.num_train, num_test=args.num_test, num_aug=args.num_aug,
                                  label_mentions=args.label_mentions, deep_distractors=args.deep_distractors,
-                                 train_keep_depth=tuple(args.train_keep_depth) if args.train_keep_depth else None, seed=args.seed))
+                                 train_keep_depth=tuple(args.train_keep_depth) if args.train_keep_depth else None,
+                                 train_label_rounds=args.train_label_rounds, seed=args.seed))
     if args.kind == "listfn":
         return parse_config(dict(type="listfn", width=args.width, num_examples=args.num_examples, length=tuple(args.length),
                                  test_length=tuple(args.test_length) if args.test_length else None, num_train=args.num_train,

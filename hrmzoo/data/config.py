@@ -180,6 +180,7 @@ class LogicData(_Base):
     label_mentions: bool = Field(False, description="also label every atom-name token (names, rule mentions) with the atom's truth")
     deep_distractors: bool = Field(False, description="make the distractors a dead chain as deep as the derivation (no fixed-step pruning shortcut)")
     train_keep_depth: Optional[Range] = Field(None, description="(min, max): write only the train instances of these depths (a curriculum stage on a subset of the same instances); None: all")
+    train_label_rounds: Optional[int] = Field(None, ge=1, description="k: train labels are the truth after k forward-chaining rounds (a curriculum stage: one round taught on every instance); test keeps the closure; None: the closure")
     seed: Seed = 0
 
     @model_validator(mode="after")

@@ -116,6 +116,12 @@ def check_keep_depth(keep: Sequence[int] | None, depth: Sequence[int]) -> tuple[
     return int(lo), int(hi)
 
 
+def check_label_rounds(rounds: int | None) -> None:
+    if rounds is not None and (isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1):
+        raise DataError(f"logic: train_label_rounds={rounds!r} must be a whole number of forward-chaining rounds >= 1 "
+                        "(or null for the full closure)")
+
+
 def derivation_rounds(num_atoms: int, facts: Sequence[int], rules: Sequence[Rule]) -> np.ndarray:
     """Forward chaining in rounds: per atom, the round that derives it (0: a fact; -1: never true)."""
     level = np.full(num_atoms, -1, dtype=np.int64)
@@ -196,14 +202,16 @@ def canonical_key(facts: Sequence[int], rules: Sequence[Rule]) -> bytes:
 
 
 def encode(num_atoms: int, num_rules: int, facts: Sequence[int], rules: Sequence[Rule],
-           label_mentions: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(input, label) token rows of one instance; `label_mentions` labels every atom-name token too."""
+           label_mentions: bool = False, label_rounds: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(input, label) token rows of one instance; `label_mentions` labels every atom-name token too;
+    `label_rounds` k labels the truth after k rounds of forward chaining (facts and what k rounds derive)."""
     x = np.zeros(seq_len(num_atoms, num_rules), dtype=np.uint8)
     y = np.zeros_like(x)
     x[0:2 * num_atoms:2] = ATOM0 + np.arange(num_atoms)
     x[1:2 * num_atoms:2] = ASK
     x[[2 * a + 1 for a in facts]] = FACT
-    truth, _ = closure(num_atoms, facts, rules)
+    level = derivation_rounds(num_atoms, facts, rules)
+    truth = (level >= 0) if label_rounds is None else (level >= 0) & (level <= label_rounds)
     y[1:2 * num_atoms:2] = np.where(truth, YES, NO)
     for i, (body, head) in enumerate(rules):
         p = 2 * num_atoms + 3 * i
@@ -294,6 +302,7 @@ def build_logic(
     label_mentions: bool = False,
     deep_distractors: bool = False,
     train_keep_depth: Sequence[int] | None = None,
+    train_label_rounds: int | None = None,
     seed: int = 0,
     progress: bool = False,
     spec: dict | None = None,
@@ -316,6 +325,9 @@ def build_logic(
         train_keep_depth: (min, max): write only the train instances of these depths (with their variants),
             a curriculum stage on a subset of the very instances a full build draws; the test split
             is unchanged. None: all of them.
+        train_label_rounds: k: the train labels are the truth after k rounds of forward chaining (facts
+            and the atoms k rounds derive; deeper atoms NO), a curriculum stage that teaches one round
+            on every training instance; the test split keeps the full closure. None: the closure.
         seed: Seed; same arguments -> byte-identical files.
         progress: Progress line on stderr.
         spec: Recorded in `build.json`.
@@ -329,6 +341,7 @@ def build_logic(
     if num_train < 0 or num_test < 0 or num_aug < 0:
         raise DataError("logic: num_train, num_test and num_aug must be >= 0")
     keep = check_keep_depth(train_keep_depth, depth)
+    check_label_rounds(train_label_rounds)
     root = Path(out)
     seen: set[bytes] = set()
     common = dict(num_atoms=num_atoms, num_rules=num_rules, facts=facts, distractors=distractors, progress=progress,
@@ -342,7 +355,7 @@ def build_logic(
             seen.add(canonical_key(vf, vr))  # no test instance equals any train variant
             if not keep[0] <= d <= keep[1]:
                 continue
-            x, y = encode(num_atoms, num_rules, vf, vr, label_mentions)
+            x, y = encode(num_atoms, num_rules, vf, vr, label_mentions, train_label_rounds)
             rows["train"][0].append(x)
             rows["train"][1].append(y)
         if keep[0] <= d <= keep[1]:
@@ -363,5 +376,6 @@ def build_logic(
                                                  test_depth=list(test_depth), distractors=list(distractors), num_train=num_train,
                                                  num_test=num_test, num_aug=num_aug, label_mentions=label_mentions,
                                                  deep_distractors=deep_distractors, seed=seed,
-                                                 **({"train_keep_depth": list(keep)} if train_keep_depth is not None else {})))
+                                                 **({"train_keep_depth": list(keep)} if train_keep_depth is not None else {}),
+                                                 **({"train_label_rounds": train_label_rounds} if train_label_rounds is not None else {})))
     return root

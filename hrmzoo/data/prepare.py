@@ -67,7 +67,8 @@ def build_into(cfg: Any, out: str | os.PathLike[str], *, progress: bool = False)
         return logic.build_logic(out, num_atoms=cfg.num_atoms, num_rules=cfg.num_rules, facts=cfg.facts, depth=cfg.depth, test_depth=cfg.test_depth,
                                  distractors=cfg.distractors, num_train=cfg.num_train, num_test=cfg.num_test, num_aug=cfg.num_aug,
                                  label_mentions=cfg.label_mentions,
-                                 deep_distractors=cfg.deep_distractors, train_keep_depth=cfg.train_keep_depth, seed=cfg.seed,
+                                 deep_distractors=cfg.deep_distractors, train_keep_depth=cfg.train_keep_depth,
+                                 train_label_rounds=cfg.train_label_rounds, seed=cfg.seed,
                                  progress=progress, spec=spec)
     if isinstance(cfg, ListfnData):
         return listfn.build_listfn(out, width=cfg.width, num_examples=cfg.num_examples, length=cfg.length, test_length=cfg.test_length,

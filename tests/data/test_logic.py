@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import pytest
 
 from hrmzoo.data import logic
 from hrmzoo.data.errors import DataError
-from hrmzoo.data.prepare import config_metadata, prepare_data
+from hrmzoo.data.prepare import config_metadata, parse_config, prepare_data
 from hrmzoo.data.reader import load_split
 
 ATOMS, RULES = 16, 16
@@ -160,6 +161,36 @@ def test_train_keep_depth_writes_a_subset_of_the_same_instances(tmp_path):
     row_depth = np.repeat(d_full, 3)
     for f in ("inputs", "labels"):
         assert (np.load(part / f"train/all__{f}.npy") == np.load(full / f"train/all__{f}.npy")[np.isin(row_depth, (1, 2))]).all()
+
+
+def test_train_label_rounds_label_the_train_split_after_k_rounds_and_leave_test_alone(tmp_path):
+    """A curriculum stage on every instance: same inputs, train labels = truth after k rounds (this test's own
+    chaining, stopped after k rounds), test split byte-identical; a bad k is one line."""
+    kw = dict(num_train=150, num_test=40, num_aug=1, label_mentions=True, deep_distractors=True, seed=6)
+    full = logic.build_logic(tmp_path / "a", **kw)
+    for k in (1, 2):
+        part = logic.build_logic(tmp_path / f"k{k}", train_label_rounds=k, **kw)
+        for f in ("inputs", "labels"):
+            assert (full / f"test/all__{f}.npy").read_bytes() == (part / f"test/all__{f}.npy").read_bytes()
+        xs = np.load(part / "train/all__inputs.npy")
+        assert (xs == np.load(full / "train/all__inputs.npy")).all()
+        ys, closure_ys = np.load(part / "train/all__labels.npy"), np.load(full / "train/all__labels.npy")
+        for x, y in zip(xs, ys):
+            facts, rules = read_instance(x)
+            known = set(facts)
+            for _ in range(k):
+                known |= {h for body, h in rules if body <= known}
+            for p, t in enumerate(x):
+                if t >= 6:
+                    assert y[p] == (2 if int(t) - 6 in known else 1)
+                elif p % 2 == 1 and p < 2 * ATOMS:
+                    assert y[p] == (2 if p // 2 in known else 1)
+        assert (ys != closure_ys).any()  # deeper atoms are NO at k rounds
+    assert json.loads((tmp_path / "k1/build.json").read_text())["spec"]["train_label_rounds"] == 1
+    with pytest.raises(DataError, match="train_label_rounds=0 must be a whole number"):
+        logic.build_logic(tmp_path / "bad", train_label_rounds=0, **kw)
+    with pytest.raises(Exception, match="train_label_rounds"):
+        parse_config(dict(type="logic", train_label_rounds=0))
 
 
 def test_label_mentions_labels_every_atom_name_with_its_closure_value(tmp_path):
