@@ -107,3 +107,29 @@ def test_bad_config_is_one_line(override, words):
     with pytest.raises(HrmzooError) as e:
         build_model(RECIPE, [*SMALL, override])
     assert "\n" not in str(e.value) and words in str(e.value)
+
+
+def test_lr_scale_puts_the_heads_in_a_slower_group_and_steps_them_at_that_rate():
+    """`model.controller.lr_scale`: the controller's parameters (and only they) step at lr * scale."""
+    from types import SimpleNamespace
+
+    from hrmzoo.train.optim import build_optimizers
+
+    cfg = SimpleNamespace(optimizer="adamw", lr=1e-2, betas=(0.9, 0.95), weight_decay=0.0, puzzle_emb_lr=0.0, puzzle_emb_weight_decay=0.0)
+    plain, _ = build_optimizers(build_model(RECIPE, SMALL), cfg)
+    assert len(plain.param_groups) == 1
+    model = build_model(RECIPE, [*SMALL, "model.controller.lr_scale=0.1"])
+    opt, _ = build_optimizers(model, cfg)
+    backbone, heads = opt.param_groups
+    assert heads["lr_scale"] == 0.1 and {id(p) for p in heads["params"]} == {id(p) for p in model.controller.parameters()}
+    assert not {id(p) for p in backbone["params"]} & {id(p) for p in heads["params"]}
+    # one Adam step moves each parameter by about lr * scale (Adam's first step is lr * sign(grad))
+    before = {id(p): p.detach().clone() for g in opt.param_groups for p in g["params"]}
+    for g in opt.param_groups:
+        for p in g["params"]:
+            p.grad = torch.ones_like(p)
+    opt.step()
+    moved = {id(p): float((p.detach() - before[id(p)]).abs().max()) for g in opt.param_groups for p in g["params"]}
+    assert max(moved[id(p)] for p in heads["params"]) == pytest.approx(1e-3, rel=1e-3)
+    assert max(moved[id(p)] for p in backbone["params"]) == pytest.approx(1e-2, rel=1e-3)
+    assert all(g["lr"] == 1e-2 for g in opt.param_groups)  # the schedule's lr, restored after the step

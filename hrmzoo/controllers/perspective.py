@@ -72,6 +72,9 @@ class PerspectiveConfig(ControllerConfig):
             blocks and the output head read a state on the scale they were built for however large the
             modulation grows; False: `value * (1 + gamma) + beta` as it is (found to hold the model at the
             task's prior: issue 27's runs, experiments/tom/README.md).
+        lr_scale: the heads and perspective rows learn at `lr * lr_scale` (their own parameter group,
+            `hrmzoo.train.optim.build_optimizers`); below 1 the modulation grows more slowly than the
+            backbone it modulates.
     """
 
     size: int = Field(8, ge=6, le=tom_story.MAX_SIZE)
@@ -82,6 +85,7 @@ class PerspectiveConfig(ControllerConfig):
     target_weight: float = Field(0.1, ge=0)
     modulation_penalty: float = Field(0.0, ge=0)
     keep_scale: bool = True
+    lr_scale: float = Field(1.0, gt=0)
 
 
 def _silu_slope(h: torch.Tensor) -> torch.Tensor:
@@ -140,6 +144,7 @@ class PerspectiveController(Controller):
         self.heads = nn.ModuleDict({name: SpatialHead(hidden_size, w, readout[HEADS[name][1]]) for name in cfg.heads})
         self.hook_points = tuple(HEADS[name][0] for name in cfg.heads)
         self._at = {HEADS[name][0]: name for name in cfg.heads}
+        self.lr_scale = cfg.lr_scale  # read by build_optimizers
 
     def heads_at(self) -> dict[str, list[str]]:
         return {point: [name] for point, name in self._at.items()}

@@ -137,9 +137,9 @@ def scale_group_lrs(opt: torch.optim.Optimizer) -> torch.optim.Optimizer:
 def build_optimizers(model: torch.nn.Module, cfg) -> tuple[torch.optim.Optimizer, SignSGDRows | None]:
     """The network optimizer and, when the model has a puzzle-embedding table, its sign-SGD.
 
-    A controller with an `lr_scale` attribute other than 1 (none of the built-ins has
-    one; the heads of `experiments/controllers/tuned_heads.py` do) gets its parameters
-    a second group that steps at `lr * lr_scale`.
+    A controller with an `lr_scale` attribute other than 1 (the perspective controller's
+    `lr_scale` field; the heads of `experiments/controllers/tuned_heads.py`) gets its
+    parameters a second group that steps at `lr * lr_scale`.
 
     Args:
         model: the ReasoningModel.
