@@ -342,6 +342,10 @@ def _warmup_for(recipe: str, seed: int, spec: CompareSpec) -> tuple[str, Compare
     stage = warmup_stage(recipe, spec.overrides)
     if stage is None:
         return None
+    if spec.data is not None:  # data=DIR would replace the warm-up's own data section (its depth-1 subset) too
+        raise HrmzooError(f"compare: {recipe} trains its warm-up stage {stage} on that stage's own data; data={spec.data} would "
+                          "replace it; leave data= out (overrides such as data.num_train=N reach both stages), or compare "
+                          "from scratch with train.init_from=null")
     stage_spec = dataclasses.replace(spec, steps=None, budget=None)
     identity = run_identity(stage, seed, stage_spec)
     return stage, stage_spec, identity, pick_run_dir(stage, seed, stage_spec, identity)
@@ -412,7 +416,8 @@ def train_or_reuse(recipe: str, seed: int, spec: CompareSpec, log) -> dict[str, 
         first = json.loads(next(run_dir.glob("compare_eval*.json")).read_text())
         steps, wall, load, stage = first.get("steps"), first.get("wall_s"), first.get("load"), first.get("warmup")
     record = {"recipe": recipe, "seed": seed, "run_dir": str(run_dir), "identity": identity["digest"], "steps": steps, "wall_s": wall,
-              "load": load, **({"warmup": stage} if stage else {}), "params": model.num_parameters(), "segments": list(spec.segments), "limit": spec.limit, "data": str(data_root),
+              "load": load, **({"warmup": stage} if stage else {}), "params": model.num_parameters(), "segments": list(spec.segments),
+              "limit": spec.limit, "data": str(data_root),
               **({"eval_data": _eval_identity(spec), "eval_root": str(eval_root)} if spec.eval_data is not None else {}), **scores}
     # RUN_DONE is the first evaluation's file on the training build; every other one (a RunScorer's, eval_data's) has its own name
     done = run_dir / (RUN_DONE if not finished and spec.scorer is None and spec.eval_data is None else _eval_file(spec))

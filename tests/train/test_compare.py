@@ -242,7 +242,11 @@ def test_a_recipe_with_a_warmup_stage_trains_both_stages_per_seed(tmp_path, sudo
     assert warmup_stage(str(stage2)) == str(tmp_path / "cur_warmup.yaml")
     assert warmup_stage(str(stage2), ["train.init_from=null"]) is None and warmup_stage("tiny_sudoku4") is None
     out = tmp_path / "cmp"
-    common = [str(stage2), "seeds=[0,1]", "segments=[1]", f"out={out}", f"data={sudoku4}", "threads=1", "steps=3", *FAST]
+    # the recipes' own (small) data, cached in tmp: data=DIR would replace the warm-up's data section, which is refused
+    small = ["data.num_train=16", "data.num_test=8", "data.num_aug=0", f"train.data_cache={tmp_path / 'cache'}"]
+    with pytest.raises(HrmzooError, match="would replace it; leave data= out"):
+        run_compare(spec_from_args([str(stage2), "seeds=[0]", f"out={out}", f"data={sudoku4}", *FAST]), log=lambda m: None)
+    common = [str(stage2), "seeds=[0,1]", "segments=[1]", f"out={out}", "threads=1", "steps=3", *FAST, *small]
     messages = []
     report = run_compare(spec_from_args(common), log=messages.append)
     for seed, run in enumerate(report["runs"][str(stage2)]):
