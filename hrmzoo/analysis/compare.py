@@ -51,7 +51,7 @@ import os
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 from hrmzoo.errors import HrmzooError
 
@@ -202,19 +202,19 @@ def data_fingerprint(recipe, data: str | None) -> str:
     return f"path:{root}:{digest}"
 
 
-def run_identity(recipe: str, seed: int, spec: CompareSpec, warmup: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_identity(recipe: str, seed: int, spec: CompareSpec, warmup: "WarmupStage | None" = None) -> dict[str, Any]:
     """The resolved recipe (execution-only keys removed), the data fingerprint, the warm-up stage's
     identity digest when it has one (`warmup_stage`), and their digest."""
     from hrmzoo.recipe import load_recipe
 
-    extra = [] if warmup is None else [f"train.init_from={warmup['run_dir']}"]
+    extra = [] if warmup is None else [f"train.init_from={warmup.run_dir}"]
     resolved = load_recipe(recipe, [*run_overrides(spec, seed), *extra])
     body = resolved.to_dict()
     for section, key in IDENTITY_IGNORES:
         body.get(section, {}).pop(key, None)
     identity = {"recipe": body, "data": data_fingerprint(resolved, spec.data)}
     if warmup is not None:
-        identity["warmup"] = warmup["digest"]
+        identity["warmup"] = warmup.identity["digest"]
     identity["digest"] = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
     return identity
 
@@ -337,8 +337,17 @@ def _train(recipe: str, overrides: list[str], run_dir: Path, identity: dict[str,
     return trainer, trainer.run()
 
 
-def _warmup_for(recipe: str, seed: int, spec: CompareSpec) -> tuple[str, CompareSpec, dict[str, Any], Path] | None:
-    """The warm-up stage's recipe, spec (its own steps, no time budget), identity and run directory, or None."""
+class WarmupStage(NamedTuple):
+    """A recipe's warm-up stage for one seed: its recipe, spec (its own steps, no time budget), identity and run directory."""
+
+    recipe: str
+    spec: CompareSpec
+    identity: dict[str, Any]
+    run_dir: Path
+
+
+def _warmup_for(recipe: str, seed: int, spec: CompareSpec) -> WarmupStage | None:
+    """The recipe's warm-up stage for this seed, or None."""
     stage = warmup_stage(recipe, spec.overrides)
     if stage is None:
         return None
@@ -348,11 +357,12 @@ def _warmup_for(recipe: str, seed: int, spec: CompareSpec) -> tuple[str, Compare
                           "from scratch with train.init_from=null")
     stage_spec = dataclasses.replace(spec, steps=None, budget=None)
     identity = run_identity(stage, seed, stage_spec)
-    return stage, stage_spec, identity, pick_run_dir(stage, seed, stage_spec, identity)
+    return WarmupStage(stage, stage_spec, identity, pick_run_dir(stage, seed, stage_spec, identity))
 
 
-def train_warmup(stage: str, seed: int, spec: CompareSpec, identity: dict[str, Any], run_dir: Path, log) -> dict[str, Any]:
+def train_warmup(stage: WarmupStage, seed: int, log) -> dict[str, Any]:
     """Train (or reuse) a recipe's warm-up stage for one seed; its record (`STAGE_DONE`)."""
+    run_dir, spec, identity = stage.run_dir, stage.spec, stage.identity
     done = run_dir / STAGE_DONE
     if done.is_file():
         log(f"{run_dir.name}: reusing the finished warm-up stage")
@@ -360,8 +370,8 @@ def train_warmup(stage: str, seed: int, spec: CompareSpec, identity: dict[str, A
     if not spec.train:
         raise HrmzooError(f"compare: {run_dir} holds no finished warm-up stage for this seed and settings; train it first "
                           "(leave out the score-only option)")
-    _, summary = _train(stage, run_overrides(spec, seed), run_dir, identity, spec, log)
-    record = {"recipe": stage, "run_dir": str(run_dir), "identity": identity["digest"], "steps": summary.steps,
+    _, summary = _train(stage.recipe, run_overrides(spec, seed), run_dir, identity, spec, log)
+    record = {"recipe": stage.recipe, "run_dir": str(run_dir), "identity": identity["digest"], "steps": summary.steps,
               "wall_s": round(summary.wall_s, 1)}
     done.write_text(json.dumps(record, indent=1))
     return record
@@ -374,8 +384,7 @@ def train_or_reuse(recipe: str, seed: int, spec: CompareSpec, log) -> dict[str, 
     from hrmzoo.persistence.checkpoint import load_model
 
     warm = _warmup_for(recipe, seed, spec)
-    warm_ref = None if warm is None else {"run_dir": str(warm[3]), "digest": warm[2]["digest"]}
-    identity = run_identity(recipe, seed, spec, warm_ref)
+    identity = run_identity(recipe, seed, spec, warm)
     run_dir = pick_run_dir(recipe, seed, spec, identity)
     record = _find_eval(run_dir, spec)
     if record is not None:
@@ -391,8 +400,8 @@ def train_or_reuse(recipe: str, seed: int, spec: CompareSpec, log) -> dict[str, 
     elif not spec.train:
         raise HrmzooError(f"compare: {run_dir} holds no finished run of this recipe, seed and settings; train it first (leave out the score-only option)")
     else:
-        stage = None if warm is None else train_warmup(warm[0], seed, warm[1], warm[2], warm[3], log)
-        extra = [] if warm is None else [f"train.init_from={warm[3]}"]
+        stage = None if warm is None else train_warmup(warm, seed, log)
+        extra = [] if warm is None else [f"train.init_from={warm.run_dir}"]
         # an interrupted run continues from its newest checkpoint to the same budget
         load_before = _load_average()
         trainer, summary = _train(recipe, [*run_overrides(spec, seed), *extra], run_dir, identity, spec, log)
