@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hrmzoo.data.prepare import build_into, parse_config, spec_hash
+from hrmzoo.data.prepare import atomic_build, build_into, parse_config, spec_hash
 from hrmzoo.recipe import load_recipe
 
 
@@ -27,8 +27,8 @@ def eval_sets(recipe: str, data_dir: Path, overrides: list[str] = ()) -> tuple[P
     for extra in ({}, {"test_depth": [5, 8]}):
         cfg = parse_config({**spec, "label_mentions": False, **extra})
         path = data_dir / f"logic-{spec_hash(cfg)}"
-        if not (path / "build.json").is_file():
-            build_into(cfg, path)
+        if not (path / "build.json").is_file():  # built aside and renamed: two runs starting together share one build
+            atomic_build(path, lambda tmp, cfg=cfg: build_into(cfg, tmp))
         out.append(path)
     return out[0], out[1]
 

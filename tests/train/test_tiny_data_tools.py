@@ -116,6 +116,19 @@ def test_eval_sets_are_the_recipes_instances_with_the_answers_alone(tmp_path):
     assert (np.load(deep / "train/all__inputs.npy") == np.load(trained / "train/all__inputs.npy")).all()
 
 
+def test_an_interrupted_eval_set_build_leaves_nothing_to_be_found(tmp_path, monkeypatch):
+    """Two runs started together build the same set; a half-written one must never pass for built (it is built aside, then renamed)."""
+    def half_build(cfg, out):
+        (Path(out) / "test").mkdir(parents=True)
+        (Path(out) / "build.json").write_text("{}")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sets_tool, "build_into", half_build)
+    with pytest.raises(KeyboardInterrupt):
+        sets_tool.eval_sets("cpu_logic", tmp_path / "sets", ["data.num_train=20", "data.num_test=10"])
+    assert not (tmp_path / "sets").exists() or list((tmp_path / "sets").iterdir()) == []
+
+
 def test_eval_sets_follow_overrides_of_the_training_data(tmp_path):
     """`run_seed.sh ... data.num_train=100` scores the run on the data it trained on: the overrides reach the sets."""
     status, _ = sets_tool.eval_sets("cpu_logic", tmp_path / "sets", ["data.num_train=100", "data.num_test=50"])
