@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from hrmzoo.catalog import Result
@@ -22,7 +23,7 @@ def _load(name: str):
     return module
 
 
-record_tool, plot_tool, sets_tool = _load("record"), _load("plot"), _load("eval_sets")
+record_tool, plot_tool, sets_tool, swap_tool = _load("record"), _load("plot"), _load("eval_sets"), _load("init_swap")
 
 
 def _run(root: Path, seed: int, inrange: float, beyond: float, cpu_s: float, steps: int = 3500, warmup: int | None = 1500,
@@ -164,3 +165,21 @@ def test_run_seed_passes_overrides_to_both_stages_and_the_evaluation(tmp_path):
     assert sum(b["n"] for b in json.loads((run / "inrange.json").read_text())["by"]["buckets"]) == 16
     bad = subprocess.run(["bash", str(TOOLS / "run_seed.sh"), str(tmp_path / "t.yaml"), "0"], env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "usage: run_seed.sh" in bad.stderr
+
+
+def test_init_swap_takes_the_named_tensors_from_the_other_seed(tmp_path):
+    """A failing seed's initial weights with some tensors from a good seed's, saved as a checkpoint a run can start from."""
+    from hrmzoo import build_model
+    from hrmzoo.persistence.checkpoint import read_weights
+
+    out = tmp_path / "mix.safetensors"
+    swap_tool.main(["cpu_logic_warmup", "--seed", "2", "--from-seed", "0", "--take", "embedding,init_z", "--out", str(out)])
+    mixed, _ = read_weights(out)  # what train.init_from reads
+    a, b = build_model("cpu_logic_warmup", seed=2).state_dict(), build_model("cpu_logic_warmup", seed=0).state_dict()
+    assert set(mixed) == set(a)
+    for name, t in mixed.items():
+        want = b if name.startswith(("embedding", "init_z")) else a
+        assert torch.equal(t, want[name]), name
+    assert not torch.equal(a["embedding.tokens.weight"], b["embedding.tokens.weight"])  # the seeds do differ
+    with pytest.raises(SystemExit, match="no tensor"):
+        swap_tool.main(["cpu_logic_warmup", "--seed", "2", "--from-seed", "0", "--take", "nothing_like_this", "--out", str(out)])
