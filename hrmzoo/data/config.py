@@ -147,6 +147,7 @@ class TomStoryData(_Base):
     test_num_events: Optional[Range] = Field(None, description="(min, max) events per test story; None: num_events")
     held_out: Optional[Literal["other", "contact"]] = Field(None, description="second-order mechanism seen only in test")
     event_slots: Optional[int] = Field(None, ge=1, le=32, description="event slots of the layout (>= the longest log); None: the longest log")
+    cell_tokens: bool = Field(False, description="a move names its destination with one cell token (vocabulary + size*size) instead of row and column tokens")
     num_train: Count = Field(1000, description="train stories (pairs): 2 examples each, 4 with controls")
     num_test: Count = Field(200, description="test stories (pairs)")
     seed: Seed = 0

@@ -56,7 +56,7 @@ def build_into(cfg: Any, out: str | os.PathLike[str], *, progress: bool = False)
         return tom_story.build_tom_story(out, size=cfg.size, num_agents=cfg.num_agents, num_objects=cfg.num_objects, num_events=cfg.num_events,
                                          wall_density=cfg.wall_density, view_radius=cfg.view_radius, second_order=cfg.second_order,
                                          controls=cfg.controls, test_num_agents=cfg.test_num_agents, test_num_events=cfg.test_num_events,
-                                         held_out=cfg.held_out, event_slots=cfg.event_slots, num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed,
+                                         held_out=cfg.held_out, event_slots=cfg.event_slots, cell_tokens=cfg.cell_tokens, num_train=cfg.num_train, num_test=cfg.num_test, seed=cfg.seed,
                                          progress=progress, spec=spec)
     if isinstance(cfg, ArcData):
         source = cfg.source if isinstance(cfg.source, str) else [s if isinstance(s, str) else {"dir": s.dir} for s in cfg.source]
@@ -170,7 +170,7 @@ def config_metadata(cfg: Any) -> dict[str, Any]:
         return {"vocab_size": tom.VOCAB_SIZE, "seq_len": tom.seq_len(cfg.size), "num_puzzle_identifiers": 1, "num_tasks": 1}
     if isinstance(cfg, TomStoryData):
         max_events = tom_story.layout_events(cfg.num_events, cfg.test_num_events, cfg.event_slots)
-        return {"vocab_size": tom_story.VOCAB_SIZE, "seq_len": tom_story.seq_len(cfg.size, max_events), "num_puzzle_identifiers": 1, "num_tasks": 1}
+        return {"vocab_size": tom_story.vocab_size(cfg.size, cfg.cell_tokens), "seq_len": tom_story.seq_len(cfg.size, max_events), "num_puzzle_identifiers": 1, "num_tasks": 1}
     if isinstance(cfg, LogicData):
         return {"vocab_size": logic.vocab_size(cfg.num_atoms), "seq_len": logic.seq_len(cfg.num_atoms, cfg.num_rules), "num_puzzle_identifiers": 1, "num_tasks": 1}
     if isinstance(cfg, ListfnData):

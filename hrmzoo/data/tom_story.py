@@ -10,7 +10,11 @@ A *story* is an `n x n` map (walls; agents `A..D` at their cells; objects
 `a..c` at their first cells) and an event log of up to `max_events` events:
 
 - `leave X` / `enter X`: agent X leaves the room / comes back to its cell;
-- `move j r c`: object j is moved from where it is to cell (r, c).
+- `move j r c`: object j is moved from where it is to cell (r, c). With
+  `cell_tokens`, the destination is one token naming the cell, `CELL0 + r*n + c`
+  (the map position it points to), instead of a row and a column token: a model
+  can then bind a move to its cell in one step (an attention query from the cell
+  meets the token that names it) rather than join two tokens first.
 
 Perception (the rule every label follows): agent X *witnesses* a move when X is
 in the room and has a line of sight, within `view_radius` cells (Chebyshev;
@@ -95,6 +99,7 @@ LEAVE, ENTER, MOVE = THING0 + MAX_OBJECTS, THING0 + MAX_OBJECTS + 1, THING0 + MA
 COORD0 = MOVE + 1  # header: row / column numbers 0..15 at 23..38
 NO, YES = COORD0 + MAX_SIZE, COORD0 + MAX_SIZE + 1  # 39, 40
 VOCAB_SIZE = YES + 1
+CELL0 = VOCAB_SIZE  # with cell_tokens: a move's destination (r, c) as the one token CELL0 + r*n + c
 EVENT_TOKENS = 4
 QUESTION_TOKENS = 4
 TEST_BUCKET = 32  # first SHA-256 byte of the story key < 32: 1/8 of stories are test stories
@@ -120,6 +125,11 @@ def seq_len(size: int, max_events: int) -> int:
     return (header_rows(size, max_events) + size) * size
 
 
+def vocab_size(size: int, cell_tokens: bool = False) -> int:
+    """Tokens of a build: the shared vocabulary, plus one per map cell with `cell_tokens`."""
+    return CELL0 + size * size if cell_tokens else VOCAB_SIZE
+
+
 def to_text(tokens: np.ndarray, size: int, max_events: int) -> str:
     """One input as words (question, events) and the map as characters, for debugging and failing tests."""
     t = np.asarray(tokens).reshape(-1)
@@ -133,6 +143,8 @@ def to_text(tokens: np.ndarray, size: int, max_events: int) -> str:
             return "abc"[v - THING0]
         if COORD0 <= v < COORD0 + MAX_SIZE:
             return str(v - COORD0)
+        if CELL0 <= v < CELL0 + size * size:
+            return f"{(v - CELL0) // size},{(v - CELL0) % size}"
         return "_" if v == PAD else f"<{v}>"
 
     q = {Q_BELIEF: "belief", Q_REALITY: "reality", Q_MEMORY: "memory"}.get(int(head[0]), "?")
@@ -144,7 +156,7 @@ def to_text(tokens: np.ndarray, size: int, max_events: int) -> str:
         elif ev[0] == ENTER:
             words.append(f"{name(ev[1])}-enters")
         elif ev[0] == MOVE:
-            words.append(f"move-{name(ev[1])}-to-{name(ev[2])},{name(ev[3])}")
+            words.append(f"move-{name(ev[1])}-to-{name(ev[2])}" + ("" if ev[3] == PAD else f",{name(ev[3])}"))
     rows = ["".join(CHARSET[int(v)] if int(v) < len(CHARSET) else "?" for v in row) for row in grid]
     return " ".join(words) + "\n" + "\n".join(rows)
 
@@ -328,10 +340,10 @@ def _make_pair(story: Story, order: int, x: int, y: int, j: int, mechanism: str,
 
 
 # ---------------------------------------------------------------------------- encoding
-def encode(story: Story, walls: np.ndarray, question: tuple, max_events: int) -> np.ndarray:
+def encode(story: Story, walls: np.ndarray, question: tuple, max_events: int, cell_tokens: bool = False) -> np.ndarray:
     """Input tokens [seq_len]: question and events in the header rows, then the map."""
     n = walls.shape[0]
-    head = np.full(header_rows(n, max_events) * n, PAD, dtype=np.uint8)
+    head = np.full(header_rows(n, max_events) * n, PAD, dtype=np.uint16 if cell_tokens else np.uint8)
     kind, x, y, j = question
     head[0] = {"belief": Q_BELIEF, "reality": Q_REALITY, "memory": Q_MEMORY}[kind]
     head[1] = PAD if x < 0 else NAME0 + x
@@ -339,7 +351,9 @@ def encode(story: Story, walls: np.ndarray, question: tuple, max_events: int) ->
     head[3] = THING0 + j
     for e, ev in enumerate(story.events):
         at = QUESTION_TOKENS + EVENT_TOKENS * e
-        if ev[0] == "move":
+        if ev[0] == "move" and cell_tokens:
+            head[at: at + 3] = (MOVE, THING0 + ev[1], CELL0 + ev[2][0] * n + ev[2][1])
+        elif ev[0] == "move":
             head[at: at + 4] = (MOVE, THING0 + ev[1], COORD0 + ev[2][0], COORD0 + ev[2][1])
         else:
             head[at: at + 2] = (LEAVE if ev[0] == "leave" else ENTER, NAME0 + ev[1])
@@ -348,7 +362,7 @@ def encode(story: Story, walls: np.ndarray, question: tuple, max_events: int) ->
         grid[c] = AGENT0 + a
     for j, c in enumerate(story.objects):
         grid[c] = OBJ0 + j
-    return np.concatenate([head, grid.reshape(-1)])
+    return np.concatenate([head, grid.reshape(-1).astype(head.dtype)])
 
 
 def decode(tokens: np.ndarray, size: int, max_events: int) -> tuple[Story, tuple]:
@@ -362,7 +376,9 @@ def decode(tokens: np.ndarray, size: int, max_events: int) -> tuple[Story, tuple
     events: list[tuple] = []
     for e in range(max_events):
         ev = head[QUESTION_TOKENS + EVENT_TOKENS * e: QUESTION_TOKENS + EVENT_TOKENS * (e + 1)]
-        if ev[0] == MOVE:
+        if ev[0] == MOVE and ev[2] >= CELL0:  # cell_tokens: one token names the cell
+            events.append(("move", int(ev[1] - THING0), divmod(int(ev[2] - CELL0), size)))
+        elif ev[0] == MOVE:
             events.append(("move", int(ev[1] - THING0), (int(ev[2] - COORD0), int(ev[3] - COORD0))))
         elif ev[0] in (LEAVE, ENTER):
             events.append(("leave" if ev[0] == LEAVE else "enter", int(ev[1] - NAME0)))
@@ -424,7 +440,7 @@ def check_spec(size: int, num_agents: tuple[int, int], num_objects: int, num_eve
 
 
 def _examples(story: Story, tb: np.ndarray, fb: np.ndarray, question: tuple, order: int, mechanism: str,
-              controls: bool, max_events: int, radius: int | None) -> list[tuple[np.ndarray, np.ndarray, dict]]:
+              controls: bool, max_events: int, radius: int | None, cell_tokens: bool = False) -> list[tuple[np.ndarray, np.ndarray, dict]]:
     """The pair's examples: (input, label, per-example record)."""
     _, x, y, j = question
     rows = []
@@ -445,8 +461,8 @@ def _examples(story: Story, tb: np.ndarray, fb: np.ndarray, question: tuple, ord
         answer_kind = 2 if cell == hist[-1] else (0 if cell == hist[0] else 1)
         label = np.full((n, n), NO, dtype=np.uint8)
         label[cell] = YES
-        inp = encode(s, walls, q, max_events)
-        head = np.zeros(len(inp) - n * n, dtype=np.uint8)
+        inp = encode(s, walls, q, max_events, cell_tokens)
+        head = np.zeros(len(inp) - n * n, dtype=inp.dtype)
         presence, witness, belief = perspective_targets(s, q, max_events, radius)
         belief_q = q[0] == "belief"
         rows.append((inp, np.concatenate([head, label.reshape(-1)]), {
@@ -461,7 +477,7 @@ def generate_tom_story(num_train: int, num_test: int, *, size: int = 8, num_agen
                        num_events: tuple[int, int] = (4, 8), wall_density: float = 0.15, view_radius: int | None = None,
                        second_order: float = 0.5, controls: bool = True, test_num_agents: tuple[int, int] | None = None,
                        test_num_events: tuple[int, int] | None = None, held_out: str | None = None, event_slots: int | None = None,
-                       seed: int = 0, progress: bool = False) -> dict[str, dict[str, np.ndarray]]:
+                       cell_tokens: bool = False, seed: int = 0, progress: bool = False) -> dict[str, dict[str, np.ndarray]]:
     """Examples per split (`num_train` / `num_test` stories, 2 examples each, 4 with `controls`).
 
     Returns:
@@ -516,7 +532,7 @@ def generate_tom_story(num_train: int, num_test: int, *, size: int = 8, num_agen
             pair = _make_pair(story, order, x, y, j, mechanism, view_radius, rng)
             if pair is None:
                 continue
-            examples = _examples(story, *pair, question, order, mechanism, controls, max_events, view_radius)
+            examples = _examples(story, *pair, question, order, mechanism, controls, max_events, view_radius, cell_tokens)
             n_second += order == 2
             seen.add(key)
             for inp, lab, rec in examples:
@@ -545,7 +561,8 @@ def build_tom_story(out: str | os.PathLike[str], *, size: int = 8, num_agents: t
                     num_events: tuple[int, int] = (4, 8), wall_density: float = 0.15, view_radius: int | None = None,
                     second_order: float = 0.5, controls: bool = True, test_num_agents: tuple[int, int] | None = None,
                     test_num_events: tuple[int, int] | None = None, held_out: str | None = None, event_slots: int | None = None,
-                    num_train: int = 1000, num_test: int = 200, seed: int = 0, progress: bool = False, spec: dict | None = None) -> Path:
+                    cell_tokens: bool = False, num_train: int = 1000, num_test: int = 200, seed: int = 0, progress: bool = False,
+                    spec: dict | None = None) -> Path:
     """Generate the benchmark and write it in the HRM layout (one example per group; extras per example).
 
     Args:
@@ -563,6 +580,9 @@ def build_tom_story(out: str | os.PathLike[str], *, size: int = 8, num_agents: t
         held_out: A second-order mechanism (`other`, `contact`) seen only in test.
         event_slots: Event slots of the layout (>= the longest log); None: the longest log. Fix it to give
             builds with different logs one sequence length (a model trained on one evaluates on the other).
+        cell_tokens: Write a move's destination as one token naming the cell (`CELL0 + r*n + c`; the
+            vocabulary grows by n*n) instead of a row and a column token. Stories, labels and splits are
+            the same as without it: only how a move is written changes.
         num_train: Train stories (pairs).
         num_test: Test stories (pairs).
         seed: Seed; same arguments -> byte-identical files.
@@ -579,14 +599,15 @@ def build_tom_story(out: str | os.PathLike[str], *, size: int = 8, num_agents: t
     data = generate_tom_story(num_train, num_test, size=size, num_agents=num_agents, num_objects=num_objects, num_events=num_events,
                               wall_density=wall_density, view_radius=view_radius, second_order=second_order, controls=controls,
                               test_num_agents=test_num_agents, test_num_events=test_num_events, held_out=held_out, event_slots=event_slots,
-                              seed=seed, progress=progress)
+                              cell_tokens=cell_tokens, seed=seed, progress=progress)
     for split, d in data.items():
         write_flat_split(root / split, d["inputs"], d["labels"], np.ones(len(d["inputs"]), np.int64), seq_len=seq_len(size, max_events),
-                         vocab_size=VOCAB_SIZE, extras={name: d[name] for name in EXTRAS})
+                         vocab_size=vocab_size(size, cell_tokens), extras={name: d[name] for name in EXTRAS})
     write_identifiers(root, [BLANK_IDENTIFIER])
     write_build_info(root, "tom2", spec or dict(size=size, num_agents=list(num_agents), num_objects=num_objects, num_events=list(num_events),
                                                 wall_density=wall_density, view_radius=view_radius, second_order=second_order, controls=controls,
                                                 test_num_agents=test_num_agents, test_num_events=test_num_events, held_out=held_out,
-                                                event_slots=event_slots, num_train=num_train, num_test=num_test, seed=seed),
+                                                event_slots=event_slots, cell_tokens=cell_tokens, num_train=num_train, num_test=num_test,
+                                                seed=seed),
                      extra={"max_events": max_events})
     return root

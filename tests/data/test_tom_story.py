@@ -25,6 +25,7 @@ differ only in where one or two walls stand. So:
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -66,12 +67,18 @@ def general(tmp_path_factory):
                              test_num_events=(8, 10), held_out="contact", view_radius=4, num_train=40, num_test=16, seed=2)
 
 
+@pytest.fixture(scope="module")
+def cell_build(tmp_path_factory):
+    """The `build` stories with each move's destination written as one cell token."""
+    return T.build_tom_story(tmp_path_factory.mktemp("tom2c") / "d", num_train=60, num_test=20, seed=5, cell_tokens=True)
+
+
 # ---------------------------------------------------------------------------- labels and records
-@pytest.mark.parametrize("which", ["build", "general"])
-def test_solver_agrees_with_every_label_and_record(build, general, which):
-    root = build if which == "build" else general
-    n, radius = (N, None) if which == "build" else (9, 4)
-    max_events = 8 if which == "build" else 10
+@pytest.mark.parametrize("which", ["build", "general", "cells"])
+def test_solver_agrees_with_every_label_and_record(build, general, cell_build, which):
+    root = {"build": build, "general": general, "cells": cell_build}[which]
+    n, radius = (9, 4) if which == "general" else (N, None)
+    max_events = 10 if which == "general" else 8
     checked = 0
     for split in ("train", "test"):
         d = _load(root / split)
@@ -97,7 +104,33 @@ def test_solver_agrees_with_every_label_and_record(build, general, which):
                 believed[r * n + c] = j + 1
             assert (d["belief_map"][i] == believed).all(), where
             checked += 1
-    assert checked == (4 * 80 if which == "build" else 4 * 56)
+    assert checked == (4 * 56 if which == "general" else 4 * 80)
+
+
+def test_cell_tokens_change_only_how_a_move_is_written(build, cell_build):
+    """Same stories, questions, labels and records; a move's `r c` becomes the one token CELL0 + r*n + c."""
+    assert json.loads((cell_build / "train" / "dataset.json").read_text())["vocab_size"] == T.CELL0 + N * N == T.vocab_size(N, True)
+    for split in ("train", "test"):
+        rows, cells = _load(build / split), _load(cell_build / split)
+        for name in ("labels", *T.EXTRAS):
+            assert (rows[name] == cells[name]).all(), name
+        a, b = rows["inputs"].astype(np.int64), cells["inputs"].astype(np.int64)
+        assert a.shape == b.shape and (a[:, -N * N:] == b[:, -N * N:]).all() and b.max() < T.vocab_size(N, True)
+        moves = 0
+        for i in range(len(a)):
+            pa, pb = S.parse(a[i], N, 8), S.parse(b[i], N, 8)
+            assert pa == pb, T.to_text(b[i], N, 8)
+            for e, ev in enumerate(pa.events):
+                at = T.QUESTION_TOKENS + T.EVENT_TOKENS * e
+                if ev[0] == "move":
+                    (r, c), moves = ev[2], moves + 1
+                    assert list(b[i, at:at + 4]) == [T.MOVE, T.THING0 + ev[1], T.CELL0 + r * N + c, T.PAD]
+                    assert f"to-{r},{c}" in T.to_text(b[i], N, 8).split("\n")[0]
+                else:
+                    assert (a[i, at:at + 4] == b[i, at:at + 4]).all()
+            story, question = T.decode(b[i], N, 8)  # what the perspective controller replays
+            assert story.events == pa.events and question == (pa.kind, pa.x, pa.y, pa.j)
+        assert moves > len(a)
 
 
 def test_perspective_targets_from_the_input_alone(build):
@@ -252,6 +285,7 @@ def test_recipe_spec_and_metadata(tmp_path):
     cfg = parse_config({"type": "tom2", "size": 9, "num_events": [3, 5], "test_num_events": [6, 7], "num_train": 4, "num_test": 2})
     meta = config_metadata(cfg)
     assert meta == {"vocab_size": T.VOCAB_SIZE, "seq_len": T.seq_len(9, 7), "num_puzzle_identifiers": 1, "num_tasks": 1}
+    assert config_metadata(parse_config({"type": "tom2", "size": 9, "cell_tokens": True}))["vocab_size"] == T.CELL0 + 81
     root = prepare_data(cfg, tmp_path / "cache")
     assert np.load(root / "train" / "all__inputs.npy").shape == (16, meta["seq_len"])
 
@@ -277,8 +311,13 @@ def test_cli_builds_version_2_and_refuses_the_other_version_options(tmp_path, ca
     assert data_main(["tom", "--num-train", "5", "--num-test", "2", "--num-events", "3", "6", "--out", str(out), "--quiet"]) == 0
     assert "train groups(tasks)=      20" in capsys.readouterr().out
     assert (out / "train" / "extra__belief_map.npy").exists()
+    cells = tmp_path / "tom2-cells"
+    assert data_main(["tom", "--num-train", "5", "--num-test", "2", "--num-events", "3", "6", "--cell-tokens", "--out", str(cells), "--quiet"]) == 0
+    assert json.loads((cells / "train" / "dataset.json").read_text())["vocab_size"] == T.CELL0 + N * N
+    capsys.readouterr()
     for argv, words in ((["tom", "--kind", "belief"], "--kind is a version 1 option"),
                         (["tom", "--version", "1", "--num-events", "3", "5"], "--num-events is a version 2 option"),
+                        (["tom", "--version", "1", "--cell-tokens"], "--cell-tokens is a version 2 option"),
                         (["tom", "--num-agents", "3"], "MIN MAX")):
         assert data_main([*argv, "--out", str(tmp_path / "x")]) == 2
         err = capsys.readouterr().err

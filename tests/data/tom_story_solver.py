@@ -56,7 +56,10 @@ def parse(inp: np.ndarray, n: int, max_events: int) -> Parsed:
             ended = True
             continue
         assert not ended, "no event after the log's end"
-        if tok[0] == T.MOVE:
+        if tok[0] == T.MOVE and tok[2] >= T.CELL0:  # cell_tokens: the destination as one token, r * n + c
+            assert tok[3] == T.PAD and tok[2] < T.CELL0 + n * n
+            events.append(("move", tok[1] - T.THING0, ((tok[2] - T.CELL0) // n, (tok[2] - T.CELL0) % n)))
+        elif tok[0] == T.MOVE:
             events.append(("move", tok[1] - T.THING0, (tok[2] - T.COORD0, tok[3] - T.COORD0)))
         else:
             assert tok[0] in (T.LEAVE, T.ENTER) and tok[2:] == [T.PAD, T.PAD]
