@@ -28,7 +28,7 @@ def eval_sets(recipe: str, data_dir: Path, overrides: list[str] = ()) -> tuple[P
         cfg = parse_config({**spec, "label_mentions": False, **extra})
         path = data_dir / f"logic-{spec_hash(cfg)}"
         if not (path / "build.json").is_file():  # built aside and renamed: two runs starting together share one build
-            atomic_build(path, lambda tmp, cfg=cfg: build_into(cfg, tmp))
+            atomic_build(path, lambda tmp: build_into(cfg, tmp))
         out.append(path)
     return out[0], out[1]
 

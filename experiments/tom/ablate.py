@@ -41,7 +41,7 @@ import torch
 from hrmzoo.persistence.checkpoint import load_model
 from hrmzoo.data import tom_story as T
 from hrmzoo.data.dataset import PuzzleDataset
-from hrmzoo.data.splits import prepare_dataset
+from hrmzoo.data.splits import prepare_dataset, split_metadata
 from hrmzoo.evaluate.core import evaluate
 from hrmzoo.recipe import load_recipe
 from hrmzoo.train.trainer import Trainer
@@ -326,7 +326,7 @@ def cnn_floor(root: Path, size: int, steps: int, seed: int = 0) -> tuple[dict, i
     tr_y = torch.from_numpy((np.load(root / "train" / "all__labels.npy")[:, -size * size:] == T.YES).astype(np.float32))
     te_x = torch.from_numpy(np.load(root / "test" / "all__inputs.npy").astype(np.int64))
     te_y = np.load(root / "test" / "all__labels.npy")[:, -size * size:] == T.YES
-    net = OnePassCNN(tr_x.shape[1] - size * size, size, vocab=max(T.VOCAB_SIZE, int(tr_x.max()) + 1, int(te_x.max()) + 1))
+    net = OnePassCNN(tr_x.shape[1] - size * size, size, vocab=split_metadata(root, "train")["vocab_size"])
     params = sum(p.numel() for p in net.parameters())
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=0.01)
     g = torch.Generator().manual_seed(seed)
