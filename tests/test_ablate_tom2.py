@@ -84,3 +84,28 @@ def test_recorded_rows_carry_seeds_pairs_and_floors(tmp_path):
     assert "per seed 20.0, 20.0" in r["notes"] and "minus tom2_none, seed-paired: +0.0 ± 14.1 (1 better, 0 equal, 1 worse)" in r["notes"]
     assert "best floor 26.9 (cnn)" in r["notes"] and "5 training steps of batch 64" in r["notes"]  # a partial solver is no floor
     assert len(got) == 2 * len(ablate.COLUMNS)
+
+
+def test_ladder_warm_starts_each_stage_and_scores_as_one_run(tmp_path):
+    cache = f"train.data_cache={tmp_path / 'cache'}"
+    out = tmp_path / "ladder"
+    ablate.main(["ladder", "tom2_perspective", "--seed", "1", "--stage", "1,2:2", "--stage", "full:1", "--measure-every", "1",
+                 "--out", str(out), "--set", *TINY, "train.warmup_steps=0", cache])
+    lad = json.loads((out / "ladder.json").read_text())
+    assert [s["stage"] for s in lad["stages"]] == ["stage1-1-2", "stage2-full"] and lad["final"] == "stage2-full"
+    from hrmzoo.recipe import load_recipe
+
+    first = load_recipe(out / "stage1-1-2" / "recipe.yaml")
+    last = load_recipe(out / "stage2-full" / "recipe.yaml")
+    assert list(first.data.num_events) == [1, 2] and first.train.init_from is None and first.train.steps == 2
+    assert list(last.data.num_events) == [4, 8] and Path(last.train.init_from) == out / "stage1-1-2"
+    scored = ablate.score_run(out, batch_size=5)
+    assert scored["run"] == str(out) and scored["steps"] == 3 and scored["ladder"] == ["1,2:2", "full:1"]
+    with pytest.raises(SystemExit, match="already there"):  # never trains over a finished ladder
+        ablate.main(["ladder", "tom2_perspective", "--stage", "full:1", "--out", str(out)])
+
+
+@pytest.mark.parametrize("bad", ["1,2", "0,2:10", "3,2:10", "full:0", "a:5", "1:5"])
+def test_ladder_stage_errors_are_one_line(bad):
+    with pytest.raises(SystemExit, match="EVENTS:STEPS"):
+        ablate.parse_stage(bad)

@@ -1,6 +1,7 @@
 """Theory of mind v2: train a recipe while measuring its empathy heads, score runs by question, and the floors.
 
     python experiments/tom/ablate.py train tom2_perspective --seed 0 --out runs/tom2/perspective-s0
+    python experiments/tom/ablate.py ladder tom2_none --seed 0 --stage 1,2:1000 --stage 2,4:1000 --stage full:1500 --out runs/tom2/none-ladder-s0
     python experiments/tom/ablate.py score runs/tom2/none-s0 runs/tom2/perspective-s0 --out runs/tom2/scores.jsonl
     python experiments/tom/ablate.py floors tom2_none --cnn-steps 600 > runs/tom2/floors.json
     python experiments/tom/ablate.py table runs/tom2/scores.jsonl --floors runs/tom2/floors.json --plot runs/tom2/activity.png
@@ -11,6 +12,12 @@ for a controller run each head's mean |modulation|, the fraction of its hidden
 units where the SiLU is flat (|SiLU'| < 0.1), the gradient norm of each head's
 parameters and of the backbone blocks, and the perspective-target losses
 (`heads.jsonl` in the run directory); then it saves the run and scores it.
+
+`ladder` trains one seed through stages of growing event logs, each stage
+warm-started from the one before (`train.init_from`): `--stage 1,2:1000` is
+1,000 steps on stories of 1-2 events, `full:1500` the recipe's own range.
+The ladder's folder scores like a run (its last stage, with the steps of every
+stage counted).
 
 `score` evaluates runs on their test split and breaks exact accuracy down by
 question kind, belief order, true vs false belief, second-order mechanism, and
@@ -123,10 +130,53 @@ def train(args) -> None:
     print(f"trained {trainer.step} steps in {time.process_time() - t0:.0f} CPU-s; run dir {trainer.run_dir}")
 
 
+def parse_stage(text: str) -> tuple[list[int] | None, int]:
+    """`1,2:1000` -> ([1, 2], 1000); `full:1500` -> (None, 1500): the recipe's own event range."""
+    events, sep, steps = text.partition(":")
+    try:
+        n = int(steps)
+        span = None if events == "full" else [int(e) for e in events.split(",")]
+    except ValueError:
+        n, span = 0, []
+    if not sep or n < 1 or (span is not None and (len(span) != 2 or not 1 <= span[0] <= span[1])):
+        raise SystemExit(f"--stage {text!r}: write EVENTS:STEPS, e.g. 1,2:1000 (1-2 events, 1,000 steps) or full:1500")
+    return span, n
+
+
+def ladder(args) -> None:
+    stages = [parse_stage(s) for s in args.stages]
+    out = Path(args.out)
+    if (out / "ladder.json").exists():
+        raise SystemExit(f"{out}: a ladder is already there; pick another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    done, previous = [], None
+    for i, (span, steps) in enumerate(stages, 1):
+        name = f"stage{i}-" + ("full" if span is None else f"{span[0]}-{span[1]}")
+        sets = list(args.overrides)
+        if span is not None:
+            sets.append(f"data.num_events=[{span[0]},{span[1]}]")
+        if previous is not None:
+            sets.append(f"train.init_from={previous}")
+        print(f"ladder {out}: {name}, {steps} steps", flush=True)
+        train(argparse.Namespace(recipe=args.recipe, seed=args.seed, steps=steps, measure_every=args.measure_every,
+                                 out=str(out / name), overrides=sets))
+        previous = out / name
+        done.append({"stage": name, "events": span, "steps": steps, "run": name})
+    (out / "ladder.json").write_text(json.dumps({"recipe": args.recipe, "seed": args.seed, "overrides": args.overrides,
+                                                 "stages": done, "final": done[-1]["run"]}, indent=1))
+
+
 # ---------------------------------------------------------------------------- score runs
 def score_run(run_dir: Path, batch_size: int = 256, data_overrides: tuple[str, ...] = ()) -> dict:
     """Score a run on its recipe's test split, or on the test split of that data spec with `data_overrides`
-    (`data.test_num_agents=[4,4]`: a generalisation build; its stories are never in any train split)."""
+    (`data.test_num_agents=[4,4]`: a generalisation build; its stories are never in any train split).
+    A ladder's folder is scored at its last stage, with the steps of all its stages."""
+    if (run_dir / "ladder.json").exists():
+        lad = json.loads((run_dir / "ladder.json").read_text())
+        out = score_run(run_dir / lad["final"], batch_size, data_overrides)
+        out.update(run=str(run_dir), steps=sum(s["steps"] for s in lad["stages"]),
+                   ladder=[f"{'full' if s['events'] is None else ','.join(map(str, s['events']))}:{s['steps']}" for s in lad["stages"]])
+        return out
     model = load_model(run_dir)
     recipe = load_recipe(run_dir / "recipe.yaml", list(data_overrides))
     root = prepare_dataset(recipe, recipe.train.data_cache, progress=False)
@@ -377,6 +427,14 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--measure-every", type=int, default=25)
     t.add_argument("--out", required=True)
     t.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE", help="recipe overrides, e.g. data.num_train=5000")
+    lad = sub.add_parser("ladder", help="train one seed through stages of growing event logs, each warm-started from the last")
+    lad.add_argument("recipe")
+    lad.add_argument("--seed", type=int, default=0)
+    lad.add_argument("--stage", dest="stages", action="append", required=True, metavar="EVENTS:STEPS",
+                     help="1,2:1000 = 1,000 steps on 1-2-event stories; full:1500 = the recipe's own range (repeat, in order)")
+    lad.add_argument("--measure-every", type=int, default=100)
+    lad.add_argument("--out", required=True)
+    lad.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE", help="recipe overrides for every stage")
     s = sub.add_parser("score")
     s.add_argument("runs", nargs="+")
     s.add_argument("--plot")
@@ -403,7 +461,7 @@ def main(argv: list[str] | None = None) -> None:
     tb.add_argument("--date", default=time.strftime("%Y-%m-%d"), help="--record: when")
     tb.add_argument("--columns", nargs="+", choices=COLUMNS, help="--record: these columns only (default all)")
     args = p.parse_args(argv)
-    {"train": train, "score": score, "floors": floors, "table": table}[args.cmd](args)
+    {"train": train, "ladder": ladder, "score": score, "floors": floors, "table": table}[args.cmd](args)
 
 
 if __name__ == "__main__":
