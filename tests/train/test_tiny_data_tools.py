@@ -24,6 +24,7 @@ def _load(name: str):
 
 
 record_tool, plot_tool, sets_tool, swap_tool = _load("record"), _load("plot"), _load("eval_sets"), _load("init_swap")
+probe_tool = _load("init_probe")
 
 
 def _run(root: Path, seed: int, inrange: float, beyond: float, cpu_s: float, steps: int = 3500, warmup: int | None = 1500,
@@ -183,3 +184,22 @@ def test_init_swap_takes_the_named_tensors_from_the_other_seed(tmp_path):
     assert not torch.equal(a["embedding.tokens.weight"], b["embedding.tokens.weight"])  # the seeds do differ
     with pytest.raises(SystemExit, match="no tensor"):
         swap_tool.main(["cpu_logic_warmup", "--seed", "2", "--from-seed", "0", "--take", "nothing_like_this", "--out", str(out)])
+
+
+def test_init_probe_scores_the_first_steps_of_each_seeds_full_run_and_picks_the_lowest(tmp_path, capsys):
+    """The probe is the start of the run the chosen seed then makes: same weights, batches and schedule."""
+    from hrmzoo.train.trainer import Trainer
+
+    sets = ["model.hidden_size=16", "model.l_block.num_heads=2", "model.h_block.num_heads=2", "data.num_train=24", "data.num_test=8",
+            "train.batch_size=8", "train.steps=6", "train.warmup_steps=1", f"train.data_cache={tmp_path / 'cache'}"]
+    probe_tool.main(["cpu_logic_warmup", "--seeds", "4", "5", "--steps", "3", "--window", "2", "--set", *sets])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    for row in rows[:2]:
+        full = Trainer("cpu_logic_warmup", [*sets, f"train.seed={row['seed']}", "train.threads=1"], run_dir=tmp_path / f"full{row['seed']}")
+        losses = [float(full.train_step().metrics["loss"]) for _ in range(3)]
+        full.close()
+        assert row["loss"] == pytest.approx(sum(losses[1:]) / 2, rel=1e-6)
+    assert rows[0]["loss"] != rows[1]["loss"]
+    assert rows[2]["chosen_seed"] == min(rows[:2], key=lambda r: r["loss"])["seed"]
+    with pytest.raises(SystemExit, match="past the recipe's 6 training steps"):
+        probe_tool.main(["cpu_logic_warmup", "--seeds", "4", "--steps", "7", "--set", *sets])
