@@ -7,6 +7,10 @@ then start a run from it with the batch order of any seed:
 
     hrmzoo train RECIPE train.seed=C train.init_from=FILE.safetensors
 
+`--from-checkpoint RUN_OR_FILE` takes tensors from a trained run instead (every tensor the two share by
+name and shape, or those `--take` names): a model with a new part (a controller) can start from a
+trained model without it, the new part at its own initialisation.
+
 `--take embedding,l_block` takes every tensor whose name starts with one of the prefixes from seed
 B's initialisation (`python -m hrmzoo build RECIPE` names the components). The file is a normal
 hrmzoo checkpoint carrying the recipe.
@@ -23,13 +27,23 @@ from hrmzoo import build_model
 from hrmzoo.persistence.checkpoint import save_model
 
 
-def swapped(recipe: str, seed: int, from_seed: int | None, take: tuple[str, ...]):
-    model = build_model(recipe, seed=seed)
-    if from_seed is not None and take:
-        donor = build_model(recipe, seed=from_seed).state_dict()
+def swapped(recipe: str, seed: int, from_seed: int | None, take: tuple[str, ...], from_checkpoint: str | None = None,
+            overrides: tuple[str, ...] = ()):
+    model = build_model(recipe, list(overrides), seed=seed)
+    donor = None
+    if from_checkpoint is not None:
+        from hrmzoo.persistence.checkpoint import read_weights
+
+        own = model.state_dict()
+        tensors, _ = read_weights(from_checkpoint)
+        donor = {k: v for k, v in tensors.items() if k in own and own[k].shape == v.shape}
+        take = take or tuple(donor)
+    elif from_seed is not None and take:
+        donor = build_model(recipe, list(overrides), seed=from_seed).state_dict()
+    if donor is not None:
         names = [k for k in donor if k.startswith(take)]
         if not names:
-            sys.exit(f"init_swap.py: no tensor of {recipe} starts with {', '.join(take)}; names: {', '.join(donor)}")
+            sys.exit(f"init_swap.py: no tensor of {recipe} starts with {', '.join(take)}; names: {', '.join(donor) or 'none shared'}")
         with torch.no_grad():
             state = model.state_dict()
             for k in names:
@@ -42,13 +56,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("recipe")
     ap.add_argument("--seed", type=int, required=True, help="seed of the initialisation")
     ap.add_argument("--from-seed", type=int, help="seed whose initial tensors --take copies in")
-    ap.add_argument("--take", default="", help="comma-separated name prefixes taken from --from-seed")
+    ap.add_argument("--from-checkpoint", help="a trained run or checkpoint whose tensors (shared by name and shape) are taken")
+    ap.add_argument("--take", default="", help="comma-separated name prefixes taken from --from-seed (or --from-checkpoint)")
+    ap.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE", help="recipe overrides")
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     take = tuple(p for p in args.take.split(",") if p)
-    if bool(take) != (args.from_seed is not None):
+    if args.from_checkpoint is not None and args.from_seed is not None:
+        ap.error("take tensors --from-seed or --from-checkpoint, not both")
+    if args.from_checkpoint is None and bool(take) != (args.from_seed is not None):
         ap.error("--from-seed and --take go together")
-    save_model(swapped(args.recipe, args.seed, args.from_seed, take), args.out)
+    save_model(swapped(args.recipe, args.seed, args.from_seed, take, args.from_checkpoint, tuple(args.overrides)), args.out)
     print(args.out)
 
 

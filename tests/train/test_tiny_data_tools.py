@@ -203,3 +203,23 @@ def test_init_probe_scores_the_first_steps_of_each_seeds_full_run_and_picks_the_
     assert rows[2]["chosen_seed"] == min(rows[:2], key=lambda r: r["loss"])["seed"]
     with pytest.raises(SystemExit, match="past the recipe's 6 training steps"):
         probe_tool.main(["cpu_logic_warmup", "--seeds", "4", "--steps", "7", "--set", *sets])
+
+
+def test_init_swap_from_a_checkpoint_takes_every_shared_tensor_and_leaves_the_new_part(tmp_path):
+    """A model with a controller starts from a model without one: the shared tensors are the checkpoint's, the controller its own seed's."""
+    from hrmzoo import build_model, load_recipe
+    from hrmzoo.persistence.checkpoint import read_weights, save_model
+
+    donor_file = tmp_path / "donor.safetensors"
+    save_model(build_model("tom2_none", seed=3), donor_file)
+    out = tmp_path / "mix.safetensors"
+    swap_tool.main(["tom2_perspective", "--seed", "0", "--from-checkpoint", str(donor_file), "--set", "model.hidden_size=72", "--out", str(out)])
+    mixed, _ = read_weights(out)
+    donor, _ = read_weights(donor_file)
+    fresh = build_model(load_recipe("tom2_perspective", ["model.hidden_size=72"]), seed=0).state_dict()
+    assert set(donor) < set(mixed)
+    for name, t in mixed.items():
+        assert torch.equal(t, donor[name] if name in donor else fresh[name]), name
+    assert any(name.startswith("controller.") for name in set(mixed) - set(donor))
+    with pytest.raises(SystemExit, match="none shared"):  # nothing in common: refused, not a silent fresh model
+        swap_tool.main(["cpu_logic_warmup", "--seed", "0", "--from-checkpoint", str(donor_file), "--out", str(out)])
