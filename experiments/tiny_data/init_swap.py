@@ -37,13 +37,12 @@ def swapped(recipe: str, seed: int, from_seed: int | None, take: tuple[str, ...]
         own = model.state_dict()
         tensors, _ = read_weights(from_checkpoint)
         donor = {k: v for k, v in tensors.items() if k in own and own[k].shape == v.shape}
-        take = take or tuple(donor)
     elif from_seed is not None and take:
         donor = build_model(recipe, list(overrides), seed=from_seed).state_dict()
     if donor is not None:
-        names = [k for k in donor if k.startswith(take)]
+        names = [k for k in donor if k.startswith(take)] if take else list(donor)
         if not names:
-            sys.exit(f"init_swap.py: no tensor of {recipe} starts with {', '.join(take)}; names: {', '.join(donor) or 'none shared'}")
+            sys.exit(f"init_swap.py: no tensor of {recipe} starts with {', '.join(take) or 'any name'}; names: {', '.join(donor) or 'none shared'}")
         with torch.no_grad():
             state = model.state_dict()
             for k in names:

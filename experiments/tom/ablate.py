@@ -150,7 +150,7 @@ def ladder(args) -> None:
         raise SystemExit(f"{out}: a ladder is already there; pick another --out")
     out.mkdir(parents=True, exist_ok=True)
     done, previous = [], None
-    for i, (span, steps) in enumerate(stages, 1):
+    for i, (text, (span, steps)) in enumerate(zip(args.stages, stages), 1):
         name = f"stage{i}-" + ("full" if span is None else f"{span[0]}-{span[1]}")
         sets = list(args.overrides)
         if span is not None:
@@ -161,7 +161,7 @@ def ladder(args) -> None:
         train(argparse.Namespace(recipe=args.recipe, seed=args.seed, steps=steps, measure_every=args.measure_every,
                                  out=str(out / name), overrides=sets))
         previous = out / name
-        done.append({"stage": name, "events": span, "steps": steps, "run": name})
+        done.append({"stage": name, "text": text, "events": span, "steps": steps, "run": name})
     (out / "ladder.json").write_text(json.dumps({"recipe": args.recipe, "seed": args.seed, "overrides": args.overrides,
                                                  "stages": done, "final": done[-1]["run"]}, indent=1))
 
@@ -174,8 +174,7 @@ def score_run(run_dir: Path, batch_size: int = 256, data_overrides: tuple[str, .
     if (run_dir / "ladder.json").exists():
         lad = json.loads((run_dir / "ladder.json").read_text())
         out = score_run(run_dir / lad["final"], batch_size, data_overrides)
-        out.update(run=str(run_dir), steps=sum(s["steps"] for s in lad["stages"]),
-                   ladder=[f"{'full' if s['events'] is None else ','.join(map(str, s['events']))}:{s['steps']}" for s in lad["stages"]])
+        out.update(run=str(run_dir), steps=sum(s["steps"] for s in lad["stages"]), ladder=[s["text"] for s in lad["stages"]])
         return out
     model = load_model(run_dir)
     recipe = load_recipe(run_dir / "recipe.yaml", list(data_overrides))
