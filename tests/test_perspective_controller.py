@@ -102,10 +102,11 @@ def test_targets_are_the_benchmark_replay_and_reach_both_heads(batch):
 @pytest.mark.parametrize("override, words", [
     ("model.controller.max_events=8", "set model.controller.size/max_events"),
     ("model.controller.heads=[FF]", "FE and/or SE"),
+    ("model.controller.modulate=false model.controller.modulation_penalty=0.1", "needs modulate: true"),
 ])
 def test_bad_config_is_one_line(override, words):
     with pytest.raises(HrmzooError) as e:
-        build_model(RECIPE, [*SMALL, override])
+        build_model(RECIPE, [*SMALL, *override.split()])
     assert "\n" not in str(e.value) and words in str(e.value)
 
 
@@ -133,3 +134,25 @@ def test_lr_scale_puts_the_heads_in_a_slower_group_and_steps_them_at_that_rate()
     assert max(moved[id(p)] for p in heads["params"]) == pytest.approx(1e-3, rel=1e-3)
     assert max(moved[id(p)] for p in backbone["params"]) == pytest.approx(1e-2, rel=1e-3)
     assert all(g["lr"] == 1e-2 for g in opt.param_groups)  # the schedule's lr, restored after the step
+
+
+def test_readout_only_leaves_the_state_alone_and_trains_the_backbone_on_the_targets(batch):
+    """`modulate: false` is the baseline plus the targets through an output head: the same function as
+    the baseline, every step, while the target loss reaches the backbone's weights."""
+    base = build_model(RECIPE, [*SMALL, "model.controller={type: none}"], seed=0)
+    ctl = build_model(RECIPE, [*SMALL, "model.controller.modulate=false"], seed=0)
+    missing, unexpected = ctl.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("controller.") for k in missing)
+    assert all(head.out is None for head in ctl.controller.heads.values())
+    with torch.no_grad():  # heads with weights far from zero still change nothing
+        for p in ctl.controller.parameters():
+            p.normal_(0, 1.0)
+    out = ctl(batch)
+    assert torch.equal(out.logits, base(batch).logits)
+    assert set(out.aux_losses) == {"perspective_FE", "perspective_SE"}
+    sum(out.aux_losses.values()).backward()
+    backbone = [p.grad for n, p in ctl.named_parameters() if not n.startswith("controller.") and p.grad is not None]
+    assert backbone and sum(float(g.norm()) for g in backbone) > 0, "the targets must train the backbone"
+    norms = ctl.controller.head_grad_norms()
+    assert norms["FE"] > 0 and norms["SE"] > 0
+    assert "no modulation" in "\n".join(ctl.controller.describe())

@@ -75,6 +75,11 @@ class PerspectiveConfig(ControllerConfig):
         lr_scale: the heads and perspective rows learn at `lr * lr_scale` (their own parameter group,
             `hrmzoo.train.optim.build_optimizers`); below 1 the modulation grows more slowly than the
             backbone it modulates.
+        modulate: True (default): each head modulates the state at its hook point. False: the heads only
+            read X's view out of the state (their perspective targets, trained through the backbone) and
+            leave the state as it is, with no modulation layer built: the baseline given the same
+            targets through an output head, issue 27's ablation that tells the targets' effect from the
+            modulation's.
     """
 
     size: int = Field(8, ge=6, le=tom_story.MAX_SIZE)
@@ -86,6 +91,7 @@ class PerspectiveConfig(ControllerConfig):
     modulation_penalty: float = Field(0.0, ge=0)
     keep_scale: bool = True
     lr_scale: float = Field(1.0, gt=0)
+    modulate: bool = True
 
 
 def _silu_slope(h: torch.Tensor) -> torch.Tensor:
@@ -94,18 +100,25 @@ def _silu_slope(h: torch.Tensor) -> torch.Tensor:
 
 
 class SpatialHead(nn.Module):
-    """value [B, S, D] (+ perspective [B, S, W]) -> per-position gamma, beta, and the hidden layer it read."""
+    """value [B, S, D] (+ perspective [B, S, W]) -> per-position gamma, beta, and the hidden layer it read.
 
-    def __init__(self, hidden_size: int, width: int, readout: int):
+    Without `modulate` there is no `out` layer: the head is its hidden layer and the readout.
+    """
+
+    def __init__(self, hidden_size: int, width: int, readout: int, modulate: bool = True):
         super().__init__()
         self.inp = lecun_init_(nn.Linear(hidden_size, width))
-        self.out = nn.Linear(width, 2 * hidden_size)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        self.out = nn.Linear(width, 2 * hidden_size) if modulate else None
+        if self.out is not None:
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
         self.readout = lecun_init_(nn.Linear(width, readout))
 
+    def hidden(self, value: torch.Tensor, perspective: torch.Tensor) -> torch.Tensor:
+        return self.inp(F.rms_norm(value, (value.shape[-1],))) + perspective.to(value.dtype)
+
     def forward(self, value: torch.Tensor, perspective: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.inp(F.rms_norm(value, (value.shape[-1],))) + perspective.to(value.dtype)
+        h = self.hidden(value, perspective)
         return self.out(F.silu(h)), h
 
 
@@ -127,6 +140,8 @@ class PerspectiveController(Controller):
         bad = [h for h in cfg.heads if h not in HEADS]
         if bad or not cfg.heads or len(set(cfg.heads)) != len(cfg.heads):
             raise ControllerError(f"controller perspective: heads {list(cfg.heads)} must list FE and/or SE, each once")
+        if cfg.modulation_penalty and not cfg.modulate:
+            raise ControllerError("controller perspective: modulation_penalty needs modulate: true (without modulation there is nothing to penalise)")
         want = tom_story.seq_len(cfg.size, cfg.max_events)
         if input_len != want:
             raise ControllerError(f"controller perspective: a tom2 input of size {cfg.size} with {cfg.max_events} event slots has {want} tokens, "
@@ -141,7 +156,7 @@ class PerspectiveController(Controller):
         for emb in (self.agent_row, self.other_row, self.marker):
             trunc_normal_init_(emb.weight, std=1.0)
         readout = {"events": 2, "belief": tom_story.MAX_OBJECTS + 1}
-        self.heads = nn.ModuleDict({name: SpatialHead(hidden_size, w, readout[HEADS[name][1]]) for name in cfg.heads})
+        self.heads = nn.ModuleDict({name: SpatialHead(hidden_size, w, readout[HEADS[name][1]], cfg.modulate) for name in cfg.heads})
         self.hook_points = tuple(HEADS[name][0] for name in cfg.heads)
         self._at = {HEADS[name][0]: name for name in cfg.heads}
         self.lr_scale = cfg.lr_scale  # read by build_optimizers
@@ -166,10 +181,11 @@ class PerspectiveController(Controller):
             point, reads = HEADS[name]
             n = sum(p.numel() for p in head.parameters())
             target = "X's belief map (object per map cell)" if reads == "belief" else "X's presence and sight per event slot"
-            lines.append(f"{name:<3} @{point:<10} per-position film on value + perspective  {n:>8,} params  target: {target}")
+            what = "per-position film on value + perspective" if self.cfg.modulate else "readout of value + perspective, no modulation"
+            lines.append(f"{name:<3} @{point:<10} {what}  {n:>8,} params  target: {target}")
         rows = sum(p.numel() for m in (self.agent_row, self.other_row, self.marker) for p in m.parameters())
         lines.append(f"perspective: rows of agent X and Y (+ world) and X/Y cell markers ({rows:,} params), read from the input")
-        lines.append(f"target loss weight {self.cfg.target_weight:g}; unbounded modulation"
+        lines.append(f"target loss weight {self.cfg.target_weight:g}; " + ("unbounded modulation" if self.cfg.modulate else "the state is left unchanged")
                      + (f", penalty {self.cfg.modulation_penalty:g} * mean(modulation^2)" if self.cfg.modulation_penalty else ""))
         return lines
 
@@ -215,6 +231,12 @@ class PerspectiveContext(ControlContext):
         if name is None:
             return value
         head = self.ctl.heads[name]
+        if not self.ctl.cfg.modulate:  # a readout only: the targets train the backbone through `value`
+            hidden = head.hidden(value, self.perspective)
+            self.record(f"{name}/{point}/flat", (_silu_slope(hidden.detach()).abs() < 0.1).float().mean())
+            if self._targets is not None:
+                self._add(f"perspective_{name}", self.ctl.cfg.target_weight * self._target_loss(name, head, hidden))
+            return value
         mod, hidden = head(value, self.perspective)
         self.record(f"{name}/{point}", mod.abs().mean())
         self.record(f"{name}/{point}/flat", (_silu_slope(hidden.detach()).abs() < 0.1).float().mean())
