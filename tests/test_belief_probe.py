@@ -1,0 +1,73 @@
+"""experiments/tom/belief_probe.py: SE's readout scored against X's belief map, per belief group."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "experiments" / "tom"))
+
+import ablate  # noqa: E402
+import belief_probe  # noqa: E402
+
+from hrmzoo import build_model  # noqa: E402
+from hrmzoo.data import tom_story as T  # noqa: E402
+from hrmzoo.errors import HrmzooError  # noqa: E402
+
+SMALL = ["model.hidden_size=16", "model.controller.head_width=8"]
+
+
+@pytest.fixture(scope="module")
+def split():
+    d = T.generate_tom_story(40, 0, event_slots=12, seed=4)["train"]
+    batch = {"inputs": torch.from_numpy(d["inputs"].astype(np.int64)), "labels": torch.from_numpy(d["labels"].astype(np.int64)),
+             "puzzle_identifiers": torch.zeros(len(d["inputs"]), dtype=torch.long)}
+    groups = np.asarray([ablate.group_of(k, o, f) for k, o, f in zip(d["kind"], d["order"], d["false_belief"])])
+    return batch, groups, d["belief_map"]
+
+
+class Oracle(torch.nn.Module):
+    """A readout that answers a fixed map per example: the true one, or one given."""
+
+    def __init__(self, maps: np.ndarray, classes: int):
+        super().__init__()
+        self.logits = 10.0 * torch.nn.functional.one_hot(torch.from_numpy(maps.astype(np.int64)), classes).float()
+
+    def forward(self, h):
+        return self.logits
+
+
+@pytest.mark.parametrize("modulate", [True, False])
+def test_a_readout_holding_the_belief_map_scores_100_and_one_holding_the_world_does_not(split, modulate):
+    batch, groups, maps = split
+    model = build_model("tom2_perspective", [*SMALL, f"model.controller.modulate={str(modulate).lower()}"], seed=0).eval()
+    classes = model.controller.heads["SE"].readout.out_features
+    model.controller.heads["SE"].readout = Oracle(maps, classes)
+    right = belief_probe.belief_map_scores(model, [batch], groups)
+    assert set(right) <= set(belief_probe.BELIEF_GROUPS) and "first-order FB" in right
+    assert all(v == {"object cell right %": 100.0, "whole map right %": 100.0} for v in right.values()), right
+    assert "hidden" not in vars(model.controller.heads["SE"])  # the capture is removed afterwards
+    # the world's map instead of X's: wrong on every first-order false belief
+    world = maps.copy()
+    for r, row in enumerate(batch["inputs"].numpy()):
+        story, question = T.decode(row.astype(np.int64), 8, 12)
+        world[r] = T.perspective_targets(story, ("reality",) + tuple(question[1:]), 12, None)[2]
+    model.controller.heads["SE"].readout = Oracle(world, classes)
+    wrong = belief_probe.belief_map_scores(model, [batch], groups)
+    assert wrong["first-order FB"]["whole map right %"] == 0.0
+    for g in right:  # whole maps right exactly where X's map is the world's
+        same = (maps[groups == g] == world[groups == g]).all(axis=1)
+        assert wrong[g]["whole map right %"] == round(100 * same.mean(), 1)
+    assert wrong["first-order TB"]["whole map right %"] > 0
+
+
+def test_a_run_without_the_perspective_controller_is_one_line(split):
+    batch, groups, _ = split
+    with pytest.raises(HrmzooError) as e:
+        belief_probe.belief_map_scores(build_model("tom2_none", ["model.hidden_size=16"]), [batch], groups)
+    assert "\n" not in str(e.value) and "SE head" in str(e.value)
