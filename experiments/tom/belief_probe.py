@@ -31,7 +31,7 @@ BELIEF_GROUPS = ablate.GROUPS[:4]
 
 def belief_map_scores(model, batches, groups: np.ndarray) -> dict[str, dict[str, float]]:
     """Per belief group: `object cell right %` and `whole map right %` of SE's readout, read from the hidden
-    layer SE formed at its last call (H's final state), over `batches` (in order; `groups` per example)."""
+    layer SE formed at its last call (H's final state after the full segment budget), over `batches` (in order; `groups` per example)."""
     ctl = getattr(model, "controller", None)
     if ctl is None or "SE" not in getattr(ctl, "heads", {}):
         raise HrmzooError("belief_probe: the run has no perspective controller with an SE head; probe a tom2_perspective run")
@@ -48,7 +48,9 @@ def belief_map_scores(model, batches, groups: np.ndarray) -> dict[str, dict[str,
     try:
         for b in batches:
             with torch.no_grad():
-                model(b)
+                state = None
+                for _ in range(model.halting.max_segments):  # every segment, as evaluation runs them
+                    state = model(b, state).state
                 logits = head.readout(stash["hidden"][:, ctl.num_prefix + ctl.header_len:]).float().numpy()
             inputs = b["inputs"].numpy().astype(np.int64)
             for r in range(len(inputs)):
