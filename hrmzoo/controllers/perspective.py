@@ -102,7 +102,8 @@ def _silu_slope(h: torch.Tensor) -> torch.Tensor:
 class SpatialHead(nn.Module):
     """value [B, S, D] (+ perspective [B, S, W]) -> per-position gamma, beta, and the hidden layer it read.
 
-    Without `modulate` there is no `out` layer: the head is its hidden layer and the readout.
+    Without `modulate` there is no `out` layer: the head is its hidden layer and the readout, and its
+    modulation is None.
     """
 
     def __init__(self, hidden_size: int, width: int, readout: int, modulate: bool = True):
@@ -117,9 +118,9 @@ class SpatialHead(nn.Module):
     def hidden(self, value: torch.Tensor, perspective: torch.Tensor) -> torch.Tensor:
         return self.inp(F.rms_norm(value, (value.shape[-1],))) + perspective.to(value.dtype)
 
-    def forward(self, value: torch.Tensor, perspective: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, value: torch.Tensor, perspective: torch.Tensor) -> tuple[Optional[torch.Tensor], torch.Tensor]:
         h = self.hidden(value, perspective)
-        return self.out(F.silu(h)), h
+        return (self.out(F.silu(h)) if self.out is not None else None), h
 
 
 @functools.lru_cache(maxsize=1 << 16)  # an epoch revisits the same inputs; the replay is pure in them
@@ -231,20 +232,17 @@ class PerspectiveContext(ControlContext):
         if name is None:
             return value
         head = self.ctl.heads[name]
-        if not self.ctl.cfg.modulate:  # a readout only: the targets train the backbone through `value`
-            hidden = head.hidden(value, self.perspective)
-            self.record(f"{name}/{point}/flat", (_silu_slope(hidden.detach()).abs() < 0.1).float().mean())
-            if self._targets is not None:
-                self._add(f"perspective_{name}", self.ctl.cfg.target_weight * self._target_loss(name, head, hidden))
-            return value
         mod, hidden = head(value, self.perspective)
-        self.record(f"{name}/{point}", mod.abs().mean())
+        if mod is not None:
+            self.record(f"{name}/{point}", mod.abs().mean())
         self.record(f"{name}/{point}/flat", (_silu_slope(hidden.detach()).abs() < 0.1).float().mean())
-        gamma, beta = mod.to(value.dtype).chunk(2, dim=-1)
-        if self.ctl.cfg.modulation_penalty > 0:
+        if mod is not None and self.ctl.cfg.modulation_penalty > 0:
             self._add("modulation", self.ctl.cfg.modulation_penalty * mod.float().pow(2).mean())
         if self._targets is not None:
             self._add(f"perspective_{name}", self.ctl.cfg.target_weight * self._target_loss(name, head, hidden))
+        if mod is None:  # a readout only (`modulate: false`): the targets train the backbone through `value`
+            return value
+        gamma, beta = mod.to(value.dtype).chunk(2, dim=-1)
         out = value * (1 + gamma) + beta
         if self.ctl.cfg.keep_scale:  # the direction is the head's, the size the backbone's
             rms = lambda t: t.float().pow(2).mean(-1, keepdim=True).add(1e-6).sqrt()  # noqa: E731
