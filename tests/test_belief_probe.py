@@ -27,7 +27,7 @@ def split():
     d = T.generate_tom_story(40, 0, event_slots=12, seed=4)["train"]
     batch = {"inputs": torch.from_numpy(d["inputs"].astype(np.int64)), "labels": torch.from_numpy(d["labels"].astype(np.int64)),
              "puzzle_identifiers": torch.zeros(len(d["inputs"]), dtype=torch.long)}
-    groups = np.asarray([ablate.group_of(k, o, f) for k, o, f in zip(d["kind"], d["order"], d["false_belief"])])
+    groups = ablate.groups_of(d)
     return batch, groups, d["belief_map"]
 
 

@@ -71,10 +71,15 @@ def group_of(kind: int, order: int, false_belief: int) -> str:
     return f"{'first' if order == 1 else 'second'}-order {'FB' if false_belief else 'TB'}"
 
 
+def groups_of(ex: dict[str, np.ndarray]) -> np.ndarray:
+    """The group (`GROUPS`) of every example, from its recorded kind, order and false-belief flag."""
+    return np.asarray([group_of(k, o, f) for k, o, f in zip(ex["kind"], ex["order"], ex["false_belief"])])
+
+
 def breakdown(right: np.ndarray, ex: dict[str, np.ndarray]) -> dict[str, float]:
     """Exact accuracy (%) per group, belief overall, per mechanism, and pair scores (both belief members right)."""
     out: dict[str, float] = {}
-    groups = np.asarray([group_of(k, o, f) for k, o, f in zip(ex["kind"], ex["order"], ex["false_belief"])])
+    groups = groups_of(ex)
     for g in GROUPS:
         if (groups == g).any():
             out[g] = 100.0 * float(right[groups == g].mean())
@@ -191,7 +196,7 @@ def score_run(run_dir: Path, batch_size: int = 256, data_overrides: tuple[str, .
            "params": sum(p.numel() for p in model.parameters()), "data": list(data_overrides), "exact": breakdown(right, ex), "activity": {}}
     if not model.controller.hook_points:
         return out
-    groups = np.asarray([group_of(k, o, f) for k, o, f in zip(ex["kind"], ex["order"], ex["false_belief"])])
+    groups = groups_of(ex)
     for g in GROUPS:
         idx = np.flatnonzero(groups == g)
         if not len(idx):

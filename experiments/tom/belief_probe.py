@@ -82,7 +82,7 @@ def probe_run(run_dir: Path, batch_size: int = 256) -> dict:
     recipe = load_recipe(run_dir / "recipe.yaml")
     root = prepare_dataset(recipe, recipe.train.data_cache, progress=False)
     ex = ablate._extras(root / "test")
-    groups = np.asarray([ablate.group_of(k, o, f) for k, o, f in zip(ex["kind"], ex["order"], ex["false_belief"])])
+    groups = ablate.groups_of(ex)
     data = PuzzleDataset(root, "test")
     idx = np.arange(len(groups))
     batches = (data.get_batch(idx[i:i + batch_size]) for i in range(0, len(idx), batch_size))
