@@ -99,10 +99,30 @@ def test_targets_are_the_benchmark_replay_and_reach_both_heads(batch):
     assert norms["FE"] > 0 and norms["SE"] > 0 and norms["rows"] > 0, norms
 
 
+def test_view_map_trains_fe_on_each_minds_view(batch):
+    """`view_map`: FE reads X's and Y's view per map cell (the replay's `view_targets`), and that term moves FE's loss and reaches its readout."""
+    model = build_model(RECIPE, [*SMALL, "model.controller.view_map=true"], seed=0)
+    plain = build_model(RECIPE, SMALL, seed=0)
+    fe = model.controller.heads["FE"]
+    assert fe.map_readout is not None and plain.controller.heads["FE"].map_readout is None
+    missing, unexpected = model.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and sorted(missing) == ["controller.heads.FE.map_readout.bias", "controller.heads.FE.map_readout.weight"]
+    row = batch["inputs"][0].numpy().astype(np.int64)
+    story, question = T.decode(row, 8, 12)
+    assert (_targets(row.tobytes(), 8, 12, None)[3] == T.view_targets(story, question, None)).all()
+    out, ref = model(batch), plain(batch)
+    assert torch.equal(out.logits, ref.logits)  # the readout adds a loss term, not a change to the answer
+    assert not torch.equal(out.aux_losses["perspective_FE"], ref.aux_losses["perspective_FE"])
+    assert torch.equal(out.aux_losses["perspective_SE"], ref.aux_losses["perspective_SE"])
+    out.aux_losses["perspective_FE"].backward()
+    assert fe.map_readout.weight.grad is not None and fe.map_readout.weight.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize("override, words", [
     ("model.controller.max_events=8", "set model.controller.size/max_events"),
     ("model.controller.heads=[FF]", "FE and/or SE"),
     ("model.controller.modulate=false model.controller.modulation_penalty=0.1", "needs modulate: true"),
+    ("model.controller.heads=[SE] model.controller.view_map=true", "add FE to heads"),
 ])
 def test_bad_config_is_one_line(override, words):
     with pytest.raises(HrmzooError) as e:

@@ -80,6 +80,9 @@ class PerspectiveConfig(ControllerConfig):
             leave the state as it is, with no modulation layer built: the baseline given the same
             targets through an output head, issue 27's ablation that tells the targets' effect from the
             modulation's.
+        view_map: FE also reads out, per map cell, whether X (and Y, on second order) has a line of sight
+            to it (`tom_story.view_targets`): the perception every belief rests on, as a dense target
+            (a perception stage). Needs the FE head.
     """
 
     size: int = Field(8, ge=6, le=tom_story.MAX_SIZE)
@@ -92,6 +95,7 @@ class PerspectiveConfig(ControllerConfig):
     keep_scale: bool = True
     lr_scale: float = Field(1.0, gt=0)
     modulate: bool = True
+    view_map: bool = False
 
 
 def _silu_slope(h: torch.Tensor) -> torch.Tensor:
@@ -103,10 +107,10 @@ class SpatialHead(nn.Module):
     """value [B, S, D] (+ perspective [B, S, W]) -> per-position gamma, beta, and the hidden layer it read.
 
     Without `modulate` there is no `out` layer: the head is its hidden layer and the readout, and its
-    modulation is None.
+    modulation is None. `map_readout` > 0 adds a second readout of that width (FE's per-cell view).
     """
 
-    def __init__(self, hidden_size: int, width: int, readout: int, modulate: bool = True):
+    def __init__(self, hidden_size: int, width: int, readout: int, modulate: bool = True, map_readout: int = 0):
         super().__init__()
         self.inp = lecun_init_(nn.Linear(hidden_size, width))
         self.out = nn.Linear(width, 2 * hidden_size) if modulate else None
@@ -114,6 +118,7 @@ class SpatialHead(nn.Module):
             nn.init.zeros_(self.out.weight)
             nn.init.zeros_(self.out.bias)
         self.readout = lecun_init_(nn.Linear(width, readout))
+        self.map_readout = lecun_init_(nn.Linear(width, map_readout)) if map_readout else None
 
     def hidden(self, value: torch.Tensor, perspective: torch.Tensor) -> torch.Tensor:
         return self.inp(F.rms_norm(value, (value.shape[-1],))) + perspective.to(value.dtype)
@@ -124,9 +129,10 @@ class SpatialHead(nn.Module):
 
 
 @functools.lru_cache(maxsize=1 << 16)  # an epoch revisits the same inputs; the replay is pure in them
-def _targets(tokens: bytes, size: int, max_events: int, radius: Optional[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _targets(tokens: bytes, size: int, max_events: int, radius: Optional[int]) -> tuple[np.ndarray, ...]:
+    """(presence, witness, belief_map, view [2, n*n]) of one input: `tom_story.perspective_targets` and `view_targets`."""
     story, question = tom_story.decode(np.frombuffer(tokens, dtype=np.int64), size, max_events)
-    return tom_story.perspective_targets(story, question, max_events, radius)
+    return (*tom_story.perspective_targets(story, question, max_events, radius), tom_story.view_targets(story, question, radius))
 
 
 @register("controller", "perspective", config=PerspectiveConfig, sizes=("hidden_size", "input_len", "num_prefix"))
@@ -143,6 +149,8 @@ class PerspectiveController(Controller):
             raise ControllerError(f"controller perspective: heads {list(cfg.heads)} must list FE and/or SE, each once")
         if cfg.modulation_penalty and not cfg.modulate:
             raise ControllerError("controller perspective: modulation_penalty needs modulate: true (without modulation there is nothing to penalise)")
+        if cfg.view_map and "FE" not in cfg.heads:
+            raise ControllerError("controller perspective: view_map is read out by the FE head; add FE to heads or set view_map: false")
         want = tom_story.seq_len(cfg.size, cfg.max_events)
         if input_len != want:
             raise ControllerError(f"controller perspective: a tom2 input of size {cfg.size} with {cfg.max_events} event slots has {want} tokens, "
@@ -157,7 +165,8 @@ class PerspectiveController(Controller):
         for emb in (self.agent_row, self.other_row, self.marker):
             trunc_normal_init_(emb.weight, std=1.0)
         readout = {"events": 2, "belief": tom_story.MAX_OBJECTS + 1}
-        self.heads = nn.ModuleDict({name: SpatialHead(hidden_size, w, readout[HEADS[name][1]], cfg.modulate) for name in cfg.heads})
+        self.heads = nn.ModuleDict({name: SpatialHead(hidden_size, w, readout[HEADS[name][1]], cfg.modulate,
+                                                      map_readout=2 if name == "FE" and cfg.view_map else 0) for name in cfg.heads})
         self.hook_points = tuple(HEADS[name][0] for name in cfg.heads)
         self._at = {HEADS[name][0]: name for name in cfg.heads}
         self.lr_scale = cfg.lr_scale  # read by build_optimizers
@@ -182,6 +191,8 @@ class PerspectiveController(Controller):
             point, reads = HEADS[name]
             n = sum(p.numel() for p in head.parameters())
             target = "X's belief map (object per map cell)" if reads == "belief" else "X's presence and sight per event slot"
+            if head.map_readout is not None:
+                target += "; X's and Y's view per map cell"
             what = "per-position film on value + perspective" if self.cfg.modulate else "readout of value + perspective, no modulation"
             lines.append(f"{name:<3} @{point:<10} {what}  {n:>8,} params  target: {target}")
         rows = sum(p.numel() for m in (self.agent_row, self.other_row, self.marker) for p in m.parameters())
@@ -225,7 +236,8 @@ class PerspectiveContext(ControlContext):
         dev = inputs.device
         return {"presence": torch.from_numpy(np.stack([r[0] for r in rows]).astype(np.int64)).to(dev),
                 "witness": torch.from_numpy(np.stack([r[1] for r in rows]).astype(np.int64)).to(dev),
-                "belief": torch.from_numpy(np.stack([r[2] for r in rows]).astype(np.int64)).to(dev)}
+                "belief": torch.from_numpy(np.stack([r[2] for r in rows]).astype(np.int64)).to(dev),
+                "view": torch.from_numpy(np.stack([r[3] for r in rows]).astype(np.int64)).to(dev)}
 
     def hook(self, point, value, *, old=None, state=None):
         name = self.ctl._at.get(point)
@@ -263,6 +275,12 @@ class PerspectiveContext(ControlContext):
             mask = t >= 0
             if mask.any():
                 terms.append(F.binary_cross_entropy_with_logits(logits[..., k][mask], t[mask].float()))
+        if head.map_readout is not None:  # X's and Y's view of each map cell: [B, n*n, 2] against [B, 2, n*n]
+            view = head.map_readout(h[:, ctl.header_len:]).float().transpose(1, 2)
+            t = self._targets["view"]
+            mask = t >= 0
+            if mask.any():
+                terms.append(F.binary_cross_entropy_with_logits(view[mask], t[mask].float()))
         return torch.stack(terms).mean() if terms else logits.sum() * 0
 
     def _add(self, key: str, term: torch.Tensor) -> None:

@@ -409,6 +409,30 @@ def perspective_targets(story: Story, question: tuple, max_events: int, radius: 
     return presence, witness, belief.reshape(-1)
 
 
+def view_targets(story: Story, question: tuple, radius: int | None) -> np.ndarray:
+    """[2, n*n] int8: the question's minds' views of the map, the perception every belief rests on.
+
+    Row 0 is agent X's view, row 1 Y's (second order): 1 where the agent has a line of sight to the
+    cell from its own cell (`sees`: within `radius`, no wall interior crossed), 0 where not; -1 on wall
+    cells (no one looks into a wall) and for a mind the question does not name (Y on first order,
+    both on the controls). Agents never move, so a view is one map for the whole log; with presence
+    per event it decides which moves a mind witnessed (`replay`).
+    """
+    n = story.walls.shape[0]
+    out = np.full((2, n, n), -1, dtype=np.int8)
+    if question[0] != "belief":
+        return out.reshape(2, -1)
+    for row, agent in enumerate(question[1:3]):
+        if agent is None or agent < 0:
+            continue
+        a = story.agents[agent]
+        for r in range(n):
+            for c in range(n):
+                if not story.walls[r, c]:
+                    out[row, r, c] = sees(story.walls, a, (r, c), radius)
+    return out.reshape(2, -1)
+
+
 # ---------------------------------------------------------------------------- dataset
 def check_spec(size: int, num_agents: tuple[int, int], num_objects: int, num_events: tuple[int, int], wall_density: float,
                view_radius: int | None, second_order: float, test_num_agents: tuple[int, int] | None = None,

@@ -142,6 +142,27 @@ def test_perspective_targets_from_the_input_alone(build):
         assert (presence == d["presence"][i]).all() and (witness == d["witness"][i]).all() and (belief == d["belief_map"][i]).all()
 
 
+@pytest.mark.parametrize("which", ["build", "general"])
+def test_view_targets_agree_with_the_solver(build, general, which):
+    """X's and Y's view per map cell (the perception stage's target) is the solver's line of sight."""
+    root = build if which == "build" else general
+    n, radius, max_events = (9, 4, 10) if which == "general" else (N, None, 8)
+    d = _load(root / "test")
+    seen = {0: 0, 1: 0}
+    for i in range(len(d["inputs"])):
+        story, question = T.decode(d["inputs"][i], n, max_events)
+        view = T.view_targets(story, question, radius).reshape(2, n, n)
+        p = S.parse(d["inputs"][i], n, max_events)
+        for row, agent in enumerate((p.x, p.y)):
+            if p.kind != "belief" or agent < 0:
+                assert (view[row] == -1).all()
+                continue
+            want = np.array([[-1 if (r, c) in p.walls else int(S.can_see(p, p.agents[agent], (r, c), radius)) for c in range(n)] for r in range(n)])
+            assert (view[row] == want).all(), f"{which} example {i}, row {row}"
+            seen[0 if row == 0 else 1] += int((want == 0).any())  # some open cell is out of sight: occlusion is exercised
+    assert seen[0] > 0 and seen[1] > 0
+
+
 def test_pairs_differ_only_in_where_walls_stand(build):
     d = _load(build / "train")
     belief = np.flatnonzero(d["kind"] == 0)
