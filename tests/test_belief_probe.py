@@ -71,3 +71,35 @@ def test_a_run_without_the_perspective_controller_is_one_line(split):
     with pytest.raises(HrmzooError) as e:
         belief_probe.belief_map_scores(build_model("tom2_none", ["model.hidden_size=16"]), [batch], groups)
     assert "\n" not in str(e.value) and "SE head" in str(e.value)
+
+
+class Replay(torch.nn.Module):
+    """A readout that answers given logits per example (in batch order), whatever the hidden layer."""
+
+    def __init__(self, logits: np.ndarray):
+        super().__init__()
+        self.logits = torch.from_numpy(logits).float()
+
+    def forward(self, h):
+        return self.logits
+
+
+def test_perception_scores_an_oracle_100_and_an_always_saw_readout_0_on_missed_moves(split):
+    batch, groups, _ = split
+    model = build_model("tom2_perspective", [*SMALL, "model.controller.view_map=true"], seed=0).eval()
+    fe = model.controller.heads["FE"]
+    rows = [belief_probe._targets(r.astype(np.int64).tobytes(), 8, 12, None) for r in batch["inputs"].numpy()]
+    presence, witness, view = (np.stack([r[k] for r in rows]) for k in (0, 1, 3))
+    sign = lambda t: np.where(t == 1, 10.0, -10.0)  # noqa: E731
+    fe.readout = Replay(np.stack([sign(presence), sign(witness)], -1))
+    fe.map_readout = Replay(sign(view).transpose(0, 2, 1))
+    right = belief_probe.perception_scores(model, [batch], groups)
+    assert set(right) == set(belief_probe.BELIEF_GROUPS)
+    assert all(v == 100.0 for g in right.values() for v in g.values()), right
+    assert {"moves missed: right %", "view: hidden cells right %", "view: whole maps right %"} <= set(right["first-order FB"])
+    fe.readout = Replay(np.stack([sign(presence), np.full(witness.shape, 10.0)], -1))  # "X saw every move"
+    fe.map_readout = Replay(np.full(view.transpose(0, 2, 1).shape, 10.0))  # "X sees every cell"
+    blind = belief_probe.perception_scores(model, [batch], groups)
+    assert blind["first-order FB"]["moves missed: right %"] == 0.0 and blind["first-order FB"]["moves seen: right %"] == 100.0
+    assert blind["first-order FB"]["view: hidden cells right %"] == 0.0 and blind["first-order FB"]["view: whole maps right %"] == 0.0
+    assert "hidden" not in vars(fe)
