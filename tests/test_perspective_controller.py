@@ -118,6 +118,18 @@ def test_view_map_trains_fe_on_each_minds_view(batch):
     assert fe.map_readout.weight.grad is not None and fe.map_readout.weight.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("nonlinear", [False, True])
+def test_only_a_nonlinear_readout_can_select_by_perspective(nonlinear):
+    """Linear in hidden = state + perspective, a readout shifts every position alike when X changes; through the SiLU it can select."""
+    from hrmzoo.controllers.perspective import SpatialHead
+    torch.manual_seed(0)
+    head = SpatialHead(16, 8, 3, modulate=False, nonlinear_readout=nonlinear)
+    value = torch.randn(1, 10, 16)
+    p1, p2 = torch.randn(1, 1, 8).expand(1, 10, 8), torch.randn(1, 1, 8).expand(1, 10, 8)
+    shift = head.readout(head.features(head.hidden(value, p1))) - head.readout(head.features(head.hidden(value, p2)))
+    assert torch.allclose(shift, shift[:, :1].expand_as(shift), atol=1e-5) != nonlinear
+
+
 @pytest.mark.parametrize("override, words", [
     ("model.controller.max_events=8", "set model.controller.size/max_events"),
     ("model.controller.heads=[FF]", "FE and/or SE"),

@@ -79,7 +79,7 @@ def belief_map_scores(model, batches, groups: np.ndarray) -> dict[str, dict[str,
     at = 0
     for b, hidden in _final_hidden(model, batches, ["SE"]):
         with torch.no_grad():
-            logits = head.readout(hidden["SE"][:, ctl.num_prefix + ctl.header_len:]).float().numpy()
+            logits = head.readout(head.features(hidden["SE"][:, ctl.num_prefix + ctl.header_len:])).float().numpy()
         inputs = b["inputs"].numpy().astype(np.int64)
         for r in range(len(inputs)):
             c = counts.get(groups[at + r])
@@ -108,7 +108,7 @@ def perception_scores(model, batches, groups: np.ndarray) -> dict[str, dict[str,
     starts = tom_story.QUESTION_TOKENS + tom_story.EVENT_TOKENS * np.arange(cfg.max_events)
     at = 0
     for b, hidden in _final_hidden(model, batches, ["FE"]):
-        h = hidden["FE"][:, ctl.num_prefix:]
+        h = head.features(hidden["FE"][:, ctl.num_prefix:])
         with torch.no_grad():
             events = head.readout(h[:, starts]).float().numpy() > 0  # [B, E, 2]: present, saw
             view = head.map_readout(h[:, ctl.header_len:]).float().numpy().transpose(0, 2, 1) > 0 if head.map_readout is not None else None

@@ -83,6 +83,10 @@ class PerspectiveConfig(ControllerConfig):
         view_map: FE also reads out, per map cell, whether X (and Y, on second order) has a line of sight
             to it (`tom_story.view_targets`): the perception every belief rests on, as a dense target
             (a perception stage). Needs the FE head.
+        nonlinear_readout: read the targets from SiLU(hidden) instead of the hidden layer itself. The hidden
+            layer is the state plus the perspective, so a readout linear in it adds the perspective as a bias
+            and cannot pick X's view out of a state that holds every agent's; through the SiLU the head is a
+            one-hidden-layer MLP of both, as its modulation already is.
     """
 
     size: int = Field(8, ge=6, le=tom_story.MAX_SIZE)
@@ -96,6 +100,7 @@ class PerspectiveConfig(ControllerConfig):
     lr_scale: float = Field(1.0, gt=0)
     modulate: bool = True
     view_map: bool = False
+    nonlinear_readout: bool = False
 
 
 def _silu_slope(h: torch.Tensor) -> torch.Tensor:
@@ -110,7 +115,7 @@ class SpatialHead(nn.Module):
     modulation is None. `map_readout` > 0 adds a second readout of that width (FE's per-cell view).
     """
 
-    def __init__(self, hidden_size: int, width: int, readout: int, modulate: bool = True, map_readout: int = 0):
+    def __init__(self, hidden_size: int, width: int, readout: int, modulate: bool = True, map_readout: int = 0, nonlinear_readout: bool = False):
         super().__init__()
         self.inp = lecun_init_(nn.Linear(hidden_size, width))
         self.out = nn.Linear(width, 2 * hidden_size) if modulate else None
@@ -119,6 +124,11 @@ class SpatialHead(nn.Module):
             nn.init.zeros_(self.out.bias)
         self.readout = lecun_init_(nn.Linear(width, readout))
         self.map_readout = lecun_init_(nn.Linear(width, map_readout)) if map_readout else None
+        self.nonlinear_readout = nonlinear_readout
+
+    def features(self, hidden: torch.Tensor) -> torch.Tensor:
+        """What the readouts read: the hidden layer, or its SiLU with `nonlinear_readout`."""
+        return F.silu(hidden) if self.nonlinear_readout else hidden
 
     def hidden(self, value: torch.Tensor, perspective: torch.Tensor) -> torch.Tensor:
         return self.inp(F.rms_norm(value, (value.shape[-1],))) + perspective.to(value.dtype)
@@ -166,7 +176,8 @@ class PerspectiveController(Controller):
             trunc_normal_init_(emb.weight, std=1.0)
         readout = {"events": 2, "belief": tom_story.MAX_OBJECTS + 1}
         self.heads = nn.ModuleDict({name: SpatialHead(hidden_size, w, readout[HEADS[name][1]], cfg.modulate,
-                                                      map_readout=2 if name == "FE" and cfg.view_map else 0) for name in cfg.heads})
+                                                      map_readout=2 if name == "FE" and cfg.view_map else 0,
+                                                      nonlinear_readout=cfg.nonlinear_readout) for name in cfg.heads})
         self.hook_points = tuple(HEADS[name][0] for name in cfg.heads)
         self._at = {HEADS[name][0]: name for name in cfg.heads}
         self.lr_scale = cfg.lr_scale  # read by build_optimizers
@@ -194,6 +205,8 @@ class PerspectiveController(Controller):
             if head.map_readout is not None:
                 target += "; X's and Y's view per map cell"
             what = "per-position film on value + perspective" if self.cfg.modulate else "readout of value + perspective, no modulation"
+            if self.cfg.nonlinear_readout:
+                what += " (readout through SiLU)"
             lines.append(f"{name:<3} @{point:<10} {what}  {n:>8,} params  target: {target}")
         rows = sum(p.numel() for m in (self.agent_row, self.other_row, self.marker) for p in m.parameters())
         lines.append(f"perspective: rows of agent X and Y (+ world) and X/Y cell markers ({rows:,} params), read from the input")
@@ -263,7 +276,7 @@ class PerspectiveContext(ControlContext):
 
     def _target_loss(self, name: str, head: SpatialHead, hidden: torch.Tensor) -> torch.Tensor:
         ctl, cfg = self.ctl, self.ctl.cfg
-        h = hidden[:, ctl.num_prefix:]  # token positions
+        h = head.features(hidden[:, ctl.num_prefix:])  # token positions
         if HEADS[name][1] == "belief":
             logits = head.readout(h[:, ctl.header_len:]).float()
             return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), self._targets["belief"].reshape(-1))
