@@ -103,3 +103,14 @@ def test_perception_scores_an_oracle_100_and_an_always_saw_readout_0_on_missed_m
     assert blind["first-order FB"]["moves missed: right %"] == 0.0 and blind["first-order FB"]["moves seen: right %"] == 100.0
     assert blind["first-order FB"]["view: hidden cells right %"] == 0.0 and blind["first-order FB"]["view: whole maps right %"] == 0.0
     assert "hidden" not in vars(fe)
+
+
+def test_view_cnn_inputs_mark_x_and_the_walls_its_view_leaves_out():
+    import view_cnn
+
+    x, y = view_cnn.view_examples(6, 0, "train")
+    assert x.shape[1:] == (2, 8, 8) and y.shape == (len(x), 8, 8)
+    assert (x[:, 1].flatten(1).sum(1) == 1).all()  # exactly one cell is X's
+    assert ((y == -1) == (x[:, 0] == 1)).all()  # unsupervised exactly on the walls
+    assert (y[x[:, 1] == 1] == 1).all()  # X sees its own cell
+    assert (y == 0).any()  # and walls hide some cell
