@@ -114,3 +114,8 @@ def test_view_cnn_inputs_mark_x_and_the_walls_its_view_leaves_out():
     assert ((y == -1) == (x[:, 0] == 1)).all()  # unsupervised exactly on the walls
     assert (y[x[:, 1] == 1] == 1).all()  # X sees its own cell
     assert (y == 0).any()  # and walls hide some cell
+    found, y2 = view_cnn.view_examples(6, 0, "train", find_x=True)
+    assert found.shape[1] == 9 and torch.equal(y2, y) and torch.equal(found[:, 0], x[:, 0])
+    me = (found[:, 1:5] * found[:, 5:9, :1, :1]).sum(1)  # the cell of the agent the identity planes name
+    assert torch.equal(me, x[:, 1])
+    assert sum(p.numel() for p in view_cnn.cnn(4, 8, tied=True).parameters()) < sum(p.numel() for p in view_cnn.cnn(4, 8).parameters())
