@@ -88,8 +88,9 @@ def test_perception_scores_an_oracle_100_and_an_always_saw_readout_0_on_missed_m
     batch, groups, _ = split
     model = build_model("tom2_perspective", [*SMALL, "model.controller.view_map=true"], seed=0).eval()
     fe = model.controller.heads["FE"]
-    rows = [belief_probe._targets(r.astype(np.int64).tobytes(), 8, 12, None) for r in batch["inputs"].numpy()]
-    presence, witness, view = (np.stack([r[k] for r in rows]) for k in (0, 1, 3))
+    keys = [r.astype(np.int64).tobytes() for r in batch["inputs"].numpy()]
+    presence, witness = (np.stack([belief_probe._targets(k, 8, 12, None)[i] for k in keys]) for i in (0, 1))
+    view = np.stack([belief_probe._views(k, 8, 12, None) for k in keys])
     sign = lambda t: np.where(t == 1, 10.0, -10.0)  # noqa: E731
     fe.readout = Replay(np.stack([sign(presence), sign(witness)], -1))
     fe.map_readout = Replay(sign(view).transpose(0, 2, 1))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hrmzoo import build_model
-from hrmzoo.controllers.perspective import _targets
+from hrmzoo.controllers.perspective import _targets, _views
 from hrmzoo.data import tom_story as T
 from hrmzoo.errors import HrmzooError
 
@@ -109,7 +109,7 @@ def test_view_map_trains_fe_on_each_minds_view(batch):
     assert not unexpected and sorted(missing) == ["controller.heads.FE.map_readout.bias", "controller.heads.FE.map_readout.weight"]
     row = batch["inputs"][0].numpy().astype(np.int64)
     story, question = T.decode(row, 8, 12)
-    assert (_targets(row.tobytes(), 8, 12, None)[3] == T.view_targets(story, question, None)).all()
+    assert (_views(row.tobytes(), 8, 12, None) == T.view_targets(story, question, None)).all()
     out, ref = model(batch), plain(batch)
     assert torch.equal(out.logits, ref.logits)  # the readout adds a loss term, not a change to the answer
     assert not torch.equal(out.aux_losses["perspective_FE"], ref.aux_losses["perspective_FE"])

@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ablate  # noqa: E402  (the test split's groups, as scored there)
 
-from hrmzoo.controllers.perspective import _targets  # noqa: E402
+from hrmzoo.controllers.perspective import _targets, _views  # noqa: E402
 from hrmzoo.data import tom_story  # noqa: E402
 from hrmzoo.errors import HrmzooError  # noqa: E402
 
@@ -117,7 +117,9 @@ def perception_scores(model, batches, groups: np.ndarray) -> dict[str, dict[str,
             c = counts.get(groups[at + r])
             if c is None:
                 continue
-            presence, witness, _, seen = _targets(np.ascontiguousarray(inputs[r]).tobytes(), cfg.size, cfg.max_events, cfg.view_radius)
+            key = np.ascontiguousarray(inputs[r]).tobytes()
+            presence, witness, _ = _targets(key, cfg.size, cfg.max_events, cfg.view_radius)
+            seen = _views(key, cfg.size, cfg.max_events, cfg.view_radius) if view is not None else None
             for key, target, pred, where in (("presence", presence, events[r, :, 0], presence >= 0), ("saw", witness, events[r, :, 1], witness == 1),
                                              ("missed", witness, events[r, :, 1], witness == 0)):
                 c[key][0] += int((pred[where] == (target[where] == 1)).sum())

@@ -139,10 +139,15 @@ class SpatialHead(nn.Module):
 
 
 @functools.lru_cache(maxsize=1 << 16)  # an epoch revisits the same inputs; the replay is pure in them
-def _targets(tokens: bytes, size: int, max_events: int, radius: Optional[int]) -> tuple[np.ndarray, ...]:
-    """(presence, witness, belief_map, view [2, n*n]) of one input: `tom_story.perspective_targets` and `view_targets`."""
+def _targets(tokens: bytes, size: int, max_events: int, radius: Optional[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     story, question = tom_story.decode(np.frombuffer(tokens, dtype=np.int64), size, max_events)
-    return (*tom_story.perspective_targets(story, question, max_events, radius), tom_story.view_targets(story, question, radius))
+    return tom_story.perspective_targets(story, question, max_events, radius)
+
+
+@functools.lru_cache(maxsize=1 << 16)  # apart from `_targets`: only `view_map` pays for the 2 x n^2 lines of sight
+def _views(tokens: bytes, size: int, max_events: int, radius: Optional[int]) -> np.ndarray:
+    story, question = tom_story.decode(np.frombuffer(tokens, dtype=np.int64), size, max_events)
+    return tom_story.view_targets(story, question, radius)
 
 
 @register("controller", "perspective", config=PerspectiveConfig, sizes=("hidden_size", "input_len", "num_prefix"))
@@ -244,13 +249,15 @@ class PerspectiveContext(ControlContext):
 
     def _read_targets(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.ctl.cfg
-        rows = [_targets(np.ascontiguousarray(r, dtype=np.int64).tobytes(), cfg.size, cfg.max_events, cfg.view_radius)
-                for r in inputs.detach().cpu().numpy()]
+        keys = [np.ascontiguousarray(r, dtype=np.int64).tobytes() for r in inputs.detach().cpu().numpy()]
+        rows = [_targets(k, cfg.size, cfg.max_events, cfg.view_radius) for k in keys]
         dev = inputs.device
-        return {"presence": torch.from_numpy(np.stack([r[0] for r in rows]).astype(np.int64)).to(dev),
-                "witness": torch.from_numpy(np.stack([r[1] for r in rows]).astype(np.int64)).to(dev),
-                "belief": torch.from_numpy(np.stack([r[2] for r in rows]).astype(np.int64)).to(dev),
-                "view": torch.from_numpy(np.stack([r[3] for r in rows]).astype(np.int64)).to(dev)}
+        out = {"presence": torch.from_numpy(np.stack([r[0] for r in rows]).astype(np.int64)).to(dev),
+               "witness": torch.from_numpy(np.stack([r[1] for r in rows]).astype(np.int64)).to(dev),
+               "belief": torch.from_numpy(np.stack([r[2] for r in rows]).astype(np.int64)).to(dev)}
+        if cfg.view_map:
+            out["view"] = torch.from_numpy(np.stack([_views(k, cfg.size, cfg.max_events, cfg.view_radius) for k in keys]).astype(np.int64)).to(dev)
+        return out
 
     def hook(self, point, value, *, old=None, state=None):
         name = self.ctl._at.get(point)
