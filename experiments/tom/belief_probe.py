@@ -117,9 +117,9 @@ def perception_scores(model, batches, groups: np.ndarray) -> dict[str, dict[str,
             c = counts.get(groups[at + r])
             if c is None:
                 continue
-            key = np.ascontiguousarray(inputs[r]).tobytes()
-            presence, witness, _ = _targets(key, cfg.size, cfg.max_events, cfg.view_radius)
-            seen = _views(key, cfg.size, cfg.max_events, cfg.view_radius) if view is not None else None
+            tokens = np.ascontiguousarray(inputs[r]).tobytes()
+            presence, witness, _ = _targets(tokens, cfg.size, cfg.max_events, cfg.view_radius)
+            seen = _views(tokens, cfg.size, cfg.max_events, cfg.view_radius) if view is not None else None
             for key, target, pred, where in (("presence", presence, events[r, :, 0], presence >= 0), ("saw", witness, events[r, :, 1], witness == 1),
                                              ("missed", witness, events[r, :, 1], witness == 0)):
                 c[key][0] += int((pred[where] == (target[where] == 1)).sum())

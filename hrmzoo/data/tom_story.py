@@ -423,7 +423,7 @@ def view_targets(story: Story, question: tuple, radius: int | None) -> np.ndarra
     if question[0] != "belief":
         return out.reshape(2, -1)
     for row, agent in enumerate(question[1:3]):
-        if agent is None or agent < 0:
+        if agent < 0:
             continue
         a = story.agents[agent]
         for r in range(n):
