@@ -130,6 +130,18 @@ def test_only_a_nonlinear_readout_can_select_by_perspective(nonlinear):
     assert torch.allclose(shift, shift[:, :1].expand_as(shift), atol=1e-5) != nonlinear
 
 
+@pytest.mark.parametrize("order", ["L_then_H", "H_then_L"])
+@pytest.mark.parametrize("gradient", ["one_step", "last_cycle", "k_step", "bptt"])
+def test_targets_carry_gradient_in_every_order_and_estimator(batch, order, gradient):
+    """H_then_L ends a segment with L steps outside the gradient: the FE terms they add must not drop the carried ones' graph."""
+    model = build_model(RECIPE, [*SMALL, f"model.coupling.order={order}", f"model.gradient.type={gradient}"], seed=0)
+    out = model(batch)
+    assert all(v.requires_grad for v in out.aux_losses.values()), {k: v.requires_grad for k, v in out.aux_losses.items()}
+    sum(out.aux_losses.values()).backward()
+    norms = model.controller.head_grad_norms()
+    assert norms["FE"] > 0 and norms["SE"] > 0, norms
+
+
 @pytest.mark.parametrize("override, words", [
     ("model.controller.max_events=8", "set model.controller.size/max_events"),
     ("model.controller.heads=[FF]", "FE and/or SE"),

@@ -307,7 +307,10 @@ class PerspectiveContext(ControlContext):
         terms = self._loss_terms.setdefault(key, [])
         terms.append(term)
         carried = [t for t in terms if t.requires_grad] or terms
-        self.aux_losses[key] = torch.stack(carried).mean()
+        # a hook can run inside a later no-grad update (H_then_L: L steps follow the last carried H); the mean of
+        # the carried terms must keep their graph all the same
+        with torch.enable_grad():
+            self.aux_losses[key] = torch.stack(carried).mean()
 
     def reset_losses(self) -> None:
         super().reset_losses()
