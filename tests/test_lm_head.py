@@ -44,3 +44,14 @@ def test_head_adds_the_term_only_when_asked():
 def test_an_answer_token_outside_the_vocabulary_is_one_line():
     with pytest.raises(HrmzooError, match="answer_token 99 is not a token"):
         build_model("tiny_sudoku4", ["model.head.answer_token=99"])
+
+
+def test_loss_weight_scales_the_answer_loss():
+    torch.manual_seed(2)
+    logits, labels = torch.randn(3, 6, 4), torch.full((3, 6), NO)
+    labels[:, 0] = IGNORE_INDEX
+    plain = LMHead(LMHeadConfig(), hidden_size=8, vocab_size=4)
+    half = LMHead(LMHeadConfig(loss_weight=0.5), hidden_size=8, vocab_size=4)
+    assert torch.allclose(half.loss(logits, labels), 0.5 * plain.loss(logits, labels))
+    with pytest.raises(ValueError):
+        LMHeadConfig(loss_weight=-1.0)

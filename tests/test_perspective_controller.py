@@ -118,6 +118,18 @@ def test_view_map_trains_fe_on_each_minds_view(batch):
     assert fe.map_readout.weight.grad is not None and fe.map_readout.weight.grad.abs().sum() > 0
 
 
+def test_answer_weight_zero_trains_the_targets_alone(batch):
+    """`model.head.loss_weight=0` (a perception stage): the answer's projection gets no gradient, FE's view readout does."""
+    from hrmzoo.model.segment_loop import new_carry, segment_step
+    model = build_model(RECIPE, [*SMALL, "model.controller.view_map=true", "model.head.loss_weight=0.0"], seed=0)
+    _, res = segment_step(model, new_carry(model, batch), batch, training=True)
+    res.loss.backward()
+    assert res.metrics["loss/lm"].item() == 0.0 and res.loss.item() > 0
+    assert model.head.proj.weight.grad is None or model.head.proj.weight.grad.abs().max().item() == 0.0
+    assert model.controller.heads["FE"].map_readout.weight.grad.abs().sum() > 0
+    assert "FE/view_loss" in res.output.diagnostics["trace"]
+
+
 @pytest.mark.parametrize("nonlinear", [False, True])
 def test_only_a_nonlinear_readout_can_select_by_perspective(nonlinear):
     """Linear in hidden = state + perspective, a readout shifts every position alike when X changes; through the SiLU it can select."""

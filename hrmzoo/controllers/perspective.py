@@ -301,6 +301,7 @@ class PerspectiveContext(ControlContext):
             mask = t >= 0
             if mask.any():
                 terms.append(F.binary_cross_entropy_with_logits(view[mask], t[mask].float()))
+                self.record(f"{name}/view_loss", terms[-1])  # the view's own share of the head's loss, for the logs
         return torch.stack(terms).mean() if terms else logits.sum() * 0
 
     def _add(self, key: str, term: torch.Tensor) -> None:

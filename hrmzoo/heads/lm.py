@@ -23,6 +23,7 @@ class LMHeadConfig(ComponentConfig):
         loss: `stablemax` (HRM/TRM: s(x) = x+1 for x >= 0, 1/(1-x) otherwise,
             computed in float64) or `softmax` cross-entropy.
         answer_token: None, or the token that marks a one-position answer (its field description says more).
+        loss_weight: scale of this head's loss in the training loss (its field description says more).
     """
 
     loss: Literal["stablemax", "softmax"] = "stablemax"
@@ -32,6 +33,11 @@ class LMHeadConfig(ComponentConfig):
                     "position with it, add cross-entropy over the supervised positions of that token's log-probability, so the one "
                     "answer's gradient is not diluted by the N-1 others and 'that token nowhere' stops being a minimum; other sequences "
                     "get the per-token loss only. Decoding is unchanged (per-token argmax).")
+    loss_weight: float = Field(
+        1.0, ge=0,
+        description="Scale of the answer's loss in the training loss (default 1). 0 trains only the other terms (a controller's "
+                    "targets, the halting loss): e.g. a stage that learns the perspective targets before the answer. "
+                    "`loss/lm` in the logs is the weighted loss.")
 
 
 def stablemax_log_softmax(logits: torch.Tensor) -> torch.Tensor:
@@ -76,6 +82,7 @@ class LMHead(nn.Module):
     def __init__(self, cfg: LMHeadConfig, *, hidden_size: int, vocab_size: int, num_prefix: int = 0):
         super().__init__()
         self.loss_kind = cfg.loss
+        self.loss_weight = cfg.loss_weight
         self.answer_token = cfg.answer_token
         if cfg.answer_token is not None and cfg.answer_token >= vocab_size:
             raise RecipeError(f"head lm: answer_token {cfg.answer_token} is not a token of the vocabulary (0..{vocab_size - 1}); "
@@ -87,9 +94,9 @@ class LMHead(nn.Module):
         return self.proj(z[:, self.prefix_len :])
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Per-sequence cross-entropy [B] in float64 (plus the answer-position term with `answer_token`)."""
+        """Per-sequence cross-entropy [B] in float64 (plus the answer-position term with `answer_token`), times `loss_weight`."""
         logp = log_probs(logits, self.loss_kind)  # once: both terms read it
         loss = sequence_ce(logits, labels, self.loss_kind, logp=logp)
         if self.answer_token is not None:
             loss = loss + answer_position_ce(logits, labels, self.answer_token, self.loss_kind, logp=logp)
-        return loss
+        return loss if self.loss_weight == 1.0 else loss * self.loss_weight
