@@ -89,7 +89,7 @@ def test_recorded_rows_carry_seeds_pairs_and_floors(tmp_path):
 def test_ladder_warm_starts_each_stage_and_scores_as_one_run(tmp_path):
     cache = f"train.data_cache={tmp_path / 'cache'}"
     out = tmp_path / "ladder"
-    ablate.main(["ladder", "tom2_perspective", "--seed", "1", "--stage", "1,2:2", "--stage", "full:1", "--measure-every", "1",
+    ablate.main(["ladder", "tom2_perspective", "--seed", "1", "--stage", "1,2:2 model.head.loss_weight=0.0", "--stage", "full:1", "--measure-every", "1",
                  "--out", str(out), "--set", *TINY, "train.warmup_steps=0", cache])
     lad = json.loads((out / "ladder.json").read_text())
     assert [s["stage"] for s in lad["stages"]] == ["stage1-1-2", "stage2-full"] and lad["final"] == "stage2-full"
@@ -99,13 +99,14 @@ def test_ladder_warm_starts_each_stage_and_scores_as_one_run(tmp_path):
     last = load_recipe(out / "stage2-full" / "recipe.yaml")
     assert list(first.data.num_events) == [1, 2] and first.train.init_from is None and first.train.steps == 2
     assert list(last.data.num_events) == [4, 8] and Path(last.train.init_from) == out / "stage1-1-2"
+    assert first.model.head.loss_weight == 0.0 and last.model.head.loss_weight == 1.0  # a stage's own overrides stay its own
     scored = ablate.score_run(out, batch_size=5)
-    assert scored["run"] == str(out) and scored["steps"] == 3 and scored["ladder"] == ["1,2:2", "full:1"]
+    assert scored["run"] == str(out) and scored["steps"] == 3 and scored["ladder"] == ["1,2:2 model.head.loss_weight=0.0", "full:1"]
     with pytest.raises(SystemExit, match="already there"):  # never trains over a finished ladder
         ablate.main(["ladder", "tom2_perspective", "--stage", "full:1", "--out", str(out)])
 
 
-@pytest.mark.parametrize("bad", ["1,2", "0,2:10", "3,2:10", "full:0", "a:5", "1:5"])
+@pytest.mark.parametrize("bad", ["1,2", "0,2:10", "3,2:10", "full:0", "a:5", "1:5", "", "1,2:10 loss_weight"])
 def test_ladder_stage_errors_are_one_line(bad):
     with pytest.raises(SystemExit, match="EVENTS:STEPS"):
         ablate.parse_stage(bad)

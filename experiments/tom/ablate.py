@@ -135,17 +135,23 @@ def train(args) -> None:
     print(f"trained {trainer.step} steps in {time.process_time() - t0:.0f} CPU-s; run dir {trainer.run_dir}")
 
 
-def parse_stage(text: str) -> tuple[list[int] | None, int]:
-    """`1,2:1000` -> ([1, 2], 1000); `full:1500` -> (None, 1500): the recipe's own event range."""
-    events, sep, steps = text.partition(":")
+def parse_stage(text: str) -> tuple[list[int] | None, int, list[str]]:
+    """`1,2:1000` -> ([1, 2], 1000, []); `full:1500` -> (None, 1500, []): the recipe's own event range.
+    Overrides after the span apply to that stage only: `1,2:2000 model.head.loss_weight=0.0` (a perception stage)."""
+    head, *sets = text.split() or [""]
+    events, sep, steps = head.partition(":")
     try:
         n = int(steps)
         span = None if events == "full" else [int(e) for e in events.split(",")]
     except ValueError:
         n, span = 0, []
     if not sep or n < 1 or (span is not None and (len(span) != 2 or not 1 <= span[0] <= span[1])):
-        raise SystemExit(f"--stage {text!r}: write EVENTS:STEPS, e.g. 1,2:1000 (1-2 events, 1,000 steps) or full:1500")
-    return span, n
+        raise SystemExit(f"--stage {text!r}: write EVENTS:STEPS, e.g. 1,2:1000 (1-2 events, 1,000 steps) or full:1500, "
+                         "then this stage's own key=value overrides if any")
+    bad = [x for x in sets if "=" not in x]
+    if bad:
+        raise SystemExit(f"--stage {text!r}: {bad[0]!r} is not a key=value override; write EVENTS:STEPS key=value ...")
+    return span, n, sets
 
 
 def ladder(args) -> None:
@@ -155,13 +161,14 @@ def ladder(args) -> None:
         raise SystemExit(f"{out}: a ladder is already there; pick another --out")
     out.mkdir(parents=True, exist_ok=True)
     done, previous = [], None
-    for i, (text, (span, steps)) in enumerate(zip(args.stages, stages), 1):
+    for i, (text, (span, steps, own)) in enumerate(zip(args.stages, stages), 1):
         name = f"stage{i}-" + ("full" if span is None else f"{span[0]}-{span[1]}")
         sets = list(args.overrides)
         if span is not None:
             sets.append(f"data.num_events=[{span[0]},{span[1]}]")
         if previous is not None:
             sets.append(f"train.init_from={previous}")
+        sets += own  # last, so a stage's own overrides win over the ladder's
         print(f"ladder {out}: {name}, {steps} steps", flush=True)
         train(argparse.Namespace(recipe=args.recipe, seed=args.seed, steps=steps, measure_every=args.measure_every,
                                  out=str(out / name), overrides=sets))
@@ -434,8 +441,9 @@ def main(argv: list[str] | None = None) -> None:
     lad = sub.add_parser("ladder", help="train one seed through stages of growing event logs, each warm-started from the last")
     lad.add_argument("recipe")
     lad.add_argument("--seed", type=int, default=0)
-    lad.add_argument("--stage", dest="stages", action="append", required=True, metavar="EVENTS:STEPS",
-                     help="1,2:1000 = 1,000 steps on 1-2-event stories; full:1500 = the recipe's own range (repeat, in order)")
+    lad.add_argument("--stage", dest="stages", action="append", required=True, metavar="'EVENTS:STEPS [key=value ...]'",
+                     help="1,2:1000 = 1,000 steps on 1-2-event stories; full:1500 = the recipe's own range (repeat, in order); "
+                          "overrides after it apply to that stage only, e.g. '1,2:2000 model.head.loss_weight=0.0' (a perception stage)")
     lad.add_argument("--measure-every", type=int, default=100)
     lad.add_argument("--out", required=True)
     lad.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE", help="recipe overrides for every stage")
