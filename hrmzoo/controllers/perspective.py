@@ -251,12 +251,12 @@ class PerspectiveContext(ControlContext):
         cfg = self.ctl.cfg
         keys = [np.ascontiguousarray(r, dtype=np.int64).tobytes() for r in inputs.detach().cpu().numpy()]
         rows = [_targets(k, cfg.size, cfg.max_events, cfg.view_radius) for k in keys]
-        dev = inputs.device
-        out = {"presence": torch.from_numpy(np.stack([r[0] for r in rows]).astype(np.int64)).to(dev),
-               "witness": torch.from_numpy(np.stack([r[1] for r in rows]).astype(np.int64)).to(dev),
-               "belief": torch.from_numpy(np.stack([r[2] for r in rows]).astype(np.int64)).to(dev)}
+        def batched(arrays) -> torch.Tensor:
+            return torch.from_numpy(np.stack(arrays).astype(np.int64)).to(inputs.device)
+
+        out = {key: batched([r[i] for r in rows]) for i, key in enumerate(("presence", "witness", "belief"))}
         if cfg.view_map:
-            out["view"] = torch.from_numpy(np.stack([_views(k, cfg.size, cfg.max_events, cfg.view_radius) for k in keys]).astype(np.int64)).to(dev)
+            out["view"] = batched([_views(k, cfg.size, cfg.max_events, cfg.view_radius) for k in keys])
         return out
 
     def hook(self, point, value, *, old=None, state=None):

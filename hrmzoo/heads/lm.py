@@ -99,4 +99,4 @@ class LMHead(nn.Module):
         loss = sequence_ce(logits, labels, self.loss_kind, logp=logp)
         if self.answer_token is not None:
             loss = loss + answer_position_ce(logits, labels, self.answer_token, self.loss_kind, logp=logp)
-        return loss if self.loss_weight == 1.0 else loss * self.loss_weight
+        return loss * self.loss_weight  # exact at the default 1.0
