@@ -107,8 +107,9 @@ def test_eval_sets_are_the_recipes_instances_with_the_answers_alone(tmp_path):
     from hrmzoo.data.prepare import prepare_data
     from hrmzoo.recipe import load_recipe
 
-    status, deep = sets_tool.eval_sets("cpu_logic", tmp_path / "sets")
-    assert sets_tool.eval_sets("cpu_logic", tmp_path / "sets") == (status, deep)  # built once, found again
+    status, deep, rating = sets_tool.eval_sets("cpu_logic", tmp_path / "sets")
+    assert sets_tool.eval_sets("cpu_logic", tmp_path / "sets") == (status, deep, rating)  # built once, found again
+    assert rating == "depth"
     trained = prepare_data(load_recipe("cpu_logic").data, tmp_path / "cache")
     for split in ("train", "test"):
         assert (np.load(status / f"{split}/all__inputs.npy") == np.load(trained / f"{split}/all__inputs.npy")).all()
@@ -116,6 +117,28 @@ def test_eval_sets_are_the_recipes_instances_with_the_answers_alone(tmp_path):
     assert (labels[:, 0:32:2] == 0).all() and (labels[:, 32:] == 0).all() and (labels[:, 1:32:2] > 0).all()
     assert set(np.load(deep / "test/extra__depth.npy")) == {5, 6, 7, 8}
     assert (np.load(deep / "train/all__inputs.npy") == np.load(trained / "train/all__inputs.npy")).all()
+
+
+@pytest.mark.parametrize("recipe, rating, beyond", [("cpu_listfn", "length", {3}), ("cpu_flow", "nodes", {8, 9})])
+def test_eval_sets_of_listfn_and_flow_go_past_the_training_range(tmp_path, recipe, rating, beyond):
+    """listfn and flow: the in-range set is the recipe's own build; the beyond set has its training split and harder tests."""
+    from hrmzoo.data.prepare import prepare_data
+    from hrmzoo.recipe import load_recipe
+
+    small = ["data.num_train=30", "data.num_test=20"]
+    inside, past, got = sets_tool.eval_sets(recipe, tmp_path / "sets", small)
+    assert got == rating
+    trained = prepare_data(load_recipe(recipe, small).data, tmp_path / "cache")
+    for split in ("train", "test"):
+        assert (np.load(inside / f"{split}/all__inputs.npy") == np.load(trained / f"{split}/all__inputs.npy")).all()
+    assert (np.load(past / "train/all__inputs.npy") == np.load(trained / "train/all__inputs.npy")).all()
+    assert set(np.load(past / f"test/extra__{rating}.npy")) == beyond
+    assert set(np.load(inside / f"test/extra__{rating}.npy")).isdisjoint(beyond)
+
+
+def test_eval_sets_refuse_a_family_they_do_not_know(tmp_path):
+    with pytest.raises(SystemExit, match="knows logic, listfn, flow"):
+        sets_tool.eval_sets("tiny_sudoku4", tmp_path / "sets")
 
 
 def test_an_interrupted_eval_set_build_leaves_nothing_to_be_found(tmp_path, monkeypatch):
@@ -133,7 +156,7 @@ def test_an_interrupted_eval_set_build_leaves_nothing_to_be_found(tmp_path, monk
 
 def test_eval_sets_follow_overrides_of_the_training_data(tmp_path):
     """`run_seed.sh ... data.num_train=100` scores the run on the data it trained on: the overrides reach the sets."""
-    status, _ = sets_tool.eval_sets("cpu_logic", tmp_path / "sets", ["data.num_train=100", "data.num_test=50"])
+    status, _, _ = sets_tool.eval_sets("cpu_logic", tmp_path / "sets", ["data.num_train=100", "data.num_test=50"])
     assert len(np.load(status / "train/all__inputs.npy")) == 100 * 8  # each instance with its 7 renamed variants
     assert len(np.load(status / "test/all__inputs.npy")) == 50
     assert status != sets_tool.eval_sets("cpu_logic", tmp_path / "sets", ["data.num_train=100", "data.num_test=40"])[0]
