@@ -20,6 +20,7 @@ while IFS= read -r line; do sets+=("$line"); done < <(python "$here/eval_sets.py
 if [ ${#sets[@]} -ne 3 ]; then echo "run_seed.sh: no evaluation sets for $recipe (eval_sets.py failed, above)" >&2; exit 1; fi
 case $recipe in *.yaml) warmup=${recipe%.yaml}_warmup.yaml ;; *) warmup=${recipe}_warmup ;; esac
 init=()
+mkdir -p "$(dirname "$run")"
 : > "$run.time"
 if python -c "import sys; from hrmzoo import load_recipe; load_recipe(sys.argv[1])" "$warmup" 2>/dev/null; then
     /usr/bin/time -a -f "%U %S" -o "$run.time" python -m hrmzoo train "$warmup" train.threads=1 train.seed="$seed" train.out_dir="${run}_warmup" "$@"

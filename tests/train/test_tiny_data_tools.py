@@ -175,15 +175,15 @@ def test_run_seed_passes_overrides_to_both_stages_and_the_evaluation(tmp_path):
     env = {**os.environ, "TINY_DATA": str(tmp_path / "sets"), "PYTHONPATH": str(TOOLS.parents[1])}
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    run = tmp_path / "run"
+    run = tmp_path / "grid" / "run"  # a folder that does not exist yet, as a grid's first run meets it
     sizes = ["data.num_train=24", "data.num_test=16", "train.batch_size=8"]
     proc = subprocess.run(["bash", str(TOOLS / "run_seed.sh"), str(tmp_path / "t.yaml"), "3", str(run), *sizes],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    for stage in (run, tmp_path / "run_warmup"):
+    for stage in (run, tmp_path / "grid" / "run_warmup"):
         recipe = yaml.safe_load((stage / "recipe.yaml").read_text())
         assert (recipe["data"]["num_train"], recipe["data"]["num_test"], recipe["train"]["seed"]) == (24, 16, 3)
-    assert yaml.safe_load((run / "recipe.yaml").read_text())["train"]["init_from"] == str(tmp_path / "run_warmup")
+    assert yaml.safe_load((run / "recipe.yaml").read_text())["train"]["init_from"] == str(tmp_path / "grid" / "run_warmup")
     assert float((run / "cpu_seconds").read_text()) > 0
     assert json.loads((run / "inrange.json").read_text())["metrics"]["exact_by_segment"]  # scored at every budget
     assert sum(b["n"] for b in json.loads((run / "inrange.json").read_text())["by"]["buckets"]) == 16
