@@ -120,3 +120,17 @@ def test_view_cnn_inputs_mark_x_and_the_walls_its_view_leaves_out():
     me = (found[:, 1:5] * found[:, 5:9, :1, :1]).sum(1)  # the cell of the agent the identity planes name
     assert torch.equal(me, x[:, 1])
     assert sum(p.numel() for p in view_cnn.cnn(4, 8, tied=True).parameters()) < sum(p.numel() for p in view_cnn.cnn(4, 8).parameters())
+
+
+def test_perception_scores_read_the_view_from_the_eyes_when_fe_has_them(split):
+    """With `perception_layers` the view is the eyes' (`ctl.look`), not FE's map readout (which then does not exist)."""
+    batch, groups, _ = split
+    model = build_model("tom2_perspective", [*SMALL, "model.controller.view_map=true", "model.controller.perception_layers=1",
+                                             "model.controller.perception_width=4"], seed=0).eval()
+    ctl = model.controller
+    keys = [r.astype(np.int64).tobytes() for r in batch["inputs"].numpy()]
+    view = torch.from_numpy(np.stack([belief_probe._views(k, 8, 12, None) for k in keys]))
+    look = ctl.look
+    ctl.look = lambda inputs, marker=None: (look(inputs, marker)[0], torch.where(view == 1, 10.0, -10.0))  # the eyes, with an oracle's view
+    right = belief_probe.perception_scores(model, [batch], groups)
+    assert right["first-order FB"]["view: whole maps right %"] == 100.0 and right["second-order TB"]["view: hidden cells right %"] == 100.0

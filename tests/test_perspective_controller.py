@@ -130,6 +130,44 @@ def test_answer_weight_zero_trains_the_targets_alone(batch):
     assert "FE/view_loss" in res.output.diagnostics["trace"]
 
 
+EYES = [*SMALL, "model.controller.view_map=true", "model.controller.perception_layers=2", "model.controller.perception_width=8"]
+
+
+@pytest.mark.parametrize("answer_grad", [False, True])
+def test_eyes_are_trained_by_the_view_and_the_answer_reaches_them_only_when_asked(batch, answer_grad):
+    """`perception_layers`: the view loss trains the eyes; the answer's gradient stops at their features unless `perception_grad`."""
+    from hrmzoo.model.segment_loop import new_carry, segment_step
+    model = build_model(RECIPE, [*EYES, f"model.controller.perception_grad={answer_grad}", "model.controller.target_weight=0.0"], seed=0)
+    eyes = model.controller.eyes
+    assert model.controller.heads["FE"].map_readout is None  # the view is the eyes' to read out, not FE's
+    with torch.no_grad():  # FE's last layer starts at zero, which would stop every gradient into its hidden layer
+        model.controller.heads["FE"].out.weight.normal_(0, 0.1)
+    _, res = segment_step(model, new_carry(model, batch), batch, training=True)
+    res.loss.backward()  # targets off: the answer alone
+    touched = any(p.grad is not None and p.grad.abs().sum() > 0 for p in eyes.convs.parameters())
+    assert touched == answer_grad
+    model.zero_grad(set_to_none=True)
+    model = build_model(RECIPE, [*EYES, "model.head.loss_weight=0.0"], seed=0)
+    _, res = segment_step(model, new_carry(model, batch), batch, training=True)
+    assert res.metrics["loss/perception_view"].item() > 0
+    res.loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.controller.eyes.parameters() if p.dim() > 1 and p is not model.controller.eyes.token.weight)
+
+
+def test_eyes_read_the_map_per_mind_and_feed_fe_at_map_cells_only(batch):
+    """The eyes give view logits shaped as `view_targets` (one row per mind), and what they see enters FE's hidden layer at map cells only."""
+    model = build_model(RECIPE, EYES, seed=0)
+    ctl = model.controller
+    feats, logits = ctl.look(batch["inputs"])
+    n2 = ctl.cfg.size ** 2
+    assert feats.shape == (len(batch["inputs"]), n2, 8) and logits.shape == (len(batch["inputs"]), 2, n2)
+    ctx = ctl.context(batch, None)
+    extra = ctx.fe_perspective - ctx.perspective
+    assert extra[:, : ctl.num_prefix + ctl.header_len].abs().max() == 0 and extra[:, ctl.num_prefix + ctl.header_len:].abs().sum() > 0
+    with pytest.raises(HrmzooError, match="perception_layers > 0"):
+        build_model(RECIPE, SMALL, seed=0).controller.look(batch["inputs"])
+
+
 @pytest.mark.parametrize("nonlinear", [False, True])
 def test_only_a_nonlinear_readout_can_select_by_perspective(nonlinear):
     """Linear in hidden = state + perspective, a readout shifts every position alike when X changes; through the SiLU it can select."""
@@ -159,6 +197,7 @@ def test_targets_carry_gradient_in_every_order_and_estimator(batch, order, gradi
     ("model.controller.heads=[FF]", "FE and/or SE"),
     ("model.controller.modulate=false model.controller.modulation_penalty=0.1", "needs modulate: true"),
     ("model.controller.heads=[SE] model.controller.view_map=true", "add FE to heads"),
+    ("model.controller.perception_layers=2", "set view_map: true"),
 ])
 def test_bad_config_is_one_line(override, words):
     with pytest.raises(HrmzooError) as e:

@@ -12,8 +12,8 @@ copies the world's map scores ~100% on true belief and 0% of whole maps on first
 
 With an FE head it also scores perception (`perception_scores`): FE's readout of X's presence after each
 event and of whether X saw each move, split into the moves X saw and those it missed (what a pair's
-members differ in), and with `view_map` X's and Y's view per open map cell, split into cells in sight
-and cells hidden by walls, and whole view maps.
+members differ in), and with `view_map` X's and Y's view per open map cell (FE's readout, or its eyes'
+with `perception_layers`), split into cells in sight and cells hidden by walls, and whole view maps.
 """
 
 from __future__ import annotations
@@ -111,7 +111,10 @@ def perception_scores(model, batches, groups: np.ndarray) -> dict[str, dict[str,
         h = head.features(hidden["FE"][:, ctl.num_prefix:])
         with torch.no_grad():
             events = head.readout(h[:, starts]).float().numpy() > 0  # [B, E, 2]: present, saw
-            view = head.map_readout(h[:, ctl.header_len:]).float().numpy().transpose(0, 2, 1) > 0 if head.map_readout is not None else None
+            if ctl.eyes is not None:  # FE's own eyes (perception_layers) hold the view
+                view = ctl.look(b["inputs"])[1].float().numpy() > 0
+            else:
+                view = head.map_readout(h[:, ctl.header_len:]).float().numpy().transpose(0, 2, 1) > 0 if head.map_readout is not None else None
         inputs = b["inputs"].numpy().astype(np.int64)
         for r in range(len(inputs)):
             c = counts.get(groups[at + r])

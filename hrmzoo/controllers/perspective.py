@@ -28,6 +28,12 @@ version-2 theory-of-mind benchmark (`hrmzoo.data.tom_story`, `data: {type: tom2}
   each input by the benchmark's own replay (`tom_story.perspective_targets`),
   as labels are, and never enter the model's input.
 
+With `perception_layers` FE gets eyes of its own (`Perception`): a stack of 3x3 convolutions over
+the map's tokens and the X / Y cell markers, trained on X's and Y's view alone (`view_map`), whose
+features join FE's hidden layer at the map cells. By default the answer's gradient stops at them
+(`perception_grad: false`), so the task reads the view without overwriting it (issue 27, session 13:
+a view learned in the backbone's state was erased by the answer within 100 steps).
+
 Each call records, in the trace, the head's mean |modulation|
 (`"<head>/<point>"`, the project's activity convention) and the fraction of
 its hidden units where the SiLU is flat (|SiLU'| < 0.1, the analogue of the
@@ -87,6 +93,14 @@ class PerspectiveConfig(ControllerConfig):
             layer is the state plus the perspective, so a readout linear in it adds the perspective as a bias
             and cannot pick X's view out of a state that holds every agent's; through the SiLU the head is a
             one-hidden-layer MLP of both, as its modulation already is.
+        perception_layers: 0 (default): the view is read out of the backbone's state (FE's hidden layer).
+            N > 0: FE has eyes of its own, N 3x3 convolutions over the map tokens and the X / Y cell markers
+            (`Perception`), which the view target trains (needs `view_map`); their features join FE's hidden
+            layer at each map cell. Sight is then one local computation with its own gradient, as in
+            `experiments/tom/view_cnn.py`, not something the recurrence must learn through its updates.
+        perception_width: channels of those convolutions.
+        perception_grad: False (default): the answer's (and FE's other targets') gradient stops at the eyes'
+            features, which the view loss alone trains; True: it flows into them.
     """
 
     size: int = Field(8, ge=6, le=tom_story.MAX_SIZE)
@@ -101,6 +115,9 @@ class PerspectiveConfig(ControllerConfig):
     modulate: bool = True
     view_map: bool = False
     nonlinear_readout: bool = False
+    perception_layers: int = Field(0, ge=0, le=16)
+    perception_width: int = Field(32, gt=0)
+    perception_grad: bool = False
 
 
 def _silu_slope(h: torch.Tensor) -> torch.Tensor:
@@ -138,6 +155,32 @@ class SpatialHead(nn.Module):
         return (self.out(F.silu(h)) if self.out is not None else None), h
 
 
+class Perception(nn.Module):
+    """FE's eyes: map tokens + X / Y cell markers [B, n*n] -> features [B, n*n, width] and view logits [B, 2, n*n].
+
+    Its own token embedding (it reads the input, not the backbone's embedding, so nothing but its targets
+    need train it), then `layers` 3x3 convolutions with SiLU over the n x n map, then a 1x1 readout of X's
+    and Y's view per cell (`tom_story.view_targets`' two rows).
+    """
+
+    def __init__(self, size: int, layers: int, width: int):
+        super().__init__()
+        self.size = size
+        self.token = nn.Embedding(tom_story.VOCAB_SIZE, width)
+        self.marker = nn.Embedding(3, width)
+        self.convs = nn.ModuleList(nn.Conv2d(width, width, 3, padding=1) for _ in range(layers))
+        self.view = nn.Linear(width, 2)
+
+    def forward(self, grid: torch.Tensor, marker: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n = self.size
+        h = self.token(grid.clamp(0, tom_story.VOCAB_SIZE - 1)) + self.marker(marker)  # [B, n*n, W]
+        h = h.transpose(1, 2).reshape(h.shape[0], -1, n, n)
+        for conv in self.convs:
+            h = F.silu(conv(h))
+        feats = h.flatten(2).transpose(1, 2)  # [B, n*n, W]
+        return feats, self.view(feats).transpose(1, 2)
+
+
 @functools.lru_cache(maxsize=1 << 16)  # an epoch revisits the same inputs; the replay is pure in them
 def _targets(tokens: bytes, size: int, max_events: int, radius: Optional[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     story, question = tom_story.decode(np.frombuffer(tokens, dtype=np.int64), size, max_events)
@@ -166,6 +209,9 @@ class PerspectiveController(Controller):
             raise ControllerError("controller perspective: modulation_penalty needs modulate: true (without modulation there is nothing to penalise)")
         if cfg.view_map and "FE" not in cfg.heads:
             raise ControllerError("controller perspective: view_map is read out by the FE head; add FE to heads or set view_map: false")
+        if cfg.perception_layers and not cfg.view_map:
+            raise ControllerError("controller perspective: perception_layers are FE's eyes, trained on the view; set view_map: true "
+                                  "(or perception_layers: 0)")
         want = tom_story.seq_len(cfg.size, cfg.max_events)
         if input_len != want:
             raise ControllerError(f"controller perspective: a tom2 input of size {cfg.size} with {cfg.max_events} event slots has {want} tokens, "
@@ -180,9 +226,13 @@ class PerspectiveController(Controller):
         for emb in (self.agent_row, self.other_row, self.marker):
             trunc_normal_init_(emb.weight, std=1.0)
         readout = {"events": 2, "belief": tom_story.MAX_OBJECTS + 1}
+        # with eyes (perception_layers) the view is theirs to read out, not FE's hidden layer's
+        fe_map = 2 if cfg.view_map and not cfg.perception_layers else 0
         self.heads = nn.ModuleDict({name: SpatialHead(hidden_size, w, readout[HEADS[name][1]], cfg.modulate,
-                                                      map_readout=2 if name == "FE" and cfg.view_map else 0,
+                                                      map_readout=fe_map if name == "FE" else 0,
                                                       nonlinear_readout=cfg.nonlinear_readout) for name in cfg.heads})
+        self.eyes = Perception(cfg.size, cfg.perception_layers, cfg.perception_width) if cfg.perception_layers else None
+        self.sight = lecun_init_(nn.Linear(cfg.perception_width, w)) if self.eyes is not None else None  # eyes -> FE's hidden layer
         self.hook_points = tuple(HEADS[name][0] for name in cfg.heads)
         self._at = {HEADS[name][0]: name for name in cfg.heads}
         self.lr_scale = cfg.lr_scale  # read by build_optimizers
@@ -193,10 +243,33 @@ class PerspectiveController(Controller):
     def context(self, batch: dict[str, Any], x: torch.Tensor) -> ControlContext:
         return PerspectiveContext(self, batch, x)
 
+    def markers(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(rows [B, 2]: X's and Y's perspective row, WORLD where none; marker [B, S]: 1 at X's map cell, 2 at Y's, else 0)."""
+        names = inputs[:, 1:3].long() - tom_story.NAME0
+        valid = (names >= 0) & (names < tom_story.MAX_AGENTS)
+        rows = torch.where(valid, names, torch.full_like(names, WORLD))
+        grid = inputs[:, self.header_len:].long()
+        marker = torch.zeros_like(inputs, dtype=torch.long)
+        for slot, code in ((0, 1), (1, 2)):
+            own = valid[:, slot:slot + 1] & (grid == tom_story.AGENT0 + rows[:, slot:slot + 1])
+            marker[:, self.header_len:] = torch.where(own, torch.full_like(grid, code), marker[:, self.header_len:])
+        return rows, marker
+
+    def look(self, inputs: torch.Tensor, marker: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The eyes on a batch of tom2 inputs: (features [B, n*n, W], view logits [B, 2, n*n]); needs `perception_layers`."""
+        if self.eyes is None:
+            raise ControllerError("controller perspective: no eyes to look with; set model.controller.perception_layers > 0")
+        if marker is None:
+            marker = self.markers(inputs)[1]
+        return self.eyes(inputs[:, self.header_len:].long(), marker[:, self.header_len:])
+
     def head_grad_norms(self) -> dict[str, float]:
         """Gradient norm of each head's parameters (and of the perspective rows) after a backward pass."""
         out = {}
-        for name, mod in [*self.heads.items(), ("rows", nn.ModuleList([self.agent_row, self.other_row, self.marker]))]:
+        parts = [*self.heads.items(), ("rows", nn.ModuleList([self.agent_row, self.other_row, self.marker]))]
+        if self.eyes is not None:
+            parts.append(("eyes", nn.ModuleList([self.eyes, self.sight])))
+        for name, mod in parts:
             grads = [p.grad.detach().float().norm() for p in mod.parameters() if p.grad is not None]
             out[name] = float(torch.stack(grads).norm()) if grads else 0.0
         return out
@@ -213,6 +286,11 @@ class PerspectiveController(Controller):
             if self.cfg.nonlinear_readout:
                 what += " (readout through SiLU)"
             lines.append(f"{name:<3} @{point:<10} {what}  {n:>8,} params  target: {target}")
+        if self.eyes is not None:
+            n = sum(p.numel() for m in (self.eyes, self.sight) for p in m.parameters())
+            lines.append(f"eyes: {len(self.eyes.convs)} 3x3 convolutions (width {self.cfg.perception_width}) over the map and the X/Y markers "
+                         f"({n:,} params), target: X's and Y's view per map cell; into FE's hidden layer at the map cells"
+                         + ("" if self.cfg.perception_grad else ", the answer's gradient stopped there"))
         rows = sum(p.numel() for m in (self.agent_row, self.other_row, self.marker) for p in m.parameters())
         lines.append(f"perspective: rows of agent X and Y (+ world) and X/Y cell markers ({rows:,} params), read from the input")
         lines.append(f"target loss weight {self.cfg.target_weight:g}; " + ("unbounded modulation" if self.cfg.modulate else "the state is left unchanged")
@@ -231,14 +309,7 @@ class PerspectiveContext(ControlContext):
         if inputs.shape[1] != tom_story.seq_len(cfg.size, cfg.max_events):
             raise ControllerError(f"controller perspective: batch inputs have {inputs.shape[1]} tokens, a tom2 input of size {cfg.size} "
                                   f"with {cfg.max_events} event slots has {tom_story.seq_len(cfg.size, cfg.max_events)}")
-        names = inputs[:, 1:3].long() - tom_story.NAME0
-        valid = (names >= 0) & (names < tom_story.MAX_AGENTS)
-        rows = torch.where(valid, names, torch.full_like(names, WORLD))
-        grid = inputs[:, ctl.header_len:].long()
-        marker = torch.zeros_like(inputs, dtype=torch.long)
-        for slot, code in ((0, 1), (1, 2)):
-            own = valid[:, slot:slot + 1] & (grid == tom_story.AGENT0 + rows[:, slot:slot + 1])
-            marker[:, ctl.header_len:] = torch.where(own, torch.full_like(grid, code), marker[:, ctl.header_len:])
+        rows, marker = ctl.markers(inputs)
         per_pos = ctl.agent_row(rows[:, 0])[:, None, :] + ctl.other_row(rows[:, 1])[:, None, :] + ctl.marker(marker)
         if ctl.num_prefix:
             per_pos = F.pad(per_pos, (0, 0, ctl.num_prefix, 0))
@@ -246,6 +317,14 @@ class PerspectiveContext(ControlContext):
         self._loss_terms: dict[str, list[torch.Tensor]] = {}
         # the targets only train: without gradient (evaluation) their replay would cost CPU for nothing
         self._targets = self._read_targets(inputs) if cfg.target_weight > 0 and torch.is_grad_enabled() else None
+        self._view_loss = None
+        self.fe_perspective = per_pos  # FE's: with eyes, plus what they see at each map cell
+        if ctl.eyes is not None:
+            feats, logits = ctl.look(inputs, marker)
+            seen = ctl.sight(feats if cfg.perception_grad else feats.detach())
+            self.fe_perspective = per_pos + F.pad(seen, (0, 0, ctl.num_prefix + ctl.header_len, 0))
+            if self._targets is not None:
+                self._view_loss = self._map_loss(logits.float())
 
     def _read_targets(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.ctl.cfg
@@ -264,7 +343,9 @@ class PerspectiveContext(ControlContext):
         if name is None:
             return value
         head = self.ctl.heads[name]
-        mod, hidden = head(value, self.perspective)
+        if self._view_loss is not None:  # the eyes look once a segment; their loss is set again after any reset_losses
+            self.aux_losses["perception_view"] = self.ctl.cfg.target_weight * self._view_loss
+        mod, hidden = head(value, self.fe_perspective if name == "FE" else self.perspective)
         if mod is not None:
             self.record(f"{name}/{point}", mod.abs().mean())
         self.record(f"{name}/{point}/flat", (_silu_slope(hidden.detach()).abs() < 0.1).float().mean())
@@ -296,13 +377,20 @@ class PerspectiveContext(ControlContext):
             if mask.any():
                 terms.append(F.binary_cross_entropy_with_logits(logits[..., k][mask], t[mask].float()))
         if head.map_readout is not None:  # X's and Y's view of each map cell: [B, n*n, 2] against [B, 2, n*n]
-            view = head.map_readout(h[:, ctl.header_len:]).float().transpose(1, 2)
-            t = self._targets["view"]
-            mask = t >= 0
-            if mask.any():
-                terms.append(F.binary_cross_entropy_with_logits(view[mask], t[mask].float()))
-                self.record(f"{name}/view_loss", terms[-1])  # the view's own share of the head's loss, for the logs
+            view = self._map_loss(head.map_readout(h[:, ctl.header_len:]).float().transpose(1, 2))
+            if view is not None:
+                terms.append(view)
         return torch.stack(terms).mean() if terms else logits.sum() * 0
+
+    def _map_loss(self, view: torch.Tensor) -> Optional[torch.Tensor]:
+        """BCE of view logits [B, 2, n*n] against X's and Y's view (open cells only), recorded as `FE/view_loss`."""
+        t = self._targets["view"]
+        mask = t >= 0
+        if not mask.any():
+            return None
+        loss = F.binary_cross_entropy_with_logits(view[mask], t[mask].float())
+        self.record("FE/view_loss", loss)  # the view's own share of the loss, for the logs
+        return loss
 
     def _add(self, key: str, term: torch.Tensor) -> None:
         terms = self._loss_terms.setdefault(key, [])
