@@ -1,4 +1,4 @@
-"""experiments/tiny_data/record.py: per-seed logic runs -> catalogue rows (mean ± sample std, like with like)."""
+"""experiments/tiny_data tools: per-seed runs -> catalogue rows (mean ± sample std, like with like), plots, evaluation sets, seeds."""
 
 from __future__ import annotations
 
@@ -28,11 +28,11 @@ probe_tool = _load("init_probe")
 
 
 def _run(root: Path, seed: int, inrange: float, beyond: float, cpu_s: float, steps: int = 3500, warmup: int | None = 1500,
-         num_train: int = 1000) -> Path:
+         num_train: int = 1000, family: str | None = None) -> Path:
     run = root / f"seed{seed}"
     run.mkdir(parents=True)
     train = {"seed": seed, "steps": steps, **({"init_from": str(run) + "_warmup"} if warmup else {})}
-    recipe = {"train": train, "model": {"halting": {"max_segments": 4}}, "data": {"num_train": num_train}}
+    recipe = {"train": train, "model": {"halting": {"max_segments": 4}}, "data": {"num_train": num_train, **({"type": family} if family else {})}}
     (run / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     if warmup:  # run_seed.sh's stage 1 beside the run
         (root / f"seed{seed}_warmup").mkdir()
@@ -86,6 +86,18 @@ def test_another_training_size_is_named_in_the_metrics_and_not_mixed_with_1000(t
     full = _run(tmp_path / "f", 2, 0.9, 0.4, 60.0)
     with pytest.raises(SystemExit, match="training-set size"):
         record_tool.rows_for("cpu_logic", [record_tool.per_seed(small[0]), record_tool.per_seed(full)], "c", "h", "2026-12-06")
+
+
+def test_listfn_and_flow_runs_are_named_by_their_own_ranges_and_not_mixed(tmp_path):
+    runs = [_run(tmp_path / "l", seed, 0.02, 0.0, 60.0, warmup=None, steps=3000, family="listfn") for seed in (0, 1)]
+    by = {r["metric"]: r for r in record_tool.rows_for("cpu_listfn", [record_tool.per_seed(r) for r in runs], "c", "h", "2026-12-07")}
+    assert by["exact_accuracy/held-out 2-primitive programs@4seg"]["value"] == pytest.approx(2.0)
+    assert "exact_accuracy/3-primitive programs@32seg" in by and "exact_accuracy/3 primitives@4seg" in by
+    assert all(r["dataset"].startswith("listfn (") and "depth" not in r["metric"] for r in by.values())
+    flow = _run(tmp_path / "f", 0, 0.0, 0.0, 60.0, warmup=None, steps=3000, family="flow")
+    assert "exact_accuracy/8-9 nodes@1seg" in {r["metric"] for r in record_tool.rows_for("cpu_flow", [record_tool.per_seed(flow)], "c", "h", "d")}
+    with pytest.raises(SystemExit, match="task family"):
+        record_tool.rows_for("cpu_flow", [record_tool.per_seed(flow), record_tool.per_seed(runs[0])], "c", "h", "2026-12-07")
 
 
 def test_plot_draws_means_per_budget_and_refuses_unevaluated_runs(tmp_path, capsys):
