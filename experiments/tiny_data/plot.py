@@ -5,8 +5,8 @@
 
 Each RUN is a run directory that experiments/tiny_data/run_seed.sh evaluated (`inrange.json` at
 budgets 1..16, `beyond.json` at 1..32). One colour per model: the mean over its seeds, solid in
-range (depth 1-4), dashed beyond it (depth 5-8), the shaded band the seeds' min-max. Prints the
-plotted means as a table.
+range (logic: depth 1-4), dashed beyond it (depth 5-8; the ranges are named per family, read from the
+runs' recipes), the shaded band the seeds' min-max. Prints the plotted means as a table.
 """
 
 from __future__ import annotations
@@ -14,7 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import FAMILIES  # noqa: E402  (the families' range names, as the catalogue rows name them)
 
 BUDGETS = (1, 2, 4, 8, 16, 32)
 
@@ -36,14 +42,17 @@ def read(groups: list[str]) -> dict[str, dict[str, dict[int, list[float]]]]:
         missing = [str(r) for r in runs if not (r / "inrange.json").is_file() or not (r / "beyond.json").is_file()]
         if missing:
             raise SystemExit(f"plot.py: no inrange.json/beyond.json in {', '.join(missing)}; run experiments/tiny_data/run_seed.sh")
-        out[label] = {"in range": series(runs, "inrange.json"), "beyond": series(runs, "beyond.json")}
+        recipe = runs[0] / "recipe.yaml"
+        family = (yaml.safe_load(recipe.read_text()).get("data") or {}).get("type", "logic") if recipe.is_file() else "logic"
+        out[label] = {"in range": series(runs, "inrange.json"), "beyond": series(runs, "beyond.json"), "family": family}
     return out
 
 
 def table(data: dict) -> str:
     lines = ["model | split | " + " | ".join(str(k) for k in BUDGETS)]
     for label, parts in data.items():
-        for part, s in parts.items():
+        for part in ("in range", "beyond"):
+            s = parts[part]
             lines.append(f"{label} | {part} | " + " | ".join(f"{statistics.fmean(s[k]):.1f}" if k in s else "" for k in BUDGETS))
     return "\n".join(lines)
 
@@ -60,8 +69,9 @@ def draw(data: dict, path: Path) -> None:
             s = parts[part]
             ks = sorted(s)
             seeds = len(next(iter(s.values())))
+            fam = FAMILIES.get(parts["family"], FAMILIES["logic"])
             ax.plot(ks, [statistics.fmean(s[k]) for k in ks], style, color=f"C{i}",
-                    label=f"{label}, {'depth 1-4' if part == 'in range' else 'depth 5-8'} ({seeds} seed{'s' if seeds > 1 else ''})")
+                    label=f"{label}, {fam['inside'] if part == 'in range' else fam['beyond']} ({seeds} seed{'s' if seeds > 1 else ''})")
             if seeds > 1:
                 ax.fill_between(ks, [min(s[k]) for k in ks], [max(s[k]) for k in ks], color=f"C{i}", alpha=0.12)
     ax.set_xscale("log", base=2)

@@ -114,6 +114,14 @@ def test_plot_draws_means_per_budget_and_refuses_unevaluated_runs(tmp_path, caps
         plot_tool.main([f"flat={flat}", "--svg", str(svg)])
 
 
+def test_plot_names_the_ranges_of_the_runs_family(tmp_path, capsys):
+    runs = [_run(tmp_path / "l", 0, 0.02, 0.0, 60.0, warmup=None, family="listfn")]
+    data = plot_tool.read([f"iter={runs[0]}"])
+    assert data["iter"]["family"] == "listfn" and plot_tool.read([f"x={_run(tmp_path / 'g', 0, 0.5, 0.1, 60.0)}"])["x"]["family"] == "logic"
+    plot_tool.main([f"iter={runs[0]}", "--svg", str(tmp_path / "l.svg")])
+    assert "iter | in range | 1.0 | 2.0" in capsys.readouterr().out
+
+
 def test_eval_sets_are_the_recipes_instances_with_the_answers_alone(tmp_path):
     """The status set holds the recipe's own train and test instances (mentions unlabelled); the deep set is depth 5-8."""
     from hrmzoo.data.prepare import prepare_data
