@@ -110,3 +110,10 @@ def test_ladder_warm_starts_each_stage_and_scores_as_one_run(tmp_path):
 def test_ladder_stage_errors_are_one_line(bad):
     with pytest.raises(SystemExit, match="EVENTS:STEPS"):
         ablate.parse_stage(bad)
+
+
+def test_a_bad_override_is_one_line_not_a_traceback(tmp_path):
+    """A recipe the zoo refuses (here warmup_steps > steps) ends `ablate.py` with the zoo's message, as `hrmzoo train` would."""
+    with pytest.raises(SystemExit, match=r"ablate.py ladder: .*warmup_steps=100 exceeds steps=30") as e:
+        ablate.main(["ladder", "tom2_none", "--stage", "1,2:30", "--out", str(tmp_path / "x"), "--set", "train.warmup_steps=100"])
+    assert "\n" not in str(e.value)

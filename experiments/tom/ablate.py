@@ -49,6 +49,7 @@ from hrmzoo.persistence.checkpoint import load_model
 from hrmzoo.data import tom_story as T
 from hrmzoo.data.dataset import PuzzleDataset
 from hrmzoo.data.splits import prepare_dataset, split_metadata
+from hrmzoo.errors import HrmzooError
 from hrmzoo.evaluate.core import evaluate
 from hrmzoo.recipe import load_recipe
 from hrmzoo.train.trainer import Trainer
@@ -473,7 +474,10 @@ def main(argv: list[str] | None = None) -> None:
     tb.add_argument("--date", default=time.strftime("%Y-%m-%d"), help="--record: when")
     tb.add_argument("--columns", nargs="+", choices=COLUMNS, help="--record: these columns only (default all)")
     args = p.parse_args(argv)
-    {"train": train, "ladder": ladder, "score": score, "floors": floors, "table": table}[args.cmd](args)
+    try:
+        {"train": train, "ladder": ladder, "score": score, "floors": floors, "table": table}[args.cmd](args)
+    except HrmzooError as e:  # a bad recipe or override: the zoo's one-line message, not a traceback
+        raise SystemExit(f"ablate.py {args.cmd}: {e}") from None
 
 
 if __name__ == "__main__":
