@@ -25,6 +25,7 @@ def _load(name: str):
 
 record_tool, plot_tool, sets_tool, swap_tool = _load("record"), _load("plot"), _load("eval_sets"), _load("init_swap")
 probe_tool = _load("init_probe")
+floors_tool = _load("floors")
 
 
 def _run(root: Path, seed: int, inrange: float, beyond: float, cpu_s: float, steps: int = 3500, warmup: int | None = 1500,
@@ -266,3 +267,21 @@ def test_init_swap_from_a_checkpoint_takes_every_shared_tensor_and_leaves_the_ne
     assert any(name.startswith("controller.") for name in set(mixed) - set(donor))
     with pytest.raises(SystemExit, match="none shared"):  # nothing in common: refused, not a silent fresh model
         swap_tool.main(["cpu_logic_warmup", "--seed", "0", "--from-checkpoint", str(donor_file), "--out", str(out)])
+
+
+def test_floor_rules_read_no_structure_and_score_what_they_should():
+    """The three floors on hand-made splits: majority per position, the commonest answer, the nearest input's answer."""
+    tr_x = np.array([[1, 1, 1], [1, 1, 2], [5, 5, 5], [1, 1, 1]])
+    tr_y = np.array([[0, 3, 4], [0, 3, 7], [0, 9, 9], [0, 3, 4]])
+    assert floors_tool.per_position_majority(tr_y).tolist() == [0, 3, 4]
+    assert floors_tool.most_common_answer(tr_y).tolist() == [0, 3, 4]
+    te_x, te_y = np.array([[5, 5, 6], [1, 2, 2]]), np.array([[0, 9, 9], [5, 3, 7]])
+    assert floors_tool.nearest_answers(tr_x, tr_y, te_x, chunk=1).tolist() == [[0, 9, 9], [0, 3, 7]]
+    assert floors_tool.exact(np.array([[0, 9, 9], [0, 3, 7]]), te_y) == 50.0  # label 5 at position 0 is supervised and missed
+
+
+def test_floors_of_a_listfn_recipe_are_one_line_per_set(tmp_path, capsys):
+    floors_tool.main(["cpu_listfn", "data.num_train=40", "data.num_test=20", "--data-dir", str(tmp_path)])
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["set"] for x in lines] == ["in range", "beyond"] and all(x["test instances"] == 20 and x["train instances"] == 40 for x in lines)
+    assert all(0 <= x[k] <= 100 for x in lines for k in ("per-position majority", "most common answer", "nearest training instance"))
