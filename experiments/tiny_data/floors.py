@@ -19,15 +19,23 @@ line per set.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_sets import eval_sets  # noqa: E402
+
+def _sibling(name: str):
+    """A script beside this one, loaded by its path: another experiments folder has a `record.py` too, so `import record` may find that one."""
+    spec = importlib.util.spec_from_file_location(f"tiny_data_{name}", Path(__file__).resolve().with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+eval_sets = _sibling("eval_sets").eval_sets
 
 IGNORE = 0  # the zoo's ignore_label_id in every generated family
 

@@ -12,15 +12,23 @@ runs' recipes), the shaded band the seeds' min-max. Prints the plotted means as 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
-import sys
 from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record import FAMILIES  # noqa: E402  (the families' range names, as the catalogue rows name them)
+
+def _sibling(name: str):
+    """A script beside this one, loaded by its path: another experiments folder has a `record.py` too, so `import record` may find that one."""
+    spec = importlib.util.spec_from_file_location(f"tiny_data_{name}", Path(__file__).resolve().with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+FAMILIES = _sibling("record").FAMILIES  # the families' range names, as the catalogue rows name them
 
 BUDGETS = (1, 2, 4, 8, 16, 32)
 
