@@ -7,7 +7,8 @@ for logic its 16 status answers, every example run 16 segments, `exact_by_segmen
 1..16), `beyond.json` (1,000 instances past the training range: logic depth 5-8, listfn 3-primitive
 programs, flow 8-9-node networks; budgets 1..32) and `cpu_seconds`. Rows: exact in range at 1, 2,
 4, 8, 16 segments and per rating (depth, program length, nodes) at the recipe's own budget; beyond
-at 1, 4, 8, 32; CPU-minutes. The family is read from the run's recipe (`data.type`). Runs trained on another training-set size (`run_seed.sh ... data.num_train=N`) get
+at 1, 4, 8, 32; CPU-minutes. The family is read from the run's recipe (`data.type`). Runs trained
+on another training-set size (`run_seed.sh ... data.num_train=N`) get
 metrics named with it (`... (100 train)`), so the size grid's rows sit beside the 1,000 rows.
 Without `--write` the rows are printed, not recorded.
 """
