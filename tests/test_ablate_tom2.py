@@ -42,10 +42,10 @@ def test_score_run_breaks_down_by_group_and_pair_and_reads_generalisation_builds
         ablate.score_run(run_dir, data_overrides=("data.event_slots=16",))
 
 
-def _row(recipe, seed, value, steps=100, **cols):
+def _row(recipe, seed, value, steps=100, run=None, **cols):
     exact = {c: value for c in ablate.COLUMNS}
     exact.update(cols)
-    return {"recipe": recipe, "seed": seed, "steps": steps, "batch": 64, "exact": exact}
+    return {"run": run or f"runs/{recipe}-s{seed}", "recipe": recipe, "seed": seed, "steps": steps, "batch": 64, "exact": exact}
 
 
 def test_table_summarises_seeds_and_pairs_them(tmp_path):
@@ -66,6 +66,14 @@ def test_table_summarises_seeds_and_pairs_them(tmp_path):
     text = ablate.table_markdown(runs, {"reality": {"belief": 50.0}}, ("belief", 90.0), "tom2_none")
     assert "| `tom2_perspective` - `tom2_none`, seed-paired (wins/ties/losses) | 3 |" in text
     assert "| floor: reality | - |" in text and "1/3 |" in text
+
+
+def test_table_refuses_two_runs_under_one_recipe_name_and_seed(tmp_path):
+    # two variants trained from one recipe with different --set overrides keep its name: one must not hide the other
+    scores = tmp_path / "scores.jsonl"
+    scores.write_text(json.dumps(_row("tom2_none", 0, 10.0, run="runs/a")) + "\n" + json.dumps(_row("tom2_none", 0, 50.0, run="runs/b")) + "\n")
+    with pytest.raises(SystemExit, match="runs/b and runs/a are both recipe 'tom2_none' seed 0"):
+        ablate.read_scores([str(scores)])
 
 
 def test_recorded_rows_carry_seeds_pairs_and_floors(tmp_path):
@@ -102,6 +110,10 @@ def test_ladder_warm_starts_each_stage_and_scores_as_one_run(tmp_path):
     assert first.model.head.loss_weight == 0.0 and last.model.head.loss_weight == 1.0  # a stage's own overrides stay its own
     scored = ablate.score_run(out, batch_size=5)
     assert scored["run"] == str(out) and scored["steps"] == 3 and scored["ladder"] == ["1,2:2 model.head.loss_weight=0.0", "full:1"]
+    log = ablate.training_log(out)  # the stages' heads.jsonl in order, steps counted across the ladder
+    assert [r["step"] for r in log] == [1, 2, 3] and all("grad/FE" in r and "FE/l_context/flat" in r for r in log)
+    ablate.plot_activity([scored], tmp_path / "activity.png")
+    assert (tmp_path / "activity.png").stat().st_size > 10_000
     with pytest.raises(SystemExit, match="already there"):  # never trains over a finished ladder
         ablate.main(["ladder", "tom2_perspective", "--stage", "full:1", "--out", str(out)])
 

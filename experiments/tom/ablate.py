@@ -40,6 +40,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -215,27 +216,84 @@ def score_run(run_dir: Path, batch_size: int = 256, data_overrides: tuple[str, .
     return out
 
 
+def training_log(run: str | Path) -> list[dict]:
+    """The `heads.jsonl` rows of a scored run, a ladder's stages in order with steps counted across them; [] without one."""
+    run = Path(run)
+    stages = [(run, 0)]
+    if (run / "ladder.json").exists():
+        lad = json.loads((run / "ladder.json").read_text())
+        starts = np.cumsum([0] + [s["steps"] for s in lad["stages"]])
+        stages = [(run / s["run"], int(start)) for s, start in zip(lad["stages"], starts)]
+    rows = []
+    for folder, start in stages:
+        path = folder / "heads.jsonl"
+        if path.is_file():
+            rows += [{**r, "step": r["step"] + start} for r in map(json.loads, filter(str.strip, path.read_text().splitlines()))]
+    return rows
+
+
+def _band(ax, xs, runs: list[list[float]], color: str, label: str, style: str = "o-") -> None:
+    """The mean over seeds as a line, their min-max as a band."""
+    v = np.asarray(runs, float)
+    with warnings.catch_warnings():  # a group no seed has (a head that is off) stays a gap, without a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ax.plot(xs, np.nanmean(v, 0), style, color=color, label=label, markersize=3)
+        if len(v) > 1:
+            ax.fill_between(xs, np.nanmin(v, 0), np.nanmax(v, 0), color=color, alpha=0.15)
+
+
 def plot_activity(scores: list[dict], path: Path) -> None:
+    """First row: each head's mean |modulation| and flat fraction (|SiLU'| < 0.1) per question group on the test
+    split; then, from the runs' `heads.jsonl`, each head's and the backbone's gradient norm, and each head's flat
+    fraction, during training. One colour per recipe: the mean over its seeds, the band their min-max."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = [s for s in scores if s["activity"]]
-    if not runs:
+    by_recipe: dict[str, list[dict]] = {}
+    for s in scores:
+        by_recipe.setdefault(s["recipe"], []).append(s)
+    colors = {name: f"C{i}" for i, name in enumerate(by_recipe)}
+    names = sorted({n for s in scores for g in s["activity"].values() for n in g})
+    logs = {name: [training_log(s["run"]) for s in runs] for name, runs in by_recipe.items()}
+    grads = sorted({k for runs in logs.values() for log in runs for k in (log[0] if log else {}) if k.startswith("grad/") or k == "backbone_grad"})
+    flats = sorted({k for runs in logs.values() for log in runs for k in (log[0] if log else {}) if k.endswith("/flat")})
+    rows = [names, grads, flats]
+    rows = [r for r in rows if r]
+    if not rows:
         return
-    names = sorted({n for s in runs for g in s["activity"].values() for n in g})
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.2), squeeze=False)
-    for ax, name in zip(axes[0], names):
-        for s in runs:
-            ys = [s["activity"].get(g, {}).get(name, np.nan) for g in GROUPS]
-            ax.plot(range(len(GROUPS)), ys, marker="o", label=f"{s['recipe']} s{s['seed']}")
-        ax.set_title(name, fontsize=9)
-        ax.set_xticks(range(len(GROUPS)), [g.replace("-order ", "\n") for g in GROUPS], fontsize=7)
-    axes[0][0].legend(fontsize=7)
+    cols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(3.2 * cols, 3.1 * len(rows)), squeeze=False)
+    for axs, keys in zip(axes, rows):
+        for ax, key in zip(axs, keys):
+            if keys is names:  # test split, per question group
+                for recipe, runs in by_recipe.items():
+                    with_key = [[s["activity"].get(g, {}).get(key, np.nan) for g in GROUPS] for s in runs if s["activity"]]
+                    if with_key:
+                        _band(ax, range(len(GROUPS)), with_key, colors[recipe], f"{recipe} ({len(with_key)} seed{'s' * (len(with_key) > 1)})")
+                ax.set_title(f"{key}, test split", fontsize=9)
+                ax.set_xticks(range(len(GROUPS)), [g.replace("-order ", "\n") for g in GROUPS], fontsize=7)
+                continue
+            for recipe, runs in logs.items():  # training, per logged step
+                runs = [log for log in runs if log and key in log[0]]
+                if runs:
+                    n = min(len(log) for log in runs)
+                    _band(ax, [r["step"] for r in runs[0][:n]], [[r.get(key, np.nan) for r in log[:n]] for log in runs],
+                          colors[recipe], f"{recipe} ({len(runs)} seed{'s' * (len(runs) > 1)})")
+            ax.set_title(f"{key}, training", fontsize=9)
+            ax.set_xlabel("step", fontsize=8)
+            if keys is grads:
+                ax.set_yscale("log")
+        axs[0].legend(fontsize=6)
+    for row in axes:
+        for ax in row:
+            if not ax.has_data():
+                ax.set_visible(False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def score(args) -> None:
@@ -259,13 +317,18 @@ COLUMNS = ("first-order TB", "first-order FB", "second-order TB", "second-order 
 
 
 def read_scores(paths: list[str]) -> dict[str, dict[int, dict]]:
-    """{recipe: {seed: score}} from `score --out` files; a later line of the same (recipe, seed) replaces an earlier one."""
+    """{recipe: {seed: score}} from `score --out` files; a later line of the same run replaces an earlier one (a
+    rescore), and two runs of one recipe name and seed are refused: their overrides may differ, and one would hide the other."""
     runs: dict[str, dict[int, dict]] = {}
     for path in paths:
         for line in Path(path).read_text(encoding="utf-8").splitlines():
             if line.strip():
                 row = json.loads(line)
-                runs.setdefault(row["recipe"], {})[int(row["seed"])] = row
+                seen = runs.setdefault(row["recipe"], {}).get(int(row["seed"]))
+                if seen is not None and Path(seen.get("run", "")).resolve() != Path(row.get("run", "")).resolve():
+                    raise SystemExit(f"{path}: {row['run']} and {seen['run']} are both recipe {row['recipe']!r} seed {row['seed']}; "
+                                     "give each variant a recipe file of its own (its name is the table's row) or score them into separate files")
+                runs[row["recipe"]][int(row["seed"])] = row
     return runs
 
 
