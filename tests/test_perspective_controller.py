@@ -133,11 +133,13 @@ def test_answer_weight_zero_trains_the_targets_alone(batch):
 EYES = [*SMALL, "model.controller.view_map=true", "model.controller.perception_layers=2", "model.controller.perception_width=8"]
 
 
+@pytest.mark.parametrize("shared", [False, True])
 @pytest.mark.parametrize("answer_grad", [False, True])
-def test_eyes_are_trained_by_the_view_and_the_answer_reaches_them_only_when_asked(batch, answer_grad):
+def test_eyes_are_trained_by_the_view_and_the_answer_reaches_them_only_when_asked(batch, answer_grad, shared):
     """`perception_layers`: the view loss trains the eyes; the answer's gradient stops at their features unless `perception_grad`."""
     from hrmzoo.model.segment_loop import new_carry, segment_step
-    model = build_model(RECIPE, [*EYES, f"model.controller.perception_grad={answer_grad}", "model.controller.target_weight=0.0"], seed=0)
+    eyes_set = [*EYES, f"model.controller.perception_shared={shared}"]
+    model = build_model(RECIPE, [*eyes_set, f"model.controller.perception_grad={answer_grad}", "model.controller.target_weight=0.0"], seed=0)
     eyes = model.controller.eyes
     assert model.controller.heads["FE"].map_readout is None  # the view is the eyes' to read out, not FE's
     with torch.no_grad():  # FE's last layer starts at zero, which would stop every gradient into its hidden layer
@@ -147,7 +149,7 @@ def test_eyes_are_trained_by_the_view_and_the_answer_reaches_them_only_when_aske
     touched = any(p.grad is not None and p.grad.abs().sum() > 0 for p in eyes.convs.parameters())
     assert touched == answer_grad
     model.zero_grad(set_to_none=True)
-    model = build_model(RECIPE, [*EYES, "model.head.loss_weight=0.0"], seed=0)
+    model = build_model(RECIPE, [*eyes_set, "model.head.loss_weight=0.0"], seed=0)
     _, res = segment_step(model, new_carry(model, batch), batch, training=True)
     assert res.metrics["loss/perception_view"].item() > 0
     res.loss.backward()
@@ -166,6 +168,22 @@ def test_eyes_read_the_map_per_mind_and_feed_fe_at_map_cells_only(batch):
     assert extra[:, : ctl.num_prefix + ctl.header_len].abs().max() == 0 and extra[:, ctl.num_prefix + ctl.header_len:].abs().sum() > 0
     with pytest.raises(HrmzooError, match="perception_layers > 0"):
         build_model(RECIPE, SMALL, seed=0).controller.look(batch["inputs"])
+
+
+def test_shared_eyes_see_from_y_as_they_see_from_x(batch):
+    """`perception_shared`: Y's view is the same weights run from Y's cell: swap the X and Y markers and the two view rows swap."""
+    ctl = build_model(RECIPE, [*EYES, "model.controller.perception_shared=true"], seed=0).controller
+    _, marker = ctl.markers(batch["inputs"])
+    assert (marker == 2).any()  # the batch has second-order questions
+    swapped = torch.where(marker == 1, 2, torch.where(marker == 2, 1, marker))
+    feats, logits = ctl.look(batch["inputs"], marker)
+    feats_s, logits_s = ctl.look(batch["inputs"], swapped)
+    n2, w = ctl.cfg.size ** 2, ctl.cfg.perception_width
+    assert feats.shape == (len(batch["inputs"]), n2, 2 * w) and logits.shape == (len(batch["inputs"]), 2, n2)
+    torch.testing.assert_close(logits_s, logits.flip(1))
+    torch.testing.assert_close(feats_s, torch.cat([feats[..., w:], feats[..., :w]], -1))
+    # one set of weights for both looks: the marker table has the looker's code only
+    assert ctl.eyes.marker.num_embeddings == 2 and ctl.eyes.view.out_features == 1
 
 
 @pytest.mark.parametrize("nonlinear", [False, True])
@@ -198,6 +216,7 @@ def test_targets_carry_gradient_in_every_order_and_estimator(batch, order, gradi
     ("model.controller.modulate=false model.controller.modulation_penalty=0.1", "needs modulate: true"),
     ("model.controller.heads=[SE] model.controller.view_map=true", "add FE to heads"),
     ("model.controller.perception_layers=2", "set view_map: true"),
+    ("model.controller.perception_shared=true", "set perception_layers > 0"),
 ])
 def test_bad_config_is_one_line(override, words):
     with pytest.raises(HrmzooError) as e:

@@ -101,6 +101,11 @@ class PerspectiveConfig(ControllerConfig):
         perception_width: channels of those convolutions.
         perception_grad: False (default): the answer's (and FE's other targets') gradient stops at the eyes'
             features, which the view loss alone trains; True: it flows into them.
+        perception_shared: False (default): the eyes look once at a map marking X's and Y's cells and read out
+            both views. True: they look twice with the same weights, once from X's cell and once from Y's, each
+            reading out the view from the marked cell: Y's view is X's computation run from Y's place, trained
+            on every belief question rather than on the second-order ones alone (twice the eyes' compute; FE
+            gets both looks' features).
     """
 
     size: int = Field(8, ge=6, le=tom_story.MAX_SIZE)
@@ -118,6 +123,7 @@ class PerspectiveConfig(ControllerConfig):
     perception_layers: int = Field(0, ge=0, le=16)
     perception_width: int = Field(32, gt=0)
     perception_grad: bool = False
+    perception_shared: bool = False
 
 
 def _silu_slope(h: torch.Tensor) -> torch.Tensor:
@@ -156,29 +162,38 @@ class SpatialHead(nn.Module):
 
 
 class Perception(nn.Module):
-    """FE's eyes: map tokens + X / Y cell markers [B, n*n] -> features [B, n*n, width] and view logits [B, 2, n*n].
+    """FE's eyes: map tokens + X / Y cell markers [B, n*n] -> features [B, n*n, out_width] and view logits [B, 2, n*n].
 
     Its own token embedding (it reads the input, not the backbone's embedding, so nothing but its targets
     need train it), then `layers` 3x3 convolutions with SiLU over the n x n map, then a 1x1 readout of X's
-    and Y's view per cell (`tom_story.view_targets`' two rows).
+    and Y's view per cell (`tom_story.view_targets`' two rows). `shared`: one look from X's cell and one
+    from Y's through the same weights, each reading out the marked cell's view; features of both looks.
     """
 
-    def __init__(self, size: int, layers: int, width: int):
+    def __init__(self, size: int, layers: int, width: int, shared: bool = False):
         super().__init__()
-        self.size = size
+        self.size, self.shared = size, shared
+        self.out_width = 2 * width if shared else width
         self.token = nn.Embedding(tom_story.VOCAB_SIZE, width)
-        self.marker = nn.Embedding(3, width)
+        self.marker = nn.Embedding(2 if shared else 3, width)  # shared: 1 marks the looker's cell
         self.convs = nn.ModuleList(nn.Conv2d(width, width, 3, padding=1) for _ in range(layers))
-        self.view = nn.Linear(width, 2)
+        self.view = nn.Linear(width, 1 if shared else 2)
 
-    def forward(self, grid: torch.Tensor, marker: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _look(self, grid: torch.Tensor, marker: torch.Tensor) -> torch.Tensor:
         n = self.size
         h = self.token(grid.clamp(0, tom_story.VOCAB_SIZE - 1)) + self.marker(marker)  # [B, n*n, W]
         h = h.transpose(1, 2).reshape(h.shape[0], -1, n, n)
         for conv in self.convs:
             h = F.silu(conv(h))
-        feats = h.flatten(2).transpose(1, 2)  # [B, n*n, W]
-        return feats, self.view(feats).transpose(1, 2)
+        return h.flatten(2).transpose(1, 2)  # [B, n*n, W]
+
+    def forward(self, grid: torch.Tensor, marker: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.shared:
+            feats = self._look(grid, marker)
+            return feats, self.view(feats).transpose(1, 2)
+        lookers = torch.cat([marker == 1, marker == 2]).long()  # X's look, then Y's, as one batch
+        fx, fy = self._look(grid.repeat(2, 1), lookers).chunk(2)
+        return torch.cat([fx, fy], -1), torch.cat([self.view(fx), self.view(fy)], -1).transpose(1, 2)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # an epoch revisits the same inputs; the replay is pure in them
@@ -212,6 +227,9 @@ class PerspectiveController(Controller):
         if cfg.perception_layers and not cfg.view_map:
             raise ControllerError("controller perspective: perception_layers are FE's eyes, trained on the view; set view_map: true "
                                   "(or perception_layers: 0)")
+        if cfg.perception_shared and not cfg.perception_layers:
+            raise ControllerError("controller perspective: perception_shared shares FE's eyes between X and Y; set perception_layers > 0 "
+                                  "(or perception_shared: false)")
         want = tom_story.seq_len(cfg.size, cfg.max_events)
         if input_len != want:
             raise ControllerError(f"controller perspective: a tom2 input of size {cfg.size} with {cfg.max_events} event slots has {want} tokens, "
@@ -231,8 +249,8 @@ class PerspectiveController(Controller):
         self.heads = nn.ModuleDict({name: SpatialHead(hidden_size, w, readout[HEADS[name][1]], cfg.modulate,
                                                       map_readout=fe_map if name == "FE" else 0,
                                                       nonlinear_readout=cfg.nonlinear_readout) for name in cfg.heads})
-        self.eyes = Perception(cfg.size, cfg.perception_layers, cfg.perception_width) if cfg.perception_layers else None
-        self.sight = lecun_init_(nn.Linear(cfg.perception_width, w)) if self.eyes is not None else None  # eyes -> FE's hidden layer
+        self.eyes = Perception(cfg.size, cfg.perception_layers, cfg.perception_width, cfg.perception_shared) if cfg.perception_layers else None
+        self.sight = lecun_init_(nn.Linear(self.eyes.out_width, w)) if self.eyes is not None else None  # eyes -> FE's hidden layer
         self.hook_points = tuple(HEADS[name][0] for name in cfg.heads)
         self._at = {HEADS[name][0]: name for name in cfg.heads}
         self.lr_scale = cfg.lr_scale  # read by build_optimizers
@@ -256,7 +274,7 @@ class PerspectiveController(Controller):
         return rows, marker
 
     def look(self, inputs: torch.Tensor, marker: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The eyes on a batch of tom2 inputs: (features [B, n*n, W], view logits [B, 2, n*n]); needs `perception_layers`."""
+        """The eyes on a batch of tom2 inputs: (features [B, n*n, W] (2W when shared), view logits [B, 2, n*n]); needs `perception_layers`."""
         if self.eyes is None:
             raise ControllerError("controller perspective: no eyes to look with; set model.controller.perception_layers > 0")
         if marker is None:
@@ -288,7 +306,8 @@ class PerspectiveController(Controller):
             lines.append(f"{name:<3} @{point:<10} {what}  {n:>8,} params  target: {target}")
         if self.eyes is not None:
             n = sum(p.numel() for m in (self.eyes, self.sight) for p in m.parameters())
-            lines.append(f"eyes: {len(self.eyes.convs)} 3x3 convolutions (width {self.cfg.perception_width}) over the map and the X/Y markers "
+            looks = "two looks with shared weights, from X's cell and from Y's" if self.eyes.shared else "over the map and the X/Y markers"
+            lines.append(f"eyes: {len(self.eyes.convs)} 3x3 convolutions (width {self.cfg.perception_width}), {looks} "
                          f"({n:,} params), target: X's and Y's view per map cell; into FE's hidden layer at the map cells"
                          + ("" if self.cfg.perception_grad else ", the answer's gradient stopped there"))
         rows = sum(p.numel() for m in (self.agent_row, self.other_row, self.marker) for p in m.parameters())
