@@ -27,7 +27,10 @@ with `--plot`).
 
 `table` reads the `score --out` files: per recipe mean ± std, median and success
 rate over the seeds, the floors beside them, seed-paired differences to the
-baseline; `--record registry/` writes the rows into the catalogue.
+baseline; `--record registry/` writes the rows into the catalogue; `--plot` draws
+each head's activity per question group and, from the runs' `heads.jsonl`, its
+gradient norm and flat fraction through training. Rows are keyed by recipe name
+and seed: give a `--set` variant a recipe file of its own.
 
 `floors` scores the shortcut and partial rules of `tests/data/tom_story_solver.py`
 and a one-pass CNN (no recurrence, no controller) trained on the train split,
@@ -528,7 +531,7 @@ def main(argv: list[str] | None = None) -> None:
     tb.add_argument("--base", default="tom2_none", help="the baseline recipe of the seed-paired differences")
     tb.add_argument("--success-column", default="belief", choices=COLUMNS)
     tb.add_argument("--success-at", type=float, default=90.0)
-    tb.add_argument("--plot", help="draw each controller run's head activity per question group to this file")
+    tb.add_argument("--plot", help="draw each recipe's head activity per question group (mean and min-max over seeds) and its heads' gradient norms and flat fractions during training to this file")
     tb.add_argument("--record", metavar="REGISTRY_DIR", help="write the rows into this folder's results.yaml (shipped recipes) / results_history.yaml")
     tb.add_argument("--split", default="in range", help="the metric's prefix: what the scores were measured on")
     tb.add_argument("--dataset", default="", help="--record: the data the scores were measured on")
