@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from hrmzoo.catalog.record import record_results
+from hrmzoo.errors import HrmzooError
 
 IN_RANGE = (1, 2, 4, 8, 16)
 BEYOND = (1, 4, 8, 32)
@@ -109,18 +110,26 @@ def rows_for(recipe: str, seeds: list[dict], command: str, hardware: str, date: 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("recipe")
+    p.add_argument("recipe", help="the recipe's name, or its file (the rows are named by the name it holds)")
     p.add_argument("runs", nargs="+", type=Path)
     for flag in ("--command", "--hardware", "--date"):
         p.add_argument(flag, required=True)
     p.add_argument("--write", action="store_true", help="record the rows in registry/ (default: print them)")
     a = p.parse_args(argv)
-    rows = rows_for(a.recipe, [per_seed(r) for r in a.runs], a.command, a.hardware, a.date)
+    name = a.recipe
+    if name.endswith((".yaml", ".yml")):  # a file: its rows carry the name inside it, as the catalogue knows it
+        from hrmzoo.recipe import load_recipe
+
+        name = load_recipe(name).name
+    rows = rows_for(name, [per_seed(r) for r in a.runs], a.command, a.hardware, a.date)
     if not a.write:
         for row in rows:
             print(f"{row['metric']}: {row['value']} ± {row['std']} {row['unit']} ({row['seeds']} seeds) | {row['notes']}")
         return
-    print("\n".join(record_results(rows)))
+    try:
+        print("\n".join(record_results(rows)))
+    except HrmzooError as e:
+        raise SystemExit(f"record.py: {e}") from None
 
 
 if __name__ == "__main__":

@@ -101,6 +101,20 @@ def test_listfn_and_flow_runs_are_named_by_their_own_ranges_and_not_mixed(tmp_pa
         record_tool.rows_for("cpu_flow", [record_tool.per_seed(flow), record_tool.per_seed(runs[0])], "c", "h", "2026-12-07")
 
 
+def test_record_cli_names_rows_by_the_recipe_a_file_holds_and_refuses_unknown_recipes_in_one_line(tmp_path, capsys, monkeypatch):
+    runs = [str(_run(tmp_path, seed, 0.02, 0.0, 60.0, warmup=None, steps=3000, family="listfn")) for seed in (0, 1)]
+    flags = ["--command", "c", "--hardware", "h", "--date", "2026-12-07"]
+    record_tool.main([str(TOOLS / "cpu_listfn_onepass.yaml"), *runs, *flags])  # printed, not written
+    assert "exact_accuracy/held-out 2-primitive programs@4seg: 2.0" in capsys.readouterr().out
+    seen = []
+    monkeypatch.setattr(record_tool, "record_results", lambda rows: seen.extend(rows) or ["ok"])
+    record_tool.main([str(TOOLS / "cpu_listfn_onepass.yaml"), *runs, *flags, "--write"])
+    assert {r["recipe"] for r in seen} == {"cpu_listfn_onepass"}  # the name the file holds, which the catalogue knows
+    monkeypatch.undo()
+    with pytest.raises(SystemExit, match="record.py: .*'no_such_recipe' is neither shipped nor in experiments/"):
+        record_tool.main(["no_such_recipe", *runs, *flags, "--write"])
+
+
 def test_plot_draws_means_per_budget_and_refuses_unevaluated_runs(tmp_path, capsys):
     runs = [_run(tmp_path / "it", 0, 0.90, 0.40, 60.0), _run(tmp_path / "it", 1, 1.00, 0.50, 60.0)]
     flat = _run(tmp_path / "flat", 0, 0.20, 0.25, 60.0)
