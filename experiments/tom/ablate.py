@@ -260,10 +260,10 @@ def plot_activity(scores: list[dict], path: Path) -> None:
     colors = {name: f"C{i}" for i, name in enumerate(by_recipe)}
     names = sorted({n for s in scores for g in s["activity"].values() for n in g})
     logs = {name: [training_log(s["run"]) for s in runs] for name, runs in by_recipe.items()}
-    grads = sorted({k for runs in logs.values() for log in runs for k in (log[0] if log else {}) if k.startswith("grad/") or k == "backbone_grad"})
-    flats = sorted({k for runs in logs.values() for log in runs for k in (log[0] if log else {}) if k.endswith("/flat")})
-    rows = [names, grads, flats]
-    rows = [r for r in rows if r]
+    logged = sorted({k for runs in logs.values() for log in runs if log for k in log[0]})
+    grads = [k for k in logged if k.startswith("grad/") or k == "backbone_grad"]
+    flats = [k for k in logged if k.endswith("/flat")]
+    rows = [r for r in (names, grads, flats) if r]
     if not rows:
         return
     cols = max(len(r) for r in rows)
