@@ -129,3 +129,28 @@ def test_a_bad_override_is_one_line_not_a_traceback(tmp_path):
     with pytest.raises(SystemExit, match=r"ablate.py ladder: .*warmup_steps=100 exceeds steps=30") as e:
         ablate.main(["ladder", "tom2_none", "--stage", "1,2:30", "--out", str(tmp_path / "x"), "--set", "train.warmup_steps=100"])
     assert "\n" not in str(e.value)
+
+
+def test_extend_trains_more_stages_after_a_finished_ladder_and_keeps_its_seed(tmp_path):
+    cache = f"train.data_cache={tmp_path / 'cache'}"
+    src, out = tmp_path / "ladder", tmp_path / "longer"
+    ablate.main(["ladder", "tom2_perspective", "--seed", "3", "--stage", "1,2:2", "--measure-every", "1",
+                 "--out", str(src), "--set", *TINY, "train.warmup_steps=0", cache])
+    before = (src / "ladder.json").read_text()
+    ablate.main(["extend", str(src), "--stage", "1,2:1", "--measure-every", "1", "--out", str(out)])
+    assert (src / "ladder.json").read_text() == before and not (src / "stage2-1-2").exists()  # the source is left alone
+    lad = json.loads((out / "ladder.json").read_text())
+    assert [s["stage"] for s in lad["stages"]] == ["stage1-1-2", "stage2-1-2"] and lad["extended_from"] == str(src)
+    assert lad["seed"] == 3 and [s["seed"] for s in lad["stages"]] == [3, 103]  # other batches, same ladder seed
+    from hrmzoo.recipe import load_recipe
+
+    last = load_recipe(out / "stage2-1-2" / "recipe.yaml")
+    assert Path(last.train.init_from) == out / "stage1-1-2" and last.train.seed == 103 and last.model.hidden_size == 16
+    assert (out / "stage1-1-2" / "recipe.yaml").read_bytes() == (src / "stage1-1-2" / "recipe.yaml").read_bytes()
+    scored = ablate.score_run(out, batch_size=5)
+    assert scored["seed"] == 3 and scored["steps"] == 3 and scored["ladder"] == ["1,2:2", "1,2:1"]
+    assert [r["step"] for r in ablate.training_log(out)] == [1, 2, 3]
+    with pytest.raises(SystemExit, match="already there"):
+        ablate.main(["extend", str(src), "--stage", "1,2:1", "--out", str(out)])
+    with pytest.raises(SystemExit, match="no ladder.json"):
+        ablate.main(["extend", str(tmp_path / "cache"), "--stage", "1,2:1", "--out", str(tmp_path / "x")])

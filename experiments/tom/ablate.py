@@ -2,6 +2,7 @@
 
     python experiments/tom/ablate.py train tom2_perspective --seed 0 --out runs/tom2/perspective-s0
     python experiments/tom/ablate.py ladder tom2_none --seed 0 --stage 1,2:1000 --stage 2,4:1000 --stage full:1500 --out runs/tom2/none-ladder-s0
+    python experiments/tom/ablate.py extend runs/tom2/none-ladder-s0 --stage full:1500 --out runs/tom2/none-ladder-s0-longer
     python experiments/tom/ablate.py score runs/tom2/none-s0 runs/tom2/perspective-s0 --out runs/tom2/scores.jsonl
     python experiments/tom/ablate.py floors tom2_none --cnn-steps 600 > runs/tom2/floors.json
     python experiments/tom/ablate.py table runs/tom2/scores.jsonl --floors runs/tom2/floors.json --plot runs/tom2/activity.png
@@ -17,7 +18,8 @@ parameters and of the backbone blocks, and the perspective-target losses
 warm-started from the one before (`train.init_from`): `--stage 1,2:1000` is
 1,000 steps on stories of 1-2 events, `full:1500` the recipe's own range.
 The ladder's folder scores like a run (its last stage, with the steps of every
-stage counted).
+stage counted, under the ladder's seed). `extend` copies a finished ladder and
+trains more stages after it: the way to ask whether a run had plateaued.
 
 `score` evaluates runs on their test split and breaks exact accuracy down by
 question kind, belief order, true vs false belief, second-order mechanism, and
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 import warnings
@@ -160,27 +163,58 @@ def parse_stage(text: str) -> tuple[list[int] | None, int, list[str]]:
 
 
 def ladder(args) -> None:
-    stages = [parse_stage(s) for s in args.stages]
     out = Path(args.out)
     if (out / "ladder.json").exists():
         raise SystemExit(f"{out}: a ladder is already there; pick another --out")
+    stages = [parse_stage(s) for s in args.stages]
     out.mkdir(parents=True, exist_ok=True)
-    done, previous = [], None
-    for i, (text, (span, steps, own)) in enumerate(zip(args.stages, stages), 1):
-        name = f"stage{i}-" + ("full" if span is None else f"{span[0]}-{span[1]}")
-        sets = list(args.overrides)
+    done = _train_stages(args.recipe, args.seed, args.overrides, args.stages, stages, out, [], None, args.measure_every)
+    _write_ladder(out, {"recipe": args.recipe, "seed": args.seed, "overrides": args.overrides}, done)
+
+
+def extend(args) -> None:
+    """Copy a finished ladder into --out and train more stages after its last one, as `ladder` would have.
+
+    The new stages run with seed `--stage-seed` (default: the ladder's + 100) so that a stage over the same event
+    range as the one it continues draws other batches, not the same sequence again; the ladder keeps its own seed,
+    so its scores pair with its siblings'. The copy leaves the source, and the scores made from it, as they were."""
+    src, out = Path(args.source), Path(args.out)
+    if not (src / "ladder.json").is_file():
+        raise SystemExit(f"{src}: no ladder.json; `extend` continues a folder written by `ablate.py ladder`")
+    if out.resolve() == src.resolve() or (out / "ladder.json").exists():
+        raise SystemExit(f"{out}: a ladder is already there; pick another --out")
+    stages = [parse_stage(s) for s in args.stages]
+    lad = json.loads((src / "ladder.json").read_text())
+    seed = lad["seed"] + 100 if args.stage_seed is None else args.stage_seed
+    out.mkdir(parents=True, exist_ok=True)
+    for s in lad["stages"]:
+        shutil.copytree(src / s["run"], out / s["run"], dirs_exist_ok=True)
+    done = _train_stages(lad["recipe"], seed, lad["overrides"], args.stages, stages, out, lad["stages"], out / lad["final"],
+                         args.measure_every)
+    _write_ladder(out, {"recipe": lad["recipe"], "seed": lad["seed"], "overrides": lad["overrides"], "extended_from": str(src)}, done)
+
+
+def _train_stages(recipe, seed, overrides, texts, stages, out: Path, done: list, previous, measure_every) -> list:
+    """Train `stages` into `out` after the `done` ones, each warm-started from the stage before; the stages, all of them."""
+    done = list(done)
+    for text, (span, steps, own) in zip(texts, stages):
+        name = f"stage{len(done) + 1}-" + ("full" if span is None else f"{span[0]}-{span[1]}")
+        sets = list(overrides)
         if span is not None:
             sets.append(f"data.num_events=[{span[0]},{span[1]}]")
         if previous is not None:
             sets.append(f"train.init_from={previous}")
         sets += own  # last, so a stage's own overrides win over the ladder's
         print(f"ladder {out}: {name}, {steps} steps", flush=True)
-        train(argparse.Namespace(recipe=args.recipe, seed=args.seed, steps=steps, measure_every=args.measure_every,
+        train(argparse.Namespace(recipe=recipe, seed=seed, steps=steps, measure_every=measure_every,
                                  out=str(out / name), overrides=sets))
         previous = out / name
-        done.append({"stage": name, "text": text, "events": span, "steps": steps, "run": name})
-    (out / "ladder.json").write_text(json.dumps({"recipe": args.recipe, "seed": args.seed, "overrides": args.overrides,
-                                                 "stages": done, "final": done[-1]["run"]}, indent=1))
+        done.append({"stage": name, "text": text, "events": span, "steps": steps, "run": name, "seed": seed})
+    return done
+
+
+def _write_ladder(out: Path, head: dict, stages: list) -> None:
+    (out / "ladder.json").write_text(json.dumps({**head, "stages": stages, "final": stages[-1]["run"]}, indent=1))
 
 
 # ---------------------------------------------------------------------------- score runs
@@ -191,7 +225,7 @@ def score_run(run_dir: Path, batch_size: int = 256, data_overrides: tuple[str, .
     if (run_dir / "ladder.json").exists():
         lad = json.loads((run_dir / "ladder.json").read_text())
         out = score_run(run_dir / lad["final"], batch_size, data_overrides)
-        out.update(run=str(run_dir), steps=sum(s["steps"] for s in lad["stages"]), ladder=[s["text"] for s in lad["stages"]])
+        out.update(run=str(run_dir), seed=lad["seed"], steps=sum(s["steps"] for s in lad["stages"]), ladder=[s["text"] for s in lad["stages"]])
         return out
     model = load_model(run_dir)
     recipe = load_recipe(run_dir / "recipe.yaml", list(data_overrides))
@@ -514,6 +548,13 @@ def main(argv: list[str] | None = None) -> None:
     lad.add_argument("--measure-every", type=int, default=100)
     lad.add_argument("--out", required=True)
     lad.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE", help="recipe overrides for every stage")
+    ext = sub.add_parser("extend", help="copy a finished ladder to --out and train more stages after its last one")
+    ext.add_argument("source", help="a folder written by `ablate.py ladder` (or `extend`)")
+    ext.add_argument("--stage", dest="stages", action="append", required=True, metavar="'EVENTS:STEPS [key=value ...]'",
+                     help="as for `ladder`; 1,2:3000 after a 1,2 stage trains 3,000 more steps on the same stories")
+    ext.add_argument("--stage-seed", type=int, default=None, help="seed of the new stages (default: the ladder's seed + 100)")
+    ext.add_argument("--measure-every", type=int, default=100)
+    ext.add_argument("--out", required=True)
     s = sub.add_parser("score")
     s.add_argument("runs", nargs="+")
     s.add_argument("--plot")
@@ -541,7 +582,7 @@ def main(argv: list[str] | None = None) -> None:
     tb.add_argument("--columns", nargs="+", choices=COLUMNS, help="--record: these columns only (default all)")
     args = p.parse_args(argv)
     try:
-        {"train": train, "ladder": ladder, "score": score, "floors": floors, "table": table}[args.cmd](args)
+        {"train": train, "ladder": ladder, "extend": extend, "score": score, "floors": floors, "table": table}[args.cmd](args)
     except HrmzooError as e:  # a bad recipe or override: the zoo's one-line message, not a traceback
         raise SystemExit(f"ablate.py {args.cmd}: {e}") from None
 
