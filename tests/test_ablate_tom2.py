@@ -152,5 +152,8 @@ def test_extend_trains_more_stages_after_a_finished_ladder_and_keeps_its_seed(tm
     assert [r["step"] for r in ablate.training_log(out)] == [1, 2, 3]
     with pytest.raises(SystemExit, match="already there"):
         ablate.main(["extend", str(src), "--stage", "1,2:1", "--out", str(out)])
+    ablate.main(["extend", str(out), "--stage", "1,2:1", "--measure-every", "1", "--out", str(tmp_path / "longest")])
+    lad = json.loads((tmp_path / "longest" / "ladder.json").read_text())  # extended twice: a third seed, not the second again
+    assert [s["seed"] for s in lad["stages"]] == [3, 103, 203] and lad["seed"] == 3
     with pytest.raises(SystemExit, match="no ladder.json"):
         ablate.main(["extend", str(tmp_path / "cache"), "--stage", "1,2:1", "--out", str(tmp_path / "x")])

@@ -175,9 +175,9 @@ def ladder(args) -> None:
 def extend(args) -> None:
     """Copy a finished ladder into --out and train more stages after its last one, as `ladder` would have.
 
-    The new stages run with seed `--stage-seed` (default: the ladder's + 100) so that a stage over the same event
-    range as the one it continues draws other batches, not the same sequence again; the ladder keeps its own seed,
-    so its scores pair with its siblings'. The copy leaves the source, and the scores made from it, as they were."""
+    The new stages run with seed `--stage-seed` (default: the ladder's + 100 x its number of stages) so that a stage
+    over the same event range as one before it draws other batches, not the same sequence again; the ladder keeps
+    its own seed, so its scores pair with its siblings'. The copy leaves the source, and the scores made from it, as they were."""
     src, out = Path(args.source), Path(args.out)
     if not (src / "ladder.json").is_file():
         raise SystemExit(f"{src}: no ladder.json; `extend` continues a folder written by `ablate.py ladder`")
@@ -185,7 +185,7 @@ def extend(args) -> None:
         raise SystemExit(f"{out}: a ladder is already there; pick another --out")
     stages = [parse_stage(s) for s in args.stages]
     lad = json.loads((src / "ladder.json").read_text())
-    seed = lad["seed"] + 100 if args.stage_seed is None else args.stage_seed
+    seed = lad["seed"] + 100 * len(lad["stages"]) if args.stage_seed is None else args.stage_seed
     out.mkdir(parents=True, exist_ok=True)
     for s in lad["stages"]:
         shutil.copytree(src / s["run"], out / s["run"], dirs_exist_ok=True)
@@ -552,7 +552,7 @@ def main(argv: list[str] | None = None) -> None:
     ext.add_argument("source", help="a folder written by `ablate.py ladder` (or `extend`)")
     ext.add_argument("--stage", dest="stages", action="append", required=True, metavar="'EVENTS:STEPS [key=value ...]'",
                      help="as for `ladder`; 1,2:3000 after a 1,2 stage trains 3,000 more steps on the same stories")
-    ext.add_argument("--stage-seed", type=int, default=None, help="seed of the new stages (default: the ladder's seed + 100)")
+    ext.add_argument("--stage-seed", type=int, default=None, help="seed of the new stages (default: the ladder's seed + 100 x its number of stages)")
     ext.add_argument("--measure-every", type=int, default=100)
     ext.add_argument("--out", required=True)
     s = sub.add_parser("score")
