@@ -157,3 +157,9 @@ def test_extend_trains_more_stages_after_a_finished_ladder_and_keeps_its_seed(tm
     assert [s["seed"] for s in lad["stages"]] == [3, 103, 203] and lad["seed"] == 3
     with pytest.raises(SystemExit, match="no ladder.json"):
         ablate.main(["extend", str(tmp_path / "cache"), "--stage", "1,2:1", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match=r"recipe does not load .*pass --recipe") as e:  # a ladder whose recipe file has moved
+        (src / "ladder.json").write_text(json.dumps({**json.loads(before), "recipe": str(tmp_path / "moved.yaml")}))
+        ablate.main(["extend", str(src), "--stage", "1,2:1", "--out", str(tmp_path / "y")])
+    assert "\n" not in str(e.value) and not (tmp_path / "y").exists()
+    ablate.main(["extend", str(src), "--recipe", "tom2_perspective", "--stage", "1,2:1", "--measure-every", "1", "--out", str(tmp_path / "z")])
+    assert json.loads((tmp_path / "z" / "ladder.json").read_text())["recipe"] == "tom2_perspective"

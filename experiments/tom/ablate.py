@@ -185,13 +185,19 @@ def extend(args) -> None:
         raise SystemExit(f"{out}: a ladder is already there; pick another --out")
     stages = [parse_stage(s) for s in args.stages]
     lad = json.loads((src / "ladder.json").read_text())
+    recipe = args.recipe or lad["recipe"]
+    try:
+        load_recipe(recipe, list(lad["overrides"]))
+    except HrmzooError as e:
+        raise SystemExit(f"{src}: the ladder's recipe does not load ({e}); pass --recipe (a file or a shipped name) "
+                         "that resolves to the same model") from None
     seed = lad["seed"] + 100 * len(lad["stages"]) if args.stage_seed is None else args.stage_seed
     out.mkdir(parents=True, exist_ok=True)
     for s in lad["stages"]:
         shutil.copytree(src / s["run"], out / s["run"], dirs_exist_ok=True)
-    done = _train_stages(lad["recipe"], seed, lad["overrides"], args.stages, stages, out, lad["stages"], out / lad["final"],
+    done = _train_stages(recipe, seed, lad["overrides"], args.stages, stages, out, lad["stages"], out / lad["final"],
                          args.measure_every)
-    _write_ladder(out, {"recipe": lad["recipe"], "seed": lad["seed"], "overrides": lad["overrides"], "extended_from": str(src)}, done)
+    _write_ladder(out, {"recipe": recipe, "seed": lad["seed"], "overrides": lad["overrides"], "extended_from": str(src)}, done)
 
 
 def _train_stages(recipe, seed, overrides, texts, stages, out: Path, done: list, previous, measure_every) -> list:
@@ -552,6 +558,7 @@ def main(argv: list[str] | None = None) -> None:
     ext.add_argument("source", help="a folder written by `ablate.py ladder` (or `extend`)")
     ext.add_argument("--stage", dest="stages", action="append", required=True, metavar="'EVENTS:STEPS [key=value ...]'",
                      help="as for `ladder`; 1,2:3000 after a 1,2 stage trains 3,000 more steps on the same stories")
+    ext.add_argument("--recipe", help="the recipe of the new stages if the ladder's has moved (default: the ladder's)")
     ext.add_argument("--stage-seed", type=int, default=None, help="seed of the new stages (default: the ladder's seed + 100 x its number of stages)")
     ext.add_argument("--measure-every", type=int, default=100)
     ext.add_argument("--out", required=True)
