@@ -94,6 +94,19 @@ def test_recorded_rows_carry_seeds_pairs_and_floors(tmp_path):
     assert len(got) == 2 * len(ablate.COLUMNS)
 
 
+
+def test_record_can_take_one_recipe_beside_a_baseline_already_recorded(tmp_path):
+    import yaml
+
+    scores = tmp_path / "scores.jsonl"
+    scores.write_text("".join(json.dumps(_row(r, s, v)) + "\n" for r, v in (("tom2_none", 10.0), ("tom2_perspective", 30.0)) for s in (0, 1)))
+    ablate.main(["table", str(scores), "--base", "tom2_none", "--record", str(tmp_path), "--recipes", "tom2_perspective"])
+    got = yaml.safe_load((tmp_path / "results.yaml").read_text())["results"]
+    assert {r["recipe"] for r in got} == {"tom2_perspective"} and len(got) == len(ablate.COLUMNS)
+    assert all("minus tom2_none, seed-paired: +20.0" in r["notes"] for r in got)  # still paired with the baseline's scores
+    with pytest.raises(SystemExit, match="--recipes: tom2_nope not in the scores"):
+        ablate.main(["table", str(scores), "--record", str(tmp_path), "--recipes", "tom2_nope"])
+
 def test_ladder_warm_starts_each_stage_and_scores_as_one_run(tmp_path):
     cache = f"train.data_cache={tmp_path / 'cache'}"
     out = tmp_path / "ladder"

@@ -460,6 +460,11 @@ def table(args) -> None:
 
         rows = result_rows(runs, floors, args.base, split=args.split, dataset=args.dataset, command=args.command,
                            hardware=args.hardware, date=args.date, columns=tuple(args.columns or COLUMNS))
+        if args.recipes:  # the others are already recorded (their rows would take this call's date and command)
+            missing = sorted(set(args.recipes) - set(runs))
+            if missing:
+                raise SystemExit(f"--recipes: {', '.join(missing)} not in the scores; they hold {', '.join(sorted(runs))}")
+            rows = [r for r in rows if r["recipe"] in args.recipes]
         print("recorded in", ", ".join(record_results(rows, args.record)), "- run `hrmzoo catalog` next")
     print(table_markdown(runs, floors, (args.success_column, args.success_at), args.base))
     if args.plot:
@@ -587,6 +592,8 @@ def main(argv: list[str] | None = None) -> None:
     tb.add_argument("--hardware", default="", help="--record: where they ran")
     tb.add_argument("--date", default=time.strftime("%Y-%m-%d"), help="--record: when")
     tb.add_argument("--columns", nargs="+", choices=COLUMNS, help="--record: these columns only (default all)")
+    tb.add_argument("--recipes", nargs="+", metavar="RECIPE",
+                    help="--record: these recipes' rows only (default all), e.g. a new model's beside a baseline already recorded")
     args = p.parse_args(argv)
     try:
         {"train": train, "ladder": ladder, "extend": extend, "score": score, "floors": floors, "table": table}[args.cmd](args)
